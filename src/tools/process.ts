@@ -1,0 +1,148 @@
+/**
+ * The only place that starts processes. Every child runs in its own process group so that an interrupt
+ * (or a failed build) can stop it with everything it started (chroot'd shells, apt's dpkg, ...).
+ */
+import { execa, type ResultPromise } from 'execa';
+import { ExitCode, IsoBuildError } from '../errors.js';
+import { interruptSignal } from '../lifecycle.js';
+import type { BuildLog } from '../build-log.js';
+
+export interface RunOptions {
+  cwd?: string;
+  /** Extra environment; `undefined` values remove a variable. */
+  env?: Record<string, string | undefined>;
+  input?: string | Buffer;
+  /** Cancels the command (in addition to the process-wide interrupt). */
+  signal?: AbortSignal;
+  /** Output lines are appended here, prefixed by the program name. */
+  log?: BuildLog;
+  /** Called for every output line (stdout and stderr), e.g. to show progress. */
+  onLine?: (line: string) => void;
+  /** Human description of what the command does, used in error messages. */
+  what?: string;
+  /** Exit codes that are not failures. */
+  okExitCodes?: number[];
+  /** Keep stdout as a Buffer (binary output). */
+  binary?: boolean;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+const KILL_GRACE_MS = 3000;
+const live = new Set<number>();
+
+/** Kill every process group still running (used by the interrupt handler and as a last resort). */
+export function killAllChildren(signal: NodeJS.Signals = 'SIGTERM'): void {
+  for (const pid of live) killGroup(pid, signal);
+}
+
+export function liveChildCount(): number {
+  return live.size;
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const what = opts.what ?? `${file} ${args.slice(0, 3).join(' ')}`.trim();
+  const interrupted = interruptSignal();
+  if (interrupted.aborted || opts.signal?.aborted) throw interruptedError(what);
+  opts.log?.line(`$ ${[file, ...args].map(shellQuote).join(' ')}`);
+
+  const child: ResultPromise = execa(file, [...args], {
+    cwd: opts.cwd,
+    env: { LC_ALL: 'C', ...opts.env },
+    extendEnv: true,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+    detached: true,
+    reject: false,
+    stripFinalNewline: false,
+    encoding: opts.binary ? 'buffer' : 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const pid = child.pid;
+  if (pid !== undefined) live.add(pid);
+
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (pid === undefined) return;
+    killGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+    killTimer.unref();
+  };
+  interrupted.addEventListener('abort', stop);
+  opts.signal?.addEventListener('abort', stop);
+
+  const tail: string[] = [];
+  const onText = (chunk: Buffer | string): void => {
+    for (const raw of chunk.toString().split(/\r|\n/)) {
+      const line = raw.trimEnd();
+      if (!line) continue;
+      opts.log?.line(`  ${line}`);
+      tail.push(line);
+      if (tail.length > 12) tail.shift();
+      opts.onLine?.(line);
+    }
+  };
+  if (!opts.binary) child.stdout?.on('data', onText);
+  else child.stdout?.on('data', () => undefined);
+  child.stderr?.on('data', onText);
+
+  try {
+    const result = await child;
+    if (interrupted.aborted || opts.signal?.aborted) throw interruptedError(what);
+    const exitCode = result.exitCode ?? -1;
+    const ok = exitCode === 0 || (opts.okExitCodes ?? []).includes(exitCode);
+    if (!ok) {
+      if (result.failed && result.exitCode === undefined && result.code === 'ENOENT') {
+        throw new IsoBuildError(`${file} is not installed`, {
+          hint: 'install the system packages listed in the README (scripts/setup does it)',
+          exitCode: ExitCode.Usage,
+        });
+      }
+      const reason = result.signal ? `killed by ${result.signal}` : `exit code ${exitCode}`;
+      const last = tail.slice(-6).join(' | ');
+      throw new IsoBuildError(`${what} failed (${reason})${last ? `: ${last}` : ''}`, {
+        hint: opts.log ? `full output in ${opts.log.path}` : undefined,
+      });
+    }
+    return {
+      stdout: typeof result.stdout === 'string' ? result.stdout : '',
+      stderr: typeof result.stderr === 'string' ? result.stderr : '',
+      exitCode,
+      ...(opts.binary ? { stdoutBuffer: result.stdout } : {}),
+    };
+  } finally {
+    interrupted.removeEventListener('abort', stop);
+    opts.signal?.removeEventListener('abort', stop);
+    if (killTimer) clearTimeout(killTimer);
+    if (pid !== undefined) {
+      live.delete(pid);
+      killGroup(pid, 'SIGKILL'); // nothing the command started may outlive it
+    }
+  }
+}
+
+/** Like run(), but returns stdout as bytes. */
+export async function runBinary(file: string, args: readonly string[], opts: RunOptions = {}): Promise<Buffer> {
+  const res = (await run(file, args, { ...opts, binary: true })) as RunResult & { stdoutBuffer?: Uint8Array };
+  return Buffer.from(res.stdoutBuffer ?? new Uint8Array());
+}
+
+export function interruptedError(what: string): IsoBuildError {
+  return new IsoBuildError(`interrupted during ${what}`, { exitCode: ExitCode.Interrupted });
+}
+
+export function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
