@@ -1,4 +1,72 @@
-// placeholder, replaced below
-export async function main(_argv: string[]): Promise<number> {
-  return 0;
+/** Command-line verbs. Each is a few lines that call into src/commands/. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { buildCommand } from './commands/build.js';
+import { bootCommand } from './commands/boot.js';
+import { ExitCode, isIsoBuildError } from './errors.js';
+import { installSignalHandlers } from './lifecycle.js';
+import { killAllChildren } from './tools/process.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function program(): Command {
+  const cli = new Command('iso-build')
+    .description('Remaster an Ubuntu live-server ISO into a bootable, verified offline appliance installer')
+    .version(packageVersion())
+    .showHelpAfterError('(run iso-build --help for usage)')
+    .exitOverride();
+
+  cli
+    .command('build', { isDefault: true })
+    .description('build release/<version>/ from a profile (also: iso-build <version>)')
+    .argument('<version>', 'release version: v1.0.0, v1.2.0-rc.1 or a date such as 20261122')
+    .option('-p, --profile <file>', 'profile to build', 'profiles/novasphere.yaml')
+    .option('--base <iso>', "use this local base ISO instead of the profile's")
+    .option('--base-sha256 <hex>', 'expected sha256 of --base')
+    .option('-o, --output <dir>', 'release directory (default: release/<version>)')
+    .option('-w, --work <dir>', 'scratch directory (default: .iso-build/work/<name>-<version>)')
+    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
+    .option('--keep-work', 'keep the extracted trees after a successful build')
+    .option('--force', 'replace an existing ISO at the output path')
+    .action(async (version: string, opts: Parameters<typeof buildCommand>[1]) => {
+      process.exitCode = await buildCommand(version, opts);
+    });
+
+  cli
+    .command('boot')
+    .description('boot an ISO headless in qemu and wait for a line on its serial console')
+    .argument('<iso>', 'ISO image to boot')
+    .addOption(new Option('--firmware <fw>', 'bios, uefi or both').choices(['bios', 'uefi', 'both']).default('both'))
+    .option('--expect <regex>', 'serial console pattern that means success', 'NOVASPHERE-VERSION: ')
+    .option('--timeout <seconds>', 'give up after this many seconds per boot', (v) => Number(v), 300)
+    .option('--log <path>', 'serial log file or directory')
+    .addOption(new Option('--accel <accel>', 'qemu accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .action(async (iso: string, opts: Parameters<typeof bootCommand>[1]) => {
+      process.exitCode = await bootCommand(iso, opts);
+    });
+
+  return cli;
+}
+
+/** Runs the CLI; returns the exit code. User errors print a message and a hint, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  installSignalHandlers(() => killAllChildren('SIGTERM'));
+  try {
+    await program().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : ExitCode.Usage;
+    }
+    if (isIsoBuildError(err)) {
+      process.stderr.write(`error: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`internal error (a bug in iso-build): ${err instanceof Error ? err.stack : String(err)}\n`);
+    return ExitCode.Failed;
+  }
 }

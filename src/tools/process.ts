@@ -24,6 +24,10 @@ export interface RunOptions {
   okExitCodes?: number[];
   /** Keep stdout as a Buffer (binary output). */
   binary?: boolean;
+  /** Lines for which this returns true are progress: shown via onLine, kept out of the log. */
+  isProgress?: (line: string) => boolean;
+  /** Start from an empty environment (plus `env`) instead of the host's, e.g. for chroot commands. */
+  cleanEnv?: boolean;
 }
 
 export interface RunResult {
@@ -60,8 +64,8 @@ export async function run(file: string, args: readonly string[], opts: RunOption
 
   const child: ResultPromise = execa(file, [...args], {
     cwd: opts.cwd,
-    env: { LC_ALL: 'C', ...opts.env },
-    extendEnv: true,
+    env: opts.cleanEnv ? { ...opts.env } : { LC_ALL: 'C', ...opts.env },
+    extendEnv: !opts.cleanEnv,
     input: opts.input,
     stdin: opts.input === undefined ? 'ignore' : 'pipe',
     detached: true,
@@ -88,10 +92,11 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     for (const raw of chunk.toString().split(/\r|\n/)) {
       const line = raw.trimEnd();
       if (!line) continue;
+      opts.onLine?.(line);
+      if (opts.isProgress?.(line)) continue;
       opts.log?.line(`  ${line}`);
       tail.push(line);
       if (tail.length > 12) tail.shift();
-      opts.onLine?.(line);
     }
   };
   if (!opts.binary) child.stdout?.on('data', onText);

@@ -1,0 +1,76 @@
+/** What one build knows: the immutable inputs, its work paths, and what each stage found out for the next. */
+import { join, resolve } from 'node:path';
+import type { BuildLog } from './build-log.js';
+import type { ResourceStack } from './lifecycle.js';
+import type { Profile } from './profile/schema.js';
+
+export interface WorkPaths {
+  root: string;
+  /** The extracted ISO tree, edited in place and rebuilt into the new ISO. */
+  tree: string;
+  /** The unpacked rootfs squashfs (for layered casper: the layer being edited, an overlayfs upper dir). */
+  layer: string;
+  /** Layered casper only: where the full stack is mounted for customization. */
+  merged: string;
+  lowers: string;
+  overlayWork: string;
+  /** Scratch space for verifying the new ISO. */
+  verify: string;
+  log: string;
+}
+
+export function workPaths(root: string): WorkPaths {
+  const r = resolve(root);
+  return {
+    root: r,
+    tree: join(r, 'iso'),
+    layer: join(r, 'rootfs'),
+    merged: join(r, 'merged'),
+    lowers: join(r, 'lowers'),
+    overlayWork: join(r, 'overlay-work'),
+    verify: join(r, 'verify'),
+    log: join(r, 'build.log'),
+  };
+}
+
+export type LayoutKind = 'casper' | 'casper-layered' | 'debian-live';
+
+export interface RootfsLayout {
+  kind: LayoutKind;
+  /** The squashfs being customized, relative to the ISO tree. */
+  squashfs: string;
+  /** Layered casper: the layers below it, bottom first, relative to the ISO tree. */
+  lowers: string[];
+  /** Sibling files rewritten with the squashfs, relative to the ISO tree. */
+  sizeFile: string;
+  manifestFile: string;
+  /** Layered casper: the install-sources.yaml entry id that installs this layer. */
+  installSourceId?: string;
+}
+
+export interface BuildContext {
+  readonly profile: Profile;
+  readonly version: string;
+  readonly epochSeconds: number;
+  readonly work: WorkPaths;
+  readonly log: BuildLog;
+  readonly resources: ResourceStack;
+  readonly cacheDir: string;
+  readonly outputDir: string;
+  readonly outputIso: string;
+  readonly partialIso: string;
+  base?: { path: string; sha256: string };
+  /** From xorriso -report_el_torito as_mkisofs of the base ISO. */
+  bootSetup?: string[];
+  basePlatforms?: string[];
+  layout?: RootfsLayout;
+  /** Where the rootfs being customized is visible (the layer itself, or the merged overlay for layered casper). */
+  rootfsView?: string;
+  /** Releases the view (unmounts the overlay stack); undefined when nothing is mounted. */
+  closeRootfsView?: () => Promise<void>;
+  /** `dpkg-query` package list of the customized rootfs, taken while it was visible. */
+  packageManifest?: string;
+  /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
+  installedSize?: number;
+  isoSha256?: string;
+}

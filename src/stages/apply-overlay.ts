@@ -1,0 +1,110 @@
+/** Stage: copy the profile's overlay directories into the rootfs or the ISO tree, modes kept, owners as the profile says. */
+import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
+import { join, posix } from 'node:path';
+import { ExitCode, IsoBuildError } from '../errors.js';
+import { resolveInRoot } from '../rootfs-path.js';
+import type { OverlayMapping } from '../profile/schema.js';
+import type { StageTask } from './task.js';
+
+export const applyOverlayStage: StageTask = {
+  title: 'Apply overlay files',
+  skip: (ctx) => (ctx.profile.overlay.length === 0 ? 'no overlay in the profile' : false),
+  task: (ctx, task) => {
+    let files = 0;
+    for (const [i, mapping] of ctx.profile.overlay.entries()) {
+      const root = mapping.into === 'iso' ? ctx.work.tree : ctx.rootfsView!;
+      const owner = resolveOwner(mapping, root, `overlay[${i}].owner`);
+      files += copyTree(mapping.source, root, mapping.target, owner);
+      ctx.log.line(`overlay ${mapping.source} -> ${mapping.into}:${mapping.target} (${owner === 'keep' ? 'owners kept' : `${owner.uid}:${owner.gid}`})`);
+    }
+    task.title = `Apply overlay files: ${files} entries`;
+  },
+};
+
+type Owner = { uid: number; gid: number } | 'keep';
+
+function resolveOwner(mapping: OverlayMapping, root: string, key: string): Owner {
+  if (mapping.owner === 'keep') return 'keep';
+  const [user = 'root', group = user] = mapping.owner.split(':');
+  return { uid: lookupId(root, 'etc/passwd', user, key), gid: lookupId(root, 'etc/group', group, key) };
+}
+
+/** Names are looked up in the target's own /etc/passwd and /etc/group, never the build host's. */
+function lookupId(root: string, table: string, name: string, key: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  if (name === 'root') return 0;
+  let text = '';
+  try {
+    text = readFileSync(resolveInRoot(root, table), 'utf8');
+  } catch {
+    /* no table: only numeric ids and root work */
+  }
+  for (const line of text.split('\n')) {
+    const [n, , id] = line.split(':');
+    if (n === name && id !== undefined) return Number(id);
+  }
+  throw new IsoBuildError(`${key}: "${name}" is not in the target's /${table}`, {
+    hint: 'use a numeric id, or a user/group that exists in the base rootfs',
+    exitCode: ExitCode.Usage,
+  });
+}
+
+/** Copy `source` to `target` inside `root`; returns the number of entries written. */
+export function copyTree(source: string, root: string, target: string, owner: Owner): number {
+  let count = 0;
+  const walk = (srcDir: string, destInRoot: string): void => {
+    const destDir = resolveInRoot(root, destInRoot);
+    ensureDir(destDir, lstatSync(srcDir), owner);
+    for (const name of readdirSync(srcDir).sort()) {
+      const src = join(srcDir, name);
+      const st = lstatSync(src);
+      const inRoot = posix.join(destInRoot, name);
+      if (st.isDirectory()) {
+        walk(src, inRoot);
+        continue;
+      }
+      // Replace the entry itself; never write through a symlink that is already there.
+      const dest = resolveInRoot(root, inRoot, false);
+      const existing = lstatIfExists(dest);
+      if (existing?.isDirectory()) {
+        throw new IsoBuildError(`overlay file ${src} would replace the directory ${inRoot}`, { exitCode: ExitCode.Usage });
+      }
+      if (existing) rmSync(dest);
+      if (st.isSymbolicLink()) symlinkSync(readlinkSync(src), dest);
+      else if (st.isFile()) {
+        copyFileSync(src, dest);
+        chmodSync(dest, st.mode & 0o7777);
+      } else {
+        throw new IsoBuildError(`overlay entry ${src} is not a file, directory or symlink`, { exitCode: ExitCode.Usage });
+      }
+      setOwner(dest, st, owner);
+      count++;
+    }
+    count++;
+  };
+  walk(source, target);
+  return count;
+}
+
+function ensureDir(dest: string, srcStat: Stats, owner: Owner): void {
+  const existing = lstatIfExists(dest);
+  if (existing && !existing.isDirectory()) rmSync(dest);
+  if (!existing || !existing.isDirectory()) {
+    mkdirSync(dest, { recursive: true });
+    chmodSync(dest, srcStat.mode & 0o7777);
+    setOwner(dest, srcStat, owner);
+  }
+}
+
+function setOwner(path: string, srcStat: Stats, owner: Owner): void {
+  if (owner === 'keep') lchownSync(path, srcStat.uid, srcStat.gid);
+  else lchownSync(path, owner.uid, owner.gid);
+}
+
+function lstatIfExists(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}

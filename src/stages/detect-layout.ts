@@ -1,0 +1,103 @@
+/** Stage 3: which squashfs holds the system to customize (Ubuntu casper, Ubuntu layered casper, Debian live). */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { IsoBuildError, ExitCode } from '../errors.js';
+import type { LayoutKind, RootfsLayout } from '../context.js';
+import type { BaseLayout } from '../profile/schema.js';
+import type { StageTask } from './task.js';
+
+export const detectLayoutStage: StageTask = {
+  title: 'Detect rootfs layout',
+  task: (ctx, task) => {
+    const layout = detectLayout(ctx.work.tree, ctx.profile.base.layout, ctx.profile.base.rootfsLayer);
+    ctx.layout = layout;
+    const lowers = layout.lowers.length ? ` over ${layout.lowers.join(', ')}` : '';
+    const why = layout.kind === 'casper-layered' ? ` (installed system: ${layout.installSourceId ?? 'profile choice'})` : '';
+    task.title = `Detect rootfs layout: ${layout.kind}, customizing ${layout.squashfs}${lowers}${why}`;
+    ctx.log.line(`layout ${layout.kind}: ${layout.squashfs}${lowers}${why}`);
+  },
+};
+
+interface InstallSource {
+  id?: string;
+  path?: string;
+  default?: boolean;
+  type?: string;
+}
+
+export function detectLayout(tree: string, wanted: BaseLayout, rootfsLayer?: string): RootfsLayout {
+  const kind = wanted === 'auto' ? guessKind(tree) : wanted;
+  switch (kind) {
+    case 'casper':
+      return single(tree, 'casper/filesystem.squashfs', 'casper/filesystem.size', 'casper/filesystem.manifest', kind);
+    case 'debian-live':
+      return single(tree, 'live/filesystem.squashfs', 'live/filesystem.size', 'live/filesystem.packages', kind);
+    case 'casper-layered':
+      return layered(tree, rootfsLayer);
+  }
+}
+
+function guessKind(tree: string): LayoutKind {
+  if (existsSync(join(tree, 'casper/install-sources.yaml'))) return 'casper-layered';
+  if (existsSync(join(tree, 'casper/filesystem.squashfs'))) return 'casper';
+  if (existsSync(join(tree, 'live/filesystem.squashfs'))) return 'debian-live';
+  throw noRootfs('casper/filesystem.squashfs, casper/install-sources.yaml with casper/*.squashfs, live/filesystem.squashfs');
+}
+
+function noRootfs(lookedFor: string): IsoBuildError {
+  return new IsoBuildError(`the base ISO has no rootfs squashfs (looked for ${lookedFor})`, {
+    hint: 'use an Ubuntu live-server or Debian live ISO, or set base.layout in the profile',
+    exitCode: ExitCode.Usage,
+  });
+}
+
+function single(tree: string, squashfs: string, sizeFile: string, manifestFile: string, kind: LayoutKind): RootfsLayout {
+  if (!existsSync(join(tree, squashfs))) throw noRootfs(squashfs);
+  return { kind, squashfs, lowers: [], sizeFile, manifestFile };
+}
+
+/**
+ * Layers stack by name as in casper: a.b.c.squashfs sits on a.b.squashfs, which sits on a.squashfs.
+ * The layer to edit is the top of what the installer copies by default (install-sources.yaml `default: true`),
+ * so changes reach the installed system, not only the live session.
+ */
+function layered(tree: string, rootfsLayer?: string): RootfsLayout {
+  const casper = join(tree, 'casper');
+  const sourcesFile = join(casper, 'install-sources.yaml');
+  let target = rootfsLayer?.replace(/^casper\//, '');
+  let id: string | undefined;
+  if (!target) {
+    if (!existsSync(sourcesFile)) throw noRootfs('casper/install-sources.yaml');
+    const sources = parseYaml(readFileSync(sourcesFile, 'utf8')) as InstallSource[] | null;
+    if (!Array.isArray(sources) || sources.length === 0) {
+      throw new IsoBuildError(`casper/install-sources.yaml of the base ISO lists no sources`, { exitCode: ExitCode.Usage });
+    }
+    const chosen = sources.find((s) => s.default === true) ?? sources[sources.length - 1]!;
+    if (!chosen.path) throw new IsoBuildError(`install-sources.yaml entry ${chosen.id ?? '?'} has no path`, { exitCode: ExitCode.Usage });
+    target = chosen.path;
+    id = chosen.id;
+  }
+  if (!target.endsWith('.squashfs') || !existsSync(join(casper, target))) {
+    const have = existsSync(casper) ? readdirSync(casper).filter((f) => f.endsWith('.squashfs')) : [];
+    throw new IsoBuildError(`layer casper/${target} is not on the base ISO`, {
+      hint: `casper has: ${have.join(', ') || 'no squashfs'}`,
+      exitCode: ExitCode.Usage,
+    });
+  }
+  const parts = target.replace(/\.squashfs$/, '').split('.');
+  const lowers: string[] = [];
+  for (let i = 1; i < parts.length; i++) {
+    const lower = `casper/${parts.slice(0, i).join('.')}.squashfs`;
+    if (existsSync(join(tree, lower))) lowers.push(lower);
+  }
+  const stem = `casper/${parts.join('.')}`;
+  return {
+    kind: 'casper-layered',
+    squashfs: `casper/${target}`,
+    lowers,
+    sizeFile: `${stem}.size`,
+    manifestFile: `${stem}.manifest`,
+    installSourceId: id,
+  };
+}

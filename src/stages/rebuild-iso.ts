@@ -1,0 +1,27 @@
+/** Stage: the new ISO, written as *.partial next to its final name, with the base ISO's boot setup replayed. */
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { bootCatalogPath, rebuildIso, xorrisoDate } from '../tools/xorriso.js';
+import { progressReporter, type StageTask } from './task.js';
+
+export const rebuildIsoStage: StageTask = {
+  title: 'Rebuild ISO (replaying the base boot setup)',
+  task: async (ctx, task) => {
+    const bootSetup = ctx.bootSetup!;
+    // The replay creates the boot catalog itself; the extracted copy would clash with it.
+    const catalog = bootCatalogPath(bootSetup);
+    if (catalog) rmSync(join(ctx.work.tree, catalog), { force: true });
+    mkdirSync(dirname(ctx.partialIso), { recursive: true });
+    rmSync(ctx.partialIso, { force: true });
+    ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
+    await rebuildIso({
+      tree: ctx.work.tree,
+      output: ctx.partialIso,
+      bootSetup,
+      volumeId: ctx.profile.volumeLabel,
+      fileDate: xorrisoDate(ctx.epochSeconds),
+      log: ctx.log,
+      onProgress: progressReporter(task, 'xorriso'),
+    });
+  },
+};

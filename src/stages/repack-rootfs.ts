@@ -1,0 +1,110 @@
+/**
+ * Stage: record the package list and size of the customized system, drop what apt/dpkg leave behind
+ * (it embeds times and host state), and pack the squashfs again with its .size/.manifest siblings.
+ */
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { run } from '../tools/process.js';
+import { mksquash } from '../tools/squashfs.js';
+import { progressReporter, type StageTask } from './task.js';
+import type { BuildContext } from '../context.js';
+
+/** Directory (relative to the rootfs) and the names in it to delete. */
+const LEFTOVERS: [string, RegExp][] = [
+  ['var/cache/apt', /\.bin$/],
+  ['var/cache/apt/archives', /\.deb$/],
+  ['var/cache/apt/archives/partial', /./],
+  ['var/lib/apt/lists', /^(?!lock$|partial$)/],
+  ['var/log/apt', /./],
+  ['var/log', /^(dpkg|alternatives|bootstrap)\.log$/],
+  ['var/lib/dpkg', /-old$/],
+  ['var/cache/debconf', /-old$/],
+  ['var/cache/ldconfig', /^aux-cache$/],
+  ['root', /^\.bash_history$/],
+];
+
+export const repackRootfsStage: StageTask = {
+  title: 'Repack rootfs squashfs',
+  task: async (ctx, task) => {
+    const layout = ctx.layout!;
+    ctx.packageManifest = await packageManifest(ctx);
+    const layered = layout.lowers.length > 0;
+    // A layer's installed size is that of the whole stack, which is only visible while it is mounted.
+    if (layered) ctx.installedSize = sumFileSizes(ctx.rootfsView!);
+    await ctx.closeRootfsView?.();
+    ctx.closeRootfsView = undefined;
+    removeLeftovers(ctx.work.layer);
+    if (!layered) ctx.installedSize = sumFileSizes(ctx.work.layer);
+    const image = join(ctx.work.tree, layout.squashfs);
+    const fresh = `${image}.new`;
+    const { compression, compressionLevel } = ctx.profile.rootfs;
+    task.title = `Repack rootfs squashfs (${compression}${compressionLevel ? ` level ${compressionLevel}` : ''}, all cores)`;
+    await mksquash(ctx.work.layer, fresh, {
+      compression,
+      level: compressionLevel,
+      epochSeconds: ctx.epochSeconds,
+      log: ctx.log,
+      onProgress: progressReporter(task, 'mksquashfs'),
+    });
+    renameSync(fresh, image);
+    writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
+    if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
+    if (layout.installSourceId) updateInstallSourceSize(ctx, layout.installSourceId);
+  },
+};
+
+/** The package list as the target's dpkg database has it (read from the rootfs, not from the build host). */
+async function packageManifest(ctx: BuildContext): Promise<string | undefined> {
+  const admindir = join(ctx.rootfsView!, 'var/lib/dpkg');
+  if (!existsSync(join(admindir, 'status'))) return undefined;
+  const { stdout } = await run('dpkg-query', [`--admindir=${admindir}`, '-W', '--showformat=${Package}\t${Version}\n'], {
+    what: 'dpkg-query of the rootfs',
+  });
+  return stdout.split('\n').filter(Boolean).sort().join('\n') + '\n';
+}
+
+export function removeLeftovers(root: string): void {
+  for (const [dir, pattern] of LEFTOVERS) {
+    const path = join(root, dir);
+    let names: string[];
+    try {
+      if (!lstatSync(path).isDirectory()) continue;
+      names = readdirSync(path);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!pattern.test(name)) continue;
+      const entry = join(path, name);
+      if (lstatSync(entry).isDirectory() && dir !== 'var/lib/apt/lists') continue;
+      rmSync(entry, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Sum of the sizes of all non-directories: stable across builds, unlike `du` which depends on directory history. */
+export function sumFileSizes(root: string): number {
+  let total = 0;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else total += lstatSync(path).size;
+    }
+  };
+  walk(root);
+  return total;
+}
+
+/** The installer shows and checks the size of what it copies: keep install-sources.yaml in step with the new layer. */
+function updateInstallSourceSize(ctx: BuildContext, id: string): void {
+  const file = join(ctx.work.tree, 'casper/install-sources.yaml');
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const items = doc.contents && 'items' in doc.contents ? (doc.contents.items as unknown[]) : [];
+  for (const item of items) {
+    const node = item as { get(k: string): unknown; set(k: string, v: unknown): void };
+    if (node.get('id') === id && ctx.installedSize !== undefined) node.set('size', ctx.installedSize);
+  }
+  writeFileSync(file, doc.toString());
+}

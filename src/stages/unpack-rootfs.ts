@@ -1,0 +1,53 @@
+/**
+ * Stage 4: unpack the squashfs to customize. For layered casper the layer is unpacked as an overlayfs upper
+ * directory over the read-only lower layers, so the chroot sees the whole system while every change (including
+ * deletions, as whiteouts) lands in the layer alone.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { mount, unmount } from '../tools/mount.js';
+import { unsquash } from '../tools/squashfs.js';
+import { progressReporter, type StageTask } from './task.js';
+import type { BuildContext } from '../context.js';
+
+export const unpackRootfsStage: StageTask = {
+  title: 'Unpack rootfs',
+  task: async (ctx, task) => {
+    const layout = ctx.layout!;
+    task.title = `Unpack rootfs ${layout.squashfs}`;
+    rmSync(ctx.work.layer, { recursive: true, force: true });
+    await unsquash(join(ctx.work.tree, layout.squashfs), ctx.work.layer, {
+      log: ctx.log,
+      onProgress: progressReporter(task, 'unsquashfs'),
+    });
+    if (layout.lowers.length === 0) {
+      ctx.rootfsView = ctx.work.layer;
+      return;
+    }
+    await mountLayerStack(ctx);
+  },
+};
+
+async function mountLayerStack(ctx: BuildContext): Promise<void> {
+  const mounted: string[] = [];
+  const close = async (): Promise<void> => {
+    while (mounted.length) await unmount(mounted.pop()!, ctx.log);
+  };
+  ctx.closeRootfsView = close;
+  ctx.resources.push('layered rootfs mounts', close);
+  const lowerDirs: string[] = [];
+  for (const [i, layer] of ctx.layout!.lowers.entries()) {
+    const dir = join(ctx.work.lowers, String(i));
+    mkdirSync(dir, { recursive: true });
+    await mount({ target: dir, args: ['-t', 'squashfs', '-o', 'ro,loop', join(ctx.work.tree, layer)], what: layer }, ctx.log);
+    mounted.push(dir);
+    lowerDirs.unshift(dir); // overlayfs wants the top-most lower first
+  }
+  rmSync(ctx.work.overlayWork, { recursive: true, force: true });
+  mkdirSync(ctx.work.overlayWork, { recursive: true });
+  mkdirSync(ctx.work.merged, { recursive: true });
+  const options = `lowerdir=${lowerDirs.join(':')},upperdir=${ctx.work.layer},workdir=${ctx.work.overlayWork}`;
+  await mount({ target: ctx.work.merged, args: ['-t', 'overlay', 'overlay', '-o', options], what: 'layer stack' }, ctx.log);
+  mounted.push(ctx.work.merged);
+  ctx.rootfsView = ctx.work.merged;
+}

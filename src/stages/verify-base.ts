@@ -1,0 +1,101 @@
+/** Stage 1: make the base ISO available (a local path, or a download cached by its sha256) and prove it is the one the profile names. */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ExitCode, IsoBuildError, usageError } from '../errors.js';
+import { assertIso9660 } from '../tools/xorriso.js';
+import { progressReporter, type StageTask } from './task.js';
+
+export const verifyBaseStage: StageTask = {
+  title: 'Verify base ISO',
+  task: async (ctx, task) => {
+    const { base } = ctx.profile;
+    const expected = base.sha256;
+    if (!expected) throw usageError(`profile ${ctx.profile.file} gives no sha256 for the base ISO`, 'set base.sha256');
+    const path = base.path ?? (await downloadCached(base.url!, expected, ctx.cacheDir, progressReporter(task, 'downloading')));
+    if (!existsSync(path)) throw usageError(`base ISO ${path} does not exist`, 'fix base.path in the profile or pass --base');
+    assertIso9660(readHeader(path), path);
+    task.output = `hashing ${path}`;
+    const actual = await sha256File(path, progressReporter(task, 'sha256'));
+    if (actual !== expected) {
+      throw new IsoBuildError(`base ISO ${path} has sha256 ${actual}, expected ${expected}`, {
+        hint: 'the file is corrupt or not the one the profile names: download it again, or fix base.sha256 / --base-sha256',
+        exitCode: ExitCode.Usage,
+      });
+    }
+    ctx.base = { path, sha256: actual };
+    ctx.log.line(`base ISO ${path} sha256 ${actual} OK`);
+    task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK`;
+  },
+};
+
+function readHeader(path: string): Buffer {
+  const buf = Buffer.alloc(32774);
+  const fd = openSync(path, 'r');
+  try {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function sha256File(path: string, onProgress?: (percent: number) => void): Promise<string> {
+  const total = statSync(path).size || 1;
+  const hash = createHash('sha256');
+  let done = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
+    hash.update(chunk as Buffer);
+    done += (chunk as Buffer).length;
+    onProgress?.((done / total) * 100);
+  }
+  return hash.digest('hex');
+}
+
+/** Download once per sha256: a second build with the same base ISO reads it from the cache. */
+async function downloadCached(url: string, sha256: string, cacheDir: string, onProgress: (p: number, d?: string) => void): Promise<string> {
+  const dir = join(cacheDir, 'base-iso');
+  const final = join(dir, `${sha256}.iso`);
+  if (existsSync(final)) return final;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${final}.partial`;
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new IsoBuildError(`cannot download the base ISO from ${url}: ${(err as Error).message}`, {
+      hint: 'without network access, download it elsewhere and pass --base FILE --base-sha256 HEX',
+      exitCode: ExitCode.Usage,
+    });
+  }
+  if (!res.ok || !res.body) {
+    throw new IsoBuildError(`cannot download the base ISO from ${url}: HTTP ${res.status}`, { exitCode: ExitCode.Usage });
+  }
+  const total = Number(res.headers.get('content-length') ?? 0);
+  let done = 0;
+  const hash = createHash('sha256');
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.on('data', (chunk: Buffer) => {
+    done += chunk.length;
+    hash.update(chunk);
+    if (total) onProgress((done / total) * 100, `${(done / 1e6).toFixed(0)} MB`);
+  });
+  try {
+    await pipeline(body, createWriteStream(partial));
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw new IsoBuildError(`download of ${url} failed: ${(err as Error).message}`);
+  }
+  const actual = hash.digest('hex');
+  if (actual !== sha256) {
+    rmSync(partial, { force: true });
+    throw new IsoBuildError(`downloaded ${url} has sha256 ${actual}, expected ${sha256}`, {
+      hint: 'the mirror serves another file than the profile names: check base.url and base.sha256',
+      exitCode: ExitCode.Usage,
+    });
+  }
+  renameSync(partial, final);
+  return final;
+}

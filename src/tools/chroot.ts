@@ -1,0 +1,149 @@
+/**
+ * A chroot session: the API filesystems a package manager needs, the host's DNS config, and a policy-rc.d
+ * that stops maintainer scripts from starting services. close() undoes everything in reverse order and is
+ * safe to call after a failed open(), a failed command or an interrupt.
+ */
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { resolveInRoot } from '../rootfs-path.js';
+import { mount, unmount } from './mount.js';
+import { run, type RunResult } from './process.js';
+import type { BuildLog } from '../build-log.js';
+
+/** The environment of chroot commands: nothing from the build host's environment leaks in. */
+const CHROOT_ENV: Record<string, string> = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  LC_ALL: 'C.UTF-8',
+  LANG: 'C.UTF-8',
+  DEBIAN_FRONTEND: 'noninteractive',
+  DEBCONF_NONINTERACTIVE_SEEN: 'true',
+  TERM: 'dumb',
+};
+
+const POLICY_RC_D = '#!/bin/sh\n# installed by iso-build for the duration of the build: no service starts in the chroot\nexit 101\n';
+const SAVED_SUFFIX = '.iso-build-saved';
+
+export interface ChrootExecOptions {
+  env?: Record<string, string>;
+  what?: string;
+  onLine?: (line: string) => void;
+}
+
+export class ChrootSession {
+  private readonly mounted: string[] = [];
+  private readonly restores: { name: string; undo: () => void }[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly root: string,
+    private readonly log: BuildLog,
+  ) {}
+
+  static async open(root: string, log: BuildLog): Promise<ChrootSession> {
+    const session = new ChrootSession(resolve(root), log);
+    try {
+      await session.mountApiFilesystems();
+      session.installFile('/etc/resolv.conf', () => copyFileSync('/etc/resolv.conf', session.hostPath('/etc/resolv.conf')));
+      session.installFile('/usr/sbin/policy-rc.d', (path) => {
+        writeFileSync(path, POLICY_RC_D);
+        chmodSync(path, 0o755);
+      });
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+    return session;
+  }
+
+  /** Run a shell command inside the chroot (/bin/sh -c). */
+  async exec(command: string, opts: ChrootExecOptions = {}): Promise<RunResult> {
+    return run('chroot', [this.root, '/bin/sh', '-c', command], {
+      env: { ...CHROOT_ENV, ...opts.env },
+      cleanEnv: true,
+      log: this.log,
+      what: opts.what ?? `chroot command "${command}"`,
+      onLine: opts.onLine,
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    killProcessesRootedIn(this.root, this.log);
+    for (const r of this.restores.reverse()) {
+      try {
+        r.undo();
+      } catch (err) {
+        this.log.line(`warning: could not restore ${r.name}: ${String(err)}`);
+      }
+    }
+    for (const target of this.mounted.reverse()) await unmount(target, this.log);
+  }
+
+  private hostPath(inRoot: string): string {
+    return resolveInRoot(this.root, inRoot, false);
+  }
+
+  private async mountApiFilesystems(): Promise<void> {
+    const specs = [
+      { dir: '/proc', args: ['-t', 'proc', 'proc'], what: 'proc' },
+      { dir: '/sys', args: ['-t', 'sysfs', 'sysfs'], what: 'sysfs' },
+      { dir: '/dev', args: ['--bind', '/dev'], what: '/dev' },
+      { dir: '/dev/pts', args: ['--bind', '/dev/pts'], what: '/dev/pts' },
+    ];
+    for (const spec of specs) {
+      const target = resolveInRoot(this.root, spec.dir);
+      mkdirSync(target, { recursive: true });
+      await mount({ target, args: spec.args, what: spec.what }, this.log);
+      this.mounted.push(target);
+    }
+  }
+
+  /** Replace a file in the rootfs for the session and put the original (file or symlink) back afterwards. */
+  private installFile(inRoot: string, write: (hostPath: string) => void): void {
+    const path = this.hostPath(inRoot);
+    const saved = path + SAVED_SUFFIX;
+    const existed = lexists(path);
+    if (existed) renameSync(path, saved);
+    this.restores.push({
+      name: inRoot,
+      undo: () => {
+        rmSync(path, { force: true });
+        if (existed) renameSync(saved, path);
+      },
+    });
+    mkdirSync(dirname(path), { recursive: true });
+    write(path);
+  }
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes a chroot command left behind (daemons, stuck children) would keep the mounts busy. */
+function killProcessesRootedIn(root: string, log: BuildLog): void {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let procRoot: string;
+    try {
+      procRoot = readlinkSync(`/proc/${pid}/root`);
+    } catch {
+      continue;
+    }
+    if (procRoot === root || procRoot.startsWith(`${root}/`)) {
+      log.line(`killing process ${pid} left running inside the chroot`);
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}
+

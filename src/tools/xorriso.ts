@@ -1,0 +1,127 @@
+/** xorriso: extract an ISO tree without mounting, read its boot setup, build a new ISO replaying it. */
+import { resolve } from 'node:path';
+import { ExitCode, IsoBuildError } from '../errors.js';
+import { run } from './process.js';
+import { splitShellWords } from './shell-words.js';
+import type { BuildLog } from '../build-log.js';
+
+export interface ToolCall {
+  log?: BuildLog;
+  onProgress?: (percent: number, line: string) => void;
+}
+
+/** Extract the whole ISO 9660/Rock Ridge tree into `dest` and make it writable (xorriso keeps the read-only modes). */
+export async function extractIsoTree(iso: string, dest: string, call: ToolCall = {}): Promise<void> {
+  await run('xorriso', ['-osirrox', 'on', '-indev', resolve(iso), '-extract', '/', resolve(dest)], {
+    log: call.log,
+    what: `xorriso extract of ${iso}`,
+  });
+  await run('chmod', ['-R', 'u+w', resolve(dest)], { log: call.log, what: 'chmod of the extracted ISO tree' });
+}
+
+/**
+ * The mkisofs options that recreate the ISO's boot setup (El Torito entries, hybrid MBR/GPT, appended partitions).
+ * They read boot images from `iso` by absolute path, so the base must stay readable until the rebuild ends.
+ */
+export async function reportBootSetup(iso: string, call: ToolCall = {}): Promise<string[]> {
+  const { stdout } = await run('xorriso', ['-indev', resolve(iso), '-report_el_torito', 'as_mkisofs'], {
+    log: call.log,
+    what: `xorriso boot report of ${iso}`,
+  });
+  return splitShellWords(stdout);
+}
+
+export interface BootImage {
+  platform: 'BIOS' | 'UEFI' | string;
+  path?: string;
+}
+
+/** Boot images listed by `-report_el_torito plain` (the El Torito catalog as xorriso reads it). */
+export async function listBootImages(iso: string, call: ToolCall = {}): Promise<BootImage[]> {
+  const { stdout } = await run('xorriso', ['-indev', resolve(iso), '-report_el_torito', 'plain'], {
+    log: call.log,
+    what: `xorriso El Torito report of ${iso}`,
+  });
+  return parseBootImages(stdout);
+}
+
+export function parseBootImages(report: string): BootImage[] {
+  const images = new Map<string, BootImage>();
+  for (const line of report.split('\n')) {
+    // "El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4     ..."
+    const img = /^El Torito boot img\s*:\s*(\d+)\s+(\S+)/.exec(line);
+    if (img) images.set(img[1]!, { platform: img[2]! });
+    // "El Torito img path :   1  /boot/grub/i386-pc/eltorito.img"
+    const path = /^El Torito img path\s*:\s*(\d+)\s+(\S.*)$/.exec(line);
+    if (path && images.has(path[1]!)) images.get(path[1]!)!.path = path[2]!.trim();
+  }
+  return [...images.values()];
+}
+
+export interface RebuildOptions extends ToolCall {
+  tree: string;
+  output: string;
+  /** From reportBootSetup() of the base ISO. */
+  bootSetup: string[];
+  volumeId: string;
+  /** xorriso date form YYYYMMDDhhmmsscc, used for every file so the image does not depend on the build clock. */
+  fileDate: string;
+}
+
+/** Options of the boot report that we set ourselves. The base's --modification-date is kept: GRUB may search the medium by that UUID. */
+const REPLACED_WITH_VALUE = new Set(['-V', '-volid']);
+
+export function rebuildArgs(opts: RebuildOptions): string[] {
+  const replay: string[] = [];
+  for (let i = 0; i < opts.bootSetup.length; i++) {
+    const arg = opts.bootSetup[i]!;
+    if (REPLACED_WITH_VALUE.has(arg)) {
+      i++;
+      continue;
+    }
+    replay.push(arg);
+  }
+  return [
+    '-as', 'mkisofs',
+    '-r', '-J', '-joliet-long', // Rock Ridge and Joliet are not part of the boot report
+    '-V', opts.volumeId,
+    ...replay,
+    '--set_all_file_dates', opts.fileDate,
+    '-o', resolve(opts.output),
+    resolve(opts.tree),
+  ];
+}
+
+/** Path inside the tree of the boot catalog the replay will create (it must not exist as a file). */
+export function bootCatalogPath(bootSetup: string[]): string | undefined {
+  const i = bootSetup.indexOf('-c');
+  return i >= 0 ? bootSetup[i + 1] : undefined;
+}
+
+export async function rebuildIso(opts: RebuildOptions): Promise<void> {
+  await run('xorriso', rebuildArgs(opts), {
+    log: opts.log,
+    what: 'xorriso ISO rebuild',
+    onLine: (line) => {
+      const m = /UPDATE\s*:\s*([\d.]+)% done/.exec(line);
+      if (m) opts.onProgress?.(Number(m[1]), line);
+    },
+  });
+}
+
+/** First bytes of an ISO 9660 image: the primary volume descriptor's "CD001" at sector 16. */
+export function assertIso9660(header: Buffer, file: string): void {
+  if (header.length < 32774 || header.subarray(32769, 32774).toString('latin1') !== 'CD001') {
+    throw new IsoBuildError(`${file} is not an ISO 9660 image (no CD001 volume descriptor at sector 16)`, {
+      hint: 'point --base (or base.path in the profile) at a live-server .iso file',
+      exitCode: ExitCode.Usage,
+    });
+  }
+}
+
+/** xorriso's date format for an epoch: YYYYMMDDhhmmss00 (UTC). */
+export function xorrisoDate(epochSeconds: number): string {
+  const d = new Date(epochSeconds * 1000);
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}00`;
+}
