@@ -10,7 +10,7 @@ import { catFile } from '../tools/squashfs.js';
 import { extractIsoTree, listBootImages } from '../tools/xorriso.js';
 import { md5File } from './md5sum.js';
 import { PRODUCT_DIR } from './product-files.js';
-import type { StageTask } from './task.js';
+import { progressReporter, type StageTask } from './task.js';
 
 export const verifyIsoStage: StageTask = {
   title: 'Verify the new ISO',
@@ -28,7 +28,8 @@ export const verifyIsoStage: StageTask = {
     mkdirSync(readBack, { recursive: true });
     ctx.resources.push('verify dir', () => rmSync(readBack, { recursive: true, force: true }));
     await extractIsoTree(iso, readBack, { log: ctx.log });
-    const checked = await checkMd5sumTxt(readBack, (n, total) => (task.output = `md5sum.txt ${n}/${total}`));
+    const report = progressReporter(task, 'md5sum.txt');
+    const checked = await checkMd5sumTxt(readBack, (n, total) => report((n / total) * 100, `${n}/${total} files`));
 
     const version = (await catFile(join(readBack, ctx.layout!.squashfs), `${PRODUCT_DIR}/VERSION`, { log: ctx.log })).toString().trim();
     if (version !== ctx.version) {

@@ -1,0 +1,45 @@
+/**
+ * The whole promise: build v1.0.0 from each fixture variant, boot the result in qemu with BIOS and with UEFI,
+ * and read `NOVASPHERE-VERSION: v1.0.0` (and the overlay/chroot proofs) from the serial console.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IS_ROOT, fixtureIso, fixtureSha, runCli, tempDir, type Variant } from '../support/cli.js';
+
+const VERSION = 'v1.0.0';
+const VARIANTS: Variant[] = ['single', 'layered', 'live'];
+
+describe.skipIf(!IS_ROOT).each(VARIANTS)('fixture-%s: build, then boot BIOS and UEFI', (variant) => {
+  let dir: string;
+  let iso: string;
+  let build: ReturnType<typeof runCli>;
+
+  beforeAll(() => {
+    dir = tempDir(`e2e-${variant}`);
+    build = runCli([
+      VERSION, '--profile', 'profiles/fixture.yaml',
+      '--base', fixtureIso(variant), '--base-sha256', fixtureSha(variant),
+      '--output', join(dir, 'release'), '--work', join(dir, 'work'),
+    ]);
+    iso = join(dir, 'release', `novasphere-fixture-${VERSION}.iso`);
+  }, 300_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('builds', () => {
+    expect(build.stderr).toBe('');
+    expect(build.code).toBe(0);
+    expect(existsSync(iso)).toBe(true);
+  });
+
+  it.each(['bios', 'uefi'])('boots with %s and prints the new VERSION', (firmware) => {
+    const log = join(dir, `serial-${firmware}.log`);
+    const res = runCli(['boot', iso, '--firmware', firmware, '--expect', `NOVASPHERE-VERSION: ${VERSION}`, '--timeout', '240', '--log', log]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(res.stdout).toContain(`NOVASPHERE-VERSION: ${VERSION}`);
+    const serial = readFileSync(log, 'utf8');
+    expect(serial).toContain('OVERLAY-CHECK: overlay-applied mode=755 owner=root:root');
+    expect(serial).toMatch(/CHROOT-CHECK: chroot ran on Debian 12/);
+    if (variant === 'layered') expect(serial).toMatch(/FIXTURE-LAYERS: .*fixture-minimal\.squashfs.*fixture-minimal\.fixture-server\.squashfs/);
+  }, 300_000);
+});

@@ -1,0 +1,105 @@
+/**
+ * Failed and interrupted builds: no mount left under the work directory, no ISO at the output path,
+ * a non-zero exit code, and a message that says what failed and where the log is.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, IS_ROOT, REPO, findmntUnder, fixtureIso, runCli, runCliAndInterrupt, sh, tempDir } from '../support/cli.js';
+
+function writeProfile(dir: string, name: string, extra: { commands: string[]; compression?: string }): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      `name: ${name}`,
+      'base:',
+      `  path: ${fixtureIso('single')}`,
+      `  sha256sums: ${join(FIXTURES, 'SHA256SUMS')}`,
+      'rootfs:',
+      `  compression: ${extra.compression ?? 'gzip'}`,
+      'overlay:',
+      `  - source: ${join(REPO, 'overlay/fixture/rootfs')}`,
+      '    target: /',
+      'chroot:',
+      '  commands:',
+      ...extra.commands.map((c) => `    - ${JSON.stringify(c)}`),
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function isoFilesIn(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.includes('.iso')) : [];
+}
+
+function chrootSleepers(): string {
+  try {
+    return sh('pgrep', ['-af', 'sleep 4242']);
+  } catch {
+    return ''; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe.skipIf(!IS_ROOT)('failed and interrupted builds release everything', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('fail');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a failing chroot command fails the build, names the command and the log', () => {
+    const profile = writeProfile(dir, 'chroot-fails', { commands: ['echo preparing', 'echo about to fail >&2; exit 7'] });
+    const work = join(dir, 'work-chroot');
+    const out = join(dir, 'out-chroot');
+    const res = runCli(['v1.0.0', '--profile', profile, '--output', out, '--work', work]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/^error: chroot command 2 \(chroot\.commands\[1\].*exit code 7.*about to fail/m);
+    expect(res.stderr).toContain(`hint: full output in ${join(work, 'build.log')}`);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+    expect(readFileSync(join(work, 'build.log'), 'utf8')).toContain('about to fail');
+    expect(findmntUnder(work)).toEqual([]);
+    expect(isoFilesIn(out)).toEqual([]);
+    // the rootfs got its own resolv.conf / policy-rc.d back
+    expect(existsSync(join(work, 'rootfs/usr/sbin/policy-rc.d'))).toBe(false);
+  });
+
+  it('SIGINT during a chroot command stops it, unmounts and leaves no ISO', async () => {
+    const profile = writeProfile(dir, 'chroot-sigint', { commands: ['sleep 4242'] });
+    const work = join(dir, 'work-sigint-chroot');
+    const out = join(dir, 'out-sigint-chroot');
+    const res = await runCliAndInterrupt(['v1.0.0', '--profile', profile, '--output', out, '--work', work], () =>
+      chrootSleepers().includes('sleep 4242'),
+    );
+    expect(res.interrupted).toBe(true);
+    expect(res.code).toBe(130);
+    expect(res.stderr).toMatch(/^error: SIGINT: build stopped \(interrupted during chroot command 1/m);
+    expect(res.stderr).toContain(join(work, 'build.log'));
+    expect(findmntUnder(work)).toEqual([]);
+    expect(isoFilesIn(out)).toEqual([]);
+    expect(chrootSleepers()).toBe('');
+  });
+
+  it('SIGINT during mksquashfs stops it and leaves no ISO and no mounts', async () => {
+    const profile = writeProfile(dir, 'mksquashfs-sigint', { commands: ['true'], compression: 'xz' });
+    const work = join(dir, 'work-sigint-mksquashfs');
+    const out = join(dir, 'out-sigint-mksquashfs');
+    const log = join(work, 'build.log');
+    const res = await runCliAndInterrupt(['v1.0.0', '--profile', profile, '--output', out, '--work', work], () =>
+      existsSync(log) && readFileSync(log, 'utf8').includes('$ mksquashfs'),
+    );
+    expect(res.interrupted).toBe(true);
+    expect(res.code).toBe(130);
+    expect(res.stderr).toMatch(/^error: SIGINT: build stopped \(interrupted during mksquashfs/m);
+    expect(findmntUnder(work)).toEqual([]);
+    expect(isoFilesIn(out)).toEqual([]);
+    let running = '';
+    try {
+      running = sh('pgrep', ['-af', `mksquashfs ${work}`]);
+    } catch {
+      /* none */
+    }
+    expect(running).toBe('');
+  });
+});

@@ -1,0 +1,61 @@
+/** Mistakes a user makes: one-line error, a hint, exit code 2, no stack trace. */
+import { copyFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, IS_ROOT, fixtureIso, fixtureSha, runCli, tempDir } from '../support/cli.js';
+
+function expectUserError(res: ReturnType<typeof runCli>, message: RegExp): void {
+  expect(res.code).toBe(2);
+  const lines = res.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(message);
+  expect(lines.some((l) => l.startsWith('hint: '))).toBe(true);
+  expect(res.stderr).not.toMatch(/^\s+at /m);
+  expect(lines.length).toBeLessThanOrEqual(3);
+}
+
+describe.skipIf(!IS_ROOT)('user errors', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('usererr');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const common = (name: string): string[] => ['--output', join(dir, `out-${name}`), '--work', join(dir, `work-${name}`)];
+
+  it('wrong base sha256', () => {
+    const res = runCli(['v1.0.0', '--profile', 'profiles/fixture.yaml', '--base', fixtureIso('single'), '--base-sha256', '0'.repeat(64), ...common('sha')]);
+    expectUserError(res, /has sha256 [0-9a-f]{64}, expected 0{64}/);
+  });
+
+  it('a base file that is not an ISO', () => {
+    const fake = join(dir, 'not-an.iso');
+    writeFileSync(fake, Buffer.alloc(40000, 1));
+    const res = runCli(['v1.0.0', '--profile', 'profiles/fixture.yaml', '--base', fake, '--base-sha256', 'a'.repeat(64), ...common('notiso')]);
+    expectUserError(res, /not an ISO 9660 image/);
+  });
+
+  it('a missing overlay directory', () => {
+    const profile = join(dir, 'missing-overlay.yaml');
+    writeFileSync(
+      profile,
+      `name: x\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\noverlay:\n  - source: ./no-such-dir\n    target: /etc\n`,
+    );
+    const res = runCli(['v1.0.0', '--profile', profile, ...common('overlay')]);
+    expectUserError(res, /missing-overlay\.yaml:\d+:\d+: overlay\[0\]\.source.*no-such-dir/);
+  });
+
+  it('an unknown profile key', () => {
+    const profile = join(dir, 'unknown-key.yaml');
+    mkdirSync(join(dir, 'o'), { recursive: true });
+    copyFileSync(join(FIXTURES, 'SHA256SUMS'), join(dir, 'SHA256SUMS'));
+    writeFileSync(profile, `name: x\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compresion: xz\n`);
+    const res = runCli(['v1.0.0', '--profile', profile, ...common('key')]);
+    expectUserError(res, /unknown-key\.yaml:6:\d+: .*unknown key "compresion".*rootfs/);
+  });
+
+  it('a version that is neither semver with v nor a date', () => {
+    for (const bad of ['1.0.0', 'v1.0', 'latest', '20261350']) {
+      expectUserError(runCli([bad, '--profile', 'profiles/fixture.yaml', ...common('ver')]), /is not a release version/);
+    }
+  });
+});
