@@ -158,9 +158,13 @@ async function releaseAll(ctx: BuildContext): Promise<void> {
   }
 }
 
+/** Never throws: the error that failed the build is the one to report. */
 async function releaseAfterFailure(ctx: BuildContext): Promise<void> {
   try {
     await releaseAll(ctx);
+  } catch (err) {
+    ctx.log.line(`warning: cleanup after failure: ${String(err)}`);
+    process.stderr.write(`warning: cleanup after failure: ${err instanceof Error ? err.message : String(err)}\n`);
   } finally {
     rmSync(ctx.partialIso, { force: true });
     rmSync(ctx.work.verify, { recursive: true, force: true });
@@ -177,8 +181,9 @@ function explainFailure(err: unknown, ctx: BuildContext): IsoBuildError {
     });
   }
   if (err instanceof IsoBuildError) {
+    const mentionsLog = err.hint?.includes(ctx.log.path) ?? false;
     return new IsoBuildError(err.message, {
-      hint: [err.hint, `build log: ${ctx.log.path}`].filter(Boolean).join('; '),
+      hint: mentionsLog ? err.hint : [err.hint, `build log: ${ctx.log.path}`].filter(Boolean).join('; '),
       exitCode: err.exitCode,
     });
   }

@@ -22,9 +22,9 @@ export async function mount(spec: MountSpec, log?: BuildLog): Promise<void> {
 export async function unmount(target: string, log?: BuildLog): Promise<void> {
   if (!isMounted(target)) return;
   try {
-    await run('umount', [target], { log, what: `umount ${target}` });
+    await run('umount', [target], { log, what: `umount ${target}`, uninterruptible: true });
   } catch {
-    await run('umount', ['--lazy', target], { log, what: `umount --lazy ${target}` });
+    await run('umount', ['--lazy', target], { log, what: `umount --lazy ${target}`, uninterruptible: true });
   }
 }
 

@@ -26,6 +26,8 @@ export interface RunOptions {
   binary?: boolean;
   /** Lines for which this returns true are progress: shown via onLine, kept out of the log. */
   isProgress?: (line: string) => boolean;
+  /** Cleanup commands (umount, ...) must run even after an interrupt. */
+  uninterruptible?: boolean;
   /** Start from an empty environment (plus `env`) instead of the host's, e.g. for chroot commands. */
   cleanEnv?: boolean;
 }
@@ -58,7 +60,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 
 export async function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const what = opts.what ?? `${file} ${args.slice(0, 3).join(' ')}`.trim();
-  const interrupted = interruptSignal();
+  const interrupted = opts.uninterruptible ? new AbortController().signal : interruptSignal();
   if (interrupted.aborted || opts.signal?.aborted) throw interruptedError(what);
   opts.log?.line(`$ ${[file, ...args].map(shellQuote).join(' ')}`);
 
