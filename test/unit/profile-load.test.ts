@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode, IsoBuildError } from '../../src/errors.js';
-import { loadProfile, renderOutputName, type ProfileOverrides } from '../../src/profile/load.js';
+import { findSha256, loadProfile, renderOutputName, type ProfileOverrides } from '../../src/profile/load.js';
 import type { Profile } from '../../src/profile/schema.js';
 
 const FIXTURES = 'test/unit/fixtures/profiles';
@@ -265,8 +265,8 @@ describe('loadProfile: missing files', () => {
   });
 
   it.each([
-    ['a missing overlay dir', 'nope', `P:7:13: overlay[0].source: directory not found: TMP/nope`],
-    ['an overlay source that is a file', 'a-file', `P:7:13: overlay[0].source: expected a directory: TMP/a-file`],
+    ['a missing overlay dir', 'nope', `P:6:13: overlay[0].source: directory not found: TMP/nope`],
+    ['an overlay source that is a file', 'a-file', `P:6:13: overlay[0].source: expected a directory: TMP/a-file`],
   ])('reports %s', async (_what, source, expected) => {
     const message = await messageFor(`name: x\n${BASE}overlay:\n  - source: ${source}\n    target: /\n`);
     expect(message).toBe(expected.replace('TMP', tmp));
@@ -310,5 +310,22 @@ describe('renderOutputName', () => {
     const profile = await loadProfile(`${FIXTURES}/minimal.yaml`);
     const bad = { ...profile, output: { name: '{{name}}-{{arch}}.iso' } };
     expect(() => renderOutputName(bad, '1')).toThrowError(/output\.name: unknown variable "\{\{arch\}\}"/);
+  });
+});
+
+describe('findSha256', () => {
+  const a = 'A'.repeat(64);
+  it.each([
+    [`${a}  base.iso`, 'GNU text mode'],
+    [`${a} *base.iso`, 'GNU binary mode'],
+    [`${a} *./base.iso`, './ prefix'],
+    [`SHA256 (base.iso) = ${a}`, 'BSD style'],
+    [`${'b'.repeat(64)} *other.iso\r\n${a} *base.iso\r\n`, 'CRLF, second line'],
+  ])('finds %j (%s)', (sums) => {
+    expect(findSha256(sums, 'base.iso')).toBe(a.toLowerCase());
+  });
+
+  it('does not match on a name prefix or suffix', () => {
+    expect(findSha256(`${a} *base.iso.zsync\n${a} *xbase.iso`, 'base.iso')).toBeUndefined();
   });
 });

@@ -1,0 +1,40 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import type { BaseLayout, Compression, OverlayMapping, Profile } from '../../src/profile/schema.js';
+
+/** The contract the rest of the code relies on; the types derived from the zod schema must match it exactly. */
+interface ExpectedOverlayMapping {
+  source: string;
+  target: string;
+  into: 'rootfs' | 'iso';
+  owner: string;
+}
+interface ExpectedProfile {
+  file: string;
+  dir: string;
+  name: string;
+  product: string;
+  volumeLabel: string;
+  base: {
+    path?: string;
+    url?: string;
+    sha256?: string;
+    sha256sums?: string;
+    layout: 'auto' | 'casper' | 'casper-layered' | 'debian-live';
+    rootfsLayer?: string;
+  };
+  rootfs: { compression: 'xz' | 'zstd' | 'gzip'; compressionLevel?: number };
+  overlay: ExpectedOverlayMapping[];
+  chroot: { commands: string[]; env: Record<string, string> };
+  output: { name: string };
+  sourceDateEpoch?: number;
+}
+
+// Checked by `tsc --noEmit` (test/ is in tsconfig.json); the runtime test only keeps vitest happy.
+describe('profile types', () => {
+  it('match the documented shape', () => {
+    expectTypeOf<Compression>().toEqualTypeOf<'xz' | 'zstd' | 'gzip'>();
+    expectTypeOf<BaseLayout>().toEqualTypeOf<'auto' | 'casper' | 'casper-layered' | 'debian-live'>();
+    expectTypeOf<OverlayMapping>().toEqualTypeOf<ExpectedOverlayMapping>();
+    expectTypeOf<Profile>().toEqualTypeOf<ExpectedProfile>();
+  });
+});
