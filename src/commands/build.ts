@@ -1,7 +1,7 @@
 /** `iso-build build VERSION`: the remaster pipeline as one listr2 run, with every resource released on any exit. */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Listr } from 'listr2';
+import { Listr, ListrLogger } from 'listr2';
 import { BuildLog } from '../build-log.js';
 import { workPaths, type BuildContext } from '../context.js';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
@@ -85,8 +85,9 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
       renderer: 'default',
       fallbackRenderer: 'simple',
       fallbackRendererCondition: !process.stdout.isTTY || Boolean(process.env.CI),
-      rendererOptions: { collapseSubtasks: false },
-      fallbackRendererOptions: { timestamp: undefined },
+      // Progress goes to stdout; stderr carries only our one error line and its hint.
+      rendererOptions: { collapseSubtasks: false, logger: new ListrLogger({ useIcons: true, toStderr: [] }) },
+      fallbackRendererOptions: { logger: new ListrLogger({ useIcons: true, toStderr: [] }) },
     }).run();
   } catch (err) {
     await releaseAfterFailure(ctx);

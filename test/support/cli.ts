@@ -80,7 +80,7 @@ export function findmntUnder(dir: string): string[] {
 }
 
 export function sh(cmd: string, args: string[], cwd?: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 256 << 20 });
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function fixtureSha(variant: Variant): string {
