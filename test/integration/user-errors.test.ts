@@ -2,7 +2,7 @@
 import { copyFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, IS_ROOT, fixtureIso, fixtureSha, runCli, tempDir } from '../support/cli.js';
+import { FIXTURES, IS_ROOT, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
 
 function expectUserError(res: ReturnType<typeof runCli>, message: RegExp): void {
   expect(res.code).toBe(2);
@@ -51,6 +51,17 @@ describe.skipIf(!IS_ROOT)('user errors', () => {
     writeFileSync(profile, `name: x\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compresion: xz\n`);
     const res = runCli(['v1.0.0', '--profile', profile, ...common('key')]);
     expectUserError(res, /unknown-key\.yaml:6:\d+: .*unknown key "compresion".*rootfs/);
+  });
+
+  it('an ISO without a rootfs squashfs', () => {
+    const tree = join(dir, 'plain-tree');
+    mkdirSync(join(tree, 'docs'), { recursive: true });
+    writeFileSync(join(tree, 'docs/readme.txt'), 'no system here');
+    const plain = join(dir, 'plain.iso');
+    sh('xorriso', ['-as', 'mkisofs', '-r', '-o', plain, tree]);
+    const res = runCli(['v1.0.0', '--profile', 'profiles/fixture.yaml', '--base', plain, '--base-sha256', sha256(plain), ...common('norootfs')]);
+    expectUserError(res, /the base ISO has no rootfs squashfs/);
+    expect(findmntUnder(join(dir, 'work-norootfs'))).toEqual([]);
   });
 
   it('a version that is neither semver with v nor a date', () => {

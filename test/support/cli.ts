@@ -46,6 +46,18 @@ export function runCli(args: string[], opts: { cwd?: string; env?: Record<string
   return { code: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr };
 }
 
+/** Like runCli, without blocking the event loop (for tests that serve files to the CLI from this process). */
+export function runCliAsync(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('node', [CLI, ...args], { cwd: REPO, env: { ...process.env, CI: 'true', ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+}
+
 /** Start the CLI, call `interrupt` with a function that sends SIGINT once `ready()` is true, and resolve on exit. */
 export function runCliAndInterrupt(args: string[], ready: () => boolean, opts: { timeoutMs?: number } = {}): Promise<CliResult & { interrupted: boolean }> {
   return new Promise((resolvePromise, reject) => {

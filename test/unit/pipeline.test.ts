@@ -1,0 +1,146 @@
+/** Pure parts of the pipeline: argument building, report parsing, layout detection, version rules. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateVersion } from '../../src/commands/build.js';
+import { detectLayout } from '../../src/stages/detect-layout.js';
+import { md5Exclusions } from '../../src/stages/md5sum.js';
+import { splitShellWords } from '../../src/tools/shell-words.js';
+import { mksquashfsArgs } from '../../src/tools/squashfs.js';
+import { bootCatalogPath, parseBootImages, rebuildArgs, xorrisoDate } from '../../src/tools/xorriso.js';
+
+const UBUNTU_REPLAY = `-V 'Ubuntu-Server 22.04.3 LTS amd64'
+--modification-date='2023080711381800'
+--grub2-mbr --interval:local_fs:0s-15s:zero_mbrpt,zero_gpt:'/isos/base.iso'
+--protective-msdos-label
+-partition_cyl_align off
+-partition_offset 16
+--mbr-force-bootable
+-append_partition 2 28732ac11ff8d211ba4b00a0c93ec93b --interval:local_fs:3848588d-3858655d::'/isos/base.iso'
+-appended_part_as_gpt
+-iso_mbr_part_type a2a0d0ebe5b9334487c068b6b72699c7
+-c '/boot.catalog'
+-b '/boot/grub/i386-pc/eltorito.img'
+-no-emul-boot
+-boot-load-size 4
+-boot-info-table
+--grub2-boot-info
+-eltorito-alt-boot
+-e '--interval:appended_partition_2_start_962147s_size_10068d:all::'
+-no-emul-boot
+-boot-load-size 10068
+`;
+
+const DEBIAN_REPLAY = `-V 'Debian 12 amd64'
+--modification-date='2023061011300000'
+-isohybrid-mbr --interval:local_fs:0s-15s:zero_mbrpt:'/isos/debian.iso'
+-c '/isolinux/boot.cat'
+-b '/isolinux/isolinux.bin'
+-no-emul-boot
+-boot-load-size 4
+-boot-info-table
+-eltorito-alt-boot
+-e '/boot/grub/efi.img'
+-no-emul-boot
+-isohybrid-gpt-basdat
+`;
+
+describe('boot setup replay', () => {
+  it('splits xorriso as_mkisofs output like a shell, including quotes inside a word', () => {
+    const words = splitShellWords(UBUNTU_REPLAY);
+    expect(words).toContain('--interval:local_fs:0s-15s:zero_mbrpt,zero_gpt:/isos/base.iso');
+    expect(words).toContain('Ubuntu-Server 22.04.3 LTS amd64');
+    expect(words).toContain('--modification-date=2023080711381800');
+    expect(splitShellWords(`a "b c" d\\ e 'f'"g"`)).toEqual(['a', 'b c', 'd e', 'fg']);
+  });
+
+  it('replays everything but the volume id, adds Rock Ridge/Joliet, file dates and the output', () => {
+    const args = rebuildArgs({ tree: '/w/iso', output: '/r/x.iso.partial', bootSetup: splitShellWords(UBUNTU_REPLAY), volumeId: 'NOVA', fileDate: '2023111422132000' });
+    expect(args.slice(0, 7)).toEqual(['-as', 'mkisofs', '-r', '-J', '-joliet-long', '-V', 'NOVA']);
+    expect(args.filter((a) => a === '-V')).toHaveLength(1);
+    expect(args).not.toContain('Ubuntu-Server 22.04.3 LTS amd64');
+    expect(args).toContain('--modification-date=2023080711381800');
+    expect(args).toContain('--grub2-boot-info');
+    expect(args.slice(-5)).toEqual(['--set_all_file_dates', '2023111422132000', '-o', '/r/x.iso.partial', '/w/iso']);
+  });
+
+  it('knows which files xorriso writes or patches, for either boot layout', () => {
+    expect(bootCatalogPath(splitShellWords(UBUNTU_REPLAY))).toBe('/boot.catalog');
+    expect([...md5Exclusions(splitShellWords(UBUNTU_REPLAY))].sort()).toEqual(['boot.catalog', 'boot/grub/i386-pc/eltorito.img', 'md5sum.txt']);
+    expect([...md5Exclusions(splitShellWords(DEBIAN_REPLAY))].sort()).toEqual(['isolinux/boot.cat', 'isolinux/isolinux.bin', 'md5sum.txt']);
+  });
+
+  it('reads the El Torito report', () => {
+    const report = [
+      'El Torito catalog  : 1234  1',
+      'El Torito images   :   N  Pltf  B   Emul  Ld_seg  Hdpt  Ldsiz         LBA',
+      'El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4        1350',
+      'El Torito boot img :   2  UEFI  y   none  0x0000  0x00  10068     962147',
+      'El Torito img path :   1  /boot/grub/i386-pc/eltorito.img',
+    ].join('\n');
+    expect(parseBootImages(report)).toEqual([{ platform: 'BIOS', path: '/boot/grub/i386-pc/eltorito.img' }, { platform: 'UEFI' }]);
+  });
+
+  it('formats dates for xorriso in UTC', () => {
+    expect(xorrisoDate(1700000000)).toBe('2023111422132000');
+  });
+});
+
+describe('mksquashfs arguments', () => {
+  it('uses every core, fixed times and the compressor level when given', () => {
+    expect(mksquashfsArgs('/r', '/o.sqfs', { compression: 'zstd', level: 15, epochSeconds: 1700000000 }, 2)).toEqual([
+      '/r', '/o.sqfs', '-noappend', '-comp', 'zstd', '-Xcompression-level', '15', '-processors', '2', '-mkfs-time', '1700000000', '-all-time', '1700000000',
+    ]);
+    expect(mksquashfsArgs('/r', '/o', { compression: 'xz', epochSeconds: 1 }, 8)).not.toContain('-Xcompression-level');
+  });
+});
+
+describe('layout detection', () => {
+  let tree: string | undefined;
+  afterEach(() => tree && rmSync(tree, { recursive: true, force: true }));
+  const make = (files: Record<string, string>): string => {
+    tree = mkdtempSync(join(tmpdir(), 'layout-'));
+    for (const [f, content] of Object.entries(files)) {
+      mkdirSync(join(tree, f, '..'), { recursive: true });
+      writeFileSync(join(tree, f), content);
+    }
+    return tree;
+  };
+
+  it('finds Ubuntu layered casper and the layer the installer copies by default', () => {
+    const t = make({
+      'casper/ubuntu-server-minimal.squashfs': '',
+      'casper/ubuntu-server-minimal.ubuntu-server.squashfs': '',
+      'casper/ubuntu-server-minimal.ubuntu-server.installer.squashfs': '',
+      'casper/install-sources.yaml':
+        '- default: false\n  id: ubuntu-server-minimal\n  path: ubuntu-server-minimal.squashfs\n  type: fsimage\n' +
+        '- default: true\n  id: ubuntu-server\n  path: ubuntu-server-minimal.ubuntu-server.squashfs\n  type: fsimage-layered\n',
+    });
+    expect(detectLayout(t, 'auto')).toEqual({
+      kind: 'casper-layered',
+      squashfs: 'casper/ubuntu-server-minimal.ubuntu-server.squashfs',
+      lowers: ['casper/ubuntu-server-minimal.squashfs'],
+      sizeFile: 'casper/ubuntu-server-minimal.ubuntu-server.size',
+      manifestFile: 'casper/ubuntu-server-minimal.ubuntu-server.manifest',
+      installSourceId: 'ubuntu-server',
+    });
+    expect(detectLayout(t, 'auto', 'ubuntu-server-minimal.squashfs').lowers).toEqual([]);
+  });
+
+  it('finds single casper and Debian live, and refuses an ISO without a rootfs', () => {
+    expect(detectLayout(make({ 'casper/filesystem.squashfs': '' }), 'auto').kind).toBe('casper');
+    expect(detectLayout(make({ 'live/filesystem.squashfs': '' }), 'auto').manifestFile).toBe('live/filesystem.packages');
+    expect(() => detectLayout(make({ 'README.txt': '' }), 'auto')).toThrow(/has no rootfs squashfs/);
+    expect(() => detectLayout(make({ 'live/filesystem.squashfs': '' }), 'casper')).toThrow(/casper\/filesystem.squashfs/);
+  });
+});
+
+describe('release versions', () => {
+  it.each(['v1.0.0', 'v1.2.0-rc.1', 'v10.20.30+build.5', '20261122'])('accepts %s', (v) => {
+    expect(validateVersion(v)).toBe(v);
+  });
+  it.each(['1.0.0', 'v1.0', 'v01.0.0', 'latest', '20261350', '2026112', 'v1.0.0/../x'])('refuses %s', (v) => {
+    expect(() => validateVersion(v)).toThrow(/is not a release version/);
+  });
+});
