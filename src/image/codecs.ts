@@ -1,0 +1,115 @@
+/**
+ * Block decompressors for squashfs: node:zlib (gzip), xz-decompress (wasm), fzstd (pure JS), lz4js (pure JS).
+ * Each call is bounded by `maxOut`: a block that would inflate past it is corruption, so memory stays bounded.
+ */
+import { inflateSync } from 'node:zlib';
+import { Decompress as ZstdStream } from 'fzstd';
+import { decompressBlock as lz4Block } from 'lz4js';
+
+export type Compressor = 'gzip' | 'lzma' | 'lzo' | 'xz' | 'lz4' | 'zstd';
+
+/** squashfs superblock compression ids. */
+export const COMPRESSOR_IDS: Record<number, Compressor> = { 1: 'gzip', 2: 'lzma', 3: 'lzo', 4: 'xz', 5: 'lz4', 6: 'zstd' };
+
+export const SUPPORTED: readonly Compressor[] = ['gzip', 'xz', 'lz4', 'zstd'];
+
+/** Thrown for bytes a decoder rejects; the squashfs reader turns it into an error naming the block. */
+export class DecodeError extends Error {}
+
+export async function decompress(compressor: Compressor, data: Uint8Array, maxOut: number): Promise<Buffer> {
+  switch (compressor) {
+    case 'gzip':
+      return gzip(data, maxOut);
+    case 'xz':
+      return xz(data, maxOut);
+    case 'zstd':
+      return zstd(data, maxOut);
+    case 'lz4':
+      return lz4(data, maxOut);
+    default:
+      throw new DecodeError(`${compressor} is not supported`);
+  }
+}
+
+function gzip(data: Uint8Array, maxOut: number): Buffer {
+  try {
+    return inflateSync(data, { maxOutputLength: Math.max(maxOut, 1) });
+  } catch (err) {
+    throw new DecodeError(`zlib: ${(err as Error).message}`);
+  }
+}
+
+function zstd(data: Uint8Array, maxOut: number): Buffer {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  // The streaming decoder lets us stop as soon as the output passes maxOut (the one-shot one trusts the frame header).
+  const stream = new ZstdStream((chunk) => {
+    total += chunk.length;
+    if (total > maxOut) throw new DecodeError(`zstd: output exceeds ${maxOut} bytes`);
+    parts.push(chunk.slice());
+  });
+  try {
+    stream.push(data, true);
+  } catch (err) {
+    throw err instanceof DecodeError ? err : new DecodeError(`zstd: ${(err as Error).message}`);
+  }
+  return Buffer.concat(parts, total);
+}
+
+function lz4(data: Uint8Array, maxOut: number): Buffer {
+  const out = Buffer.alloc(maxOut);
+  let end: number;
+  try {
+    end = lz4Block(data, out, 0, data.length, 0);
+  } catch (err) {
+    throw new DecodeError(`lz4: ${(err as Error).message}`);
+  }
+  if (!(end >= 0 && end <= maxOut)) throw new DecodeError(`lz4: output exceeds ${maxOut} bytes`);
+  return out.subarray(0, end);
+}
+
+async function xz(data: Uint8Array, maxOut: number): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  // Loaded on first use: the wasm module costs start-up time that gzip/zstd/lz4 images never need.
+  const reader = new (await xzStream())(oneChunk(data)).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxOut) {
+        await reader.cancel().catch(() => undefined);
+        throw new DecodeError(`xz: output exceeds ${maxOut} bytes`);
+      }
+      parts.push(value);
+    }
+  } catch (err) {
+    throw err instanceof DecodeError ? err : new DecodeError(`xz: ${(err as Error).message}`);
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(parts, total);
+}
+
+type XzStreamClass = typeof import('xz-decompress').XzReadableStream;
+let xzClass: XzStreamClass | undefined;
+
+/** The package is a CommonJS bundle: its class is a named export under tsx and `default.XzReadableStream` under node. */
+async function xzStream(): Promise<XzStreamClass> {
+  if (!xzClass) {
+    const mod = (await import('xz-decompress')) as { XzReadableStream?: XzStreamClass; default?: { XzReadableStream?: XzStreamClass } };
+    xzClass = mod.XzReadableStream ?? mod.default?.XzReadableStream;
+    if (!xzClass) throw new Error('xz-decompress has no XzReadableStream export');
+  }
+  return xzClass;
+}
+
+function oneChunk(data: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(data);
+      controller.close();
+    },
+  });
+}

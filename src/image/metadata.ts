@@ -1,0 +1,95 @@
+/**
+ * squashfs metadata blocks: a 2-byte header (bit 15 = stored uncompressed, low 15 bits = size on disk) and at most 8 KiB
+ * of data. Inode, directory, fragment and id tables are chains of them; a cursor reads across block boundaries.
+ */
+import { DecodeError, decompress, type Compressor } from './codecs.js';
+import { corrupt, type ByteSource } from './source.js';
+
+export const META_SIZE = 8192;
+/** Decoded blocks kept (8 KiB each): a whole-tree listing of a large rootfs reads each block about once. */
+const CACHE_BLOCKS = 4096;
+
+interface MetaBlock {
+  data: Buffer;
+  /** Position of the next block in the chain. */
+  next: number;
+}
+
+export class MetadataReader {
+  private readonly cache = new Map<number, MetaBlock>();
+
+  readonly name: string;
+
+  constructor(
+    private readonly source: ByteSource,
+    private readonly compressor: Compressor,
+    /** Reads never go past this (the squashfs's bytes_used). */
+    private readonly end: number,
+  ) {
+    this.name = source.name;
+  }
+
+  /** The metadata block at absolute position `pos`. */
+  async block(pos: number, what: string): Promise<MetaBlock> {
+    const hit = this.cache.get(pos);
+    if (hit) return hit;
+    if (pos + 2 > this.end) throw corrupt(this.source.name, what, `metadata block at ${pos} lies past the end of the filesystem (${this.end})`);
+    const head = await this.source.read(pos, Math.min(META_SIZE + 2, this.end - pos), what);
+    const word = head.readUInt16LE(0);
+    const size = word & 0x7fff;
+    if (size === 0 || size > META_SIZE || 2 + size > head.length) {
+      throw corrupt(this.source.name, what, `metadata block at ${pos} has an impossible size ${size}`);
+    }
+    const raw = head.subarray(2, 2 + size);
+    let data: Buffer;
+    if (word & 0x8000) {
+      data = Buffer.from(raw);
+    } else {
+      try {
+        data = await decompress(this.compressor, raw, META_SIZE);
+      } catch (err) {
+        if (err instanceof DecodeError) throw corrupt(this.source.name, what, `metadata block at ${pos} does not decompress (${err.message})`);
+        throw err;
+      }
+    }
+    const block = { data, next: pos + 2 + size };
+    if (this.cache.size >= CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
+    this.cache.set(pos, block);
+    return block;
+  }
+
+  cursor(tableStart: number, block: number, offset: number, what: string): MetaCursor {
+    return new MetaCursor(this, tableStart + block, offset, what);
+  }
+}
+
+/** Sequential reader over a metadata chain, starting at (block position, offset in its decoded data). */
+export class MetaCursor {
+  constructor(
+    private readonly reader: MetadataReader,
+    private pos: number,
+    private offset: number,
+    readonly what: string,
+  ) {}
+
+  async take(length: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let need = length;
+    while (need > 0) {
+      const block = await this.reader.block(this.pos, this.what);
+      if (this.offset > block.data.length) {
+        throw corrupt(this.reader.name, this.what, `offset ${this.offset} lies past the ${block.data.length} bytes of metadata block ${this.pos}`);
+      }
+      const n = Math.min(need, block.data.length - this.offset);
+      parts.push(block.data.subarray(this.offset, this.offset + n));
+      need -= n;
+      this.offset += n;
+      if (this.offset === block.data.length) {
+        this.pos = block.next;
+        this.offset = 0;
+      }
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+  }
+}
+

@@ -1,0 +1,425 @@
+/**
+ * In-process squashfs 4.0 reader (the format of mksquashfs and squashfs-tools-ng): superblock, inodes, directories,
+ * ids, fragments and data blocks, for gzip, xz, zstd and lz4 images. Works on a ByteSource, so a squashfs inside an
+ * ISO is read where it lies. Files stream block by block; every structure is bounds-checked and named in errors.
+ */
+import { ExitCode, IsoBuildError } from '../errors.js';
+import { COMPRESSOR_IDS, DecodeError, SUPPORTED, decompress, type Compressor } from './codecs.js';
+import { MetadataReader, type MetaCursor } from './metadata.js';
+import { corrupt, type ByteSource } from './source.js';
+
+export const SQUASHFS_MAGIC = 0x73717368;
+const SUPERBLOCK_SIZE = 96;
+const NO_FRAGMENT = 0xffffffff;
+/** Bigger block lists (4 bytes per block) are corruption: 16 M blocks is 2 TiB at 128 KiB. */
+const MAX_BLOCK_LIST = 16 << 20;
+const MAX_SYMLINK = 4096;
+const MAX_SYMLINK_HOPS = 40;
+const FRAGMENT_CACHE = 8;
+
+export type FileType = 'dir' | 'file' | 'symlink' | 'blockdev' | 'chardev' | 'fifo' | 'socket';
+const TYPES: readonly FileType[] = ['dir', 'file', 'symlink', 'blockdev', 'chardev', 'fifo', 'socket'];
+const TYPE_BITS: Record<FileType, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, blockdev: 0o060000, chardev: 0o020000, fifo: 0o010000, socket: 0o140000 };
+
+export interface SquashStat {
+  type: FileType;
+  /** st_mode: type bits and permissions. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  nlink: number;
+  inodeNumber: number;
+  /** Bytes of a file, length of a symlink target, a directory's listing size as unsquashfs shows it, 0 otherwise. */
+  size: number;
+  target?: string;
+  rdev?: { major: number; minor: number };
+}
+
+export interface Inode extends SquashStat {
+  /** Inode reference: metadata block position << 16 | offset. */
+  readonly ref: bigint;
+  readonly dir?: { block: number; offset: number; listingSize: number };
+  readonly data?: { start: number; blockSizes: Uint32Array; fragment: number; fragmentOffset: number };
+}
+
+export interface DirEntry {
+  name: string;
+  ref: bigint;
+  type: FileType;
+}
+
+export interface Superblock {
+  inodeCount: number;
+  mtime: number;
+  blockSize: number;
+  fragmentCount: number;
+  compressor: Compressor;
+  flags: number;
+  idCount: number;
+  rootRef: bigint;
+  bytesUsed: number;
+  idTable: number;
+  inodeTable: number;
+  directoryTable: number;
+  fragmentTable: number;
+}
+
+export class SquashFs {
+  private readonly meta: MetadataReader;
+  private ids: Uint32Array | undefined;
+  private readonly fragments = new Map<number, Buffer>();
+
+  private constructor(
+    readonly source: ByteSource,
+    readonly sb: Superblock,
+  ) {
+    this.meta = new MetadataReader(source, sb.compressor, sb.bytesUsed);
+  }
+
+  /** Reads and checks the superblock of the squashfs that fills `source`. */
+  static async open(source: ByteSource): Promise<SquashFs> {
+    const sb = parseSuperblock(source.name, await source.read(0, Math.min(SUPERBLOCK_SIZE, source.size), 'squashfs superblock'), source.size);
+    const fs = new SquashFs(source, sb);
+    await fs.loadIds();
+    return fs;
+  }
+
+  get name(): string {
+    return this.source.name;
+  }
+
+  async root(): Promise<Inode> {
+    const root = await this.inode(this.sb.rootRef);
+    if (root.type !== 'dir') throw corrupt(this.name, 'squashfs root inode', `it is a ${root.type}, not a directory`);
+    return root;
+  }
+
+  async inode(ref: bigint): Promise<Inode> {
+    const block = Number(ref >> 16n);
+    const offset = Number(ref & 0xffffn);
+    const what = `squashfs inode table (inode at block ${block} offset ${offset})`;
+    if (this.sb.inodeTable + block >= this.sb.directoryTable) throw corrupt(this.name, what, 'the reference points past the inode table');
+    const c = this.meta.cursor(this.sb.inodeTable, block, offset, what);
+    const h = await c.take(16);
+    const typeCode = h.readUInt16LE(0);
+    const basic = typeCode >= 1 && typeCode <= 7 ? typeCode : typeCode - 7;
+    const type = TYPES[basic - 1];
+    if (!type || typeCode < 1 || typeCode > 14) throw corrupt(this.name, what, `unknown inode type ${typeCode}`);
+    const ext = typeCode > 7;
+    const stat = {
+      ref,
+      type,
+      mode: TYPE_BITS[type] | (h.readUInt16LE(2) & 0o7777),
+      uid: this.id(h.readUInt16LE(4), what),
+      gid: this.id(h.readUInt16LE(6), what),
+      mtime: h.readUInt32LE(8),
+      inodeNumber: h.readUInt32LE(12),
+      nlink: 1,
+      size: 0,
+    };
+    switch (type) {
+      case 'dir':
+        return this.dirInode(c, stat, ext);
+      case 'file':
+        return this.fileInode(c, stat, ext, what);
+      case 'symlink': {
+        const b = await c.take(8);
+        const len = b.readUInt32LE(4);
+        if (len === 0 || len > MAX_SYMLINK) throw corrupt(this.name, what, `symlink target length ${len}`);
+        const target = (await c.take(len)).toString('utf8');
+        return { ...stat, nlink: b.readUInt32LE(0), size: len, target };
+      }
+      case 'blockdev':
+      case 'chardev': {
+        const b = await c.take(8);
+        const dev = b.readUInt32LE(4);
+        return { ...stat, nlink: b.readUInt32LE(0), rdev: { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) } };
+      }
+      default:
+        return { ...stat, nlink: (await c.take(4)).readUInt32LE(0) };
+    }
+  }
+
+  private async dirInode(c: MetaCursor, stat: Omit<Inode, 'dir'>, ext: boolean): Promise<Inode> {
+    if (!ext) {
+      const b = await c.take(16);
+      const size = b.readUInt16LE(8);
+      return { ...stat, nlink: b.readUInt32LE(4), size, dir: { block: b.readUInt32LE(0), offset: b.readUInt16LE(10), listingSize: size } };
+    }
+    const b = await c.take(24);
+    const size = b.readUInt32LE(4);
+    return { ...stat, nlink: b.readUInt32LE(0), size, dir: { block: b.readUInt32LE(8), offset: b.readUInt16LE(18), listingSize: size } };
+  }
+
+  private async fileInode(c: MetaCursor, stat: Omit<Inode, 'data'>, ext: boolean, what: string): Promise<Inode> {
+    let start: number, size: number, fragment: number, fragmentOffset: number, nlink = 1;
+    if (!ext) {
+      const b = await c.take(16);
+      [start, fragment, fragmentOffset, size] = [b.readUInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8), b.readUInt32LE(12)];
+    } else {
+      const b = await c.take(40);
+      start = safe(b.readBigUInt64LE(0), this.name, what, 'blocks start');
+      size = safe(b.readBigUInt64LE(8), this.name, what, 'file size');
+      [nlink, fragment, fragmentOffset] = [b.readUInt32LE(24), b.readUInt32LE(28), b.readUInt32LE(32)];
+    }
+    const bs = this.sb.blockSize;
+    const count = fragment === NO_FRAGMENT ? Math.ceil(size / bs) : Math.floor(size / bs);
+    if (count > MAX_BLOCK_LIST) throw corrupt(this.name, what, `file size ${size} needs ${count} blocks`);
+    if (fragment !== NO_FRAGMENT && fragment >= this.sb.fragmentCount) {
+      throw corrupt(this.name, what, `fragment ${fragment} is not in the fragment table (${this.sb.fragmentCount} entries)`);
+    }
+    const list = await c.take(count * 4);
+    const blockSizes = new Uint32Array(count);
+    for (let i = 0; i < count; i++) blockSizes[i] = list.readUInt32LE(i * 4);
+    return { ...stat, nlink, size, data: { start, blockSizes, fragment, fragmentOffset } };
+  }
+
+  /** Entries of a directory in stored (sorted) order, without . and .. */
+  async readdir(dir: Inode): Promise<DirEntry[]> {
+    if (!dir.dir) throw new IsoBuildError(`${this.name}: not a directory`, { exitCode: ExitCode.Usage });
+    const { block, offset, listingSize } = dir.dir;
+    const what = `squashfs directory table (directory inode ${dir.inodeNumber})`;
+    if (listingSize < 3) throw corrupt(this.name, what, `listing size ${listingSize} is below the minimum of 3`);
+    if (this.sb.directoryTable + block >= this.sb.bytesUsed) throw corrupt(this.name, what, 'the listing starts past the end of the filesystem');
+    const c = this.meta.cursor(this.sb.directoryTable, block, offset, what);
+    const entries: DirEntry[] = [];
+    let left = listingSize - 3; // the size counts "." and ".." that are not stored
+    while (left > 0) {
+      if (left < 12) throw corrupt(this.name, what, `${left} stray bytes after the last entry`);
+      const h = await c.take(12);
+      left -= 12;
+      const count = h.readUInt32LE(0) + 1;
+      const start = h.readUInt32LE(4);
+      if (count > 256) throw corrupt(this.name, what, `a header announces ${count} entries (at most 256)`);
+      for (let i = 0; i < count; i++) {
+        if (left < 8) throw corrupt(this.name, what, 'an entry runs past the listing size');
+        const e = await c.take(8);
+        const nameLen = e.readUInt16LE(6) + 1;
+        left -= 8 + nameLen;
+        if (left < 0) throw corrupt(this.name, what, 'an entry name runs past the listing size');
+        const name = (await c.take(nameLen)).toString('utf8');
+        const type = TYPES[e.readUInt16LE(4) - 1];
+        if (!type || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+          throw corrupt(this.name, what, `invalid entry ${JSON.stringify(name)} (type ${e.readUInt16LE(4)})`);
+        }
+        entries.push({ name, ref: (BigInt(start) << 16n) | BigInt(e.readUInt16LE(0)), type });
+      }
+    }
+    return entries;
+  }
+
+  /**
+   * The inode at an absolute path. Symlinks in the middle are followed (relative to their directory, absolute ones
+   * from this filesystem's root); the last component is followed only with `follow`. Undefined when it does not exist.
+   */
+  async lookup(path: string, opts: { follow?: boolean } = {}): Promise<Inode | undefined> {
+    let hops = 0;
+    const resolve = async (parts: string[], from: Inode[]): Promise<Inode | undefined> => {
+      const stack = [...from];
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
+        if (part === '' || part === '.') continue;
+        if (part === '..') {
+          if (stack.length > 1) stack.pop();
+          continue;
+        }
+        const dir = stack[stack.length - 1]!;
+        if (dir.type !== 'dir') return undefined;
+        const entry = (await this.readdir(dir)).find((e) => e.name === part);
+        if (!entry) return undefined;
+        const node = await this.inode(entry.ref);
+        const last = i === parts.length - 1;
+        if (node.type === 'symlink' && (!last || opts.follow)) {
+          if (++hops > MAX_SYMLINK_HOPS) throw new IsoBuildError(`${this.name}: too many symlinks resolving ${path}`, { exitCode: ExitCode.Usage });
+          const target = node.target!;
+          const base = target.startsWith('/') ? [stack[0]!] : stack;
+          const hit = await resolve(target.split('/'), base);
+          if (!hit) return undefined;
+          stack.push(hit);
+        } else {
+          stack.push(node);
+        }
+      }
+      return stack[stack.length - 1];
+    };
+    return resolve(path.split('/'), [await this.root()]);
+  }
+
+  /** Every entry under `dir` in unsquashfs order (pre-order, stored order), with paths relative to it. */
+  async *walk(dir: Inode, prefix = ''): AsyncGenerator<{ path: string; inode: Inode }> {
+    const seen = new Set<bigint>([dir.ref]);
+    async function* visit(fs: SquashFs, d: Inode, at: string, depth: number): AsyncGenerator<{ path: string; inode: Inode }> {
+      if (depth > 4096) throw corrupt(fs.name, 'squashfs directory tree', `deeper than 4096 levels at ${at}`);
+      for (const e of await fs.readdir(d)) {
+        const inode = await fs.inode(e.ref);
+        const path = `${at}/${e.name}`;
+        if (inode.type !== e.type) throw corrupt(fs.name, `squashfs directory entry ${path}`, `says ${e.type} but its inode is a ${inode.type}`);
+        yield { path, inode };
+        if (inode.type === 'dir') {
+          if (seen.has(e.ref)) throw corrupt(fs.name, `squashfs directory ${path}`, 'it is listed twice (a directory loop)');
+          seen.add(e.ref);
+          yield* visit(fs, inode, path, depth + 1);
+        }
+      }
+    }
+    yield* visit(this, dir, prefix, 0);
+  }
+
+  /** A regular file's bytes, block by block (at most one block in memory). */
+  async *read(file: Inode): AsyncGenerator<Buffer> {
+    if (!file.data) throw new IsoBuildError(`${this.name}: not a regular file`, { exitCode: ExitCode.Usage });
+    const { start, blockSizes, fragment, fragmentOffset } = file.data;
+    const bs = this.sb.blockSize;
+    const what = `squashfs data of inode ${file.inodeNumber}`;
+    let pos = start;
+    for (let i = 0; i < blockSizes.length; i++) {
+      const want = Math.min(bs, file.size - i * bs);
+      const word = blockSizes[i]!;
+      const onDisk = word & 0xffffff;
+      if (onDisk === 0) {
+        yield Buffer.alloc(want); // sparse block
+        continue;
+      }
+      const block = await this.dataBlock(pos, word, `${what}, block ${i}`);
+      if (block.length !== want) throw corrupt(this.name, `${what}, block ${i}`, `it holds ${block.length} bytes, expected ${want}`);
+      yield block;
+      pos += onDisk;
+    }
+    const tail = file.size - blockSizes.length * bs;
+    if (fragment !== NO_FRAGMENT && tail > 0) {
+      const frag = await this.fragment(fragment, `${what}, fragment ${fragment}`);
+      if (fragmentOffset + tail > frag.length) {
+        throw corrupt(this.name, `${what}, fragment ${fragment}`, `the file's tail ${fragmentOffset}+${tail} lies outside the ${frag.length}-byte fragment block`);
+      }
+      yield frag.subarray(fragmentOffset, fragmentOffset + tail);
+    }
+  }
+
+  /** A small file's bytes, refusing files over `max` (VERSION, build-info.json, ...). */
+  async readAll(file: Inode, max = 16 << 20): Promise<Buffer> {
+    if (file.size > max) throw new IsoBuildError(`${this.name}: file of ${file.size} bytes is larger than the ${max} bytes expected`, { exitCode: ExitCode.Usage });
+    const parts: Buffer[] = [];
+    for await (const chunk of this.read(file)) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+
+  /** Regular file count (the superblock only knows inodes). */
+  get inodeCount(): number {
+    return this.sb.inodeCount;
+  }
+
+  private async dataBlock(pos: number, word: number, what: string): Promise<Buffer> {
+    const onDisk = word & 0xffffff;
+    if (onDisk > this.sb.blockSize || pos + onDisk > this.sb.bytesUsed) {
+      throw corrupt(this.name, what, `${onDisk} bytes at ${pos} do not fit a ${this.sb.blockSize}-byte block inside the filesystem`);
+    }
+    const raw = await this.source.read(pos, onDisk, what);
+    if (word & 0x1000000) return raw; // stored uncompressed
+    try {
+      return await decompress(this.sb.compressor, raw, this.sb.blockSize);
+    } catch (err) {
+      if (err instanceof DecodeError) throw corrupt(this.name, what, `it does not decompress (${err.message})`);
+      throw err;
+    }
+  }
+
+  private async fragment(index: number, what: string): Promise<Buffer> {
+    const hit = this.fragments.get(index);
+    if (hit) return hit;
+    // The fragment table is a list of 16-byte entries in metadata blocks, indexed by a u64 array at fragmentTable.
+    const ptrPos = this.sb.fragmentTable + Math.floor((index * 16) / 8192) * 8;
+    const ptr = safe((await this.source.read(ptrPos, 8, 'squashfs fragment table index')).readBigUInt64LE(0), this.name, 'squashfs fragment table index', 'pointer');
+    const entry = await this.meta.cursor(ptr, 0, (index * 16) % 8192, 'squashfs fragment table').take(16);
+    const start = safe(entry.readBigUInt64LE(0), this.name, 'squashfs fragment table', 'start');
+    const data = await this.dataBlock(start, entry.readUInt32LE(8), what);
+    if (this.fragments.size >= FRAGMENT_CACHE) this.fragments.delete(this.fragments.keys().next().value as number);
+    this.fragments.set(index, data);
+    return data;
+  }
+
+  private async loadIds(): Promise<void> {
+    const { idCount, idTable } = this.sb;
+    const blocks = Math.ceil((idCount * 4) / 8192);
+    const ptrs = await this.source.read(idTable, blocks * 8, 'squashfs id table index');
+    const ids = new Uint32Array(idCount);
+    for (let b = 0; b < blocks; b++) {
+      const ptr = safe(ptrs.readBigUInt64LE(b * 8), this.name, 'squashfs id table index', 'pointer');
+      const n = Math.min(2048, idCount - b * 2048);
+      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs id table').take(n * 4);
+      for (let i = 0; i < n; i++) ids[b * 2048 + i] = data.readUInt32LE(i * 4);
+    }
+    this.ids = ids;
+  }
+
+  private id(index: number, what: string): number {
+    const v = this.ids![index];
+    if (v === undefined) throw corrupt(this.name, what, `uid/gid index ${index} is not in the id table (${this.sb.idCount} ids)`);
+    return v;
+  }
+}
+
+function safe(v: bigint, image: string, what: string, field: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(image, what, `${field} ${v} is beyond any image size`);
+  return Number(v);
+}
+
+export function parseSuperblock(image: string, b: Buffer, imageSize: number): Superblock {
+  const what = 'squashfs superblock';
+  if (b.length < SUPERBLOCK_SIZE) throw corrupt(image, what, `the image has only ${b.length} bytes`);
+  if (b.readUInt32LE(0) !== SQUASHFS_MAGIC) {
+    throw new IsoBuildError(`${image} is not a squashfs image (no hsqs magic)`, { hint: 'give a squashfs file or an ISO that contains one', exitCode: ExitCode.Usage });
+  }
+  const major = b.readUInt16LE(28);
+  const minor = b.readUInt16LE(30);
+  if (major !== 4 || minor !== 0) throw corrupt(image, what, `version ${major}.${minor} (only 4.0 is read)`);
+  const compressor = COMPRESSOR_IDS[b.readUInt16LE(20)];
+  if (!compressor) throw corrupt(image, what, `unknown compressor id ${b.readUInt16LE(20)}`);
+  if (!SUPPORTED.includes(compressor)) {
+    throw new IsoBuildError(`${image}: squashfs compressed with ${compressor} cannot be read in-process`, {
+      hint: `supported: ${SUPPORTED.join(', ')}; repack it with mksquashfs -comp xz (or read it with unsquashfs)`,
+      exitCode: ExitCode.Usage,
+    });
+  }
+  const blockSize = b.readUInt32LE(12);
+  const blockLog = b.readUInt16LE(22);
+  if (blockSize < 4096 || blockSize > 1 << 20 || 1 << blockLog !== blockSize) {
+    throw corrupt(image, what, `block size ${blockSize} (log ${blockLog}) is not a power of two from 4 KiB to 1 MiB`);
+  }
+  const u64 = (off: number, field: string): number => safe(b.readBigUInt64LE(off), image, what, field);
+  const sb: Superblock = {
+    inodeCount: b.readUInt32LE(4),
+    mtime: b.readUInt32LE(8),
+    blockSize,
+    fragmentCount: b.readUInt32LE(16),
+    compressor,
+    flags: b.readUInt16LE(24),
+    idCount: b.readUInt16LE(26),
+    rootRef: b.readBigUInt64LE(32),
+    bytesUsed: u64(40, 'bytes_used'),
+    idTable: u64(48, 'id table start'),
+    inodeTable: u64(64, 'inode table start'),
+    directoryTable: u64(72, 'directory table start'),
+    fragmentTable: sb64(b, 80),
+  };
+  if (sb.bytesUsed > imageSize) throw corrupt(image, what, `it claims ${sb.bytesUsed} bytes but the image has ${imageSize} (truncated?)`);
+  if (sb.idCount === 0) throw corrupt(image, what, 'the id table is empty');
+  if (sb.inodeCount === 0) throw corrupt(image, what, 'it has no inodes');
+  const inRange = (v: number): boolean => v >= SUPERBLOCK_SIZE && v < sb.bytesUsed;
+  if (!inRange(sb.inodeTable) || !inRange(sb.directoryTable) || !inRange(sb.idTable) || sb.inodeTable >= sb.directoryTable) {
+    throw corrupt(image, what, `table offsets (inodes ${sb.inodeTable}, directories ${sb.directoryTable}, ids ${sb.idTable}) are out of order or outside its ${sb.bytesUsed} bytes`);
+  }
+  if (sb.fragmentCount > 0 && !inRange(sb.fragmentTable)) throw corrupt(image, what, `fragment table offset ${sb.fragmentTable} is outside the filesystem`);
+  return sb;
+}
+
+/** A u64 table offset that may be "absent" (all ones); absent becomes -1. */
+function sb64(b: Buffer, off: number): number {
+  const v = b.readBigUInt64LE(off);
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
+}
+
+/** Opens the squashfs that starts at `offset` of `source` and spans at most `size` bytes. */
+export async function openSquashFs(source: ByteSource, offset = 0, size = source.size - offset, name = source.name): Promise<SquashFs> {
+  return SquashFs.open(source.slice(offset, size, name));
+}
