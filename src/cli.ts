@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { bootCommand } from './commands/boot.js';
+import { verifyCommand } from './commands/verify.js';
 import { ExitCode, isIsoBuildError } from './errors.js';
 import { installSignalHandlers } from './lifecycle.js';
 import { killAllChildren } from './tools/process.js';
@@ -31,6 +32,7 @@ function program(): Command {
     .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
     .option('--keep-work', 'keep the extracted trees after a successful build')
     .option('--force', 'replace an existing ISO at the output path')
+    .option('--check-reproducible', 'build twice in separate work directories and fail unless the ISOs are identical')
     .action(async (version: string, opts: Parameters<typeof buildCommand>[1]) => {
       process.exitCode = await buildCommand(version, opts);
     });
@@ -46,6 +48,17 @@ function program(): Command {
     .addOption(new Option('--accel <accel>', 'qemu accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .action(async (iso: string, opts: Parameters<typeof bootCommand>[1]) => {
       process.exitCode = await bootCommand(iso, opts);
+    });
+
+  cli
+    .command('verify')
+    .description('check a published ISO like a user would: signature, sha256, md5sum.txt, boot records, VERSION')
+    .argument('<iso>', 'the downloaded ISO')
+    .option('--sums <file>', 'SHA256SUMS listing the ISO (default: SHA256SUMS next to it)')
+    .option('--key <key>', 'public key file (or fingerprint in your keyring) that must have signed SHA256SUMS (SHA256SUMS.asc)')
+    .option('--expect-version <version>', 'expected VERSION (default: from build-manifest.json next to the ISO, else the file name)')
+    .action(async (iso: string, opts: Parameters<typeof verifyCommand>[1]) => {
+      process.exitCode = await verifyCommand(iso, opts);
     });
 
   return cli;

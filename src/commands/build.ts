@@ -1,6 +1,6 @@
 /** `iso-build build VERSION`: the remaster pipeline as one listr2 run, with every resource released on any exit. */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Listr, ListrLogger } from 'listr2';
 import { BuildLog } from '../build-log.js';
 import { workPaths, type BuildContext } from '../context.js';
@@ -9,6 +9,7 @@ import { ResourceStack, interruptedBy } from '../lifecycle.js';
 import { DEFAULT_PROFILE, loadProfile, renderOutputName } from '../profile/load.js';
 import { unmountAllUnder, mountsUnder } from '../tools/mount.js';
 import { run } from '../tools/process.js';
+import { firstDifference } from '../release/compare.js';
 import { applyOverlayStage } from '../stages/apply-overlay.js';
 import { chrootCommandsStage } from '../stages/chroot-commands.js';
 import { detectLayoutStage } from '../stages/detect-layout.js';
@@ -33,6 +34,8 @@ export interface BuildOptions {
   cache?: string;
   keepWork?: boolean;
   force?: boolean;
+  /** Build twice in separate work directories and fail (naming the first differing file) unless the ISOs are identical. */
+  checkReproducible?: boolean;
 }
 
 /** The pipeline, in order. Each stage reads the context and writes only into the work directory, except publish. */
@@ -75,8 +78,19 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
   if (process.getuid?.() !== 0) {
     throw usageError('building needs root (chroot, mounts, file ownership in the rootfs)', 'run it with sudo, or as root in CI');
   }
+  // What the build writes (and what chroot commands create) must not depend on the caller's umask.
+  process.umask(0o022);
+  if (opts.checkReproducible) return checkReproducible(profile, version, opts);
   const ctx = await createContext(profile, version, opts);
   const started = Date.now();
+  await runPipeline(ctx, opts);
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`\n${ctx.outputIso}\n  sha256 ${ctx.isoSha256}\n  built in ${secs} s; log: ${ctx.log.path}\n`);
+  return 0;
+}
+
+/** Builds into ctx; on failure releases everything and throws the explained error. */
+async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void> {
   try {
     await new Listr<BuildContext, 'default', 'simple'>(STAGES, {
       ctx,
@@ -95,12 +109,50 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
   }
   await releaseAll(ctx);
   if (!opts.keepWork) for (const dir of ['tree', 'layer', 'merged', 'lowers', 'overlayWork', 'verify'] as const) rmSync(ctx.work[dir], { recursive: true, force: true });
-  const secs = ((Date.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`\n${ctx.outputIso}\n  sha256 ${ctx.isoSha256}\n  built in ${secs} s; log: ${ctx.log.path}\n`);
-  return 0;
 }
 
-async function createContext(profile: Profile, version: string, opts: BuildOptions): Promise<BuildContext> {
+/**
+ * `--check-reproducible`: the release build, then a second one with the same SOURCE_DATE_EPOCH in another work directory
+ * (another path depth, another TZ). Identical ISOs: the first build is the release. Different: nothing is published, both
+ * ISOs are kept for inspection and the error names the first differing file (inside the squashfs if that is where).
+ */
+async function checkReproducible(profile: Profile, version: string, opts: BuildOptions): Promise<number> {
+  const started = Date.now();
+  const epoch = await sourceDateEpoch(profile, version);
+  const first = await createContext(profile, version, opts, epoch);
+  const scratch = `${first.work.root}.repro`;
+  await unmountAllUnder(scratch);
+  rmSync(scratch, { recursive: true, force: true });
+  await runPipeline(first, opts);
+  const tz = process.env.TZ;
+  process.env.TZ = 'Pacific/Kiritimati';
+  let second: BuildContext;
+  try {
+    second = await createContext(profile, version, { ...opts, work: join(scratch, 'second', 'work'), output: join(scratch, 'second', 'release'), force: true }, epoch);
+    await runPipeline(second, { ...opts, keepWork: false });
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
+  if (second.isoSha256 === first.isoSha256) {
+    rmSync(scratch, { recursive: true, force: true });
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    process.stdout.write(`\n${first.outputIso}\n  sha256 ${first.isoSha256}\n  reproducible: a second build in another work directory gave the same sha256 (${secs} s for both)\n`);
+    return 0;
+  }
+  const keptFirst = join(scratch, `first-${basename(first.outputIso)}`);
+  renameSync(first.outputIso, keptFirst);
+  for (const name of readdirSync(first.outputDir)) {
+    if (/^(SHA256SUMS(\.asc)?|build-manifest\.json|RELEASE-NOTES\.md)$/.test(name)) rmSync(join(first.outputDir, name), { force: true });
+  }
+  const difference = await firstDifference(keptFirst, second.outputIso, join(scratch, 'compare'), first.log);
+  throw new IsoBuildError(`not reproducible: two builds of ${version} differ (sha256 ${first.isoSha256!.slice(0, 12)}… vs ${second.isoSha256!.slice(0, 12)}…): ${difference}`, {
+    hint: `nothing was published; both ISOs are kept: ${keptFirst} and ${second.outputIso}`,
+    exitCode: ExitCode.Verification,
+  });
+}
+
+async function createContext(profile: Profile, version: string, opts: BuildOptions, epochSeconds?: number): Promise<BuildContext> {
   const outputDir = resolve(opts.output ?? join('release', version));
   const outputIso = join(outputDir, renderOutputName(profile, version));
   if (existsSync(outputIso) && !opts.force) {
@@ -121,7 +173,7 @@ async function createContext(profile: Profile, version: string, opts: BuildOptio
   return {
     profile,
     version,
-    epochSeconds: await sourceDateEpoch(profile),
+    epochSeconds: epochSeconds ?? (await sourceDateEpoch(profile, version)),
     work,
     log,
     resources: new ResourceStack(),
@@ -132,20 +184,25 @@ async function createContext(profile: Profile, version: string, opts: BuildOptio
   };
 }
 
-/** SOURCE_DATE_EPOCH from the environment, else the profile, else the commit time of the profile's repository, else now. */
-async function sourceDateEpoch(profile: Profile): Promise<number> {
+/**
+ * SOURCE_DATE_EPOCH from the environment, else the commit time of the release tag (the version, if it is a tag in the
+ * profile's git checkout) or of HEAD, else the profile's `sourceDateEpoch`, else now (not reproducible).
+ */
+export async function sourceDateEpoch(profile: Profile, version: string): Promise<number> {
   const env = process.env.SOURCE_DATE_EPOCH;
   if (env !== undefined && env !== '') {
     if (!/^\d+$/.test(env)) throw usageError(`SOURCE_DATE_EPOCH="${env}" is not a number of seconds`);
     return Number(env);
   }
-  if (profile.sourceDateEpoch !== undefined) return profile.sourceDateEpoch;
-  try {
-    const { stdout } = await run('git', ['-C', profile.dir, 'log', '-1', '--format=%ct'], { what: 'git log' });
-    if (/^\d+$/.test(stdout.trim())) return Number(stdout.trim());
-  } catch {
-    /* not a git checkout */
+  for (const rev of [`refs/tags/${version}^{commit}`, 'HEAD']) {
+    try {
+      const { stdout } = await run('git', ['-C', profile.dir, 'log', '-1', '--format=%ct', rev, '--'], { what: 'git log' });
+      if (/^\d+$/.test(stdout.trim())) return Number(stdout.trim());
+    } catch {
+      /* no such tag, or not a git checkout */
+    }
   }
+  if (profile.sourceDateEpoch !== undefined) return profile.sourceDateEpoch;
   return Math.floor(Date.now() / 1000);
 }
 

@@ -249,6 +249,16 @@ export const ProfileDocumentSchema = z
       .min(0)
       .optional()
       .describe('Fixed build time (seconds since the epoch) for reproducible builds, used when `SOURCE_DATE_EPOCH` is not set.'),
+    release: z
+      .strictObject({
+        gpgKey: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('gpg key (fingerprint, key id or user id) that signs SHA256SUMS; `ISO_BUILD_GPG_KEY` overrides it.'),
+      })
+      .optional()
+      .describe('Release artifacts: how SHA256SUMS is signed (unsigned, with a warning, when no key is named).'),
   })
   .describe('An iso-build profile.');
 

@@ -1,15 +1,26 @@
-/** Stage: give the verified ISO its final name and write SHA256SUMS next to it. */
-import { renameSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+/**
+ * Stage: the release directory. build-manifest.json, RELEASE-NOTES.md, SHA256SUMS and its signature are written
+ * first; the verified ISO gets its final name last, so a failure leaves nothing of this build at the output path.
+ */
+import { renameSync, rmSync } from 'node:fs';
 import { sha256File } from './verify-base.js';
+import { writeReleaseArtifacts } from './release-artifacts.js';
 import { progressReporter, type StageTask } from './task.js';
 
 export const publishStage: StageTask = {
   title: 'Write release artifacts',
   task: async (ctx, task) => {
     ctx.isoSha256 = await sha256File(ctx.partialIso, progressReporter(task, 'sha256'));
-    renameSync(ctx.partialIso, ctx.outputIso);
-    writeFileSync(join(ctx.outputDir, 'SHA256SUMS'), `${ctx.isoSha256}  ${basename(ctx.outputIso)}\n`);
-    task.title = `Write release artifacts: ${ctx.outputIso}`;
+    const written: string[] = [];
+    let result: Awaited<ReturnType<typeof writeReleaseArtifacts>>;
+    try {
+      result = await writeReleaseArtifacts(ctx, task, written);
+      renameSync(ctx.partialIso, ctx.outputIso);
+    } catch (err) {
+      for (const file of written) rmSync(file, { force: true });
+      throw err;
+    }
+    const signed = result.signedBy ? `, SHA256SUMS signed by ${result.signedBy}` : ` (${result.warning ?? 'unsigned'})`;
+    task.title = `Write release artifacts: ${ctx.outputIso}${signed}`;
   },
 };

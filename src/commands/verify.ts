@@ -1,0 +1,163 @@
+/**
+ * `iso-build verify ISO`: check a published ISO the way a user who downloaded it would, in this order:
+ * the gpg signature of SHA256SUMS, the ISO's sha256 against it, every md5sum.txt line against the file read back
+ * from the ISO, the El Torito boot records, and the VERSION in the rootfs squashfs.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ExitCode, IsoBuildError, usageError } from '../errors.js';
+import { MANIFEST_NAME, type BuildManifest } from '../release/manifest.js';
+import { PRODUCT_DIR } from '../stages/product-files.js';
+import { sha256File } from '../stages/verify-base.js';
+import { verifyFileSignature } from '../tools/gpg-release.js';
+import { catFile } from '../tools/squashfs.js';
+import { extractIsoTree, listBootImages } from '../tools/xorriso.js';
+
+export interface VerifyOptions {
+  sums?: string;
+  /** A public key file, or a fingerprint / key id in the user's keyring. */
+  key?: string;
+  expectVersion?: string;
+}
+
+const VERSION_IN_NAME = /(v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?|\d{8})\.iso$/;
+
+function fail(message: string, hint?: string): IsoBuildError {
+  return new IsoBuildError(message, { hint, exitCode: ExitCode.Verification });
+}
+
+function ok(line: string): void {
+  process.stdout.write(`✔ ${line}\n`);
+}
+
+/** `sha256  name` lines (sha256sum format, text or binary mode). */
+export function parseSums(text: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trimEnd());
+    if (m) sums.set(m[2]!, m[1]!.toLowerCase());
+  }
+  return sums;
+}
+
+export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<number> {
+  const isoPath = resolve(iso);
+  if (!existsSync(isoPath) || !statSync(isoPath).isFile()) throw usageError(`${iso} does not exist or is not a file`);
+  const name = basename(isoPath);
+  const sumsPath = resolve(opts.sums ?? join(dirname(isoPath), 'SHA256SUMS'));
+  if (!existsSync(sumsPath)) {
+    throw usageError(`${sumsPath} does not exist`, 'download SHA256SUMS (and SHA256SUMS.asc) of the release next to the ISO, or pass --sums FILE');
+  }
+
+  // 1. Who vouches for SHA256SUMS.
+  const signature = `${sumsPath}.asc`;
+  if (existsSync(signature)) {
+    const key = opts.key;
+    const check = await verifyFileSignature(signature, sumsPath, key === undefined ? {} : existsSync(key) ? { keyFile: key } : { keyId: key });
+    if (!check.ok) {
+      throw fail(`signature: ${basename(signature)} does not verify ${basename(sumsPath)}: ${check.reason}`, 'do not use this ISO: download it and SHA256SUMS again from the release page');
+    }
+    ok(`signature: ${basename(sumsPath)} is signed by ${check.primaryFingerprint}`);
+  } else if (opts.key !== undefined) {
+    throw fail(`signature: ${signature} is missing, but --key asks for a signed SHA256SUMS`);
+  } else {
+    process.stdout.write(`! signature: none (${basename(signature)} not found): the checksums below only detect corruption, not tampering\n`);
+  }
+
+  // 2. The ISO is the one SHA256SUMS lists.
+  const sums = parseSums(readFileSync(sumsPath, 'utf8'));
+  const expected = sums.get(name);
+  if (!expected) throw fail(`sha256: ${basename(sumsPath)} has no line for ${name}`, `it lists: ${[...sums.keys()].join(', ') || 'nothing'}`);
+  const actual = await sha256File(isoPath);
+  if (actual !== expected) {
+    throw fail(`sha256: ${name} has sha256 ${actual}, but ${basename(sumsPath)} says ${expected}`, 'the download is corrupt or was changed: download it again');
+  }
+  ok(`sha256: ${name} ${actual}`);
+
+  // build-manifest.json is only used when SHA256SUMS vouches for it.
+  const manifest = trustedManifest(dirname(sumsPath), sums);
+
+  // 3-5. Read the ISO back.
+  const tree = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'iso-build-verify-'));
+  try {
+    await extractIsoTree(isoPath, tree);
+    const files = await checkMd5sums(tree);
+    ok(`md5sum.txt: ${files} files match`);
+
+    const platforms = [...new Set((await listBootImages(isoPath)).map((b) => b.platform))].sort();
+    const wanted = manifest?.iso.bootPlatforms ?? [];
+    const missing = wanted.filter((p) => !platforms.includes(p));
+    if (platforms.length === 0 || missing.length) {
+      throw fail(`boot records: the ISO has ${platforms.length ? platforms.join(' + ') : 'no El Torito boot image'}${missing.length ? `, missing ${missing.join(', ')}` : ''}`);
+    }
+    ok(`boot records: ${platforms.join(' + ')}`);
+
+    const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
+    const { squashfs, version } = await readVersion(tree, manifest?.iso.rootfs);
+    if (wantVersion !== undefined && version !== wantVersion) {
+      throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${squashfs} reads "${version}", expected "${wantVersion}"`);
+    }
+    ok(`VERSION: ${version} (${squashfs})`);
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+  process.stdout.write(`${name}: OK\n`);
+  return 0;
+}
+
+function trustedManifest(dir: string, sums: Map<string, string>): BuildManifest | undefined {
+  const file = join(dir, MANIFEST_NAME);
+  const listed = sums.get(MANIFEST_NAME);
+  if (!listed || !existsSync(file)) return undefined;
+  const text = readFileSync(file);
+  if (createHash('sha256').update(text).digest('hex') !== listed) {
+    throw fail(`sha256: ${MANIFEST_NAME} does not match its line in SHA256SUMS`, 'download the release files again');
+  }
+  return JSON.parse(text.toString('utf8')) as BuildManifest;
+}
+
+async function md5(path: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Every md5sum.txt line against the file read back from the ISO; returns the number of files. */
+async function checkMd5sums(tree: string): Promise<number> {
+  const list = join(tree, 'md5sum.txt');
+  if (!existsSync(list)) throw fail('md5sum.txt: the ISO has no md5sum.txt');
+  const lines = readFileSync(list, 'utf8').split('\n').filter(Boolean);
+  for (const line of lines) {
+    const m = /^([0-9a-f]{32}) [ *]\.\/(.+)$/.exec(line);
+    if (!m) throw fail(`md5sum.txt: malformed line: ${line}`);
+    const file = join(tree, m[2]!);
+    if (!existsSync(file)) throw fail(`md5sum.txt: lists ./${m[2]}, which is not in the ISO`);
+    const actual = await md5(file);
+    if (actual !== m[1]) throw fail(`md5sum.txt: ./${m[2]} has md5 ${actual}, md5sum.txt says ${m[1]}`);
+  }
+  return lines.length;
+}
+
+/** The VERSION file from the rootfs squashfs (the manifest's, else the first squashfs in casper/ or live/ that has one). */
+async function readVersion(tree: string, rootfs: string | undefined): Promise<{ squashfs: string; version: string }> {
+  const candidates = rootfs
+    ? [rootfs]
+    : ['casper', 'live'].flatMap((d) => {
+        try {
+          return readdirSync(join(tree, d)).filter((f) => f.endsWith('.squashfs')).sort().reverse().map((f) => `${d}/${f}`);
+        } catch {
+          return [];
+        }
+      });
+  for (const squashfs of candidates) {
+    try {
+      const version = (await catFile(join(tree, squashfs), `${PRODUCT_DIR}/VERSION`)).toString('utf8').trim();
+      if (version) return { squashfs, version };
+    } catch {
+      /* not in this layer */
+    }
+  }
+  throw fail(`VERSION: no ${PRODUCT_DIR}/VERSION in ${candidates.join(', ') || 'any squashfs of the ISO'}`);
+}

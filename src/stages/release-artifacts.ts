@@ -1,0 +1,69 @@
+/**
+ * The release directory beside the ISO: build-manifest.json, RELEASE-NOTES.md, SHA256SUMS (of all of them) and its
+ * detached gpg signature SHA256SUMS.asc. Written before the ISO gets its final name; removed again if anything fails.
+ */
+import { statSync, writeFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { buildManifest, MANIFEST_NAME, sha256Of } from '../release/manifest.js';
+import { NOTES_NAME, previousRelease, renderNotes } from '../release/notes.js';
+import { signFileDetached, signingKeyFingerprint } from '../tools/gpg-release.js';
+import type { BuildContext } from '../context.js';
+import type { StageWrapper } from './task.js';
+
+export const SUMS_NAME = 'SHA256SUMS';
+export const SIGNATURE_NAME = 'SHA256SUMS.asc';
+
+/** The signing key: ISO_BUILD_GPG_KEY, else the profile's release.gpgKey. */
+export function signingKey(ctx: BuildContext): string | undefined {
+  const env = process.env.ISO_BUILD_GPG_KEY;
+  if (env) return env;
+  return (ctx.profile as { release?: { gpgKey?: string } }).release?.gpgKey;
+}
+
+/** Writes the artifacts; returns the files written (for removal on failure) and a warning, if any. */
+export async function writeReleaseArtifacts(
+  ctx: BuildContext,
+  task: StageWrapper,
+  written: string[],
+): Promise<{ warning?: string; signedBy?: string }> {
+  const dir = ctx.outputDir;
+  const write = (name: string, content: string): void => {
+    const path = join(dir, name);
+    written.push(path);
+    writeFileSync(path, content, { mode: 0o644 });
+  };
+
+  task.output = 'build-manifest.json: hashing inputs, reading tool versions';
+  const manifest = await buildManifest(ctx, statSync(ctx.partialIso).size);
+  const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+  write(MANIFEST_NAME, manifestText);
+
+  const key = signingKey(ctx);
+  const fingerprint = key ? await signingKeyFingerprint(key, { log: ctx.log }) : undefined;
+  const previous = previousRelease(dir, ctx.version);
+  ctx.log.line(`release notes: previous release ${previous ? `${previous.manifest.version} in ${previous.dir}` : 'none'}`);
+  const notes = renderNotes({ manifest, previous, signed: key && fingerprint ? { key, fingerprint } : undefined });
+  write(NOTES_NAME, notes);
+
+  const sums = [
+    [ctx.isoSha256!, basename(ctx.outputIso)],
+    [sha256Of(manifestText), MANIFEST_NAME],
+    [sha256Of(notes), NOTES_NAME],
+  ]
+    .sort((a, b) => (a[1]! < b[1]! ? -1 : 1))
+    .map(([hash, name]) => `${hash}  ${name}\n`)
+    .join('');
+  write(SUMS_NAME, sums);
+
+  const signature = join(dir, SIGNATURE_NAME);
+  if (!key) {
+    rmSync(signature, { force: true });
+    const warning = `warning: ${SUMS_NAME} is not signed: no gpg key named (set release.gpgKey in the profile or ISO_BUILD_GPG_KEY)`;
+    ctx.log.line(warning);
+    return { warning };
+  }
+  task.output = `signing ${SUMS_NAME} with ${key}`;
+  written.push(signature);
+  await signFileDetached(join(dir, SUMS_NAME), signature, key, { log: ctx.log });
+  return { signedBy: fingerprint };
+}

@@ -1,0 +1,127 @@
+/**
+ * Reproducible builds: the same profile, inputs and version give a byte-identical ISO whatever the work directory,
+ * checkout location, TZ, locale or umask; a one-byte overlay change changes it; `--check-reproducible` builds twice and,
+ * when the builds differ, names the first differing file (inside the squashfs).
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, IS_ROOT, REPO, findmntUnder, sha256, tempDir, type CliResult } from '../support/cli.js';
+
+const VERSION = 'v1.0.0';
+const ISO = `novasphere-fixture-${VERSION}.iso`;
+const EPOCH = '1700000000';
+
+/** Run the CLI from `cwd` with a given umask and environment (the umask is set by the shell that execs node). */
+function build(args: string[], opts: { cwd?: string; umask?: string; env?: Record<string, string> } = {}): CliResult {
+  const res = spawnSync('sh', ['-c', `umask ${opts.umask ?? '022'} && exec node "$@"`, 'sh', CLI, ...args], {
+    cwd: opts.cwd ?? REPO,
+    env: { ...process.env, CI: 'true', SOURCE_DATE_EPOCH: EPOCH, ...opts.env },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return { code: res.status, signal: res.signal, stdout: res.stdout, stderr: res.stderr };
+}
+
+/**
+ * A second checkout elsewhere: profiles/ and overlay/ copied (so they can be edited), everything else linked.
+ * The profile's relative paths (../fixtures, ../overlay, templates/) resolve the same way.
+ */
+function checkoutCopy(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(REPO)) {
+    if (['profiles', 'overlay', '.git', '.iso-build', 'release'].includes(name)) continue;
+    symlinkSync(join(REPO, name), join(dir, name));
+  }
+  cpSync(join(REPO, 'profiles'), join(dir, 'profiles'), { recursive: true });
+  cpSync(join(REPO, 'overlay'), join(dir, 'overlay'), { recursive: true });
+  return dir;
+}
+
+describe.skipIf(!IS_ROOT)('reproducible builds of the fixture', () => {
+  let dir: string;
+  let checked: CliResult;
+  let other: CliResult;
+  let changed: CliResult;
+
+  beforeAll(() => {
+    dir = tempDir('repro');
+    // 1. The release build with --check-reproducible (two builds inside), from the repository, TZ=UTC, umask 022.
+    checked = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'a/release'), '--work', join(dir, 'a/work'), '--check-reproducible'], {
+      env: { TZ: 'UTC', LC_ALL: 'C' },
+    });
+    // 2. Another checkout, another (deeper) work directory, another TZ, locale and umask.
+    const copy = checkoutCopy(tempDir('repro-checkout'));
+    other = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'b/release'), '--work', join(dir, 'b/x/y/work')], {
+      cwd: copy,
+      umask: '077',
+      env: { TZ: 'Asia/Kathmandu', LANG: 'de_DE.UTF-8', LC_ALL: '' },
+    });
+    // 3. The same, but one byte of one overlay file changed.
+    const marker = join(copy, 'overlay/fixture/rootfs/etc/novasphere/overlay-marker');
+    const bytes = readFileSync(marker);
+    bytes[0] = bytes[0]! ^ 1;
+    writeFileSync(marker, bytes);
+    changed = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'c/release'), '--work', join(dir, 'c/work')], { cwd: copy });
+    rmSync(copy, { recursive: true, force: true });
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--check-reproducible builds twice, finds the same sha256 and publishes the release', () => {
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toMatch(/reproducible: a second build in another work directory gave the same sha256/);
+    expect(existsSync(join(dir, 'a/release', ISO))).toBe(true);
+    expect(existsSync(join(dir, 'a/work.repro'))).toBe(false);
+  });
+
+  it('a build in another checkout and work directory, with another TZ, locale and umask, has the same sha256', () => {
+    expect(other.stderr).toBe('');
+    expect(other.code).toBe(0);
+    expect(sha256(join(dir, 'b/release', ISO))).toBe(sha256(join(dir, 'a/release', ISO)));
+    // the manifests agree on what matters (tool versions are the same host here)
+    const manifest = (d: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, d, 'release/build-manifest.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest('b')).toEqual(manifest('a'));
+  });
+
+  it('a one-byte change of an overlay file changes the sha256 (and the manifest names the input)', () => {
+    expect(changed.stderr).toBe('');
+    expect(changed.code).toBe(0);
+    expect(sha256(join(dir, 'c/release', ISO))).not.toBe(sha256(join(dir, 'a/release', ISO)));
+    const inputs = (d: string): { path: string; sha256: string }[] =>
+      (JSON.parse(readFileSync(join(dir, d, 'release/build-manifest.json'), 'utf8')) as { inputs: { path: string; sha256: string }[] }).inputs;
+    const differs = inputs('c').filter((f, i) => f.sha256 !== inputs('a')[i]?.sha256).map((f) => f.path);
+    expect(differs).toEqual(['../overlay/fixture/rootfs/etc/novasphere/overlay-marker']);
+  });
+
+  it('leaves no mounts', () => {
+    expect(findmntUnder(dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(!IS_ROOT)('--check-reproducible on a build that is not reproducible', () => {
+  let dir: string;
+  let result: CliResult;
+
+  beforeAll(() => {
+    dir = tempDir('unrepro');
+    const copy = checkoutCopy(join(dir, 'checkout'));
+    // a chroot command that writes the build clock into the rootfs
+    const profile = join(copy, 'profiles/fixture.yaml');
+    writeFileSync(
+      profile,
+      readFileSync(profile, 'utf8').replace(/^  commands:\n/m, '  commands:\n    - mkdir -p /etc/novasphere && date +%s%N > /etc/novasphere/built-at\n'),
+    );
+    result = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'release'), '--work', join(dir, 'work'), '--check-reproducible'], { cwd: copy });
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fails with exit code 3 naming the file inside the squashfs, and publishes nothing', () => {
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^error: not reproducible: .*first differing file: \/etc\/novasphere\/built-at in casper\/filesystem\.squashfs \(content/m);
+    expect(result.stderr).toMatch(/^hint: nothing was published; both ISOs are kept: /m);
+    expect(readdirSync(join(dir, 'release'))).toEqual([]);
+    expect(findmntUnder(dir)).toEqual([]);
+  });
+});
