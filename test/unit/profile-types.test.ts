@@ -27,6 +27,7 @@ interface ExpectedProfile {
   chroot: { commands: string[]; env: Record<string, string> };
   output: { name: string };
   sourceDateEpoch?: number;
+  release?: { gpgKey?: string };
 }
 
 // Checked by `tsc --noEmit` (test/ is in tsconfig.json); the runtime test only keeps vitest happy.
