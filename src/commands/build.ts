@@ -12,6 +12,7 @@ import { run } from '../tools/process.js';
 import { firstDifference } from '../release/compare.js';
 import { applyOverlayStage } from '../stages/apply-overlay.js';
 import { chrootCommandsStage } from '../stages/chroot-commands.js';
+import { packagesStage, packagesVerifyStage } from '../stages/packages.js';
 import { detectLayoutStage } from '../stages/detect-layout.js';
 import { extractIsoStage } from '../stages/extract-iso.js';
 import { md5sumStage } from '../stages/md5sum.js';
@@ -46,6 +47,8 @@ export const STAGES: StageTask[] = [
   unpackRootfsStage,
   applyOverlayStage,
   chrootCommandsStage,
+  packagesStage,
+  packagesVerifyStage,
   productFilesStage,
   repackRootfsStage,
   md5sumStage,

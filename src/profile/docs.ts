@@ -48,6 +48,63 @@ chroot:
     - apt-get update
     - apt-get install -y --no-install-recommends nginx
     - systemctl enable novasphere-firstboot.service
+packages:
+  system: [k3s-selinux, "open-iscsi=2.1.5-1ubuntu1"]
+  recommends: false
+  # Default: the target's own /etc/apt sources.
+  sources:
+    - uri: host-mirror
+      suites: [jammy, jammy-updates]
+      components: [main, universe]
+      signedBy: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+  architecture: amd64
+  debs: [payload/debs/k3s_1.30.4+k3s1_amd64.deb]
+  images:
+    - archive: payload/images/longhorn-manager-v1.7.1.tar
+      reference: docker.io/longhornio/longhorn-manager:v1.7.1
+  charts:
+    - name: longhorn
+      version: 1.7.1
+      path: payload/charts/longhorn-1.7.1.tgz
+    - name: kubevirt
+      version: 1.3.1
+      repo: payload/charts
+  signingKey: keys/packages-signing.asc
+  k3sAirgap: true
+  onIso: true
+  installScript: templates/install.sh.hbs
+autoinstall:
+  userData: autoinstall/user-data.yaml.hbs
+  metaData: autoinstall/meta-data.yaml.hbs
+  release: "24.04"
+  hostname: novasphere
+  username: admin
+  realname: NovaSphere Admin
+  # or \${ADMIN_PASSWORD_HASH} from vars: / the environment
+  passwordHash: $6$salt$TmMLH0UoWvsMl13hntCrwAY6blDy48W5ib3uwI3H4fuqcQ5QGIfZXwMf6Lt.sa3hJJYj0oA/KgxsSXoGnEByz/
+  sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey admin@example"]
+  locale: en_US.UTF-8
+  keyboard:
+    layout: de
+    variant: nodeadkeys
+  timezone: Europe/Berlin
+  storage: lvm
+  packages: [open-iscsi]
+  lateCommands:
+    - curtin in-target -- systemctl enable novasphere-firstboot.service
+bootMenu:
+  title: Install {{product}} {{version}} (automatic)
+  timeout: 5
+  default: 0
+  kernelArgs: [console=ttyS0,115200]
+hooks:
+  pre-customize: [hooks/check-base.sh]
+  post-customize: [hooks/harden.sh]
+  pre-repack: [hooks/sbom.sh]
+  post-build: [hooks/upload.sh]
+vars:
+  MIRROR: http://mirror.example.org/ubuntu
+# extends: base.yaml
 output:
   name: "{{name}}-{{version}}-amd64.iso"
 sourceDateEpoch: 1735689600

@@ -184,6 +184,94 @@ export const ChrootSchema = z
   .describe('Customization commands run inside the root filesystem.');
 export type ChrootOptions = z.output<typeof ChrootSchema>;
 
+/** A Debian package name, optionally `:arch` and `=version` (apt-get install syntax). */
+const DEB_PACKAGE_PATTERN = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
+
+export const PackageSourceSchema = z
+  .strictObject({
+    uri: z
+      .string()
+      .refine((u) => u === 'host-mirror' || /^(https?|file):\/\/?\S+$/.test(u), 'expected an http(s):// or file:/ URL, or "host-mirror"')
+      .describe(
+        'Repository URL, or `host-mirror`: the build host\'s Debian mirror (`$ISO_BUILD_MIRROR`, else the first non-security ' +
+          '`URIs:` of /etc/apt/sources.list.d/*.sources, else the first `deb` line of /etc/apt/sources.list).',
+      ),
+    suites: z.array(z.string().min(1)).min(1).describe('Suites (distributions), e.g. `bookworm`, `jammy-updates`.'),
+    components: z.array(z.string().min(1)).default(() => ['main']).describe('Components, e.g. `main`, `universe`.'),
+    signedBy: z
+      .string()
+      .refine(isSafeTarget, "expected an absolute path inside the rootfs without '..'")
+      .optional()
+      .meta({
+        description: 'Keyring that signs this repository: a path inside the target rootfs.',
+        defaultText: "the target's /etc/apt/trusted.gpg.d",
+      }),
+  })
+  .describe('One apt repository used to resolve `packages.system`.');
+export type PackageSource = z.output<typeof PackageSourceSchema>;
+
+export const PackageImageSchema = z
+  .strictObject({
+    archive: localPath().describe('Image archive (docker-archive or OCI layout tarball, optionally gzip-compressed), relative to the profile.'),
+    reference: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/, 'expected an image reference such as "docker.io/rancher/mirrored-pause:3.6"')
+      .describe('The image reference the archive provides (checked against the archive\'s own tags).'),
+  })
+  .describe('One container image archive.');
+export type PackageImage = z.output<typeof PackageImageSchema>;
+
+export const PackageChartSchema = z
+  .strictObject({
+    name: z.string().min(1).describe('Chart name, checked against its Chart.yaml.'),
+    version: z.string().min(1).describe('Chart version, checked against its Chart.yaml.'),
+    path: localPath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
+    repo: localPath().optional().describe('Local chart directory holding `NAME-VERSION.tgz`, relative to the profile. Exactly one of `path` / `repo`.'),
+  })
+  .refine((c) => (c.path === undefined) !== (c.repo === undefined), { message: 'expected exactly one of path / repo', params: OMIT_VALUE })
+  .describe('One Helm chart.');
+export type PackageChart = z.output<typeof PackageChartSchema>;
+
+export const PackagesSchema = z
+  .strictObject({
+    system: z
+      .array(z.string().regex(DEB_PACKAGE_PATTERN, 'expected a package name, optionally with :arch and =version ("jq", "jq=1.6-2.1")'))
+      .default(() => [])
+      .describe(
+        'Debian packages shipped with their dependency closure: everything the target lacks, resolved with apt against the ' +
+          "target's dpkg status, `sources` and `architecture`. `name`, `name=version` or `name:arch`.",
+      ),
+    recommends: z.boolean().default(false).describe('Also ship the Recommends of `system` packages.'),
+    sources: z
+      .array(PackageSourceSchema)
+      .optional()
+      .meta({
+        description: 'apt repositories to resolve `system` from.',
+        defaultText: "the target's own /etc/apt/sources.list(.d)",
+      }),
+    architecture: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'expected a Debian architecture such as amd64 or arm64')
+      .optional()
+      .meta({ description: 'Debian architecture of the payload.', defaultText: "the target's dpkg architecture" }),
+    debs: z.array(localPath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
+    images: z.array(PackageImageSchema).default(() => []).describe('Container image archives, checked and copied to `images/`.'),
+    charts: z.array(PackageChartSchema).default(() => []).describe('Helm charts, checked and copied to `charts/` with an `index.yaml`.'),
+    signingKey: localPath()
+      .optional()
+      .meta({
+        description: 'ASCII-armored OpenPGP secret key without passphrase that signs the repository, relative to the profile.',
+        defaultText: 'a key generated for the build',
+      }),
+    k3sAirgap: z.boolean().default(false).describe('Also copy the image archives to /var/lib/rancher/k3s/agent/images/ in the rootfs.'),
+    onIso: z.boolean().default(false).describe('Also copy the payload into the ISO tree at `/novasphere/packages/` (for the installer to copy).'),
+    installScript: localPath()
+      .default('templates/install.sh.hbs')
+      .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
+  })
+  .describe('Offline payload under /opt/novasphere/packages/: a signed apt repository (system/), images/ and charts/.');
+export type PackagesOptions = z.output<typeof PackagesSchema>;
+
 const SAMPLE_VARS = { name: 'name', product: 'product', version: '1.0' };
 
 /** Checks what can be checked without name/product; checkOutputFileName does the rest. */
@@ -242,6 +330,7 @@ export const ProfileDocumentSchema = z
       .default(() => [])
       .describe('Directory trees copied into the rootfs or the ISO, in order (later entries win).'),
     chroot: ChrootSchema.prefault({}),
+    packages: PackagesSchema.optional(),
     output: OutputSchema.prefault({}),
     sourceDateEpoch: z
       .number()

@@ -1,0 +1,128 @@
+/**
+ * The signed flat apt repository under packages/system/: the .debs, Packages(.gz/.xz), Release with MD5Sum/SHA256,
+ * InRelease and Release.gpg signed with the profile's key (or one generated for the build), and the public key.
+ * Installed systems use it as `deb [signed-by=...] file:/opt/novasphere/packages/system ./`.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { IsoBuildError } from '../errors.js';
+import { debControl, ftparchivePackages, xzCompress } from '../tools/apt.js';
+import {
+  clearSign,
+  detachSign,
+  exportPublicKey,
+  generateSigningKey,
+  importSecretKey,
+  prepareGpgHome,
+  type GpgHome,
+} from '../tools/gpg.js';
+import type { BuildLog } from '../build-log.js';
+
+export const PUBLIC_KEY_NAME = 'signing-key.asc';
+
+export interface RepoDeb {
+  /** The file to copy. */
+  source: string;
+  /** Its file name in the repository; undefined: name_version_arch.deb from its control data. */
+  fileName?: string;
+}
+
+export interface RepoOptions {
+  dir: string;
+  debs: readonly RepoDeb[];
+  origin: string;
+  label: string;
+  epochSeconds: number;
+  /** Armored secret key file; undefined: generate one. */
+  signingKey?: string;
+  /** Private GnuPG home for this build (removed by the caller). */
+  gpgHome: string;
+  log?: BuildLog;
+}
+
+export interface RepoResult {
+  fingerprint: string;
+  /** Binary public key, for /etc/apt/keyrings. */
+  publicKey: Buffer;
+  packages: { name: string; version: string; arch: string; file: string }[];
+}
+
+export function controlField(control: string, field: string): string | undefined {
+  return new RegExp(`^${field}:[ \\t]*(.*)$`, 'm').exec(control)?.[1]?.trim();
+}
+
+/** Stanzas sorted by Package, Version, Architecture: the same .debs always give the same Packages file. */
+export function sortStanzas(packages: string): string {
+  const stanzas = packages.split(/\n\s*\n/).map((s) => s.trim()).filter(Boolean);
+  const key = (s: string): string => ['Package', 'Version', 'Architecture'].map((f) => controlField(s, f) ?? '').join('\u0000');
+  return stanzas.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).map((s) => `${s}\n`).join('\n');
+}
+
+function rfc2822(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toUTCString().replace('GMT', 'UTC');
+}
+
+function digest(algo: 'md5' | 'sha256', data: Buffer): string {
+  return createHash(algo).update(data).digest('hex');
+}
+
+/** Release for a flat repository: the checksums of the index files. */
+export function releaseText(dir: string, files: readonly string[], fields: { origin: string; label: string; epochSeconds: number; architectures: string[] }): string {
+  const entries = files.map((name) => ({ name, data: readFileSync(join(dir, name)) }));
+  const lines = (algo: 'md5' | 'sha256'): string =>
+    entries.map((e) => ` ${digest(algo, e.data)} ${String(e.data.length).padStart(16)} ${e.name}\n`).join('');
+  return (
+    `Origin: ${fields.origin}\nLabel: ${fields.label}\nSuite: stable\nCodename: offline\n` +
+    `Date: ${rfc2822(fields.epochSeconds)}\nArchitectures: ${fields.architectures.join(' ')}\nComponents: \n` +
+    `Description: ${fields.label} (offline, signed)\nMD5Sum:\n${lines('md5')}SHA256:\n${lines('sha256')}`
+  );
+}
+
+export async function writeRepo(opts: RepoOptions): Promise<RepoResult> {
+  rmSync(opts.dir, { recursive: true, force: true });
+  mkdirSync(opts.dir, { recursive: true });
+  const packages: RepoResult['packages'] = [];
+  for (const deb of opts.debs) {
+    let control: string;
+    try {
+      control = await debControl(deb.source, { log: opts.log });
+    } catch (err) {
+      throw new IsoBuildError(`not a valid .deb: ${deb.source}`, { cause: err, hint: 'dpkg-deb --field cannot read its control data' });
+    }
+    const name = controlField(control, 'Package');
+    const version = controlField(control, 'Version');
+    const arch = controlField(control, 'Architecture');
+    if (!name || !version || !arch) throw new IsoBuildError(`${deb.source}: control data lacks Package, Version or Architecture`);
+    const file = deb.fileName ?? `${name}_${version.replace(/^\d+:/, '')}_${arch}.deb`;
+    copyFileSync(deb.source, join(opts.dir, file));
+    packages.push({ name, version, arch, file });
+  }
+  const index = sortStanzas(await ftparchivePackages(opts.dir, { log: opts.log }));
+  writeFileSync(join(opts.dir, 'Packages'), index);
+  writeFileSync(join(opts.dir, 'Packages.gz'), gzipSync(Buffer.from(index), { level: 9 }));
+  await xzCompress(join(opts.dir, 'Packages'), { log: opts.log });
+  const architectures = [...new Set(packages.map((p) => p.arch))].sort();
+  const release = releaseText(opts.dir, ['Packages', 'Packages.gz', 'Packages.xz'], { ...opts, architectures });
+  writeFileSync(join(opts.dir, 'Release'), release);
+
+  const gpg: GpgHome = { home: opts.gpgHome, log: opts.log };
+  prepareGpgHome(opts.gpgHome);
+  const fingerprint = opts.signingKey
+    ? await importSecretKey(gpg, opts.signingKey)
+    : await generateSigningKey(gpg, `${opts.label} (generated for this build) <packages@${opts.origin.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.invalid>`);
+  await clearSign(gpg, fingerprint, join(opts.dir, 'Release'), join(opts.dir, 'InRelease'));
+  await detachSign(gpg, fingerprint, join(opts.dir, 'Release'), join(opts.dir, 'Release.gpg'));
+  writeFileSync(join(opts.dir, PUBLIC_KEY_NAME), await exportPublicKey(gpg, fingerprint, true));
+  const publicKey = await exportPublicKey(gpg, fingerprint, false);
+  opts.log?.line(`packages: repository ${opts.dir}: ${packages.length} .debs, signed by ${fingerprint}`);
+  return { fingerprint, publicKey, packages: packages.sort((a, b) => (a.file < b.file ? -1 : 1)) };
+}
+
+/** Sizes of the files in a directory (for progress/summary). */
+export function dirSize(dir: string): number {
+  return readdirSync(dir).reduce((sum, n) => sum + statSync(join(dir, n)).size, 0);
+}
+
+export { basename };
