@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { bootCommand } from './commands/boot.js';
+import { inspectCommand } from './commands/inspect.js';
 import { verifyCommand } from './commands/verify.js';
 import { ExitCode, isIsoBuildError } from './errors.js';
 import { installSignalHandlers } from './lifecycle.js';
@@ -48,6 +49,19 @@ function program(): Command {
     .addOption(new Option('--accel <accel>', 'qemu accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .action(async (iso: string, opts: Parameters<typeof bootCommand>[1]) => {
       process.exitCode = await bootCommand(iso, opts);
+    });
+
+  cli
+    .command('inspect')
+    .description('show what an ISO (or squashfs) holds, read in-process: layout, boot setup, layers, VERSION, md5sum.txt')
+    .argument('<image>', 'installer ISO or squashfs image')
+    .option('--json', 'machine-readable output')
+    .option('--cat <path>', 'print a file of the rootfs (the merged layers the installer copies)')
+    .option('--ls [path]', 'list the rootfs recursively from path (default /), like unsquashfs -lln')
+    .option('--layer <path>', 'read this squashfs of the ISO (e.g. casper/filesystem.squashfs) instead of the merged rootfs')
+    .option('--no-md5', 'do not check md5sum.txt (it reads every listed file)')
+    .action(async (image: string, opts: Parameters<typeof inspectCommand>[1]) => {
+      process.exitCode = await inspectCommand(image, opts);
     });
 
   cli
