@@ -108,6 +108,8 @@ vars:
 output:
   name: "{{name}}-{{version}}-amd64.iso"
 sourceDateEpoch: 1735689600
+release:
+  gpgKey: 7D2E1A2BC0FFEE5E3D4C1B2A99887766554433AA
 `;
 
 function numberType(schema: z.ZodNumber): string {
