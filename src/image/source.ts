@@ -91,3 +91,24 @@ export async function withSource<T>(path: string, fn: (source: ByteSource) => Pr
     await opened.close();
   }
 }
+
+/** Bytes already in memory as a source (tests, fuzzing, small embedded images). */
+export function bufferSource(buf: Buffer, name: string): ByteSource {
+  const make = (base: number, size: number, label: string): ByteSource => ({
+    name: label,
+    size,
+    async read(pos, length, what) {
+      if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(length) || pos < 0 || length < 0 || length > MAX_READ || pos + length > size) {
+        throw corrupt(label, what, `${length} bytes at offset ${pos} lie outside the image (${size} bytes)`);
+      }
+      return buf.subarray(base + pos, base + pos + length);
+    },
+    slice(offset, sliceSize, sliceName) {
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(sliceSize) || offset < 0 || sliceSize < 0 || offset + sliceSize > size) {
+        throw corrupt(label, sliceName, `range ${offset}+${sliceSize} lies outside the image (${size} bytes)`);
+      }
+      return make(base + offset, sliceSize, sliceName);
+    },
+  });
+  return make(0, buf.length, name);
+}
