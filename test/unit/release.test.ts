@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parsePackageList, type BuildManifest } from '../../src/release/manifest.js';
+import { compareVersions, diffPackages, renderNotes } from '../../src/release/notes.js';
+import { interpretStatus } from '../../src/tools/gpg-release.js';
+import { parseSums } from '../../src/commands/verify.js';
+
+const FPR = '5BD1F34881928990045DF98439622DA795816D9B';
+
+describe('release versions', () => {
+  it('order semver (pre-releases first) and dates', () => {
+    const sorted = ['v1.10.0', 'v1.2.0', 'v1.2.0-rc.2', 'v1.2.0-rc.10', 'v1.2.0-beta', 'v0.9.9'].sort(compareVersions);
+    expect(sorted).toEqual(['v0.9.9', 'v1.2.0-beta', 'v1.2.0-rc.2', 'v1.2.0-rc.10', 'v1.2.0', 'v1.10.0']);
+    expect(compareVersions('20261122', '20251231')).toBeGreaterThan(0);
+  });
+});
+
+describe('package changes', () => {
+  it('lists added, removed and upgraded packages by name', () => {
+    const before = parsePackageList('b\t1\na\t1\nc\t2\n');
+    const after = parsePackageList('a\t1\nc\t3\nd\t1\n');
+    expect(diffPackages(before, after)).toEqual({
+      added: [{ name: 'd', version: '1' }],
+      removed: [{ name: 'b', version: '1' }],
+      upgraded: [{ name: 'c', from: '2', to: '3' }],
+    });
+  });
+});
+
+describe('gpg status lines', () => {
+  const good = `[GNUPG:] NEWSIG\n[GNUPG:] GOODSIG 39622DA795816D9B Test\n[GNUPG:] VALIDSIG ${FPR} 2026-11-23 1700000000 0 4 0 22 10 00 ${FPR}\n`;
+  it('accept a good signature, and check the signer when a key is named', () => {
+    expect(interpretStatus(good)).toEqual({ ok: true, fingerprint: FPR, primaryFingerprint: FPR });
+    expect(interpretStatus(good, '0x39622DA795816D9B').ok).toBe(true);
+    expect(interpretStatus(good, 'AAAAAAAAAAAAAAAA')).toMatchObject({ ok: false, reason: expect.stringContaining('not by AAAAAAAAAAAAAAAA') });
+  });
+  it('name a bad signature, an unknown key and garbage', () => {
+    expect(interpretStatus('[GNUPG:] BADSIG 39622DA795816D9B Test\n')).toMatchObject({ ok: false, reason: expect.stringContaining('BAD signature') });
+    expect(interpretStatus('[GNUPG:] ERRSIG 1111222233334444 22 10 00 1700000000 9 -\n[GNUPG:] NO_PUBKEY 1111222233334444\n')).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('made by key 1111222233334444'),
+    });
+    expect(interpretStatus('[GNUPG:] NODATA 1\n')).toMatchObject({ ok: false });
+  });
+});
+
+describe('SHA256SUMS parsing', () => {
+  it('reads text and binary mode lines', () => {
+    const a = 'a'.repeat(64);
+    expect(parseSums(`${a}  x.iso\n${'B'.repeat(64)} *y.json\nnoise\n`)).toEqual(new Map([['x.iso', a], ['y.json', 'b'.repeat(64)]]));
+  });
+});
+
+describe('release notes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'notes-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const manifest = {
+    manifestVersion: 1,
+    product: 'P',
+    name: 'p',
+    version: 'v2.0.0',
+    sourceDateEpoch: 1700000000,
+    iso: { name: 'p-v2.0.0.iso', sha256: 'f'.repeat(64), size: 1, volumeLabel: 'P', bootPlatforms: ['BIOS', 'UEFI'] },
+    base: { name: 'base.iso', sha256: 'e'.repeat(64) },
+    inputs: [],
+    tools: { xorriso: 'xorriso 1.5.4' },
+    packages: [{ name: 'a', version: '2' }],
+  } satisfies BuildManifest;
+
+  it('renders the shipped template with changes and the checklist', () => {
+    const notes = renderNotes({ manifest, previous: { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: [{ name: 'a', version: '1' }] } }, signed: undefined });
+    expect(notes).toMatch(/^# P v2\.0\.0$/m);
+    expect(notes).toContain('Released 2023-11-14');
+    expect(notes).toContain('- a 1 → 2');
+    expect(notes).toContain('**not signed**');
+    expect(notes).toContain('## Release checklist');
+  });
+
+  it('uses another templates directory, and names a broken template', () => {
+    writeFileSync(join(dir, 'notes.md.hbs'), '{{version}} {{#if previous}}after {{previous.version}}{{else}}first{{/if}}\n');
+    expect(renderNotes({ manifest, signed: undefined, templatesDir: dir })).toBe('v2.0.0 first\n');
+    writeFileSync(join(dir, 'notes.md.hbs'), '{{#if x}}unclosed\n');
+    expect(() => renderNotes({ manifest, signed: undefined, templatesDir: dir })).toThrow(/notes\.md\.hbs: /);
+  });
+});
