@@ -2,13 +2,18 @@
  * Assembles the offline payload under <rootfs>/opt/novasphere/packages/: system/ (signed apt repository), images/,
  * charts/, manifest.json; install.sh beside it; the repository's key and sources entry in the rootfs's /etc/apt.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveInRoot } from '../rootfs-path.js';
+import { IsoBuildError, usageError } from '../errors.js';
 import { stopAgent } from '../tools/gpg.js';
+import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
+import { checkImage } from './images.js';
+import { readInstallTemplate, renderInstallScript } from './install-script.js';
+import { writeManifest } from './manifest.js';
 import { writeRepo, type RepoDeb } from './repo.js';
-import { resolveClosure, type ResolveResult } from './resolve.js';
+import { resolveClosure, sha256File, type ResolveResult } from './resolve.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
 
@@ -48,6 +53,16 @@ export interface PayloadResult {
   closure?: ResolveResult;
   debs: { name: string; version: string; arch: string; file: string }[];
   fingerprint: string;
+  images: PayloadImage[];
+  charts: IndexEntry[];
+  files: number;
+}
+
+export interface PayloadImage {
+  reference: string;
+  digest: string;
+  file: string;
+  format: string;
 }
 
 /** Writes a file inside the rootfs without following a symlink out of it. */
@@ -105,5 +120,82 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   }
   writeInRoot(rootfs, keyringPath(input.name), repo.publicKey);
   writeInRoot(rootfs, sourcesPath(input.name), sourcesEntry(input.name));
-  return { payloadDir, closure, debs: repo.packages, fingerprint: repo.fingerprint };
+
+  progress(`checking ${packages.images.length} image archives`);
+  const images = await addImages(input, payloadDir);
+  progress(`checking ${packages.charts.length} charts`);
+  const charts = await addCharts(input, payloadDir);
+  progress('writing install.sh and manifest.json');
+  writeInRoot(
+    rootfs,
+    INSTALL_SCRIPT,
+    renderInstallScript(readInstallTemplate(resolve(input.profileDir, packages.installScript)), {
+      product: input.product,
+      name: input.name,
+      version: input.version,
+      payloadDir: PAYLOAD_DIR,
+      repoDir: REPO_DIR,
+      sourcesEntry: sourcesEntry(input.name).trim(),
+      keyring: keyringPath(input.name),
+      system: [...packages.system.map((p) => p.replace(/=.*$/, '')), ...repo.packages.filter((d) => localNames(input).has(d.file)).map((d) => d.name)],
+      images,
+      k3sAirgap: packages.k3sAirgap,
+      k3sImagesDir: K3S_IMAGES_DIR,
+    }),
+    0o755,
+  );
+  const manifest = await writeManifest(payloadDir, input.product, input.version);
+  return { payloadDir, closure, debs: repo.packages, fingerprint: repo.fingerprint, images, charts, files: manifest.files.length };
+}
+
+/** File names in the repository of the profile's local .debs (installed by install.sh along with `system`). */
+function localNames(input: PayloadInput): Set<string> {
+  return new Set(input.packages.debs.map((d) => basename(d)));
+}
+
+function failed(what: string, file: string, problems: string[]): IsoBuildError {
+  return usageError(`${what} ${file}: ${problems.join('; ')}`, 'fix or replace the file named in the profile\'s packages section');
+}
+
+async function addImages(input: PayloadInput, payloadDir: string): Promise<PayloadImage[]> {
+  const out: PayloadImage[] = [];
+  if (input.packages.images.length === 0) return out;
+  const dir = join(payloadDir, 'images');
+  mkdirSync(dir, { recursive: true });
+  for (const image of input.packages.images) {
+    const source = resolve(input.profileDir, image.archive);
+    if (!existsSync(source)) throw usageError(`packages.images: archive not found: ${source}`);
+    const check = await checkImage(source, image.reference);
+    if (check.problems.length > 0) throw failed('packages.images: image archive', source, check.problems);
+    const file = basename(source);
+    copyFileSync(source, join(dir, file));
+    if (input.packages.k3sAirgap) {
+      const k3s = resolveInRoot(input.rootfs, K3S_IMAGES_DIR);
+      mkdirSync(k3s, { recursive: true });
+      copyFileSync(source, join(k3s, file));
+    }
+    out.push({ reference: image.reference, digest: check.digest ?? '', file, format: check.format });
+  }
+  writeFileSync(join(dir, 'images.txt'), `# reference digest file\n${out.map((i) => `${i.reference} ${i.digest} ${i.file}\n`).join('')}`);
+  return out;
+}
+
+async function addCharts(input: PayloadInput, payloadDir: string): Promise<IndexEntry[]> {
+  const entries: IndexEntry[] = [];
+  if (input.packages.charts.length === 0) return entries;
+  const dir = join(payloadDir, 'charts');
+  mkdirSync(dir, { recursive: true });
+  for (const chart of input.packages.charts) {
+    const source = chart.path
+      ? resolve(input.profileDir, chart.path)
+      : join(resolve(input.profileDir, chart.repo!), `${chart.name}-${chart.version}.tgz`);
+    if (!existsSync(source)) throw usageError(`packages.charts: chart ${chart.name} ${chart.version} not found: ${source}`);
+    const check = await checkChart(source, chart);
+    if (check.problems.length > 0) throw failed('packages.charts: chart', source, check.problems);
+    const file = `${chart.name}-${chart.version}.tgz`;
+    copyFileSync(source, join(dir, file));
+    entries.push({ ...chart, appVersion: check.appVersion, description: check.description, apiVersion: check.apiVersion, file, sha256: await sha256File(source) });
+  }
+  writeFileSync(join(dir, 'index.yaml'), chartIndexYaml(entries, input.epochSeconds));
+  return entries;
 }

@@ -1,0 +1,87 @@
+/** Helm charts: Chart.yaml read from the .tgz and checked against the profile, and the index.yaml of a local repository. */
+import { parse, stringify } from 'yaml';
+import { scanTar, TarFormatError } from './tar.js';
+
+export interface ChartCheck {
+  name?: string;
+  version?: string;
+  appVersion?: string;
+  description?: string;
+  apiVersion?: string;
+  problems: string[];
+}
+
+export async function checkChart(file: string, expected: { name?: string; version?: string } = {}): Promise<ChartCheck> {
+  let scan;
+  try {
+    scan = await scanTar(file, 1 << 20);
+  } catch (err) {
+    if (err instanceof TarFormatError) return { problems: [err.message] };
+    throw err;
+  }
+  const problems: string[] = [];
+  if (scan.truncated) problems.push('the archive is truncated');
+  const chartYaml = [...scan.files.values()].find((f) => /^[^/]+\/Chart\.yaml$/.test(f.name));
+  if (!chartYaml?.data) return { problems: [...problems, 'no <chart>/Chart.yaml in the archive'] };
+  let doc: Record<string, unknown>;
+  try {
+    const parsed: unknown = parse(chartYaml.data.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not a mapping');
+    doc = parsed as Record<string, unknown>;
+  } catch (err) {
+    return { problems: [...problems, `${chartYaml.name} does not parse: ${(err as Error).message}`] };
+  }
+  const str = (k: string): string | undefined => (doc[k] === undefined || doc[k] === null ? undefined : String(doc[k]));
+  const check: ChartCheck = {
+    name: str('name'),
+    version: str('version'),
+    appVersion: str('appVersion'),
+    description: str('description'),
+    apiVersion: str('apiVersion'),
+    problems,
+  };
+  if (!check.name || !check.version) problems.push(`${chartYaml.name} has no name or version`);
+  if (expected.name !== undefined && check.name !== expected.name) problems.push(`${chartYaml.name} names chart "${check.name ?? ''}", expected "${expected.name}"`);
+  if (expected.version !== undefined && check.version !== expected.version) {
+    problems.push(`${chartYaml.name} has version "${check.version ?? ''}", expected "${expected.version}"`);
+  }
+  return check;
+}
+
+export interface IndexEntry {
+  name: string;
+  version: string;
+  appVersion?: string;
+  description?: string;
+  apiVersion?: string;
+  file: string;
+  sha256: string;
+}
+
+/** index.yaml as `helm repo index` writes it, with relative URLs and a fixed timestamp. */
+export function chartIndexYaml(entries: readonly IndexEntry[], epochSeconds: number): string {
+  const created = new Date(epochSeconds * 1000).toISOString();
+  const byName: Record<string, unknown[]> = {};
+  for (const e of [...entries].sort((a, b) => (a.name === b.name ? (a.version < b.version ? 1 : -1) : a.name < b.name ? -1 : 1))) {
+    (byName[e.name] ??= []).push({
+      apiVersion: e.apiVersion ?? 'v2',
+      name: e.name,
+      version: e.version,
+      ...(e.appVersion ? { appVersion: e.appVersion } : {}),
+      ...(e.description ? { description: e.description } : {}),
+      created,
+      digest: e.sha256,
+      urls: [e.file],
+    });
+  }
+  return stringify({ apiVersion: 'v1', entries: byName, generated: created });
+}
+
+export function parseChartIndex(text: string): { name: string; version: string; file: string; digest?: string }[] {
+  const doc = parse(text) as { entries?: Record<string, { name?: string; version?: string; urls?: string[]; digest?: string }[]> } | null;
+  const out: { name: string; version: string; file: string; digest?: string }[] = [];
+  for (const [name, list] of Object.entries(doc?.entries ?? {})) {
+    for (const e of list ?? []) out.push({ name: e.name ?? name, version: String(e.version ?? ''), file: e.urls?.[0] ?? '', digest: e.digest });
+  }
+  return out;
+}

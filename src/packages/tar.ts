@@ -1,0 +1,192 @@
+/**
+ * A streaming tar reader (ustar, pax and GNU long names; optionally gzip-compressed): every regular file's size and
+ * sha256, and the content of the small ones. Image archives can be gigabytes, so nothing else is kept in memory.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+
+export interface TarFile {
+  /** Path without a leading "./". */
+  name: string;
+  size: number;
+  sha256: string;
+  /** The content, when it was at most `keepBytes` long. */
+  data?: Buffer;
+}
+
+export interface TarScan {
+  files: Map<string, TarFile>;
+  /** The archive ended in the middle of an entry or before its end-of-archive blocks. */
+  truncated: boolean;
+  gzip: boolean;
+}
+
+export class TarFormatError extends Error {}
+
+const BLOCK = 512;
+
+function cString(buf: Buffer, start: number, length: number): string {
+  const slice = buf.subarray(start, start + length);
+  const nul = slice.indexOf(0);
+  return slice.subarray(0, nul === -1 ? slice.length : nul).toString('utf8');
+}
+
+function octal(buf: Buffer, start: number, length: number): number {
+  if ((buf[start]! & 0x80) !== 0) {
+    // base-256 (GNU) for sizes >= 8 GiB
+    let value = 0;
+    for (let i = start + 1; i < start + length; i++) value = value * 256 + buf[i]!;
+    return value;
+  }
+  const text = cString(buf, start, length).trim();
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+function checksumOk(header: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
+  return sum === octal(header, 148, 8);
+}
+
+function paxRecords(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    if (space === -1) break;
+    const len = Number(data.subarray(pos, space).toString());
+    if (!len) break;
+    const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
+    const eq = record.indexOf('=');
+    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
+    pos += len;
+  }
+  return out;
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads a whole tar archive; throws TarFormatError when it is not one. Truncation is reported, not thrown. */
+export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarScan> {
+  const gzip = await isGzip(file);
+  const raw = createReadStream(file);
+  const stream = gzip ? raw.pipe(createGunzip()) : raw;
+  const files = new Map<string, TarFile>();
+  let pending: Buffer = Buffer.alloc(0);
+  // current entry
+  let remaining = 0; // content bytes left
+  let padding = 0; // padding bytes left after the content
+  let hash: Hash | undefined;
+  let chunks: Buffer[] | undefined;
+  let entry: { name: string; size: number; type: string } | undefined;
+  let pax: Record<string, string> = {};
+  let longName: string | undefined;
+  let ended = false;
+  let zeroBlocks = 0;
+  let sawHeader = false;
+
+  const finishEntry = (): void => {
+    if (!entry) return;
+    const data = chunks ? Buffer.concat(chunks) : undefined;
+    if (entry.type === 'x') pax = paxRecords(data ?? Buffer.alloc(0));
+    else if (entry.type === 'L') longName = cString(data ?? Buffer.alloc(0), 0, data?.length ?? 0);
+    else if (entry.type === '0' || entry.type === '\0' || entry.type === '' || entry.type === '7') {
+      files.set(entry.name, { name: entry.name, size: entry.size, sha256: hash!.digest('hex'), ...(data && entry.size <= keepBytes ? { data } : {}) });
+    }
+    entry = undefined;
+    hash = undefined;
+    chunks = undefined;
+  };
+
+  const onHeader = (header: Buffer): void => {
+    if (header.every((b) => b === 0)) {
+      zeroBlocks++;
+      if (zeroBlocks >= 2) ended = true;
+      return;
+    }
+    zeroBlocks = 0;
+    if (!checksumOk(header)) throw new TarFormatError(`${file}: not a tar archive (bad header checksum)`);
+    sawHeader = true;
+    const type = String.fromCharCode(header[156]!).replace('\0', '0');
+    let name = cString(header, 0, 100);
+    const magic = cString(header, 257, 6);
+    if (magic.startsWith('ustar')) {
+      const prefix = cString(header, 345, 155);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    let size = octal(header, 124, 12);
+    if (type !== 'x' && type !== 'g' && type !== 'L') {
+      if (pax.path) name = pax.path;
+      if (pax.size) size = Number(pax.size);
+      if (longName) name = longName;
+      pax = {};
+      longName = undefined;
+    }
+    name = name.replace(/^(\.\/)+/, '');
+    entry = { name, size, type };
+    const hasData = !['5', '2', '1', '3', '4', '6'].includes(type);
+    remaining = hasData ? size : 0;
+    padding = hasData ? (BLOCK - (size % BLOCK)) % BLOCK : 0;
+    hash = createHash('sha256');
+    chunks = type === 'x' || type === 'L' || size <= keepBytes ? [] : undefined;
+    if (remaining === 0 && padding === 0) finishEntry();
+  };
+
+  let cut = false;
+  try {
+    await consume();
+  } catch (err) {
+    if (err instanceof TarFormatError) throw err;
+    // zlib: "unexpected end of file" for a cut .tar.gz
+    if ((err as { code?: string }).code === 'Z_BUF_ERROR') cut = true;
+    else if (gzip) throw new TarFormatError(`${file}: not a gzip-compressed tar archive (${(err as Error).message})`);
+    else throw err;
+  }
+  if (!sawHeader) throw new TarFormatError(`${file}: not a tar archive (empty)`);
+  // A missing end-of-archive marker alone is tolerated (some writers omit it); a cut entry is not.
+  const truncated = cut || (entry !== undefined && (remaining > 0 || padding > 0));
+  return { files, truncated, gzip };
+
+  async function consume(): Promise<void> {
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (ended) continue;
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let pos = 0;
+    while (!ended) {
+      if (entry && remaining > 0) {
+        const take = Math.min(remaining, pending.length - pos);
+        if (take === 0) break;
+        const part = pending.subarray(pos, pos + take);
+        hash!.update(part);
+        chunks?.push(Buffer.from(part));
+        remaining -= take;
+        pos += take;
+        if (remaining === 0 && padding === 0) finishEntry();
+        continue;
+      }
+      if (entry && padding > 0) {
+        const take = Math.min(padding, pending.length - pos);
+        if (take === 0) break;
+        padding -= take;
+        pos += take;
+        if (padding === 0) finishEntry();
+        continue;
+      }
+      if (pending.length - pos < BLOCK) break;
+      onHeader(pending.subarray(pos, pos + BLOCK));
+      pos += BLOCK;
+    }
+    pending = pending.subarray(pos);
+  }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * `iso-build packages verify DIR` and the build's verification stage: every payload file against manifest.json, every
+ * .deb (complete ar archive, parsable control data, listed in Packages with its size and sha256), every image archive
+ * (layer digests, reference) and every chart (Chart.yaml against index.yaml). Each problem names its file.
+ */
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { debControl } from '../tools/apt.js';
+import { checkChart, parseChartIndex } from './charts.js';
+import { checkImage } from './images.js';
+import { MANIFEST_NAME, describeFiles, payloadFiles, type PayloadManifest } from './manifest.js';
+import { controlField } from './repo.js';
+import type { BuildLog } from '../build-log.js';
+
+export interface Problem {
+  file: string;
+  problem: string;
+}
+
+/** Walks the ar members of a .deb; returns why it is not a complete archive, or undefined. */
+export function debArchiveProblem(file: string): string | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const magic = Buffer.alloc(8);
+    if (readSync(fd, magic, 0, 8, 0) !== 8 || magic.toString('latin1') !== '!<arch>\n') return 'not an ar archive (no !<arch> magic)';
+    let pos = 8;
+    const members: string[] = [];
+    const header = Buffer.alloc(60);
+    while (pos < size) {
+      if (readSync(fd, header, 0, 60, pos) !== 60) return `truncated: member header at byte ${pos} is cut`;
+      if (header.toString('latin1', 58, 60) !== '`\n') return `corrupt: bad member header at byte ${pos}`;
+      const name = header.toString('latin1', 0, 16).trim().replace(/\/$/, '');
+      const length = Number(header.toString('latin1', 48, 58).trim());
+      members.push(name);
+      const end = pos + 60 + length;
+      if (end > size) return `truncated: member ${name} needs ${end} bytes, the file has ${size}`;
+      pos = end + (length % 2);
+    }
+    if (members[0] !== 'debian-binary' || !members.some((m) => m.startsWith('control.tar')) || !members.some((m) => m.startsWith('data.tar'))) {
+      return `not a Debian package (members: ${members.join(', ')})`;
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseStanzas(text: string): Map<string, string> {
+  const byFile = new Map<string, string>();
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const file = controlField(stanza, 'Filename');
+    if (file) byFile.set(file.replace(/^\.\//, ''), stanza);
+  }
+  return byFile;
+}
+
+async function verifyManifest(dir: string, present: string[], problems: Problem[]): Promise<void> {
+  const file = join(dir, MANIFEST_NAME);
+  if (!existsSync(file)) {
+    problems.push({ file: MANIFEST_NAME, problem: 'missing' });
+    return;
+  }
+  let manifest: PayloadManifest;
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as PayloadManifest;
+    if (!Array.isArray(manifest.files)) throw new Error('no files list');
+  } catch (err) {
+    problems.push({ file: MANIFEST_NAME, problem: `does not parse: ${(err as Error).message}` });
+    return;
+  }
+  const listed = new Map(manifest.files.map((f) => [f.path, f]));
+  const actual = new Map((await describeFiles(dir, present)).map((f) => [f.path, f]));
+  for (const [path, entry] of listed) {
+    const found = actual.get(path);
+    if (!found) problems.push({ file: path, problem: 'listed in manifest.json but missing' });
+    else if (found.size !== entry.size) problems.push({ file: path, problem: `size ${found.size}, manifest.json says ${entry.size}` });
+    else if (found.sha256 !== entry.sha256) problems.push({ file: path, problem: `sha256 ${found.sha256}, manifest.json says ${entry.sha256}` });
+  }
+  for (const path of actual.keys()) if (!listed.has(path)) problems.push({ file: path, problem: 'not listed in manifest.json' });
+}
+
+async function verifyDebs(dir: string, present: string[], problems: Problem[], log?: BuildLog): Promise<void> {
+  const debs = present.filter((p) => p.startsWith('system/') && p.endsWith('.deb'));
+  const packagesFile = join(dir, 'system/Packages');
+  const index = existsSync(packagesFile) ? parseStanzas(readFileSync(packagesFile, 'utf8')) : undefined;
+  if (debs.length > 0 && !index) problems.push({ file: 'system/Packages', problem: 'missing' });
+  const sums = new Map((await describeFiles(dir, debs)).map((f) => [f.path, f]));
+  for (const deb of debs) {
+    const archive = debArchiveProblem(join(dir, deb));
+    if (archive) {
+      problems.push({ file: deb, problem: archive });
+      continue;
+    }
+    let control: string;
+    try {
+      control = await debControl(join(dir, deb), { log });
+    } catch {
+      problems.push({ file: deb, problem: 'control data does not parse (dpkg-deb --field fails)' });
+      continue;
+    }
+    if (!controlField(control, 'Package') || !controlField(control, 'Version')) {
+      problems.push({ file: deb, problem: 'control data has no Package or Version' });
+      continue;
+    }
+    const stanza = index?.get(deb.slice('system/'.length));
+    if (index && !stanza) problems.push({ file: deb, problem: 'not in system/Packages' });
+    else if (stanza) {
+      const sum = sums.get(deb)!;
+      if (controlField(stanza, 'SHA256') !== sum.sha256 || Number(controlField(stanza, 'Size')) !== sum.size) {
+        problems.push({ file: deb, problem: 'size or sha256 differ from its system/Packages entry' });
+      } else if (controlField(stanza, 'Package') !== controlField(control, 'Package')) {
+        problems.push({ file: deb, problem: 'control data does not match its system/Packages entry' });
+      }
+    }
+  }
+  if (index) for (const file of index.keys()) if (!sums.has(`system/${file}`)) problems.push({ file: `system/${file}`, problem: 'in system/Packages but missing' });
+}
+
+async function verifyImages(dir: string, present: string[], problems: Problem[]): Promise<void> {
+  const listFile = join(dir, 'images/images.txt');
+  const refs = new Map<string, string>();
+  if (existsSync(listFile)) {
+    for (const line of readFileSync(listFile, 'utf8').split('\n')) {
+      const [ref, , file] = line.trim().split(/\s+/);
+      if (ref && file && !ref.startsWith('#')) refs.set(`images/${file}`, ref);
+    }
+  }
+  for (const image of present.filter((p) => p.startsWith('images/') && /\.(tar|tar\.gz|tgz)$/.test(p))) {
+    if (!refs.has(image)) problems.push({ file: image, problem: 'not listed in images/images.txt' });
+    const check = await checkImage(join(dir, image), refs.get(image));
+    for (const p of check.problems) problems.push({ file: image, problem: p });
+  }
+  for (const file of refs.keys()) if (!present.includes(file)) problems.push({ file, problem: 'listed in images/images.txt but missing' });
+}
+
+async function verifyCharts(dir: string, present: string[], problems: Problem[]): Promise<void> {
+  const charts = present.filter((p) => p.startsWith('charts/') && p.endsWith('.tgz'));
+  const indexFile = join(dir, 'charts/index.yaml');
+  if (charts.length > 0 && !existsSync(indexFile)) problems.push({ file: 'charts/index.yaml', problem: 'missing' });
+  let index: ReturnType<typeof parseChartIndex> = [];
+  if (existsSync(indexFile)) {
+    try {
+      index = parseChartIndex(readFileSync(indexFile, 'utf8'));
+    } catch (err) {
+      problems.push({ file: 'charts/index.yaml', problem: `does not parse: ${(err as Error).message}` });
+    }
+  }
+  for (const chart of charts) {
+    const entry = index.find((e) => `charts/${e.file}` === chart);
+    if (!entry) problems.push({ file: chart, problem: 'not in charts/index.yaml' });
+    const check = await checkChart(join(dir, chart), entry ? { name: entry.name, version: entry.version } : {});
+    for (const p of check.problems) problems.push({ file: chart, problem: p });
+  }
+}
+
+export async function verifyPayload(dir: string, log?: BuildLog): Promise<Problem[]> {
+  if (!existsSync(dir)) return [{ file: dir, problem: 'payload directory not found' }];
+  const present = payloadFiles(dir);
+  const problems: Problem[] = [];
+  await verifyManifest(dir, present, problems);
+  await verifyDebs(dir, present, problems, log);
+  await verifyImages(dir, present, problems);
+  await verifyCharts(dir, present, problems);
+  return problems;
+}
