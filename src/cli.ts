@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { bootCommand } from './commands/boot.js';
+import { initCommand } from './commands/init.js';
+import { profileShowCommand, profileValidateCommand } from './commands/profile.js';
 import { inspectCommand } from './commands/inspect.js';
 import { verifyCommand } from './commands/verify.js';
 import { ExitCode, isIsoBuildError } from './errors.js';
@@ -73,6 +75,31 @@ function program(): Command {
     .option('--expect-version <version>', 'expected VERSION (default: from build-manifest.json next to the ISO, else the file name)')
     .action(async (iso: string, opts: Parameters<typeof verifyCommand>[1]) => {
       process.exitCode = await verifyCommand(iso, opts);
+    });
+
+  const profile = cli.command('profile').description('inspect a profile without building');
+  profile
+    .command('show')
+    .description('print the fully resolved profile (extends merged, ${VAR}s replaced, defaults filled, paths absolute)')
+    .argument('<file>', 'profile YAML')
+    .action(async (file: string) => {
+      process.exitCode = await profileShowCommand(file);
+    });
+  profile
+    .command('validate')
+    .description('check a profile, rendering and validating its autoinstall templates, without building')
+    .argument('<file>', 'profile YAML')
+    .option('--version <version>', 'release version the templates are rendered with', 'v0.0.0')
+    .action(async (file: string, opts: Parameters<typeof profileValidateCommand>[1]) => {
+      process.exitCode = await profileValidateCommand(file, opts);
+    });
+
+  cli
+    .command('init')
+    .description('scaffold a new profile directory (profile, autoinstall templates, overlay, hook) that builds on the fixture')
+    .argument('<dir>', 'new or empty directory')
+    .action(async (dir: string) => {
+      process.exitCode = await initCommand(dir);
     });
 
   return cli;

@@ -7,10 +7,14 @@ import { workPaths, type BuildContext } from '../context.js';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { ResourceStack, interruptedBy } from '../lifecycle.js';
 import { DEFAULT_PROFILE, loadProfile, renderOutputName } from '../profile/load.js';
+import { renderAutoinstall } from '../profile/autoinstall.js';
 import { unmountAllUnder, mountsUnder } from '../tools/mount.js';
 import { run } from '../tools/process.js';
 import { firstDifference } from '../release/compare.js';
 import { applyOverlayStage } from '../stages/apply-overlay.js';
+import { autoinstallStage } from '../stages/autoinstall.js';
+import { bootMenuStage } from '../stages/boot-menu.js';
+import { hookStage } from '../stages/hooks.js';
 import { chrootCommandsStage } from '../stages/chroot-commands.js';
 import { packagesStage, packagesVerifyStage } from '../stages/packages.js';
 import { detectLayoutStage } from '../stages/detect-layout.js';
@@ -45,16 +49,22 @@ export const STAGES: StageTask[] = [
   extractIsoStage,
   detectLayoutStage,
   unpackRootfsStage,
+  hookStage('pre-customize'),
   applyOverlayStage,
   chrootCommandsStage,
   packagesStage,
   packagesVerifyStage,
+  hookStage('post-customize'),
   productFilesStage,
+  autoinstallStage,
+  bootMenuStage,
+  hookStage('pre-repack'),
   repackRootfsStage,
   md5sumStage,
   rebuildIsoStage,
   verifyIsoStage,
   publishStage,
+  hookStage('post-build'),
 ];
 
 const VERSION_PATTERN = /^(v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?|\d{8})$/;
@@ -78,6 +88,7 @@ function isRealDate(yyyymmdd: string): boolean {
 export async function buildCommand(version: string, opts: BuildOptions): Promise<number> {
   validateVersion(version);
   const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE, { basePath: opts.base, baseSha256: opts.baseSha256 });
+  if (profile.autoinstall !== undefined) renderAutoinstall(profile, version); // bad templates fail before any work
   if (process.getuid?.() !== 0) {
     throw usageError('building needs root (chroot, mounts, file ownership in the rootfs)', 'run it with sudo, or as root in CI');
   }

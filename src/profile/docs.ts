@@ -96,7 +96,7 @@ bootMenu:
   title: Install {{product}} {{version}} (automatic)
   timeout: 5
   default: 0
-  kernelArgs: [console=ttyS0,115200]
+  kernelArgs: ["console=ttyS0,115200"]
 hooks:
   pre-customize: [hooks/check-base.sh]
   post-customize: [hooks/harden.sh]

@@ -11,6 +11,8 @@ import { problemsFromIssues } from './issues.js';
 import { DEFAULT_PROFILE, ProfileDocumentSchema, ProfileSchema, type OverlayMapping, type Profile, type ProfileBase } from './schema.js';
 import { TemplateError, renderTemplate } from './template.js';
 import { PROFILE_DOCS, formatKeyPath, parseProfileYaml, problemsError, type Problem } from './source.js';
+import { absolutizePaths, checkCycle, composedProblemsError, interpolate, mergeLayers, replaceTaggedLists, type Layer } from './compose.js';
+import { HOOK_POINTS } from './schema-autoinstall.js';
 
 export { DEFAULT_PROFILE } from './schema.js';
 
@@ -164,22 +166,72 @@ async function resolveOverlay(overlay: readonly OverlayMapping[], dir: string): 
   return { value: resolved, problems: problems.flat() };
 }
 
-export async function loadProfile(file: string, overrides: ProfileOverrides = {}): Promise<Profile> {
-  checkOverrides(overrides);
+/** The profile file and the profiles it extends, base first; paths in the bases made absolute against their own directory. */
+async function readLayers(file: string, chain: string[] = []): Promise<Layer[]> {
   const absolute = path.resolve(file);
   const display = displayPath(absolute);
   const source = parseProfileYaml(display, await readProfileText(absolute, display));
   const data: unknown = source.doc.toJS();
-  const parsed = ProfileSchema.safeParse(data);
-  if (!parsed.success) throw problemsError(source, problemsFromIssues(parsed.error.issues, data, ProfileDocumentSchema));
+  const layer: Layer = { file: absolute, dir: path.dirname(absolute), source, data, replaceLists: replaceTaggedLists(source) };
+  const parent = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>)['extends'] : undefined;
+  if (parent === undefined) return [layer];
+  if (typeof parent !== 'string' || parent === '') {
+    throw problemsError(source, [{ path: ['extends'], text: 'extends: expected the path of a base profile' }]);
+  }
+  const parentFile = path.resolve(layer.dir, parent);
+  checkCycle([...chain, absolute], parentFile, display);
+  const kind = await fileKind(parentFile);
+  if (kind !== 'file') {
+    throw problemsError(source, [{ path: ['extends'], text: `extends: ${kind === 'missing' ? 'file not found' : 'expected a regular file'}: ${parentFile}`, hint: "relative to this profile's directory" }]);
+  }
+  const bases = await readLayers(parentFile, [...chain, absolute]);
+  for (const base of bases) if (base.dir !== layer.dir && chain.length === 0) absolutizePaths(base.data, base.dir);
+  return [...bases, layer];
+}
 
-  const dir = path.dirname(absolute);
+type ResolvedPaths = Pick<Parsed, 'autoinstall' | 'hooks'>;
+
+/** Template and hook paths, resolved against the profile's directory and checked. */
+async function resolveExtras(parsed: Parsed, dir: string): Promise<Resolved<ResolvedPaths>> {
+  const problems: Problem[] = [];
+  let autoinstall = parsed.autoinstall;
+  if (autoinstall !== undefined) {
+    const userData = path.resolve(dir, autoinstall.userData);
+    const metaData = autoinstall.metaData === undefined ? undefined : path.resolve(dir, autoinstall.metaData);
+    const hint = `templates are relative to the profile's directory (${dir})`;
+    problems.push(...(await expectKind(userData, 'file', ['autoinstall', 'userData'], hint)));
+    if (metaData !== undefined) problems.push(...(await expectKind(metaData, 'file', ['autoinstall', 'metaData'], hint)));
+    autoinstall = withoutUndefined({ ...autoinstall, userData, metaData });
+  }
+  const hooks = { ...parsed.hooks };
+  for (const point of HOOK_POINTS) {
+    hooks[point] = parsed.hooks[point].map((script) => path.resolve(dir, script));
+    for (const [i, script] of hooks[point].entries()) {
+      problems.push(...(await expectKind(script, 'file', ['hooks', point, i], `hook scripts are relative to the profile's directory (${dir})`)));
+    }
+  }
+  return { value: withoutUndefined({ autoinstall, hooks }), problems };
+}
+
+export async function loadProfile(file: string, overrides: ProfileOverrides = {}): Promise<Profile> {
+  checkOverrides(overrides);
+  const layers = await readLayers(file);
+  const top = layers[layers.length - 1]!;
+  const merged = mergeLayers(layers);
+  const interpolated = interpolate(merged.data, process.env);
+  if (interpolated.problems.length > 0) throw composedProblemsError(layers, merged.origins, interpolated.problems);
+  const data = interpolated.data;
+  const parsed = ProfileSchema.safeParse(data);
+  if (!parsed.success) throw composedProblemsError(layers, merged.origins, problemsFromIssues(parsed.error.issues, data, ProfileDocumentSchema));
+
+  const dir = top.dir;
   const base = await resolveBase(parsed.data.base, dir, overrides);
   const overlay = await resolveOverlay(parsed.data.overlay, dir);
-  const problems = [...base.problems, ...overlay.problems];
-  if (problems.length > 0) throw problemsError(source, problems);
-  const profile: Parsed = { ...parsed.data, base: base.value, overlay: overlay.value };
-  return { file: absolute, dir, ...profile };
+  const extras = await resolveExtras(parsed.data, dir);
+  const problems = [...base.problems, ...overlay.problems, ...extras.problems];
+  if (problems.length > 0) throw composedProblemsError(layers, merged.origins, problems);
+  const profile: Parsed = { ...parsed.data, base: base.value, overlay: overlay.value, ...extras.value };
+  return { file: top.file, dir, ...profile };
 }
 
 /** The ISO's file name for `version`; strict: unknown variables and '/' in the result are errors. */

@@ -23,6 +23,7 @@ import {
   normalizeTarget,
 } from './checks.js';
 import { OUTPUT_NAME_VARIABLES, TemplateError, renderTemplate } from './template.js';
+import { AutoinstallSchema, BootMenuSchema, ExtendsSchema, HooksSchema, VarsSchema } from './schema-autoinstall.js';
 
 export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
 export const DEFAULT_OUTPUT_NAME = '{{name}}-{{version}}.iso';
@@ -338,6 +339,11 @@ export const ProfileDocumentSchema = z
       .min(0)
       .optional()
       .describe('Fixed build time (seconds since the epoch) for reproducible builds, used when `SOURCE_DATE_EPOCH` is not set.'),
+    autoinstall: AutoinstallSchema.optional(),
+    bootMenu: BootMenuSchema.optional(),
+    hooks: HooksSchema.prefault({}),
+    vars: VarsSchema,
+    extends: ExtendsSchema,
     release: z
       .strictObject({
         gpgKey: z

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode, IsoBuildError } from '../../src/errors.js';
 import { findSha256, loadProfile, renderOutputName, type ProfileOverrides } from '../../src/profile/load.js';
-import type { Profile } from '../../src/profile/schema.js';
+import { ProfileDocumentSchema, type Profile } from '../../src/profile/schema.js';
 
 const FIXTURES = 'test/unit/fixtures/profiles';
 const FIXTURES_ABS = path.resolve(FIXTURES);
@@ -63,6 +63,7 @@ describe('loadProfile: valid profiles', () => {
       overlay: [],
       chroot: { commands: [], env: {} },
       output: { name: '{{name}}-{{version}}.iso' },
+      hooks: { 'pre-customize': [], 'post-customize': [], 'pre-repack': [], 'post-build': [] },
     });
   });
 
@@ -179,7 +180,7 @@ describe('loadProfile: schema errors', () => {
   it('reports unknown top-level keys without a suggestion when nothing is close', async () => {
     const message = await messageFor(`name: x\n${BASE}frobnicate: 1\n`);
     expect(message).toBe(
-      'P:5:1: unknown key "frobnicate" at the top level (expected one of: name, product, volumeLabel, base, rootfs, overlay, chroot, output, sourceDateEpoch)',
+      `P:5:1: unknown key "frobnicate" at the top level (expected one of: ${Object.keys(ProfileDocumentSchema.shape).join(', ')})`,
     );
   });
 

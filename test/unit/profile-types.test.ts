@@ -1,6 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type { BaseLayout, Compression, OverlayMapping, Profile } from '../../src/profile/schema.js';
-import type { PackagesOptions } from '../../src/profile/schema.js';
 
 /** The contract the rest of the code relies on; the types derived from the zod schema must match it exactly. */
 interface ExpectedOverlayMapping {
@@ -28,8 +27,27 @@ interface ExpectedProfile {
   chroot: { commands: string[]; env: Record<string, string> };
   output: { name: string };
   sourceDateEpoch?: number;
-  packages?: PackagesOptions;
   release?: { gpgKey?: string };
+  autoinstall?: {
+    userData: string;
+    metaData?: string;
+    release: string;
+    hostname?: string;
+    username: string;
+    realname?: string;
+    passwordHash?: string;
+    sshKeys: string[];
+    locale: string;
+    keyboard: { layout: string; variant: string };
+    timezone: string;
+    storage: 'lvm' | 'direct' | 'zfs';
+    packages: string[];
+    lateCommands: string[];
+  };
+  bootMenu?: { title: string; timeout?: number; default?: number; kernelArgs: string[] };
+  hooks: { 'pre-customize': string[]; 'post-customize': string[]; 'pre-repack': string[]; 'post-build': string[] };
+  vars?: Record<string, string>;
+  extends?: string;
 }
 
 // Checked by `tsc --noEmit` (test/ is in tsconfig.json); the runtime test only keeps vitest happy.
