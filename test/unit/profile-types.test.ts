@@ -1,5 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type { BaseLayout, Compression, OverlayMapping, Profile } from '../../src/profile/schema.js';
+import type { PackagesOptions } from '../../src/profile/schema.js';
 
 /** The contract the rest of the code relies on; the types derived from the zod schema must match it exactly. */
 interface ExpectedOverlayMapping {
@@ -27,6 +28,7 @@ interface ExpectedProfile {
   chroot: { commands: string[]; env: Record<string, string> };
   output: { name: string };
   sourceDateEpoch?: number;
+  packages?: PackagesOptions;
   release?: { gpgKey?: string };
   autoinstall?: {
     userData: string;
