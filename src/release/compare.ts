@@ -124,7 +124,7 @@ export async function firstDifference(isoA: string, isoB: string, scratch: strin
       await unsquash(fb, rb, { log });
       const inner = firstTreeDifference(ra, rb, { metadata: false }) ?? firstTreeDifference(ra, rb, { metadata: true });
       if (inner) return `first differing file: ${inner.path} in ${inIso} (${inner.what})`;
-      return `first differing file: ${inIso} (its files are identical: squashfs layout, compression or superblock)`;
+      return `first differing file: ${inIso} (the files in it have the same content, modes, owners and times: the difference is in xattrs, their order, or the squashfs layout)`;
     }
     return `first differing file: ${inIso} (${diff.what})`;
   } finally {
