@@ -1,0 +1,106 @@
+/** ISO 9660 reader: Rock Ridge, Joliet and plain names, symlinks, multi-extent files, and clear errors on bad images. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IsoBuildError } from '../../src/errors.js';
+import { IsoImage } from '../../src/image/iso9660.js';
+import { bufferSource } from '../../src/image/source.js';
+
+let dir: string;
+const isos: Record<string, Buffer> = {};
+
+function mkisofs(name: string, flags: string[]): Buffer {
+  const out = join(dir, `${name}.iso`);
+  execFileSync('xorriso', ['-as', 'mkisofs', ...flags, '-V', 'TEST_LABEL', '-o', out, join(dir, 'tree')], { stdio: 'ignore' });
+  return readFileSync(out);
+}
+
+async function open(buf: Buffer): Promise<IsoImage> {
+  return IsoImage.open(bufferSource(buf, 'test.iso'));
+}
+
+async function text(iso: IsoImage, path: string): Promise<string> {
+  const e = await iso.lookup(path);
+  expect(e, path).toBeDefined();
+  return (await iso.readAll(e!)).toString();
+}
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(IsoBuildError);
+  return err as Error;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'isobuild-unit-iso-'));
+  mkdirSync(join(dir, 'tree/Casper/deeper/still'), { recursive: true });
+  writeFileSync(join(dir, 'tree/Casper/deeper/still/MixedCase-long-file-name.squashfs'), 'payload\n');
+  writeFileSync(join(dir, 'tree/aa'), 'A'.repeat(2048));
+  writeFileSync(join(dir, 'tree/ab'), 'B'.repeat(100));
+  symlinkSync('Casper/deeper', join(dir, 'tree/shortcut'));
+  isos.rr = mkisofs('rr', ['-r', '-J']);
+  isos.joliet = mkisofs('joliet', ['--norock', '-J']);
+  isos.plain = mkisofs('plain', ['--norock']);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ISO 9660 reader', () => {
+  it('Rock Ridge: exact names, modes, symlink targets, volume label', async () => {
+    const iso = await open(isos.rr!);
+    expect(iso.nameSource).toBe('rockridge');
+    expect(iso.volumeId).toBe('TEST_LABEL');
+    expect(await text(iso, '/Casper/deeper/still/MixedCase-long-file-name.squashfs')).toBe('payload\n');
+    const link = await iso.lookup('/shortcut');
+    expect(link?.target).toBe('Casper/deeper');
+    expect((link!.mode & 0o170000).toString(8)).toBe('120000');
+    expect(await iso.lookup('/casper')).toBeUndefined(); // Rock Ridge names are case-sensitive
+  });
+
+  it('Joliet names when there is no Rock Ridge', async () => {
+    const iso = await open(isos.joliet!);
+    expect(iso.nameSource).toBe('joliet');
+    expect(await text(iso, '/Casper/deeper/still/MixedCase-long-file-name.squashfs')).toBe('payload\n');
+  });
+
+  it('plain ISO 9660 names, looked up case-insensitively', async () => {
+    const iso = await open(isos.plain!);
+    expect(iso.nameSource).toBe('iso9660');
+    expect(await text(iso, '/aa')).toBe('A'.repeat(2048));
+  });
+
+  it('joins the extents of a multi-extent file', async () => {
+    // Turn "aa" + "ab" into one file "aa" of two extents: set the multi-extent flag and rename the second record.
+    const buf = Buffer.from(isos.rr!);
+    const iso = await open(buf);
+    const root = iso.root().extents[0]!;
+    const area = buf.subarray(root.offset, root.offset + root.length);
+    const recordOf = (isoName: string): number => {
+      for (let pos = 0; pos < area.length && area[pos]! > 0; pos += area[pos]!) {
+        if (area.toString('latin1', pos + 33, pos + 33 + area[pos + 32]!).startsWith(isoName)) return pos;
+      }
+      throw new Error(`no record ${isoName}`);
+    };
+    const a = recordOf('AA');
+    const b = recordOf('AB');
+    area[a + 25] = area[a + 25]! | 0x80;
+    const rec = area.subarray(b, b + area[b]!);
+    rec.write('AA', 33, 'latin1');
+    const nm = rec.indexOf('NM', 34, 'latin1');
+    rec.write('aa', nm + 5, 'latin1');
+    const merged = await (await open(buf)).lookup('/aa');
+    expect(merged?.extents).toHaveLength(2);
+    expect((await (await open(buf)).readAll(merged!)).toString()).toBe('A'.repeat(2048) + 'B'.repeat(100));
+  });
+
+  it('not an ISO, truncated, and a directory extent outside the image', async () => {
+    expect((await failure(open(Buffer.alloc(40000, 1)))).message).toMatch(/is not an ISO 9660 image \(no CD001 volume descriptor at sector 16\)/);
+    expect((await failure(open(Buffer.alloc(1000)))).message).toMatch(/is not an ISO 9660 image \(too small/);
+    const cut = isos.rr!.subarray(0, 17 * 2048 + 100);
+    expect((await failure(open(cut))).message).toMatch(/test\.iso: ISO 9660 (volume descriptor 17|root directory) is broken: .* lie outside the image/);
+    const bad = Buffer.from(isos.rr!);
+    bad.writeUInt32LE(0x7fff0000, 16 * 2048 + 156 + 10); // root directory data length
+    expect((await failure(open(bad))).message).toMatch(/ISO 9660 root directory is broken: .*(absurd|outside)/);
+  });
+});
