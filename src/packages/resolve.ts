@@ -144,7 +144,7 @@ export async function resolveClosure(opts: ResolveOptions): Promise<ResolveResul
   mkdirSync(stateDir, { recursive: true });
   const unlock = await lockDir(join(stateDir, '.lock'), opts.log);
   try {
-    return await resolveLocked(opts, arch, sourcesFiles, stateDir);
+    return await resolveLocked(opts, arch, sourcesFiles, stateDir, true);
   } finally {
     unlock();
   }
@@ -175,13 +175,33 @@ async function lockDir(dir: string, log?: BuildLog): Promise<() => void> {
   }
 }
 
-async function resolveLocked(opts: ResolveOptions, arch: string, sourcesFiles: { name: string; text: string }[], stateDir: string): Promise<ResolveResult> {
+async function resolveLocked(opts: ResolveOptions, arch: string, sourcesFiles: { name: string; text: string }[], stateDir: string, forceUpdate = false): Promise<ResolveResult> {
   const aptConfig = writeAptConfig(opts.rootfs, stateDir, arch, sourcesFiles);
   opts.log?.line(`packages: private apt in ${stateDir} (architecture ${arch})\n${sourcesFiles.map((f) => `${f.name}:\n${f.text}`).join('')}`);
   const call = { log: opts.log, onLine: opts.onLine };
-  await aptGet(aptConfig, ['update'], call);
+  const stamp = join(stateDir, 'updated');
+  const update = async (): Promise<void> => {
+    await aptGet(aptConfig, ['update'], call);
+    writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  };
+  const maxAgeMs = Number(process.env.ISO_BUILD_APT_LISTS_MAX_AGE ?? 6 * 3600) * 1000;
+  const age = existsSync(stamp) ? Date.now() - statSync(stamp).mtimeMs : Infinity;
+  let refreshed = false;
+  if (forceUpdate || age > maxAgeMs) {
+    await update();
+    refreshed = true;
+  } else {
+    opts.log?.line(`packages: apt lists are ${Math.round(age / 60000)} min old (< ISO_BUILD_APT_LISTS_MAX_AGE=${maxAgeMs / 1000} s): not refreshed`);
+  }
   const recommends = opts.recommends ? '--install-recommends' : '--no-install-recommends';
-  const printed = await aptGet(aptConfig, ['-qq', '--print-uris', '-y', recommends, 'install', ...opts.packages], { log: opts.log });
+  let printed;
+  try {
+    printed = await aptGet(aptConfig, ['-qq', '--print-uris', '-y', recommends, 'install', ...opts.packages], { log: opts.log });
+  } catch (err) {
+    if (refreshed) throw err;
+    opts.log?.line(`packages: resolving failed with cached apt lists (${(err as Error).message}); refreshing them and retrying once`);
+    return await resolveLocked(opts, arch, sourcesFiles, stateDir, true);
+  }
   const wanted = parsePrintUris(printed.stdout);
   opts.log?.line(`packages: closure of ${opts.packages.join(' ')}: ${wanted.length} .debs the target lacks`);
 
@@ -194,7 +214,14 @@ async function resolveLocked(opts: ResolveOptions, arch: string, sourcesFiles: {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     try {
-      await aptGet(aptConfig, ['download', ...missing.map((d) => `${d.name}:${d.arch}=${d.version}`)], { ...call, cwd: tmp });
+      const download = (): Promise<unknown> => aptGet(aptConfig, ['download', ...missing.map((d) => `${d.name}:${d.arch}=${d.version}`)], { ...call, cwd: tmp });
+      try {
+        await download();
+      } catch (err) {
+        if (refreshed) throw err;
+        opts.log?.line(`packages: download failed with cached apt lists (${(err as Error).message}); refreshing them and retrying once`);
+        return await resolveLocked(opts, arch, sourcesFiles, stateDir, true);
+      }
       const bySha = new Map(missing.map((d) => [d.sha256, d]));
       for (const f of readdirSync(tmp).filter((n) => n.endsWith('.deb'))) {
         const sha = await sha256File(join(tmp, f));

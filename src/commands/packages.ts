@@ -1,0 +1,107 @@
+/** `iso-build packages fetch|verify|list`: the offline payload outside a full build. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ExitCode, IsoBuildError, usageError } from '../errors.js';
+import { buildPayload } from '../packages/payload.js';
+import { parseChartIndex } from '../packages/charts.js';
+import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
+import { controlField } from '../packages/repo.js';
+import { resolveClosure } from '../packages/resolve.js';
+import { verifyPayload } from '../packages/verify.js';
+import { DEFAULT_PROFILE, loadProfile } from '../profile/load.js';
+
+export interface FetchOptions {
+  profile?: string;
+  rootfs?: string;
+  cache?: string;
+  output?: string;
+}
+
+function cacheDir(opt?: string): string {
+  return resolve(opt ?? process.env.ISO_BUILD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'iso-build'));
+}
+
+function progressLine(line: string): void {
+  // apt's "Get:N uri ... [size]" lines are the download progress
+  if (/^(Get|Hit|Ign):\d+ /.test(line) || /^Fetched /.test(line)) process.stdout.write(`  ${line}\n`);
+}
+
+/** Resolves the profile's `packages.system` for an unpacked target rootfs and fills the cache; with --output, writes the whole payload there. */
+export async function packagesFetchCommand(opts: FetchOptions): Promise<number> {
+  const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE);
+  const packages = profile.packages;
+  if (!packages) throw usageError(`${profile.file} has no packages section`);
+  if (!opts.rootfs) throw usageError('packages fetch needs --rootfs DIR: the unpacked target root filesystem to resolve against', 'unsquashfs the base ISO\'s rootfs, or run a build (it fetches too)');
+  const rootfs = resolve(opts.rootfs);
+  if (!existsSync(join(rootfs, 'var/lib/dpkg/status'))) throw usageError(`${rootfs} is not a Debian/Ubuntu root filesystem (no var/lib/dpkg/status)`);
+  const cache = cacheDir(opts.cache);
+  if (opts.output) {
+    if (process.getuid?.() !== 0) throw usageError('writing a payload needs root (file ownership)', 'run it as root');
+    const result = await buildPayload({
+      name: profile.name,
+      product: profile.product,
+      version: 'unreleased',
+      profileDir: profile.dir,
+      packages,
+      rootfs: resolve(opts.output),
+      cacheDir: cache,
+      epochSeconds: Math.floor(Date.now() / 1000),
+      progress: (text) => process.stdout.write(`${text}\n`),
+    });
+    process.stdout.write(`${result.payloadDir}: ${result.debs.length} .debs, ${result.images.length} images, ${result.charts.length} charts, ${result.files} files\n`);
+    return 0;
+  }
+  if (packages.system.length === 0) {
+    process.stdout.write('packages.system is empty: nothing to fetch\n');
+    return 0;
+  }
+  const result = await resolveClosure({
+    rootfs,
+    packages: packages.system,
+    sources: packages.sources,
+    architecture: packages.architecture,
+    recommends: packages.recommends,
+    cacheDir: cache,
+    onLine: progressLine,
+  });
+  for (const d of result.debs) process.stdout.write(`${d.fileName}  ${d.size}  sha256:${d.sha256}\n`);
+  process.stdout.write(`${result.debs.length} .debs for ${result.arch}: ${result.downloaded} downloaded, ${result.fromCache} from the cache (${join(cache, 'packages/debs')})\n`);
+  return 0;
+}
+
+export async function packagesVerifyCommand(dir: string): Promise<number> {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw usageError(`${dir} is not a directory`, 'pass the payload directory, e.g. <rootfs>/opt/novasphere/packages');
+  const problems = await verifyPayload(root);
+  if (problems.length > 0) {
+    for (const p of problems) process.stdout.write(`BAD ${p.file}: ${p.problem}\n`);
+    throw new IsoBuildError(`${dir}: ${problems.length} problem(s): ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`, {
+      exitCode: ExitCode.Verification,
+      hint: 'rebuild the payload (iso-build packages fetch --output, or a build)',
+    });
+  }
+  const manifest = JSON.parse(readFileSync(join(root, MANIFEST_NAME), 'utf8')) as PayloadManifest;
+  process.stdout.write(`${dir}: OK (${manifest.files.length} files match manifest.json)\n`);
+  return 0;
+}
+
+export function packagesListCommand(dir: string): number {
+  const root = resolve(dir);
+  if (!existsSync(join(root, MANIFEST_NAME))) throw usageError(`${dir} has no ${MANIFEST_NAME}`, 'pass a payload directory, e.g. <rootfs>/opt/novasphere/packages');
+  const read = (p: string): string => (existsSync(join(root, p)) ? readFileSync(join(root, p), 'utf8') : '');
+  const out: string[] = [];
+  for (const stanza of read('system/Packages').split(/\n\s*\n/).filter((s) => s.trim())) {
+    out.push(`deb    ${controlField(stanza, 'Package') ?? '?'} ${controlField(stanza, 'Version') ?? '?'} ${controlField(stanza, 'Architecture') ?? '?'}`);
+  }
+  for (const line of read('images/images.txt').split('\n').filter((l) => l.trim() && !l.startsWith('#'))) {
+    const [ref, digest] = line.split(/\s+/);
+    out.push(`image  ${ref ?? '?'} ${digest ?? ''}`);
+  }
+  const index = read('charts/index.yaml');
+  if (index) for (const c of parseChartIndex(index)) out.push(`chart  ${c.name} ${c.version}`);
+  const manifest = JSON.parse(read(MANIFEST_NAME)) as PayloadManifest;
+  const bytes = manifest.files.reduce((s, f) => s + f.size, 0);
+  out.push(`${manifest.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (${manifest.product} ${manifest.version})`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
