@@ -53,3 +53,8 @@ export async function debControl(deb: string, call: AptCall = {}): Promise<strin
 export async function debCheckData(deb: string, call: AptCall = {}): Promise<void> {
   await run('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -t >/dev/null', 'sh', deb], { log: call.log, what: `dpkg-deb --fsys-tarfile ${deb}` });
 }
+
+/** `file` -> `file.xz` (apt repository indexes), keeping `file`. */
+export async function xzCompress(file: string, call: AptCall = {}): Promise<void> {
+  await run('xz', ['-k', '-f', '-9', '-T1', file], { log: call.log, what: `xz ${file}` });
+}

@@ -92,3 +92,8 @@ export async function signDetached(file: string, signature: string, key: string,
     what: `gpg --detach-sign ${file}`,
   });
 }
+
+/** Stops the gpg-agent a private home started (it daemonizes, so it outlives the gpg command). */
+export async function stopAgent(h: GpgHome): Promise<void> {
+  await run('gpgconf', ['--homedir', h.home, '--kill', 'all'], { log: h.log, what: 'gpgconf --kill all', uninterruptible: true, okExitCodes: [1, 2] });
+}
