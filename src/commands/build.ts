@@ -11,6 +11,7 @@ import { renderAutoinstall } from '../profile/autoinstall.js';
 import { unmountAllUnder, mountsUnder } from '../tools/mount.js';
 import { run } from '../tools/process.js';
 import { firstDifference } from '../release/compare.js';
+import { checkSigningKey } from '../stages/release-artifacts.js';
 import { applyOverlayStage } from '../stages/apply-overlay.js';
 import { autoinstallStage } from '../stages/autoinstall.js';
 import { bootMenuStage } from '../stages/boot-menu.js';
@@ -94,6 +95,7 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
   }
   // What the build writes (and what chroot commands create) must not depend on the caller's umask.
   process.umask(0o022);
+  await checkSigningKey(profile);
   if (opts.checkReproducible) return checkReproducible(profile, version, opts);
   const ctx = await createContext(profile, version, opts);
   const started = Date.now();

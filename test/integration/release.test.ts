@@ -163,6 +163,16 @@ describe.skipIf(!IS_ROOT)('release artifacts and iso-build verify', () => {
     expect(runCli(['verify', join(copy, ISO), '--key', pubKeyFile]).stderr).toMatch(/^error: signature: .*SHA256SUMS\.asc is missing/m);
   });
 
+  it('a build naming a signing key gpg does not have fails before building (exit 2), leaving nothing', () => {
+    const out = join(dir, 'releases/v1.0.1');
+    const res = runCli(['v1.0.1', '--profile', 'profiles/fixture.yaml', '--output', out, '--work', join(dir, 'work-nokey')], {
+      env: { SOURCE_DATE_EPOCH: '1700000000', ISO_BUILD_GPG_KEY: 'nobody@example.invalid', GNUPGHOME: home },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^error: gpg has no secret key "nobody@example\.invalid" to sign SHA256SUMS with$/m);
+    expect(res.stdout).not.toMatch(/Verify base ISO/);
+  });
+
   it('fails naming the signature when SHA256SUMS was signed by another key', () => {
     const copy = copyRelease('other-key');
     rmSync(join(copy, 'SHA256SUMS.asc'));
