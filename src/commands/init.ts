@@ -59,6 +59,7 @@ export async function initCommand(dirArg: string): Promise<number> {
   mkdirSync(join(dir, 'templates'), { recursive: true });
   mkdirSync(join(dir, 'overlay/rootfs/etc'), { recursive: true });
   mkdirSync(join(dir, 'hooks'), { recursive: true });
+  // every shipped template (autoinstall, and install.sh.hbs which packages.installScript defaults to)
   for (const t of readdirSync(TEMPLATES_DIR)) copyFileSync(join(TEMPLATES_DIR, t), join(dir, 'templates', t));
   writeFileSync(join(dir, 'overlay/rootfs/etc', `${name}-release`), `${name}\n`);
   writeFileSync(join(dir, 'hooks/post-customize.sh'), HOOK);

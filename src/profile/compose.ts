@@ -61,19 +61,33 @@ export function absolutizePaths(data: unknown, dir: string): void {
     const v = obj[field];
     if (typeof v === 'string' && v !== '' && !v.startsWith('${') && !path.isAbsolute(v)) obj[field] = path.resolve(dir, v);
   };
+  const fixList = (list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((v, i) => {
+      if (typeof v === 'string' && v !== '' && !v.startsWith('${') && !path.isAbsolute(v)) list[i] = path.resolve(dir, v);
+    });
+  };
   fix(data['base'], 'path');
   fix(data['base'], 'sha256sums');
   if (Array.isArray(data['overlay'])) for (const m of data['overlay']) fix(m, 'source');
+  const packages = data['packages'];
+  if (isPlainObject(packages)) {
+    fix(packages, 'signingKey');
+    fix(packages, 'installScript');
+    fixList(packages['debs']);
+    if (Array.isArray(packages['images'])) for (const image of packages['images']) fix(image, 'archive');
+    if (Array.isArray(packages['charts'])) {
+      for (const chart of packages['charts']) {
+        fix(chart, 'path');
+        fix(chart, 'repo');
+      }
+    }
+  }
   fix(data['autoinstall'], 'userData');
   fix(data['autoinstall'], 'metaData');
   const hooks = data['hooks'];
   if (isPlainObject(hooks)) {
-    for (const list of Object.values(hooks)) {
-      if (!Array.isArray(list)) continue;
-      list.forEach((v, i) => {
-        if (typeof v === 'string' && v !== '' && !v.startsWith('${') && !path.isAbsolute(v)) list[i] = path.resolve(dir, v);
-      });
-    }
+    for (const list of Object.values(hooks)) fixList(list);
   }
 }
 

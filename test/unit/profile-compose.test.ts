@@ -96,6 +96,24 @@ autoinstall:
     expect(p.chroot.commands).toEqual(['only']);
   });
 
+  it('replaces a mapping tagged !replace', async () => {
+    const p = await loadProfile(await child(`extends: ../base/base.yaml\nname: c\nchroot: !replace\n  commands: [x]\n`));
+    expect(p.chroot).toEqual({ commands: ['x'], env: {} });
+  });
+
+  it('keeps package payload paths of the base relative to the base', async () => {
+    const { absolutizePaths } = await import('../../src/profile/compose.js');
+    const data = { packages: { debs: ['a.deb', '/abs.deb'], images: [{ archive: 'i.tar' }], charts: [{ path: 'c.tgz' }, { repo: 'charts' }], installScript: 't.hbs', signingKey: '${KEY}' } };
+    absolutizePaths(data, '/base');
+    expect(data.packages).toEqual({
+      debs: ['/base/a.deb', '/abs.deb'],
+      images: [{ archive: '/base/i.tar' }],
+      charts: [{ path: '/base/c.tgz' }, { repo: '/base/charts' }],
+      installScript: '/base/t.hbs',
+      signingKey: '${KEY}',
+    });
+  });
+
   it('points at the file and line of a problem in the base', async () => {
     await writeFile(path.join(tmp, 'base/bad-base.yaml'), `name: bad\nbase:\n  path: base.iso\n  sha256: ${HASH}\nrootfs:\n  compresion: xz\n`);
     const err = await loadError(await child('extends: ../base/bad-base.yaml\nname: c\n'));
