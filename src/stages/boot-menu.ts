@@ -85,9 +85,10 @@ export function editGrubMenu(text: string, edit: MenuEdit): string {
   if (edit.entry !== undefined) {
     const template = grubBlocks(lines).find((b) => lines.slice(b.start, b.end).some((l) => GRUB_KERNEL.test(l)));
     if (template === undefined) throw new Error('no menuentry with a linux line to copy');
-    const title = edit.entry.title;
+    // a GRUB double-quoted string: \ " $ are escaped (a $ would expand a variable)
+    const title = edit.entry.title.replace(/[\\"$]/g, '\\$&');
     const entry = lines.slice(template.start, template.end).map((l, k) => {
-      if (k === 0) return l.replace(/^(\s*menuentry\s+)(["'])(.*?)\2/, `$1"${title}"`).replace(/\s--id(?:=|\s+)\S+/, '');
+      if (k === 0) return l.replace(/^(\s*menuentry\s+)(["'])(.*?)\2/, (_m, head: string) => `${head}"${title}"`).replace(/\s--id(?:=|\s+)\S+/, '');
       return kernelArgs(l, [...GRUB_AUTOINSTALL_ARGS, ...edit.kernelArgs]);
     });
     const first = grubBlocks(lines)[0]!.start;
@@ -157,7 +158,7 @@ export const bootMenuStage: StageTask = {
   task: (ctx, task) => {
     const menu = ctx.profile.bootMenu;
     const vars = { name: ctx.profile.name, product: ctx.profile.product, version: ctx.version };
-    const title = renderTemplate(menu?.title ?? 'Install {{product}} (automatic)', vars).replaceAll('"', "'");
+    const title = renderTemplate(menu?.title ?? 'Install {{product}} (automatic)', vars).replace(/[\r\n]/g, ' ');
     const edit: MenuEdit = {
       entry: ctx.profile.autoinstall === undefined ? undefined : { title },
       kernelArgs: menu?.kernelArgs ?? [],

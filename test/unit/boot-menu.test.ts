@@ -116,6 +116,11 @@ describe('editGrubMenu', () => {
     expect(editGrubMenu(FIXTURE_GRUB, { kernelArgs: [] })).toBe(FIXTURE_GRUB);
   });
 
+  it('escapes the title for GRUB', () => {
+    const out = editGrubMenu(FIXTURE_GRUB, { entry: { title: 'A "$x" \\ $1' }, kernelArgs: [] });
+    expect(out).toContain('menuentry "A \\"\\$x\\" \\\\ \\$1" {');
+  });
+
   it('refuses to add an entry to a menu without a kernel entry', () => {
     expect(() => editGrubMenu('set timeout=5\n', { entry: { title: 'x' }, kernelArgs: [] })).toThrow(/no menuentry/);
   });
