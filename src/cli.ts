@@ -90,9 +90,9 @@ function program(): Command {
     .command('validate')
     .description('check a profile, rendering and validating its autoinstall templates, without building')
     .argument('<file>', 'profile YAML')
-    .option('--version <version>', 'release version the templates are rendered with', 'v0.0.0')
-    .action(async (file: string, opts: Parameters<typeof profileValidateCommand>[1]) => {
-      process.exitCode = await profileValidateCommand(file, opts);
+    .option('--build-version <version>', 'release version the templates are rendered with', 'v0.0.0')
+    .action(async (file: string, opts: { buildVersion: string }) => {
+      process.exitCode = await profileValidateCommand(file, { version: opts.buildVersion });
     });
 
   cli
