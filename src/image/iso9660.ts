@@ -82,6 +82,9 @@ export class IsoImage {
     if (pvd.readUInt16LE(128) !== SECTOR) throw corrupt(source.name, 'ISO 9660 primary volume descriptor', `logical block size ${pvd.readUInt16LE(128)} (only 2048 is read)`);
     const volumeId = pvd.toString('latin1', 40, 72).trim();
     const volumeBytes = pvd.readUInt32LE(80) * SECTOR;
+    if (volumeBytes > source.size) {
+      throw corrupt(source.name, 'ISO 9660 primary volume descriptor', `the volume has ${volumeBytes} bytes but the file only ${source.size} (truncated download?)`);
+    }
     const root = parseRecord(source.name, pvd.subarray(156, 190), 0, 'iso9660')!;
     // Rock Ridge is announced by an SP entry in the root's "." record.
     const first = await readDirBytes(source, root, 'ISO 9660 root directory');
