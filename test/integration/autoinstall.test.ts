@@ -88,10 +88,10 @@ describe('profile validate refuses bad autoinstall templates', () => {
   }
 
   it('accepts the shipped template', () => {
-    const res = runCli(['profile', 'validate', profileWith('good')]);
+    const res = runCli(['profile', 'validate', profileWith('good'), '--build-version', 'v3.1.4']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/profile\.yaml: OK \(.*autoinstall user-data/);
+    expect(res.stdout).toMatch(/profile\.yaml: OK \(output validate-v3\.1\.4\.iso; autoinstall user-data .*; boot menu "Install NovaSphere Fixture v3\.1\.4 \(automatic\)"/);
   });
 
   it('refuses a typo in a section name, naming the template and the rendered line', () => {
