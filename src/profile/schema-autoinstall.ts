@@ -125,7 +125,7 @@ export const HooksSchema = z
     'pre-customize': hookList('Scripts run inside the chroot before the overlay and chroot commands.'),
     'post-customize': hookList('Scripts run inside the chroot after the chroot commands.'),
     'pre-repack': hookList('Scripts run on the build host before the rootfs is packed (ISO tree and rootfs still editable).'),
-    'post-build': hookList('Scripts run on the build host after the ISO is published.'),
+    'post-build': hookList('Scripts run on the build host after the ISO is published (a failure fails the build; the published files stay).'),
   })
   .describe(
     'Scripts (relative to the profile file\'s directory) run at named points of the build, in order; their output goes to the build log ' +
