@@ -46,6 +46,18 @@ export interface RootfsLayout {
   manifestFile: string;
   /** Layered casper: the install-sources.yaml entry id that installs this layer. */
   installSourceId?: string;
+  /**
+   * `repack`: `squashfs` is unpacked, changed and packed again in place.
+   * `layer`: `squashfs` and everything below it stay untouched; the changes become `newLayer` on top.
+   */
+  strategy: 'repack' | 'layer';
+  /** Layer strategy: the new top layer, relative to the ISO tree (its .size/.manifest are sizeFile/manifestFile). */
+  newLayer?: string;
+}
+
+/** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */
+export function changedImage(layout: RootfsLayout): string {
+  return layout.newLayer ?? layout.squashfs;
 }
 
 export interface BuildContext {

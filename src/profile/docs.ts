@@ -32,6 +32,7 @@ base:
 rootfs:
   compression: zstd
   compressionLevel: 19
+  strategy: auto
 overlay:
   - source: overlay/rootfs
     target: /
@@ -73,6 +74,11 @@ packages:
   k3sAirgap: true
   onIso: true
   installScript: templates/install.sh.hbs
+output:
+  name: "{{name}}-{{version}}-amd64.iso"
+sourceDateEpoch: 1735689600
+release:
+  gpgKey: 7D2E1A2BC0FFEE5E3D4C1B2A99887766554433AA
 autoinstall:
   userData: autoinstall/user-data.yaml.hbs
   metaData: autoinstall/meta-data.yaml.hbs
@@ -105,11 +111,6 @@ hooks:
 vars:
   MIRROR: http://mirror.example.org/ubuntu
 # extends: base.yaml
-output:
-  name: "{{name}}-{{version}}-amd64.iso"
-sourceDateEpoch: 1735689600
-release:
-  gpgKey: 7D2E1A2BC0FFEE5E3D4C1B2A99887766554433AA
 `;
 
 function numberType(schema: z.ZodNumber): string {

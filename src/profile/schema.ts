@@ -142,6 +142,14 @@ export const RootfsSchema = z
       .int()
       .optional()
       .meta({ description: 'Compression level: zstd 1-22, gzip 1-9; not allowed with xz.', defaultText: "the compressor's own default" }),
+    strategy: z
+      .enum(['auto', 'repack', 'layer'])
+      .default('auto')
+      .describe(
+        'How changes reach the ISO. `repack`: unpack the rootfs squashfs, change it, pack it again. `layer` (layered casper only): ' +
+          'put the changes into a new small top squashfs registered in install-sources.yaml, copying the base layers untouched ' +
+          '(no recompression). `auto`: `layer` for layered casper bases, `repack` otherwise.',
+      ),
   })
   .superRefine(checkCompressionLevel)
   .describe('How the customized root filesystem is packed.');
@@ -339,11 +347,6 @@ export const ProfileDocumentSchema = z
       .min(0)
       .optional()
       .describe('Fixed build time (seconds since the epoch) for reproducible builds, used when `SOURCE_DATE_EPOCH` is not set.'),
-    autoinstall: AutoinstallSchema.optional(),
-    bootMenu: BootMenuSchema.optional(),
-    hooks: HooksSchema.prefault({}),
-    vars: VarsSchema,
-    extends: ExtendsSchema,
     release: z
       .strictObject({
         gpgKey: z
@@ -354,6 +357,11 @@ export const ProfileDocumentSchema = z
       })
       .optional()
       .describe('Release artifacts: how SHA256SUMS is signed (unsigned, with a warning, when no key is named).'),
+    autoinstall: AutoinstallSchema.optional(),
+    bootMenu: BootMenuSchema.optional(),
+    hooks: HooksSchema.prefault({}),
+    vars: VarsSchema,
+    extends: ExtendsSchema,
   })
   .describe('An iso-build profile.');
 

@@ -10,12 +10,14 @@ import type { StageTask } from './task.js';
 export const detectLayoutStage: StageTask = {
   title: 'Detect rootfs layout',
   task: (ctx, task) => {
-    const layout = detectLayout(ctx.work.tree, ctx.profile.base.layout, ctx.profile.base.rootfsLayer);
+    const detected = detectLayout(ctx.work.tree, ctx.profile.base.layout, ctx.profile.base.rootfsLayer);
+    const layout = withStrategy(detected, ctx.profile.rootfs.strategy, ctx.profile.name);
     ctx.layout = layout;
     const lowers = layout.lowers.length ? ` over ${layout.lowers.join(', ')}` : '';
     const why = layout.kind === 'casper-layered' ? ` (installed system: ${layout.installSourceId ?? 'profile choice'})` : '';
-    task.title = `Detect rootfs layout: ${layout.kind}, customizing ${layout.squashfs}${lowers}${why}`;
-    ctx.log.line(`layout ${layout.kind}: ${layout.squashfs}${lowers}${why}`);
+    const what = layout.newLayer ? `new layer ${layout.newLayer} on ${layout.squashfs}${lowers}` : `customizing ${layout.squashfs}${lowers}`;
+    task.title = `Detect rootfs layout: ${layout.kind}, ${what}${why}`;
+    ctx.log.line(`layout ${layout.kind}, strategy ${layout.strategy}: ${what}${why}`);
   },
 };
 
@@ -24,6 +26,29 @@ interface InstallSource {
   path?: string;
   default?: boolean;
   type?: string;
+}
+
+/**
+ * Decide how changes reach the ISO. A new top layer is only possible where casper stacks layers by name;
+ * it is named after the product so that casper's a.b.c naming puts it on top of the layer it extends.
+ */
+export function withStrategy(layout: RootfsLayout, wanted: 'auto' | 'repack' | 'layer', product: string): RootfsLayout {
+  const strategy = wanted === 'auto' ? (layout.kind === 'casper-layered' ? 'layer' : 'repack') : wanted;
+  if (strategy === 'repack') return { ...layout, strategy };
+  if (layout.kind !== 'casper-layered') {
+    throw new IsoBuildError(`rootfs.strategy "layer" needs a layered casper base ISO; this one is ${layout.kind}`, {
+      hint: 'use strategy: repack (or auto) for this base',
+      exitCode: ExitCode.Usage,
+    });
+  }
+  const stem = `${layout.squashfs.replace(/\.squashfs$/, '')}.${product}`;
+  return {
+    ...layout,
+    strategy,
+    newLayer: `${stem}.squashfs`,
+    sizeFile: `${stem}.size`,
+    manifestFile: `${stem}.manifest`,
+  };
 }
 
 export function detectLayout(tree: string, wanted: BaseLayout, rootfsLayer?: string): RootfsLayout {
@@ -54,7 +79,7 @@ function noRootfs(lookedFor: string): IsoBuildError {
 
 function single(tree: string, squashfs: string, sizeFile: string, manifestFile: string, kind: LayoutKind): RootfsLayout {
   if (!existsSync(join(tree, squashfs))) throw noRootfs(squashfs);
-  return { kind, squashfs, lowers: [], sizeFile, manifestFile };
+  return { kind, squashfs, lowers: [], sizeFile, manifestFile, strategy: 'repack' };
 }
 
 /**
@@ -99,5 +124,6 @@ function layered(tree: string, rootfsLayer?: string): RootfsLayout {
     sizeFile: `${stem}.size`,
     manifestFile: `${stem}.manifest`,
     installSourceId: id,
+    strategy: 'repack',
   };
 }

@@ -3,12 +3,12 @@
  * (it embeds times and host state), and pack the squashfs again with its .size/.manifest siblings.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { run } from '../tools/process.js';
 import { mksquash } from '../tools/squashfs.js';
 import { progressReporter, type StageTask } from './task.js';
-import type { BuildContext } from '../context.js';
+import { changedImage, type BuildContext } from '../context.js';
 
 /** Directory (relative to the rootfs) and the names in it to delete. */
 const LEFTOVERS: [string, RegExp][] = [
@@ -36,10 +36,13 @@ export const repackRootfsStage: StageTask = {
     ctx.closeRootfsView = undefined;
     removeLeftovers(ctx.work.layer);
     if (!layered) ctx.installedSize = sumFileSizes(ctx.work.layer);
-    const image = join(ctx.work.tree, layout.squashfs);
+    const image = join(ctx.work.tree, changedImage(layout));
     const fresh = `${image}.new`;
     const { compression, compressionLevel } = ctx.profile.rootfs;
-    task.title = `Repack rootfs squashfs (${compression}${compressionLevel ? ` level ${compressionLevel}` : ''}, all cores)`;
+    const level = compressionLevel ? ` level ${compressionLevel}` : '';
+    task.title = layout.newLayer
+      ? `Pack the changes as ${layout.newLayer} (${compression}${level}, all cores; base layers untouched)`
+      : `Repack rootfs squashfs (${compression}${level}, all cores)`;
     await mksquash(ctx.work.layer, fresh, {
       compression,
       level: compressionLevel,
@@ -50,7 +53,8 @@ export const repackRootfsStage: StageTask = {
     renameSync(fresh, image);
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
-    if (layout.installSourceId) updateInstallSourceSize(ctx, layout.installSourceId);
+    if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer);
+    if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);
   },
 };
 
@@ -97,14 +101,35 @@ export function sumFileSizes(root: string): number {
   return total;
 }
 
-/** The installer shows and checks the size of what it copies: keep install-sources.yaml in step with the new layer. */
-function updateInstallSourceSize(ctx: BuildContext, id: string): void {
+/**
+ * The installer copies the stack named by the default source's path and checks its size: keep both in step
+ * with the new layer.
+ */
+function updateInstallSource(ctx: BuildContext, id: string, newLayer: string | undefined): void {
   const file = join(ctx.work.tree, 'casper/install-sources.yaml');
   const doc = parseDocument(readFileSync(file, 'utf8'));
   const items = doc.contents && 'items' in doc.contents ? (doc.contents.items as unknown[]) : [];
   for (const item of items) {
     const node = item as { get(k: string): unknown; set(k: string, v: unknown): void };
-    if (node.get('id') === id && ctx.installedSize !== undefined) node.set('size', ctx.installedSize);
+    if (node.get('id') !== id) continue;
+    if (ctx.installedSize !== undefined) node.set('size', ctx.installedSize);
+    if (newLayer) node.set('path', basename(newLayer));
   }
   writeFileSync(file, doc.toString());
+}
+
+/** Boot entries that run the edited stack live (casper's layerfs-path=) should run it with the new layer on top. */
+function pointBootEntriesAt(ctx: BuildContext, oldLayer: string, newLayer: string): void {
+  const from = `layerfs-path=${basename(oldLayer)}`;
+  const to = `layerfs-path=${basename(newLayer)}`;
+  for (const cfg of ['boot/grub/grub.cfg', 'boot/grub/loopback.cfg', 'isolinux/txt.cfg', 'isolinux/isolinux.cfg']) {
+    const path = join(ctx.work.tree, cfg);
+    if (!existsSync(path)) continue;
+    const text = readFileSync(path, 'utf8');
+    const pattern = new RegExp(`${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=\\s|$)`, 'g');
+    if (pattern.test(text)) {
+      writeFileSync(path, text.replace(pattern, to));
+      ctx.log.line(`${cfg}: ${from} -> ${to}`);
+    }
+  }
 }

@@ -14,8 +14,15 @@ export const unpackRootfsStage: StageTask = {
   title: 'Unpack rootfs',
   task: async (ctx, task) => {
     const layout = ctx.layout!;
-    task.title = `Unpack rootfs ${layout.squashfs}`;
     rmSync(ctx.work.layer, { recursive: true, force: true });
+    if (layout.strategy === 'layer') {
+      // Nothing to unpack: the whole stack is mounted read-only and the changes collect in an empty upper dir.
+      task.title = `Mount ${layout.squashfs} and the layers below it; changes go to a new layer`;
+      mkdirSync(ctx.work.layer, { recursive: true });
+      await mountLayerStack(ctx, [...layout.lowers, layout.squashfs]);
+      return;
+    }
+    task.title = `Unpack rootfs ${layout.squashfs}`;
     await unsquash(join(ctx.work.tree, layout.squashfs), ctx.work.layer, {
       log: ctx.log,
       onProgress: progressReporter(task, 'unsquashfs'),
@@ -24,11 +31,12 @@ export const unpackRootfsStage: StageTask = {
       ctx.rootfsView = ctx.work.layer;
       return;
     }
-    await mountLayerStack(ctx);
+    await mountLayerStack(ctx, layout.lowers);
   },
 };
 
-async function mountLayerStack(ctx: BuildContext): Promise<void> {
+/** Mount `layers` (bottom first, read-only) under an overlayfs whose upper dir is the layer being edited. */
+async function mountLayerStack(ctx: BuildContext, layers: string[]): Promise<void> {
   const mounted: string[] = [];
   const close = async (): Promise<void> => {
     while (mounted.length) await unmount(mounted.pop()!, ctx.log);
@@ -36,7 +44,7 @@ async function mountLayerStack(ctx: BuildContext): Promise<void> {
   ctx.closeRootfsView = close;
   ctx.resources.push('layered rootfs mounts', close);
   const lowerDirs: string[] = [];
-  for (const [i, layer] of ctx.layout!.lowers.entries()) {
+  for (const [i, layer] of layers.entries()) {
     const dir = join(ctx.work.lowers, String(i));
     mkdirSync(dir, { recursive: true });
     await mount({ target: dir, args: ['-t', 'squashfs', '-o', 'ro,loop', join(ctx.work.tree, layer)], what: layer }, ctx.log);

@@ -5,6 +5,7 @@
  */
 import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { changedImage } from '../context.js';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { catFile } from '../tools/squashfs.js';
 import { extractIsoTree, listBootImages } from '../tools/xorriso.js';
@@ -31,9 +32,9 @@ export const verifyIsoStage: StageTask = {
     const report = progressReporter(task, 'md5sum.txt');
     const checked = await checkMd5sumTxt(readBack, (n, total) => report((n / total) * 100, `${n}/${total} files`));
 
-    const version = (await catFile(join(readBack, ctx.layout!.squashfs), `${PRODUCT_DIR}/VERSION`, { log: ctx.log })).toString().trim();
+    const version = (await catFile(join(readBack, changedImage(ctx.layout!)), `${PRODUCT_DIR}/VERSION`, { log: ctx.log })).toString().trim();
     if (version !== ctx.version) {
-      throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${ctx.layout!.squashfs} reads "${version}", expected "${ctx.version}"`);
+      throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${changedImage(ctx.layout!)} reads "${version}", expected "${ctx.version}"`);
     }
     rmSync(readBack, { recursive: true, force: true });
     task.title = `Verify the new ISO: boot ${platforms.join(' + ')}, md5sum.txt ${checked} files OK, VERSION ${version}`;

@@ -40,6 +40,6 @@ describe.skipIf(!IS_ROOT).each(VARIANTS)('fixture-%s: build, then boot BIOS and 
     const serial = readFileSync(log, 'utf8');
     expect(serial).toContain('OVERLAY-CHECK: overlay-applied mode=755 owner=root:root');
     expect(serial).toMatch(/CHROOT-CHECK: chroot ran on Debian 12/);
-    if (variant === 'layered') expect(serial).toMatch(/FIXTURE-LAYERS: .*fixture-minimal\.squashfs.*fixture-minimal\.fixture-server\.squashfs/);
+    if (variant === 'layered') expect(serial).toMatch(/FIXTURE-LAYERS: .*fixture-minimal\.squashfs .*fixture-minimal\.fixture-server\.squashfs .*fixture-minimal\.fixture-server\.novasphere-fixture\.squashfs/);
   }, 300_000);
 });

@@ -124,6 +124,7 @@ describe('layout detection', () => {
       sizeFile: 'casper/ubuntu-server-minimal.ubuntu-server.size',
       manifestFile: 'casper/ubuntu-server-minimal.ubuntu-server.manifest',
       installSourceId: 'ubuntu-server',
+      strategy: 'repack',
     });
     expect(detectLayout(t, 'auto', 'ubuntu-server-minimal.squashfs').lowers).toEqual([]);
   });

@@ -59,7 +59,7 @@ describe('loadProfile: valid profiles', () => {
       product: 'minimal',
       volumeLabel: 'MINIMAL',
       base: { path: `${FIXTURES_ABS}/iso/base.iso`, sha256: HASH, layout: 'auto' },
-      rootfs: { compression: 'xz' },
+      rootfs: { compression: 'xz', strategy: 'auto' },
       overlay: [],
       chroot: { commands: [], env: {} },
       output: { name: '{{name}}-{{version}}.iso' },
@@ -172,7 +172,7 @@ describe('loadProfile: schema errors', () => {
   it('points at an unknown key and suggests the closest one', async () => {
     const err = await loadError(`${FIXTURES}/invalid-typo.yaml`);
     expect(err.message).toBe(
-      'test/unit/fixtures/profiles/invalid-typo.yaml:6:3: unknown key "compresion" at rootfs (expected one of: compression, compressionLevel)',
+      'test/unit/fixtures/profiles/invalid-typo.yaml:6:3: unknown key "compresion" at rootfs (expected one of: compression, compressionLevel, strategy)',
     );
     expect(err.hint).toBe('did you mean "compression"? (see docs/profile.md)');
   });

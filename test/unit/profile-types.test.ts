@@ -23,7 +23,7 @@ interface ExpectedProfile {
     layout: 'auto' | 'casper' | 'casper-layered' | 'debian-live';
     rootfsLayer?: string;
   };
-  rootfs: { compression: 'xz' | 'zstd' | 'gzip'; compressionLevel?: number };
+  rootfs: { compression: 'xz' | 'zstd' | 'gzip'; compressionLevel?: number; strategy: 'auto' | 'repack' | 'layer' };
   overlay: ExpectedOverlayMapping[];
   chroot: { commands: string[]; env: Record<string, string> };
   output: { name: string };

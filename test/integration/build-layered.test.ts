@@ -1,0 +1,82 @@
+/**
+ * Layered casper bases (Ubuntu 22.04+ style): the `layer` strategy adds a new top layer and leaves the base layers
+ * byte-identical; `repack` rewrites the layer the installer copies. Read back with xorriso and unsquashfs.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IS_ROOT, REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+
+const BASE_LAYERS = ['casper/fixture-minimal.squashfs', 'casper/fixture-minimal.fixture-server.squashfs'];
+const NEW_LAYER = 'casper/fixture-minimal.fixture-server.layered-test.squashfs';
+
+function profile(dir: string, strategy: string): string {
+  const file = join(dir, `${strategy}.yaml`);
+  writeFileSync(
+    file,
+    `name: layered-test\nbase:\n  path: ${fixtureIso('layered')}\n  sha256: ${fixtureSha('layered')}\n` +
+      `rootfs:\n  compression: gzip\n  strategy: ${strategy}\n` +
+      `overlay:\n  - source: ${join(REPO, 'overlay/fixture/rootfs')}\n    target: /\n` +
+      `chroot:\n  commands:\n    - rm /etc/fixture-layer\n`,
+  );
+  return file;
+}
+
+function extract(iso: string, dest: string): string {
+  sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', dest]);
+  sh('chmod', ['-R', 'u+w', dest]);
+  return dest;
+}
+
+describe.skipIf(!IS_ROOT)('layered casper base', () => {
+  let dir: string;
+  let base: string;
+  beforeAll(() => {
+    dir = tempDir('layered');
+    base = extract(fixtureIso('layered'), join(dir, 'base'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const build = (strategy: string): string => {
+    const res = runCli(['v2.0.0', '--profile', profile(dir, strategy), '--output', join(dir, `out-${strategy}`), '--work', join(dir, `work-${strategy}`)]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(findmntUnder(join(dir, `work-${strategy}`))).toEqual([]);
+    return extract(join(dir, `out-${strategy}`, 'layered-test-v2.0.0.iso'), join(dir, `tree-${strategy}`));
+  };
+
+  it('layer: base layers untouched, changes in a new registered top layer', () => {
+    const tree = build('layer');
+    for (const layer of BASE_LAYERS) expect(sha256(join(tree, layer)), layer).toBe(sha256(join(base, layer)));
+    const top = join(tree, NEW_LAYER);
+    expect(sh('unsquashfs', ['-cat', top, 'opt/novasphere/VERSION'])).toBe('v2.0.0\n');
+    // a deletion of a lower file is an overlayfs whiteout (character device 0/0) in the new layer
+    expect(sh('unsquashfs', ['-lln', top, 'etc/fixture-layer'])).toMatch(/^c--------- 0\/0\s+0,\s*0 .*etc\/fixture-layer$/m);
+    const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { id: string; path: string; size: number; default?: boolean }[];
+    const installed = sources.find((s) => s.default)!;
+    expect(installed.path).toBe('fixture-minimal.fixture-server.layered-test.squashfs');
+    expect(installed.size).toBe(Number(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.size'), 'utf8')));
+    expect(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.manifest'), 'utf8')).toMatch(/^dpkg\t/m);
+    expect(readFileSync(join(tree, 'boot/grub/grub.cfg'), 'utf8')).toContain('layerfs-path=fixture-minimal.fixture-server.layered-test.squashfs');
+    expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
+  });
+
+  it('repack: the installed layer is rewritten as an overlay upper layer, the layer below is untouched', () => {
+    const tree = build('repack');
+    expect(sha256(join(tree, BASE_LAYERS[0]!))).toBe(sha256(join(base, BASE_LAYERS[0]!)));
+    expect(sh('unsquashfs', ['-cat', join(tree, BASE_LAYERS[1]!), 'opt/novasphere/VERSION'])).toBe('v2.0.0\n');
+    expect(sh('ls', [join(tree, 'casper')])).not.toContain('layered-test.squashfs');
+    const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { path: string; default?: boolean }[];
+    expect(sources.find((s) => s.default)!.path).toBe('fixture-minimal.fixture-server.squashfs');
+    expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
+  });
+
+  it('layer on a single-squashfs base is refused', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, `name: bad\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  strategy: layer\n`);
+    const res = runCli(['v1.0.0', '--profile', file, '--output', join(dir, 'o'), '--work', join(dir, 'w')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^error: rootfs.strategy "layer" needs a layered casper base ISO; this one is casper/);
+  });
+});
