@@ -111,6 +111,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
       label: `${input.product} ${input.version}`,
       epochSeconds: input.epochSeconds,
       signingKey: packages.signingKey ? resolve(input.profileDir, packages.signingKey) : undefined,
+      generatedKey: join(input.cacheDir, 'packages', 'keys', `${input.name}.asc`),
       gpgHome,
       log,
     });

@@ -7,12 +7,21 @@ export interface GpgHome {
   /** GNUPGHOME: never the user's own. */
   home: string;
   log?: BuildLog;
+  /** Seconds since the epoch used as "now" for keys and signatures (reproducible signatures). */
+  epochSeconds?: number;
 }
 
 const BATCH = ['--batch', '--no-tty', '--pinentry-mode', 'loopback', '--passphrase', ''];
 
 function gpg(h: GpgHome, args: string[], what: string, input?: string | Buffer) {
-  return run('gpg', ['--homedir', h.home, ...BATCH, ...args], { log: h.log, what, input, env: { GNUPGHOME: h.home } });
+  const time = h.epochSeconds === undefined ? [] : ['--faked-system-time', `${h.epochSeconds}!`];
+  return run('gpg', ['--homedir', h.home, ...BATCH, ...time, ...args], { log: h.log, what, input, env: { GNUPGHOME: h.home } });
+}
+
+/** The secret key, ASCII-armored (to keep a generated key for later builds). */
+export async function exportSecretKey(h: GpgHome, fingerprint: string): Promise<string> {
+  const { stdout } = await gpg(h, ['--armor', '--export-secret-keys', fingerprint], 'gpg --export-secret-keys');
+  return stdout;
 }
 
 export function prepareGpgHome(home: string): void {
