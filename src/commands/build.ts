@@ -146,6 +146,9 @@ async function checkReproducible(profile: Profile, version: string, opts: BuildO
   try {
     second = await createContext(profile, version, { ...opts, work: join(scratch, 'second', 'work'), output: join(scratch, 'second', 'release'), force: true }, epoch);
     await runPipeline(second, { ...opts, keepWork: false });
+  } catch (err) {
+    unpublish(first); // the check did not pass: the first build is not a release
+    throw err;
   } finally {
     if (tz === undefined) delete process.env.TZ;
     else process.env.TZ = tz;
@@ -158,14 +161,20 @@ async function checkReproducible(profile: Profile, version: string, opts: BuildO
   }
   const keptFirst = join(scratch, `first-${basename(first.outputIso)}`);
   renameSync(first.outputIso, keptFirst);
-  for (const name of readdirSync(first.outputDir)) {
-    if (/^(SHA256SUMS(\.asc)?|build-manifest\.json|RELEASE-NOTES\.md)$/.test(name)) rmSync(join(first.outputDir, name), { force: true });
-  }
+  unpublish(first);
   const difference = await firstDifference(keptFirst, second.outputIso, join(scratch, 'compare'), first.log);
   throw new IsoBuildError(`not reproducible: two builds of ${version} differ (sha256 ${first.isoSha256!.slice(0, 12)}… vs ${second.isoSha256!.slice(0, 12)}…): ${difference}`, {
     hint: `nothing was published; both ISOs are kept: ${keptFirst} and ${second.outputIso}`,
     exitCode: ExitCode.Verification,
   });
+}
+
+/** Remove what a build published to its release directory (the ISO and the release artifacts). */
+function unpublish(ctx: BuildContext): void {
+  rmSync(ctx.outputIso, { force: true });
+  for (const name of readdirSync(ctx.outputDir)) {
+    if (/^(SHA256SUMS(\.asc)?|build-manifest\.json|RELEASE-NOTES\.md)$/.test(name)) rmSync(join(ctx.outputDir, name), { force: true });
+  }
 }
 
 async function createContext(profile: Profile, version: string, opts: BuildOptions, epochSeconds?: number): Promise<BuildContext> {
