@@ -164,7 +164,9 @@ export async function checkImage(file: string, reference?: string): Promise<Imag
   if (reference !== undefined) {
     const want = normalizeReference(reference);
     const tag = want.slice(want.lastIndexOf(':') + 1);
-    const ok = references.some((r) => r === want || r === tag);
+    // An OCI ref.name may be a bare tag; it counts only when the archive names no full reference.
+    const full = references.filter((r) => r.includes('/'));
+    const ok = full.length > 0 ? full.includes(want) : references.includes(tag);
     if (!ok) problems.push(`it does not provide ${reference} (it names: ${references.join(', ') || 'nothing'})`);
   }
   return { format, references: references.filter((r) => r.includes('/')), digest: found.digest, problems };

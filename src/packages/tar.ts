@@ -154,7 +154,7 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
   }
   if (!sawHeader) throw new TarFormatError(`${file}: not a tar archive (empty)`);
   // A missing end-of-archive marker alone is tolerated (some writers omit it); a cut entry is not.
-  const truncated = cut || (entry !== undefined && (remaining > 0 || padding > 0));
+  const truncated = cut || (entry !== undefined && (remaining > 0 || padding > 0)) || (!ended && pending.length > 0);
   return { files, truncated, gzip };
 
   async function consume(): Promise<void> {
