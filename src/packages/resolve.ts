@@ -78,6 +78,14 @@ function foreignArchitectures(rootfs: string, arch: string): string[] {
 
 /** A private apt: its own etc/state/cache dirs (kept in the cache so index downloads are incremental). */
 export function writeAptConfig(rootfs: string, stateDir: string, arch: string, sourcesFiles: { name: string; text: string }[]): string {
+  // A payload for another architecture than the rootfs's own (an arm64 payload resolved against an amd64 rootfs) is
+  // resolved from scratch: the rootfs's installed packages say nothing about what an arm64 machine has.
+  let statusFile = resolveInRoot(rootfs, '/var/lib/dpkg/status');
+  if (arch !== targetArchitecture(rootfs)) {
+    statusFile = join(stateDir, 'empty-status');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(statusFile, '');
+  }
   const etc = join(stateDir, 'etc');
   rmSync(etc, { recursive: true, force: true });
   for (const d of [join(etc, 'apt.conf.d'), join(etc, 'sources.list.d'), join(etc, 'preferences.d'), join(stateDir, 'lists/partial'), join(stateDir, 'cache/archives/partial'), join(stateDir, 'log')]) {
@@ -100,7 +108,7 @@ export function writeAptConfig(rootfs: string, stateDir: string, arch: string, s
     `Dir::Etc::trustedparts ${q(inRoot('/etc/apt/trusted.gpg.d'))};`,
     `Dir::State ${q(stateDir)};`,
     'Dir::State::lists "lists";',
-    `Dir::State::status ${q(inRoot('/var/lib/dpkg/status'))};`,
+    `Dir::State::status ${q(statusFile)};`,
     `Dir::Cache ${q(join(stateDir, 'cache'))};`,
     `Dir::Log ${q(join(stateDir, 'log'))};`,
     `APT::Architecture ${q(arch)};`,

@@ -9,7 +9,7 @@ import { chartIndexYaml, checkChart, parseChartIndex } from '../../src/packages/
 import { checkImage, normalizeReference } from '../../src/packages/images.js';
 import { renderInstallScript } from '../../src/packages/install-script.js';
 import { releaseText, sortStanzas } from '../../src/packages/repo.js';
-import { parsePrintUris, targetArchitecture } from '../../src/packages/resolve.js';
+import { parsePrintUris, targetArchitecture, writeAptConfig } from '../../src/packages/resolve.js';
 import { mirrorFromAptConfig, profileSourcesList, targetSources } from '../../src/packages/sources.js';
 import { scanTar } from '../../src/packages/tar.js';
 import { debArchiveProblem } from '../../src/packages/verify.js';
@@ -93,6 +93,17 @@ describe('apt sources', () => {
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
     writeFileSync(join(root, 'var/lib/dpkg/status'), 'Package: base-files\nArchitecture: arm64\n\nPackage: dpkg\nStatus: install ok installed\nArchitecture: arm64\n');
     expect(targetArchitecture(root)).toBe('arm64');
+  });
+
+  it("isolates apt: the target's status, keyrings and preferences; an empty status for another architecture", () => {
+    const root = join(tmp, 'root-arch');
+    const conf = readFileSync(writeAptConfig(root, join(tmp, 'state'), 'arm64', [{ name: 'sources.list', text: 'deb x y z\n' }]), 'utf8');
+    expect(conf).toContain(`Dir::State::status "${root}/var/lib/dpkg/status";`);
+    expect(conf).toContain(`Dir::Etc::trustedparts "${root}/etc/apt/trusted.gpg.d";`);
+    expect(conf).toContain('APT::Architecture "arm64";');
+    expect(readFileSync(join(tmp, 'state/etc/sources.list'), 'utf8')).toBe('deb x y z\n');
+    const cross = readFileSync(writeAptConfig(root, join(tmp, 'state2'), 'riscv64', []), 'utf8');
+    expect(cross).toContain(`Dir::State::status "${join(tmp, 'state2/empty-status')}";`);
   });
 });
 
