@@ -39,6 +39,8 @@ packages:
       version: 0.1.0
       path: ${PKG}/hello-chart-0.1.0.tgz
   installScript: ${REPO}/profiles/templates/install.sh.hbs
+  k3sAirgap: true
+  onIso: true
 `;
 }
 
@@ -148,6 +150,13 @@ describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
     const manifest = JSON.parse(readFileSync(join(payload, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[] };
     expect(manifest.files.map((f) => f.path)).toContain('system/jq_1.6-2.1+deb12u2_amd64.deb');
     expect(existsSync(join(rootfs, 'opt/novasphere/install.sh'))).toBe(true);
+    // k3s air-gap: the archive where k3s imports images at start
+    expect(readFileSync(join(rootfs, 'var/lib/rancher/k3s/agent/images/hello-image-oci.tar'))).toEqual(readFileSync(join(payload, 'images/hello-image-oci.tar')));
+    // onIso: the same payload in the ISO tree, for the installer
+    const iso = join(dir, 'r1', `pkg-test-${VERSION}.iso`);
+    const onIso = sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/novasphere/packages/manifest.json', join(dir, 'iso-manifest.json')]);
+    expect(onIso).toBeDefined();
+    expect(readFileSync(join(dir, 'iso-manifest.json'), 'utf8')).toBe(readFileSync(join(payload, 'manifest.json'), 'utf8'));
   });
 
   it('refuses the repository offline when the key does not match (signature checking is on)', () => {
@@ -184,6 +193,7 @@ describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
   it('install.sh runs twice offline: the first run installs the rest, the second changes nothing and says so', () => {
     const run1 = offline(rootfs, 'chroot "$R" /opt/novasphere/install.sh; echo "rc=$?"');
     expect(run1.out).toMatch(/install\.sh: system packages: installed novasphere-hello-offline/);
+    expect(run1.out).toMatch(/image registry\.novasphere\.invalid\/test\/hello:1\.0: already in \/var\/lib\/rancher\/k3s\/agent\/images/);
     expect(run1.out).toMatch(/rc=0/);
     const run2 = offline(rootfs, 'chroot "$R" /opt/novasphere/install.sh; echo "rc=$?"; chroot "$R" novasphere-hello-offline');
     expect(run2.out).toMatch(/system packages: already installed: jq novasphere-hello-offline/);
