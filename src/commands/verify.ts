@@ -1,19 +1,19 @@
 /**
  * `iso-build verify ISO`: check a published ISO the way a user who downloaded it would, in this order:
  * the gpg signature of SHA256SUMS, the ISO's sha256 against it, every md5sum.txt line against the file read back
- * from the ISO, the El Torito boot records, and the VERSION in the rootfs squashfs.
+ * from the ISO, the El Torito boot records, and the VERSION in the rootfs squashfs. Nothing is extracted: files are
+ * read at the offsets xorriso reports, the squashfs by unsquashfs at its offset in the image.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { MANIFEST_NAME, type BuildManifest } from '../release/manifest.js';
 import { PRODUCT_DIR } from '../stages/product-files.js';
 import { sha256File } from '../stages/verify-base.js';
 import { verifyFileSignature } from '../tools/gpg-release.js';
-import { catFile } from '../tools/squashfs.js';
-import { extractIsoTree, listBootImages } from '../tools/xorriso.js';
+import { catFromSquashfsInIso, isoFileHash, listIsoFiles, readIsoFile, type IsoFile } from '../release/iso-read.js';
+import { listBootImages } from '../tools/xorriso.js';
 
 export interface VerifyOptions {
   sums?: string;
@@ -79,30 +79,25 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   // build-manifest.json is only used when SHA256SUMS vouches for it.
   const manifest = trustedManifest(dirname(sumsPath), sums);
 
-  // 3-5. Read the ISO back.
-  const tree = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'iso-build-verify-'));
-  try {
-    await extractIsoTree(isoPath, tree);
-    const files = await checkMd5sums(tree);
-    ok(`md5sum.txt: ${files} files match`);
+  // 3-5. Read the ISO back, in place (no extraction).
+  const files = await listIsoFiles(isoPath);
+  const checked = await checkMd5sums(isoPath, files);
+  ok(`md5sum.txt: ${checked} files match`);
 
-    const platforms = [...new Set((await listBootImages(isoPath)).map((b) => b.platform))].sort();
-    const wanted = manifest?.iso.bootPlatforms ?? [];
-    const missing = wanted.filter((p) => !platforms.includes(p));
-    if (platforms.length === 0 || missing.length) {
-      throw fail(`boot records: the ISO has ${platforms.length ? platforms.join(' + ') : 'no El Torito boot image'}${missing.length ? `, missing ${missing.join(', ')}` : ''}`);
-    }
-    ok(`boot records: ${platforms.join(' + ')}`);
-
-    const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
-    const { squashfs, version } = await readVersion(tree, manifest?.iso.rootfs);
-    if (wantVersion !== undefined && version !== wantVersion) {
-      throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${squashfs} reads "${version}", expected "${wantVersion}"`);
-    }
-    ok(`VERSION: ${version} (${squashfs})`);
-  } finally {
-    rmSync(tree, { recursive: true, force: true });
+  const platforms = [...new Set((await listBootImages(isoPath)).map((b) => b.platform))].sort();
+  const wanted = manifest?.iso.bootPlatforms ?? [];
+  const missing = wanted.filter((p) => !platforms.includes(p));
+  if (platforms.length === 0 || missing.length) {
+    throw fail(`boot records: the ISO has ${platforms.length ? platforms.join(' + ') : 'no El Torito boot image'}${missing.length ? `, missing ${missing.join(', ')}` : ''}`);
   }
+  ok(`boot records: ${platforms.join(' + ')}`);
+
+  const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
+  const { squashfs, version } = await readVersion(isoPath, files, manifest?.iso.rootfs);
+  if (wantVersion !== undefined && version !== wantVersion) {
+    throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${squashfs} reads "${version}", expected "${wantVersion}"`);
+  }
+  ok(`VERSION: ${version} (${squashfs})`);
   process.stdout.write(`${name}: OK\n`);
   return 0;
 }
@@ -118,42 +113,32 @@ function trustedManifest(dir: string, sums: Map<string, string>): BuildManifest 
   return JSON.parse(text.toString('utf8')) as BuildManifest;
 }
 
-async function md5(path: string): Promise<string> {
-  const hash = createHash('md5');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** Every md5sum.txt line against the file read back from the ISO; returns the number of files. */
-async function checkMd5sums(tree: string): Promise<number> {
-  const list = join(tree, 'md5sum.txt');
-  if (!existsSync(list)) throw fail('md5sum.txt: the ISO has no md5sum.txt');
-  const lines = readFileSync(list, 'utf8').split('\n').filter(Boolean);
+/** Every md5sum.txt line against the file's bytes in the ISO; returns the number of files. */
+async function checkMd5sums(iso: string, files: Map<string, IsoFile>): Promise<number> {
+  const list = files.get('md5sum.txt');
+  if (!list) throw fail('md5sum.txt: the ISO has no md5sum.txt');
+  const lines = (await readIsoFile(iso, list)).toString('utf8').split('\n').filter(Boolean);
   for (const line of lines) {
     const m = /^([0-9a-f]{32}) [ *]\.\/(.+)$/.exec(line);
     if (!m) throw fail(`md5sum.txt: malformed line: ${line}`);
-    const file = join(tree, m[2]!);
-    if (!existsSync(file)) throw fail(`md5sum.txt: lists ./${m[2]}, which is not in the ISO`);
-    const actual = await md5(file);
+    const file = files.get(m[2]!);
+    if (!file) throw fail(`md5sum.txt: lists ./${m[2]}, which is not in the ISO`);
+    const actual = await isoFileHash(iso, file, 'md5');
     if (actual !== m[1]) throw fail(`md5sum.txt: ./${m[2]} has md5 ${actual}, md5sum.txt says ${m[1]}`);
   }
   return lines.length;
 }
 
 /** The VERSION file from the rootfs squashfs (the manifest's, else the first squashfs in casper/ or live/ that has one). */
-async function readVersion(tree: string, rootfs: string | undefined): Promise<{ squashfs: string; version: string }> {
+async function readVersion(iso: string, files: Map<string, IsoFile>, rootfs: string | undefined): Promise<{ squashfs: string; version: string }> {
   const candidates = rootfs
     ? [rootfs]
-    : ['casper', 'live'].flatMap((d) => {
-        try {
-          return readdirSync(join(tree, d)).filter((f) => f.endsWith('.squashfs')).sort().reverse().map((f) => `${d}/${f}`);
-        } catch {
-          return [];
-        }
-      });
+    : [...files.keys()].filter((p) => /^(casper|live)\/[^/]+\.squashfs$/.test(p)).sort().reverse();
   for (const squashfs of candidates) {
+    const file = files.get(squashfs);
+    if (!file || file.extents.length !== 1) continue;
     try {
-      const version = (await catFile(join(tree, squashfs), `${PRODUCT_DIR}/VERSION`)).toString('utf8').trim();
+      const version = (await catFromSquashfsInIso(iso, file, `${PRODUCT_DIR}/VERSION`)).toString('utf8').trim();
       if (version) return { squashfs, version };
     } catch {
       /* not in this layer */

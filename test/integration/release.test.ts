@@ -144,6 +144,22 @@ describe.skipIf(!IS_ROOT)('release artifacts and iso-build verify', () => {
     expect(res.stdout).toMatch(/^✔ signature/m);
   });
 
+  it('fails naming the file when a file inside the ISO was changed and SHA256SUMS made anew (md5sum.txt)', () => {
+    const copy = copyRelease('inner');
+    const iso = join(copy, ISO);
+    // where .disk/info is in the image, as xorriso reports it
+    const lba = /File data lba:\s*0\s*,\s*(\d+)\s*,.*'\/\.disk\/info'/.exec(sh('xorriso', ['-indev', iso, '-find', '/.disk/info', '-exec', 'report_lba', '--']))!;
+    const fd = openSync(iso, 'r+');
+    writeSync(fd, Buffer.from('X'), 0, 1, Number(lba[1]) * 2048);
+    closeSync(fd);
+    rmSync(join(copy, 'SHA256SUMS.asc'));
+    writeFileSync(join(copy, 'SHA256SUMS'), `${sha256(iso)}  ${ISO}\n`);
+    const res = runCli(['verify', iso]);
+    expect(res.code).toBe(3);
+    expect(res.stdout).toMatch(/^✔ sha256/m);
+    expect(res.stderr).toMatch(/^error: md5sum\.txt: \.\/\.disk\/info has md5 [0-9a-f]{32}, md5sum\.txt says [0-9a-f]{32}$/m);
+  });
+
   it('fails naming the signature when SHA256SUMS is edited (and the sha256 when it is unsigned)', () => {
     const copy = copyRelease('edited');
     const sums = join(copy, 'SHA256SUMS');
