@@ -3,7 +3,7 @@
  * Each call is bounded by `maxOut`: a block that would inflate past it is corruption, so memory stays bounded.
  */
 import { inflateSync } from 'node:zlib';
-import { Decompress as ZstdStream } from 'fzstd';
+import { Decompress as ZstdStream, decompress as zstdOneShot } from 'fzstd';
 import { decompressBlock as lz4Block } from 'lz4js';
 
 export type Compressor = 'gzip' | 'lzma' | 'lzo' | 'xz' | 'lz4' | 'zstd';
@@ -40,6 +40,20 @@ function gzip(data: Uint8Array, maxOut: number): Buffer {
 }
 
 function zstd(data: Uint8Array, maxOut: number): Buffer {
+  // mksquashfs and gensquashfs write the content size in the frame header: then the one-shot decoder, which
+  // allocates exactly that, is safe and far lighter on the GC than the streaming one (a window buffer per call).
+  const size = zstdContentSize(data);
+  if (size !== undefined) {
+    if (size > maxOut) throw new DecodeError(`zstd: frame claims ${size} bytes, more than ${maxOut}`);
+    let out: Uint8Array;
+    try {
+      out = zstdOneShot(data);
+    } catch (err) {
+      throw new DecodeError(`zstd: ${(err as Error).message}`);
+    }
+    if (out.length !== size) throw new DecodeError(`zstd: frame decoded to ${out.length} bytes, its header says ${size}`);
+    return Buffer.from(out.buffer, out.byteOffset, out.length);
+  }
   const parts: Uint8Array[] = [];
   let total = 0;
   // The streaming decoder lets us stop as soon as the output passes maxOut (the one-shot one trusts the frame header).
@@ -90,6 +104,22 @@ async function xz(data: Uint8Array, maxOut: number): Promise<Buffer> {
     reader.releaseLock();
   }
   return Buffer.concat(parts, total);
+}
+
+/** Frame_Content_Size of a single zstd frame (RFC 8878 3.1.1.1), undefined when absent or when more frames follow. */
+export function zstdContentSize(data: Uint8Array): number | undefined {
+  if (data.length < 6 || data[0] !== 0x28 || data[1] !== 0xb5 || data[2] !== 0x2f || data[3] !== 0xfd) return undefined;
+  const fhd = data[4]!;
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  if (fcsBytes === 0) return undefined;
+  const at = 5 + (single ? 0 : 1) + dictBytes;
+  if (at + fcsBytes > data.length) return undefined;
+  let v = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + data[at + i]!;
+  return fcsBytes === 2 ? v + 256 : v;
 }
 
 type XzStreamClass = typeof import('xz-decompress').XzReadableStream;

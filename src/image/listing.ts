@@ -18,8 +18,19 @@ export function llnLine(path: string, st: SquashStat): string {
   const owner = `${st.uid}/${st.gid}`;
   const pad = 26 - owner.length; // unsquashfs pads uid + gid + size to 25 characters
   const size = st.rdev ? `${String(st.rdev.major).padStart(pad - 4)},${String(st.rdev.minor).padStart(3)}` : String(st.size).padStart(pad);
-  const d = new Date(st.mtime * 1000);
-  const p = (n: number): string => String(n).padStart(2, '0');
-  const when = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
-  return `${modeString(st)} ${owner} ${size} ${when} ${path}${st.type === 'symlink' ? ` -> ${st.target}` : ''}`;
+  return `${modeString(st)} ${owner} ${size} ${localMinute(st.mtime)} ${path}${st.type === 'symlink' ? ` -> ${st.target}` : ''}`;
+}
+
+let lastTime = NaN;
+let lastText = '';
+
+/** "YYYY-MM-DD HH:MM" in local time; images mostly share one mtime, so the last one is remembered. */
+function localMinute(seconds: number): string {
+  if (seconds !== lastTime) {
+    const d = new Date(seconds * 1000);
+    const p = (n: number): string => String(n).padStart(2, '0');
+    lastText = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+    lastTime = seconds;
+  }
+  return lastText;
 }

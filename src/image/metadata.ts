@@ -17,6 +17,8 @@ interface MetaBlock {
 
 export class MetadataReader {
   private readonly cache = new Map<number, MetaBlock>();
+  /** The tables region read in one go (one read instead of one per block: listing is I/O-latency bound otherwise). */
+  private window: { start: number; bytes: Buffer } | undefined;
 
   readonly name: string;
 
@@ -34,7 +36,9 @@ export class MetadataReader {
     const hit = this.cache.get(pos);
     if (hit) return hit;
     if (pos + 2 > this.end) throw corrupt(this.source.name, what, `metadata block at ${pos} lies past the end of the filesystem (${this.end})`);
-    const head = await this.source.read(pos, Math.min(META_SIZE + 2, this.end - pos), what);
+    const want = Math.min(META_SIZE + 2, this.end - pos);
+    const w = this.window;
+    const head = w && pos >= w.start && pos + want <= w.start + w.bytes.length ? w.bytes.subarray(pos - w.start, pos - w.start + want) : await this.source.read(pos, want, what);
     const word = head.readUInt16LE(0);
     const size = word & 0x7fff;
     if (size === 0 || size > META_SIZE || 2 + size > head.length) {
@@ -56,6 +60,12 @@ export class MetadataReader {
     if (this.cache.size >= CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
     this.cache.set(pos, block);
     return block;
+  }
+
+  /** Reads [start, end) into memory when it is at most `max` bytes (the inode, directory, fragment and id tables). */
+  async preload(start: number, max: number): Promise<void> {
+    const length = this.end - start;
+    if (length > 0 && length <= max) this.window = { start, bytes: await this.source.read(start, length, 'squashfs tables') };
   }
 
   cursor(tableStart: number, block: number, offset: number, what: string): MetaCursor {

@@ -16,6 +16,8 @@ const MAX_BLOCK_LIST = 16 << 20;
 const MAX_SYMLINK = 4096;
 const MAX_SYMLINK_HOPS = 40;
 const FRAGMENT_CACHE = 8;
+/** Tables up to this size are read at open in one go; bigger ones (huge trees) block by block, bounding memory. */
+const PRELOAD_MAX = 32 << 20;
 
 export type FileType = 'dir' | 'file' | 'symlink' | 'blockdev' | 'chardev' | 'fifo' | 'socket';
 const TYPES: readonly FileType[] = ['dir', 'file', 'symlink', 'blockdev', 'chardev', 'fifo', 'socket'];
@@ -81,6 +83,7 @@ export class SquashFs {
   static async open(source: ByteSource): Promise<SquashFs> {
     const sb = parseSuperblock(source.name, await source.read(0, Math.min(SUPERBLOCK_SIZE, source.size), 'squashfs superblock'), source.size);
     const fs = new SquashFs(source, sb);
+    await fs.meta.preload(sb.inodeTable, PRELOAD_MAX);
     await fs.loadIds();
     return fs;
   }
@@ -248,22 +251,26 @@ export class SquashFs {
 
   /** Every entry under `dir` in unsquashfs order (pre-order, stored order), with paths relative to it. */
   async *walk(dir: Inode, prefix = ''): AsyncGenerator<{ path: string; inode: Inode }> {
+    // An explicit stack, not nested generators: each yield then costs one promise, not one per tree level.
     const seen = new Set<bigint>([dir.ref]);
-    async function* visit(fs: SquashFs, d: Inode, at: string, depth: number): AsyncGenerator<{ path: string; inode: Inode }> {
-      if (depth > 4096) throw corrupt(fs.name, 'squashfs directory tree', `deeper than 4096 levels at ${at}`);
-      for (const e of await fs.readdir(d)) {
-        const inode = await fs.inode(e.ref);
-        const path = `${at}/${e.name}`;
-        if (inode.type !== e.type) throw corrupt(fs.name, `squashfs directory entry ${path}`, `says ${e.type} but its inode is a ${inode.type}`);
-        yield { path, inode };
-        if (inode.type === 'dir') {
-          if (seen.has(e.ref)) throw corrupt(fs.name, `squashfs directory ${path}`, 'it is listed twice (a directory loop)');
-          seen.add(e.ref);
-          yield* visit(fs, inode, path, depth + 1);
-        }
+    const stack: { at: string; entries: DirEntry[]; next: number }[] = [{ at: prefix, entries: await this.readdir(dir), next: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const e = top.entries[top.next++];
+      if (!e) {
+        stack.pop();
+        continue;
       }
+      const inode = await this.inode(e.ref);
+      const path = `${top.at}/${e.name}`;
+      if (inode.type !== e.type) throw corrupt(this.name, `squashfs directory entry ${path}`, `says ${e.type} but its inode is a ${inode.type}`);
+      yield { path, inode };
+      if (inode.type !== 'dir') continue;
+      if (seen.has(e.ref)) throw corrupt(this.name, `squashfs directory ${path}`, 'it is listed twice (a directory loop)');
+      if (stack.length > 4096) throw corrupt(this.name, 'squashfs directory tree', `deeper than 4096 levels at ${path}`);
+      seen.add(e.ref);
+      stack.push({ at: path, entries: await this.readdir(inode), next: 0 });
     }
-    yield* visit(this, dir, prefix, 0);
   }
 
   /** A regular file's bytes, block by block (at most one block in memory). */
@@ -304,7 +311,7 @@ export class SquashFs {
     return Buffer.concat(parts);
   }
 
-  /** Regular file count (the superblock only knows inodes). */
+  /** Inodes in the superblock: files, directories, links, devices. */
   get inodeCount(): number {
     return this.sb.inodeCount;
   }
