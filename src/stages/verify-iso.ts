@@ -3,13 +3,13 @@
  * the El Torito catalog has the base's boot platforms, every md5sum.txt line matches the file read back
  * from the ISO, and the rootfs squashfs in it carries the VERSION.
  */
-import { readFileSync, rmSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { changedImage } from '../context.js';
-import { ExitCode, IsoBuildError } from '../errors.js';
-import { catFile } from '../tools/squashfs.js';
-import { extractIsoTree, listBootImages } from '../tools/xorriso.js';
-import { md5File } from './md5sum.js';
+import { ExitCode, IsoBuildError, isIsoBuildError } from '../errors.js';
+import { IsoImage } from '../image/iso9660.js';
+import { checkIsoMd5sums } from '../image/md5sum.js';
+import { openLayer } from '../image/rootfs.js';
+import { withSource } from '../image/source.js';
+import { listBootImages } from '../tools/xorriso.js';
 import { PRODUCT_DIR } from './product-files.js';
 import { progressReporter, type StageTask } from './task.js';
 
@@ -24,40 +24,34 @@ export const verifyIsoStage: StageTask = {
     }
     task.output = `boot records: ${platforms.join(' + ')}`;
 
-    const readBack = ctx.work.verify;
-    rmSync(readBack, { recursive: true, force: true });
-    mkdirSync(readBack, { recursive: true });
-    ctx.resources.push('verify dir', () => rmSync(readBack, { recursive: true, force: true }));
-    await extractIsoTree(iso, readBack, { log: ctx.log });
+    // Read back in place with the in-process readers (src/image): nothing is extracted, nothing is mounted.
     const report = progressReporter(task, 'md5sum.txt');
-    const checked = await checkMd5sumTxt(readBack, (n, total) => report((n / total) * 100, `${n}/${total} files`));
-
-    const version = (await catFile(join(readBack, changedImage(ctx.layout!)), `${PRODUCT_DIR}/VERSION`, { log: ctx.log })).toString().trim();
+    const squashfs = changedImage(ctx.layout!);
+    const { checked, version } = await readBack(iso, async (image) => {
+      const md5 = await checkIsoMd5sums(image, (n, total) => report((n / total) * 100, `${n}/${total} files`));
+      if (!md5.present) throw verificationError('the new ISO has no md5sum.txt');
+      if (md5.problems.length) throw verificationError(md5.problems[0]!.message);
+      const fs = await openLayer(image, `/${squashfs.replace(/^\/+/, '')}`);
+      const file = await fs.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
+      if (!file || file.type !== 'file') throw verificationError(`${PRODUCT_DIR}/VERSION is missing from the new ISO's ${squashfs}`);
+      return { checked: md5.ok, version: (await fs.readAll(file, 4096)).toString().trim() };
+    });
+    ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${PRODUCT_DIR}/VERSION = ${version} (read in-process)`);
     if (version !== ctx.version) {
-      throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${changedImage(ctx.layout!)} reads "${version}", expected "${ctx.version}"`);
+      throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
     }
-    rmSync(readBack, { recursive: true, force: true });
     task.title = `Verify the new ISO: boot ${platforms.join(' + ')}, md5sum.txt ${checked} files OK, VERSION ${version}`;
   },
 };
 
-/** Returns the number of files checked; throws naming the first mismatching or missing file. */
-export async function checkMd5sumTxt(tree: string, onProgress?: (n: number, total: number) => void): Promise<number> {
-  const lines = readFileSync(join(tree, 'md5sum.txt'), 'utf8').split('\n').filter(Boolean);
-  let n = 0;
-  for (const line of lines) {
-    const m = /^([0-9a-f]{32}) [ *]\.\/(.+)$/.exec(line);
-    if (!m) throw verificationError(`md5sum.txt has a malformed line: ${line}`);
-    let actual: string;
-    try {
-      actual = await md5File(join(tree, m[2]!));
-    } catch {
-      throw verificationError(`md5sum.txt lists ./${m[2]}, which is not in the ISO`);
-    }
-    if (actual !== m[1]) throw verificationError(`md5sum.txt mismatch for ./${m[2]}: listed ${m[1]}, ISO has ${actual}`);
-    onProgress?.(++n, lines.length);
+/** Opens the new ISO with the in-process reader; an unreadable structure is a verification failure of the build. */
+async function readBack<T>(iso: string, fn: (image: IsoImage) => Promise<T>): Promise<T> {
+  try {
+    return await withSource(iso, async (source) => fn(await IsoImage.open(source)));
+  } catch (err) {
+    if (isIsoBuildError(err) && err.exitCode !== ExitCode.Verification) throw verificationError(`the new ISO cannot be read back: ${err.message}`);
+    throw err;
   }
-  return n;
 }
 
 function verificationError(message: string): IsoBuildError {
