@@ -79,7 +79,7 @@ export function releaseText(dir: string, files: readonly string[], fields: { ori
     entries.map((e) => ` ${digest(algo, e.data)} ${String(e.data.length).padStart(16)} ${e.name}\n`).join('');
   return (
     `Origin: ${fields.origin}\nLabel: ${fields.label}\nSuite: stable\nCodename: offline\n` +
-    `Date: ${rfc2822(fields.epochSeconds)}\nArchitectures: ${fields.architectures.join(' ')}\nComponents: \n` +
+    `Date: ${rfc2822(fields.epochSeconds)}\nArchitectures: ${fields.architectures.join(' ')}\n` +
     `Description: ${fields.label} (offline, signed)\nMD5Sum:\n${lines('md5')}SHA256:\n${lines('sha256')}`
   );
 }

@@ -3,13 +3,15 @@
  * .deb (complete ar archive, parsable control data, listed in Packages with its size and sha256), every image archive
  * (layer digests, reference) and every chart (Chart.yaml against index.yaml). Each problem names its file.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { debControl } from '../tools/apt.js';
+import { dearmor, verifiedClearText, verifySignature } from '../tools/gpg.js';
 import { checkChart, parseChartIndex } from './charts.js';
 import { checkImage } from './images.js';
 import { MANIFEST_NAME, describeFiles, payloadFiles, type PayloadManifest } from './manifest.js';
-import { controlField } from './repo.js';
+import { PUBLIC_KEY_NAME, controlField } from './repo.js';
 import type { BuildLog } from '../build-log.js';
 
 export interface Problem {
@@ -154,12 +156,61 @@ async function verifyCharts(dir: string, present: string[], problems: Problem[])
   }
 }
 
+/** Clear-signing drops trailing whitespace of each line. */
+function normalizeText(text: string): string {
+  return text.split('\n').map((l) => l.trimEnd()).join('\n').replace(/\n+$/, '');
+}
+
+/** Release lists Packages* with their sha256; InRelease and Release.gpg verify with the shipped public key (gpgv). */
+async function verifyRepoIndexes(dir: string, present: string[], problems: Problem[], log?: BuildLog): Promise<void> {
+  if (!present.some((p) => p.startsWith('system/'))) return;
+  const release = join(dir, 'system/Release');
+  if (!existsSync(release)) {
+    problems.push({ file: 'system/Release', problem: 'missing' });
+    return;
+  }
+  const text = readFileSync(release, 'utf8');
+  const sha = /^SHA256:\n((?: .*\n?)*)/m.exec(text)?.[1] ?? '';
+  for (const line of sha.split('\n').filter((l) => l.trim())) {
+    const [hash, size, name] = line.trim().split(/\s+/);
+    if (!name) continue;
+    const file = `system/${name}`;
+    if (!present.includes(file)) problems.push({ file, problem: 'listed in system/Release but missing' });
+    else {
+      const [actual] = await describeFiles(dir, [file]);
+      if (actual!.sha256 !== hash || actual!.size !== Number(size)) problems.push({ file, problem: 'size or sha256 differ from system/Release' });
+    }
+  }
+  const key = join(dir, 'system', PUBLIC_KEY_NAME);
+  if (!existsSync(key)) {
+    problems.push({ file: `system/${PUBLIC_KEY_NAME}`, problem: 'missing' });
+    return;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'isob-verify-'));
+  try {
+    const keyring = join(tmp, 'key.gpg');
+    await dearmor(key, keyring, log);
+    if (!existsSync(join(dir, 'system/InRelease')) || !(await verifySignature(keyring, join(dir, 'system/InRelease'), undefined, log))) {
+      problems.push({ file: 'system/InRelease', problem: `missing or not signed by system/${PUBLIC_KEY_NAME}` });
+    } else {
+      const signed = await verifiedClearText(keyring, join(dir, 'system/InRelease'), log);
+      if (normalizeText(signed) !== normalizeText(text)) problems.push({ file: 'system/InRelease', problem: 'does not carry the same text as system/Release' });
+    }
+    if (!existsSync(join(dir, 'system/Release.gpg')) || !(await verifySignature(keyring, join(dir, 'system/Release.gpg'), release, log))) {
+      problems.push({ file: 'system/Release.gpg', problem: `missing or not a signature of system/Release by system/${PUBLIC_KEY_NAME}` });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 export async function verifyPayload(dir: string, log?: BuildLog): Promise<Problem[]> {
   if (!existsSync(dir)) return [{ file: dir, problem: 'payload directory not found' }];
   const present = payloadFiles(dir);
   const problems: Problem[] = [];
   await verifyManifest(dir, present, problems);
   await verifyDebs(dir, present, problems, log);
+  await verifyRepoIndexes(dir, present, problems, log);
   await verifyImages(dir, present, problems);
   await verifyCharts(dir, present, problems);
   return problems;

@@ -106,3 +106,14 @@ export async function signDetached(file: string, signature: string, key: string,
 export async function stopAgent(h: GpgHome): Promise<void> {
   await run('gpgconf', ['--homedir', h.home, '--kill', 'all'], { log: h.log, what: 'gpgconf --kill all', uninterruptible: true, okExitCodes: [1, 2] });
 }
+
+/** An ASCII-armored key file as a binary keyring (what gpgv reads). */
+export async function dearmor(armored: string, output: string, log?: BuildLog): Promise<void> {
+  await run('gpg', ['--batch', '--yes', '--no-options', '--homedir', '/nonexistent', '--dearmor', '--output', output, armored], { log, what: `gpg --dearmor ${armored}` });
+}
+
+/** The text a clear-signed file carries, after gpgv checked its signature against `keyring`. */
+export async function verifiedClearText(keyring: string, signed: string, log?: BuildLog): Promise<string> {
+  const { stdout } = await run('gpgv', ['--keyring', keyring, '--output', '-', signed], { log, what: `gpgv ${signed}` });
+  return stdout;
+}

@@ -273,6 +273,14 @@ describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
       expectBad(target, /charts\/hello-0\.1\.0\.tgz/, /version "0\.2\.0", expected "0\.1\.0"/);
     });
 
+    it('names a Release whose signatures do not match it', () => {
+      const target = copy('release');
+      const release = join(target, 'system/Release');
+      writeFileSync(release, readFileSync(release, 'utf8').replace(/^Label: .*$/m, 'Label: tampered'));
+      expectBad(target, /system\/Release\.gpg/, /not a signature of system\/Release/);
+      expectBad(target, /system\/InRelease/, /does not carry the same text/);
+    });
+
     it('names a file missing from the payload and a file not in the manifest', () => {
       const target = copy('manifest');
       rmSync(join(target, 'system/Packages.xz'));
