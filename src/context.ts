@@ -85,4 +85,8 @@ export interface BuildContext {
   /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
   installedSize?: number;
   isoSha256?: string;
+  /** Stage-cache key of the customized rootfs (see stage-cache.ts). */
+  rootfsCacheKey?: string;
+  /** The rootfs came from the stage cache: unpack, pre-customize hooks, chroot commands and packages are skipped. */
+  rootfsFromCache?: boolean;
 }

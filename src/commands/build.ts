@@ -28,6 +28,8 @@ import { repackRootfsStage } from '../stages/repack-rootfs.js';
 import { unpackRootfsStage } from '../stages/unpack-rootfs.js';
 import { verifyBaseStage } from '../stages/verify-base.js';
 import { verifyIsoStage } from '../stages/verify-iso.js';
+import { saveRootfsCacheStage } from '../stages/rootfs-cache.js';
+import { stageCacheDir } from '../stage-cache.js';
 import type { StageTask } from '../stages/task.js';
 import type { Profile } from '../profile/schema.js';
 
@@ -49,12 +51,12 @@ export const STAGES: StageTask[] = [
   verifyBaseStage,
   extractIsoStage,
   detectLayoutStage,
-  unpackRootfsStage,
-  hookStage('pre-customize'),
-  applyOverlayStage,
-  chrootCommandsStage,
-  packagesStage,
+  unpackRootfsStage, // or the customized rootfs from the stage cache, skipping up to saveRootfsCacheStage
+  ...[hookStage('pre-customize'), chrootCommandsStage, packagesStage].map(skippedWhenCached),
   packagesVerifyStage,
+  saveRootfsCacheStage,
+  // After the cache point: changing an overlay file or the version does not run apt or the chroot commands again.
+  applyOverlayStage,
   hookStage('post-customize'),
   productFilesStage,
   autoinstallStage,
@@ -67,6 +69,13 @@ export const STAGES: StageTask[] = [
   publishStage,
   hookStage('post-build'),
 ];
+
+function skippedWhenCached(stage: StageTask): StageTask {
+  return {
+    ...stage,
+    skip: async (ctx) => (ctx.rootfsFromCache ? 'reused from the stage cache' : typeof stage.skip === 'function' ? stage.skip(ctx) : (stage.skip ?? false)),
+  };
+}
 
 const VERSION_PATTERN = /^(v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?|\d{8})$/;
 
@@ -189,8 +198,7 @@ async function createContext(profile: Profile, version: string, opts: BuildOptio
   }
   // A killed earlier build may have left mounts here; never delete through them.
   await unmountAllUnder(work.root);
-  rmSync(work.root, { recursive: true, force: true });
-  mkdirSync(work.root, { recursive: true });
+  clearWorkDir(work.root);
   if (opts.force) rmSync(outputIso, { force: true });
   mkdirSync(outputDir, { recursive: true });
   const log = new BuildLog(work.log);
@@ -207,6 +215,13 @@ async function createContext(profile: Profile, version: string, opts: BuildOptio
     outputIso,
     partialIso: `${outputIso}.partial`,
   };
+}
+
+/** Everything of an earlier build goes, except its stage cache (stage-cache.ts). */
+function clearWorkDir(root: string): void {
+  mkdirSync(root, { recursive: true });
+  const keep = basename(stageCacheDir(root));
+  for (const name of readdirSync(root)) if (name !== keep) rmSync(join(root, name), { recursive: true, force: true });
 }
 
 /**

@@ -122,8 +122,8 @@ function hookList(description: string) {
 
 export const HooksSchema = z
   .strictObject({
-    'pre-customize': hookList('Scripts run inside the chroot before the overlay and chroot commands.'),
-    'post-customize': hookList('Scripts run inside the chroot after the chroot commands.'),
+    'pre-customize': hookList('Scripts run inside the chroot before the chroot commands (their result is kept in the stage cache).'),
+    'post-customize': hookList('Scripts run inside the chroot after the chroot commands, the package payload and the overlay files.'),
     'pre-repack': hookList('Scripts run on the build host before the rootfs is packed (ISO tree and rootfs still editable).'),
     'post-build': hookList('Scripts run on the build host after the ISO is published (a failure fails the build; the published files stay).'),
   })

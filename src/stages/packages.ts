@@ -34,11 +34,6 @@ export const packagesStage: StageTask = {
       log: ctx.log,
       progress: (text) => (task.output = text),
     });
-    if (packages.onIso) {
-      const target = join(ctx.work.tree, ISO_PAYLOAD_DIR);
-      rmSync(target, { recursive: true, force: true });
-      cpSync(result.payloadDir, target, { recursive: true });
-    }
     const c = result.closure;
     const fetched = c ? ` (closure ${c.debs.length}: ${c.downloaded} downloaded, ${c.fromCache} cached)` : '';
     task.title =
@@ -59,6 +54,12 @@ export const packagesVerifyStage: StageTask = {
         exitCode: ExitCode.Verification,
       });
     }
-    task.title = `Verify the package payload: ${PAYLOAD_DIR} OK`;
+    // Copied from the verified rootfs payload here (not when it is built) so a rootfs from the stage cache gets it too.
+    if (ctx.profile.packages!.onIso) {
+      const target = join(ctx.work.tree, ISO_PAYLOAD_DIR);
+      rmSync(target, { recursive: true, force: true });
+      cpSync(dir, target, { recursive: true });
+    }
+    task.title = `Verify the package payload: ${PAYLOAD_DIR} OK${ctx.profile.packages!.onIso ? `, copied to /${ISO_PAYLOAD_DIR} on the ISO` : ''}`;
   },
 };

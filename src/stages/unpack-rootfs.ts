@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mount, unmount } from '../tools/mount.js';
 import { unsquash } from '../tools/squashfs.js';
+import { cachedRootfs, copyTree, rootfsCacheKey } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 import type { BuildContext } from '../context.js';
 
@@ -15,6 +16,17 @@ export const unpackRootfsStage: StageTask = {
   task: async (ctx, task) => {
     const layout = ctx.layout!;
     rmSync(ctx.work.layer, { recursive: true, force: true });
+    ctx.rootfsCacheKey = rootfsCacheKey(ctx);
+    const cached = cachedRootfs(ctx.work.root, ctx.rootfsCacheKey);
+    if (cached) {
+      task.title = `Reuse the customized rootfs from the stage cache (${ctx.rootfsCacheKey.slice(0, 12)})`;
+      await copyTree(cached, ctx.work.layer, ctx.log);
+      ctx.rootfsFromCache = true;
+      if (layout.strategy === 'layer') await mountLayerStack(ctx, [...layout.lowers, layout.squashfs]);
+      else if (layout.lowers.length) await mountLayerStack(ctx, layout.lowers);
+      else ctx.rootfsView = ctx.work.layer;
+      return;
+    }
     if (layout.strategy === 'layer') {
       // Nothing to unpack: the whole stack is mounted read-only and the changes collect in an empty upper dir.
       task.title = `Mount ${layout.squashfs} and the layers below it; changes go to a new layer`;

@@ -87,6 +87,8 @@ export function rebuildArgs(opts: RebuildOptions): string[] {
     '-V', opts.volumeId,
     ...replay,
     '--set_all_file_dates', opts.fileDate,
+    // GPT GUIDs are random by default; derived from the (replayed) modification date, rebuilds are bit-identical.
+    '--gpt_disk_guid', 'modification-date',
     '-o', resolve(opts.output),
     resolve(opts.tree),
   ];

@@ -62,7 +62,7 @@ describe('boot setup replay', () => {
     expect(args).not.toContain('Ubuntu-Server 22.04.3 LTS amd64');
     expect(args).toContain('--modification-date=2023080711381800');
     expect(args).toContain('--grub2-boot-info');
-    expect(args.slice(-5)).toEqual(['--set_all_file_dates', '2023111422132000', '-o', '/r/x.iso.partial', '/w/iso']);
+    expect(args.slice(-7)).toEqual(['--set_all_file_dates', '2023111422132000', '--gpt_disk_guid', 'modification-date', '-o', '/r/x.iso.partial', '/w/iso']);
   });
 
   it('knows which files xorriso writes or patches, for either boot layout', () => {

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// npm run bench — wall-clock comparisons on the fixtures, all measured in this run (never in a test):
+// iso-build vs the same steps as raw tool commands, rebuild after one overlay change vs a full build,
+// `layer` vs `repack` on the layered fixture, xz vs zstd. Writes bench/results.md. Needs root and the fixtures.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const FIX = join(REPO, 'fixtures/out');
+const tmp = mkdtempSync(join(process.env.BENCH_TMP ?? '/tmp', 'isobuild-bench-'));
+
+if (process.getuid?.() !== 0) {
+  console.error('bench: run as root (builds use chroot and mounts)');
+  process.exit(2);
+}
+execFileSync(join(REPO, 'scripts/make-fixture-iso'), ['--variant', 'all'], { stdio: 'inherit' });
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
+
+const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
+const iso = (v) => join(FIX, `fixture-${v}.iso`);
+
+function time(fn) {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+/** Best of ROUNDS: the least disturbed run is the one that measures the work. */
+function best(fn) {
+  let min = Infinity;
+  for (let i = 0; i < ROUNDS; i++) min = Math.min(min, fn(i));
+  return min;
+}
+function run(cmd, args, env = {}) {
+  execFileSync(cmd, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true', SOURCE_DATE_EPOCH: '1700000000', ...env } });
+}
+
+/** A profile like profiles/fixture.yaml with its own overlay copy, so the bench can edit an overlay file. */
+function profile(name, { variant = 'single', compression = 'zstd', level = 15, strategy = 'auto' } = {}) {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(REPO, 'overlay/fixture/rootfs'), join(dir, 'overlay'), { recursive: true });
+  const file = join(dir, 'profile.yaml');
+  writeFileSync(
+    file,
+    [
+      `name: bench-${name}`,
+      'base:',
+      `  path: ${iso(variant)}`,
+      `  sha256: ${sha(iso(variant))}`,
+      'rootfs:',
+      `  compression: ${compression}`,
+      ...(level && compression !== 'xz' ? [`  compressionLevel: ${level}`] : []),
+      `  strategy: ${strategy}`,
+      'overlay:',
+      `  - source: ${join(dir, 'overlay')}`,
+      '    target: /',
+      'chroot:',
+      '  commands:',
+      `    - ${JSON.stringify('mkdir -p /etc/novasphere && echo "chroot ran on Debian $(cat /etc/debian_version) as $(id -un)" > /etc/novasphere/chroot-proof')}`,
+      '    - dpkg-query -W dpkg',
+      '',
+    ].join('\n'),
+  );
+  return { dir, file };
+}
+
+function build(p, work, out, version = 'v1.0.0') {
+  run('node', ['bin/iso-build.js', version, '--profile', p.file, '--work', work, '--output', out, '--force']);
+  const name = /^name: (.+)$/m.exec(readFileSync(p.file, 'utf8'))[1];
+  return join(out, `${name}-${version}.iso`);
+}
+
+const rows = [];
+const row = (what, seconds, extra = '') => {
+  rows.push({ what, seconds, extra });
+  console.log(`${what.padEnd(58)} ${seconds.toFixed(2).padStart(7)} s  ${extra}`);
+};
+
+// 1. orchestration overhead: iso-build vs raw commands, same base, same steps, same compressor
+const single = profile('single');
+const raw = best((i) =>
+  time(() =>
+    run('bash', [join(REPO, 'bench/raw-remaster.sh')], {
+      BASE: iso('single'), OUT: join(tmp, `raw-${i}.iso`), WORK: join(tmp, `raw-work-${i}`), COMP: 'zstd', LEVEL: '15',
+      OVERLAY: join(single.dir, 'overlay'), VERSION: 'v1.0.0',
+    }),
+  ),
+);
+row('raw tool commands (bench/raw-remaster.sh), single fixture', raw);
+const full = best((i) => time(() => build(single, join(tmp, `full-work-${i}`), join(tmp, `full-out-${i}`))));
+row('iso-build full build, single fixture', full, `overhead ratio ${(full / raw).toFixed(2)}x`);
+
+// 2. rebuild after one overlay change, in the work directory of a previous build
+const reb = best((i) => {
+  const work = join(tmp, `rebuild-work-${i}`);
+  build(single, work, join(tmp, `rebuild-out-a-${i}`));
+  appendFileSync(join(single.dir, 'overlay/etc/novasphere/overlay-marker'), 'x');
+  return time(() => build(single, work, join(tmp, `rebuild-out-b-${i}`)));
+});
+row('iso-build rebuild after one overlay change, single fixture', reb, `${((reb / full) * 100).toFixed(0)}% of full`);
+
+// 3. layer vs repack on the layered fixture
+const layered = { layer: profile('layer', { variant: 'layered', strategy: 'layer' }), repack: profile('repack', { variant: 'layered', strategy: 'repack' }) };
+const tRepack = best((i) => time(() => build(layered.repack, join(tmp, `repack-work-${i}`), join(tmp, `repack-out-${i}`))));
+row('iso-build layered fixture, strategy repack', tRepack);
+const tLayer = best((i) => time(() => build(layered.layer, join(tmp, `layer-work-${i}`), join(tmp, `layer-out-${i}`))));
+row('iso-build layered fixture, strategy layer', tLayer, `${((tLayer / tRepack) * 100).toFixed(0)}% of repack`);
+
+// 4. compressors (repack of the single fixture): time and ISO size
+for (const [comp, level] of [['xz', 0], ['zstd', 15], ['zstd', 3], ['gzip', 9]]) {
+  const p = profile(`${comp}${level}`, { compression: comp, level });
+  let out = '';
+  const t = best((i) => time(() => (out = build(p, join(tmp, `${comp}${level}-work-${i}`), join(tmp, `${comp}${level}-out-${i}`)))));
+  row(`iso-build full build, ${comp}${level ? ` level ${level}` : ''}`, t, `ISO ${(statSync(out).size / 1e6).toFixed(1)} MB`);
+}
+
+// 5. in-process readers (issue 6), when present
+const readers = join(REPO, 'scripts/bench-readers.mjs');
+let readerReport = '';
+if (existsSync(readers)) readerReport = execFileSync('node', [readers], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+
+const cpu = cpus()[0]?.model ?? 'unknown cpu';
+const md = [
+  '# iso-build benchmark',
+  '',
+  `${new Date().toISOString()} — ${availableParallelism()} cores (${cpu}), best of ${ROUNDS} runs, all measured in the same run.`,
+  '',
+  '| what | seconds | notes |',
+  '| --- | ---: | --- |',
+  ...rows.map((r) => `| ${r.what} | ${r.seconds.toFixed(2)} | ${r.extra} |`),
+  '',
+  `Targets (issue 5): overhead ≤ 1.10x — ${(full / raw).toFixed(2)}x; overlay-only rebuild ≤ 25% of full — ${((reb / full) * 100).toFixed(0)}%; layer ≤ 30% of repack — ${((tLayer / tRepack) * 100).toFixed(0)}%.`,
+  ...(readerReport ? ['', readerReport.trim()] : []),
+  '',
+];
+mkdirSync(join(REPO, 'bench'), { recursive: true });
+writeFileSync(join(REPO, 'bench/results.md'), md.join('\n'));
+console.log(`\nwrote bench/results.md`);
+rmSync(tmp, { recursive: true, force: true });

@@ -1,0 +1,68 @@
+/**
+ * The stage cache in the work directory: a rebuild that changes only an overlay file or the version reuses the
+ * customized rootfs (no unsquashfs, no chroot commands, no apt) and still gives the ISO a full build gives.
+ */
+import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IS_ROOT, REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+
+describe.skipIf(!IS_ROOT)('stage cache', () => {
+  let dir: string;
+  let profile: string;
+  const env = { SOURCE_DATE_EPOCH: '1700000000' };
+
+  const build = (work: string, out: string, version = 'v1.0.0'): { iso: string; log: string } => {
+    const res = runCli([version, '--profile', profile, '--work', join(dir, work), '--output', join(dir, out)], { env });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(findmntUnder(join(dir, work))).toEqual([]);
+    return { iso: join(dir, out, `cache-test-${version}.iso`), log: readFileSync(join(dir, work, 'build.log'), 'utf8') };
+  };
+
+  const writeProfile = (command: string): void => {
+    writeFileSync(
+      profile,
+      `name: cache-test\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compression: gzip\n` +
+        `overlay:\n  - source: ${join(dir, 'overlay')}\n    target: /\nchroot:\n  commands:\n    - ${JSON.stringify(command)}\n`,
+    );
+  };
+
+  beforeAll(() => {
+    dir = tempDir('stagecache');
+    cpSync(join(REPO, 'overlay/fixture/rootfs'), join(dir, 'overlay'), { recursive: true });
+    profile = join(dir, 'profile.yaml');
+    writeProfile('echo cached-step > /etc/cached-step');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a rebuild with the same inputs reuses the rootfs and is byte-identical to the full build', () => {
+    const full = build('work', 'out-full');
+    expect(full.log).toContain('chroot command 1/1');
+    const again = build('work', 'out-again');
+    expect(again.log).not.toContain('chroot command');
+    expect(again.log).not.toContain('$ unsquashfs -processors'); // the rootfs unpack
+    expect(sha256(again.iso)).toBe(sha256(full.iso));
+  });
+
+  it('an overlay change or a new version rebuilds from the cache and shows the change', () => {
+    appendFileSync(join(dir, 'overlay/etc/novasphere/overlay-marker'), 'changed\n');
+    const rebuilt = build('work', 'out-overlay', 'v1.0.1');
+    expect(rebuilt.log).not.toContain('chroot command');
+    const tree = join(dir, 'tree-overlay');
+    sh('xorriso', ['-osirrox', 'on', '-indev', rebuilt.iso, '-extract', '/casper/filesystem.squashfs', join(tree, 'fs.squashfs')]);
+    const sqfs = join(tree, 'fs.squashfs');
+    expect(sh('unsquashfs', ['-cat', sqfs, 'etc/novasphere/overlay-marker'])).toContain('changed');
+    expect(sh('unsquashfs', ['-cat', sqfs, 'etc/cached-step'])).toBe('cached-step\n');
+    expect(sh('unsquashfs', ['-cat', sqfs, 'opt/novasphere/VERSION'])).toBe('v1.0.1\n');
+  });
+
+  it('a changed chroot command is not served from the cache', () => {
+    writeProfile('echo changed-step > /etc/cached-step');
+    const rebuilt = build('work', 'out-command');
+    expect(rebuilt.log).toContain('chroot command 1/1');
+    const tree = join(dir, 'tree-command');
+    sh('xorriso', ['-osirrox', 'on', '-indev', rebuilt.iso, '-extract', '/casper/filesystem.squashfs', join(tree, 'fs.squashfs')]);
+    expect(sh('unsquashfs', ['-cat', join(tree, 'fs.squashfs'), 'etc/cached-step'])).toBe('changed-step\n');
+  });
+});
