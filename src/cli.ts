@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { bootCommand } from './commands/boot.js';
 import { packagesFetchCommand, packagesListCommand, packagesVerifyCommand } from './commands/packages.js';
+import { packagesFetchCommand, packagesListCommand, packagesVerifyCommand } from './commands/packages.js';
 import { initCommand } from './commands/init.js';
 import { profileShowCommand, profileValidateCommand } from './commands/profile.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -109,6 +110,34 @@ function program(): Command {
     .description("resolve the profile's packages.system for an unpacked target rootfs into the cache (with --output: write the whole payload)")
     .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
     .option('--rootfs <dir>', 'unpacked target root filesystem to resolve against')
+    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
+    .option('-o, --output <dir>', 'also write the payload as <dir>/opt/novasphere/packages')
+    .action(async (opts: Parameters<typeof packagesFetchCommand>[0]) => {
+      process.exitCode = await packagesFetchCommand(opts);
+    });
+  packages
+    .command('verify')
+    .description('check a payload directory: manifest.json, .debs, image layers, charts; names every bad file')
+    .argument('<dir>', 'payload directory, e.g. <rootfs>/opt/novasphere/packages')
+    .action(async (dir: string) => {
+      process.exitCode = await packagesVerifyCommand(dir);
+    });
+  packages
+    .command('list')
+    .description('list the .debs, images and charts of a payload directory')
+    .argument('<dir>', 'payload directory')
+    .action((dir: string) => {
+      process.exitCode = packagesListCommand(dir);
+    });
+
+  const packages = cli.command('packages').description('the offline package payload: fetch, verify, list');
+  packages
+    .command('fetch')
+    .description("resolve the profile's packages.system for an unpacked target rootfs into the cache (with --output: write the whole payload)")
+    .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
+    .option('--rootfs <dir>', "unpacked target root filesystem to resolve against (default: read from the base ISO)")
+    .option('--base <iso>', "read the target from this local base ISO instead of the profile's")
+    .option('--base-sha256 <hex>', 'expected sha256 of --base')
     .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
     .option('-o, --output <dir>', 'also write the payload as <dir>/opt/novasphere/packages')
     .action(async (opts: Parameters<typeof packagesFetchCommand>[0]) => {

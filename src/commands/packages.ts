@@ -1,5 +1,6 @@
 /** `iso-build packages fetch|verify|list`: the offline payload outside a full build. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { buildPayload } from '../packages/payload.js';
@@ -8,10 +9,14 @@ import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
 import { controlField } from '../packages/repo.js';
 import { resolveClosure } from '../packages/resolve.js';
 import { verifyPayload } from '../packages/verify.js';
+import { extractTargetAptState } from '../packages/target.js';
 import { DEFAULT_PROFILE, loadProfile } from '../profile/load.js';
+import type { PackagesOptions, Profile } from '../profile/schema.js';
 
 export interface FetchOptions {
   profile?: string;
+  base?: string;
+  baseSha256?: string;
   rootfs?: string;
   cache?: string;
   output?: string;
@@ -28,15 +33,31 @@ function progressLine(line: string): void {
 
 /** Resolves the profile's `packages.system` for an unpacked target rootfs and fills the cache; with --output, writes the whole payload there. */
 export async function packagesFetchCommand(opts: FetchOptions): Promise<number> {
-  const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE);
+  const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE, opts.base ? { basePath: opts.base, baseSha256: opts.baseSha256 } : {});
   const packages = profile.packages;
   if (!packages) throw usageError(`${profile.file} has no packages section`);
-  if (!opts.rootfs) throw usageError('packages fetch needs --rootfs DIR: the unpacked target root filesystem to resolve against', 'unsquashfs the base ISO\'s rootfs, or run a build (it fetches too)');
-  const rootfs = resolve(opts.rootfs);
+  let rootfs: string;
+  let scratch: string | undefined;
+  if (opts.rootfs) rootfs = resolve(opts.rootfs);
+  else {
+    const iso = profile.base.path;
+    if (!iso) throw usageError('packages fetch: the profile\'s base ISO is a URL', 'pass --base <local iso>, or --rootfs <unpacked target rootfs>');
+    scratch = mkdtempSync(join(tmpdir(), 'isob-target-'));
+    rootfs = scratch;
+    const n = await extractTargetAptState(iso, rootfs);
+    process.stdout.write(`target: ${n} apt/dpkg files read from ${iso}\n`);
+  }
+  try {
+    return await fetchFor(profile, packages, rootfs, opts);
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: string, opts: FetchOptions): Promise<number> {
   if (!existsSync(join(rootfs, 'var/lib/dpkg/status'))) throw usageError(`${rootfs} is not a Debian/Ubuntu root filesystem (no var/lib/dpkg/status)`);
   const cache = cacheDir(opts.cache);
   if (opts.output) {
-    if (process.getuid?.() !== 0) throw usageError('writing a payload needs root (file ownership)', 'run it as root');
     const result = await buildPayload({
       name: profile.name,
       product: profile.product,
@@ -44,6 +65,7 @@ export async function packagesFetchCommand(opts: FetchOptions): Promise<number> 
       profileDir: profile.dir,
       packages,
       rootfs: resolve(opts.output),
+      resolveRoot: rootfs,
       cacheDir: cache,
       epochSeconds: Math.floor(Date.now() / 1000),
       progress: (text) => process.stdout.write(`${text}\n`),

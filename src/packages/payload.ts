@@ -42,6 +42,8 @@ export interface PayloadInput {
   profileDir: string;
   packages: PackagesOptions;
   rootfs: string;
+  /** The target system apt resolves against; default: `rootfs` (`packages fetch --output` writes elsewhere). */
+  resolveRoot?: string;
   cacheDir: string;
   epochSeconds: number;
   log?: BuildLog;
@@ -86,7 +88,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   if (packages.system.length > 0) {
     progress(`resolving ${packages.system.join(' ')} for the target`);
     closure = await resolveClosure({
-      rootfs,
+      rootfs: input.resolveRoot ?? rootfs,
       packages: packages.system,
       sources: packages.sources,
       architecture: packages.architecture,

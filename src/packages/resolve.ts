@@ -152,7 +152,7 @@ export async function resolveClosure(opts: ResolveOptions): Promise<ResolveResul
   mkdirSync(stateDir, { recursive: true });
   const unlock = await lockDir(join(stateDir, '.lock'), opts.log);
   try {
-    return await resolveLocked(opts, arch, sourcesFiles, stateDir, true);
+    return await resolveLocked(opts, arch, sourcesFiles, stateDir);
   } finally {
     unlock();
   }

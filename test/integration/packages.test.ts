@@ -117,6 +117,19 @@ describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
     expect(debs2.filter((d) => d.downloaded)).toEqual([]);
     expect(log2).toMatch(/^packages: downloaded 0, from cache 3$/m);
     expect(second.stdout).toMatch(/closure 3: 0 downloaded, 3 cached/);
+    // nothing at all from the network: no .deb and no apt index
+    const payloadSection = log2.slice(log2.indexOf('offline package payload'));
+    expect(payloadSection).not.toMatch(/^\s+Get:\d+ /m);
+    expect(payloadSection).toMatch(/apt lists are \d+ min old .*not refreshed/);
+  });
+
+  it('packages fetch resolves the same closure from the base ISO without unpacking it', () => {
+    const res = runCli(['packages', 'fetch', '--profile', profile]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^target: \d+ apt\/dpkg files read from /m);
+    expect(res.stdout).toMatch(/^jq_1\.6-2\.1\+deb12u2_amd64\.deb +63984 +sha256:[0-9a-f]{64}$/m);
+    expect(res.stdout).toMatch(/^3 \.debs for amd64: 0 downloaded, 3 from the cache/m);
   });
 
   it('ships a signed flat repository, its keyring and a signed-by sources entry (no trusted=yes)', () => {
