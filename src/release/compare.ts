@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { run } from '../tools/process.js';
 import { unsquash } from '../tools/squashfs.js';
 import { extractIsoTree } from '../tools/xorriso.js';
 import type { BuildLog } from '../build-log.js';
@@ -124,10 +125,94 @@ export async function firstDifference(isoA: string, isoB: string, scratch: strin
       await unsquash(fb, rb, { log });
       const inner = firstTreeDifference(ra, rb, { metadata: false }) ?? firstTreeDifference(ra, rb, { metadata: true });
       if (inner) return `first differing file: ${inner.path} in ${inIso} (${inner.what})`;
+      const xattrs = firstXattrDifference(
+        await squashfsXattrs(fa, join(scratch, 'first.tar'), log),
+        await squashfsXattrs(fb, join(scratch, 'second.tar'), log),
+      );
+      if (xattrs) return `first differing file: ${xattrs.path} in ${inIso} (${xattrs.what})`;
       return `first differing file: ${inIso} (the files in it have the same content, modes, owners and times: the difference is in xattrs, their order, or the squashfs layout)`;
     }
     return `first differing file: ${inIso} (${diff.what})`;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** Extended attributes per path (name and value as hex, in stored order) of a squashfs, via sqfs2tar's pax headers. */
+async function squashfsXattrs(image: string, tarFile: string, log?: BuildLog): Promise<Map<string, [string, string][]>> {
+  await run('sh', ['-c', 'exec sqfs2tar -r . "$1" > "$2"', 'sh', image, tarFile], { log, what: `sqfs2tar ${image}` });
+  try {
+    return tarXattrs(tarFile);
+  } finally {
+    rmSync(tarFile, { force: true });
+  }
+}
+
+/** Reads only the headers of a tar file: SCHILY.xattr.* records of pax headers, by the entry they precede. */
+export function tarXattrs(tarFile: string): Map<string, [string, string][]> {
+  const out = new Map<string, [string, string][]>();
+  const fd = openSync(tarFile, 'r');
+  try {
+    const header = Buffer.alloc(512);
+    let pos = 0;
+    let pending: { path?: string; xattrs: [string, string][] } = { xattrs: [] };
+    let longName: string | undefined;
+    while (readSync(fd, header, 0, 512, pos) === 512 && header.some((b) => b !== 0)) {
+      const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/, '').trim() || '0', 8);
+      const type = String.fromCharCode(header[156]!);
+      const data = (): Buffer => {
+        const buf = Buffer.alloc(size);
+        readSync(fd, buf, 0, size, pos + 512);
+        return buf;
+      };
+      if (type === 'x') {
+        const buf = data();
+        for (let i = 0; i < buf.length; ) {
+          const space = buf.indexOf(0x20, i);
+          const len = Number(buf.subarray(i, space).toString('latin1'));
+          if (!len) break;
+          const record = buf.subarray(space + 1, i + len - 1);
+          const eq = record.indexOf(0x3d);
+          const key = record.subarray(0, eq).toString('utf8');
+          const value = record.subarray(eq + 1);
+          if (key.startsWith('SCHILY.xattr.')) pending.xattrs.push([key.slice('SCHILY.xattr.'.length), value.toString('hex')]);
+          else if (key === 'path') pending.path = value.toString('utf8');
+          i += len;
+        }
+      } else if (type === 'L') {
+        longName = data().toString('utf8').replace(/\0.*$/s, '');
+      } else if (type !== 'g') {
+        const field = (a: number, b: number): string => header.subarray(a, b).toString('utf8').replace(/\0.*$/s, '');
+        const prefix = field(345, 500);
+        const name = pending.path ?? longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+        const path = `/${name.replace(/^\.\/?/, '').replace(/\/$/, '')}`;
+        if (pending.xattrs.length) out.set(path, pending.xattrs);
+        pending = { xattrs: [] };
+        longName = undefined;
+      }
+      pos += 512 + Math.ceil(size / 512) * 512;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+export function firstXattrDifference(
+  a: Map<string, [string, string][]>,
+  b: Map<string, [string, string][]>,
+): { path: string; what: string } | undefined {
+  for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const [xa, xb] = [a.get(path) ?? [], b.get(path) ?? []];
+    if (JSON.stringify(xa) === JSON.stringify(xb)) continue;
+    const [ma, mb] = [new Map(xa), new Map(xb)];
+    const names = [...new Set([...ma.keys(), ...mb.keys()])].filter((n) => ma.get(n) !== mb.get(n)).sort();
+    return {
+      path,
+      what: names.length
+        ? `xattr ${names.map((n) => `${n} ${ma.has(n) ? (mb.has(n) ? 'differs' : 'only in the first build') : 'only in the second build'}`).join(', ')}`
+        : 'the same xattrs in another order',
+    };
+  }
+  return undefined;
 }

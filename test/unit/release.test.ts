@@ -106,3 +106,50 @@ describe('xorriso report_lba parsing', () => {
     ]);
   });
 });
+
+describe('xattrs of a squashfs, from the pax headers sqfs2tar writes', () => {
+  /** A minimal ustar/pax archive: entries with optional xattrs. */
+  function tar(entries: { name: string; dir?: boolean; xattrs?: [string, string][] }[]): Buffer {
+    const header = (name: string, type: string, size: number): Buffer => {
+      const h = Buffer.alloc(512);
+      h.write(name, 0, 'utf8');
+      h.write('0000755\0', 100);
+      h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+      h.write(type, 156);
+      h.write('ustar\0' + '00', 257);
+      return h;
+    };
+    const pad = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+    const blocks: Buffer[] = [];
+    for (const e of entries) {
+      if (e.xattrs?.length) {
+        const records = e.xattrs.map(([k, v]) => {
+          const body = ` SCHILY.xattr.${k}=${v}\n`;
+          let len = body.length + 1;
+          while (String(len).length + body.length !== len) len++;
+          return `${len}${body}`;
+        });
+        const data = Buffer.from(records.join(''));
+        blocks.push(header('./PaxHeaders/x', 'x', data.length), pad(data));
+      }
+      blocks.push(header(e.name, e.dir ? '5' : '0', 0));
+    }
+    return Buffer.concat([...blocks, Buffer.alloc(1024)]);
+  }
+
+  it('reads them per path and names the first difference', async () => {
+    const { tarXattrs, firstXattrDifference } = await import('../../src/release/compare.js');
+    const dir = mkdtempSync(join(tmpdir(), 'xattr-'));
+    try {
+      writeFileSync(join(dir, 'a.tar'), tar([{ name: './', dir: true, xattrs: [['trusted.overlay.uuid', 'AAAA'], ['trusted.overlay.impure', 'y']] }, { name: './etc/', dir: true }, { name: './etc/x' }]));
+      writeFileSync(join(dir, 'b.tar'), tar([{ name: './', dir: true, xattrs: [['trusted.overlay.uuid', 'BBBB'], ['trusted.overlay.impure', 'y']] }, { name: './etc/', dir: true }, { name: './etc/x' }]));
+      const a = tarXattrs(join(dir, 'a.tar'));
+      expect(a).toEqual(new Map([['/', [['trusted.overlay.uuid', Buffer.from('AAAA').toString('hex')], ['trusted.overlay.impure', '79']]]]));
+      expect(firstXattrDifference(a, tarXattrs(join(dir, 'b.tar')))).toEqual({ path: '/', what: 'xattr trusted.overlay.uuid differs' });
+      expect(firstXattrDifference(a, a)).toBeUndefined();
+      expect(firstXattrDifference(a, new Map([['/', [...a.get('/')!].reverse()]]))).toEqual({ path: '/', what: 'the same xattrs in another order' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
