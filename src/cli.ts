@@ -4,7 +4,6 @@ import { Command, CommanderError, Option } from 'commander';
 import { buildCommand } from './commands/build.js';
 import { bootCommand } from './commands/boot.js';
 import { packagesFetchCommand, packagesListCommand, packagesVerifyCommand } from './commands/packages.js';
-import { packagesFetchCommand, packagesListCommand, packagesVerifyCommand } from './commands/packages.js';
 import { initCommand } from './commands/init.js';
 import { profileShowCommand, profileValidateCommand } from './commands/profile.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -102,32 +101,6 @@ function program(): Command {
     .argument('<dir>', 'new or empty directory')
     .action(async (dir: string) => {
       process.exitCode = await initCommand(dir);
-    });
-
-  const packages = cli.command('packages').description('the offline package payload: fetch, verify, list');
-  packages
-    .command('fetch')
-    .description("resolve the profile's packages.system for an unpacked target rootfs into the cache (with --output: write the whole payload)")
-    .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
-    .option('--rootfs <dir>', 'unpacked target root filesystem to resolve against')
-    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
-    .option('-o, --output <dir>', 'also write the payload as <dir>/opt/novasphere/packages')
-    .action(async (opts: Parameters<typeof packagesFetchCommand>[0]) => {
-      process.exitCode = await packagesFetchCommand(opts);
-    });
-  packages
-    .command('verify')
-    .description('check a payload directory: manifest.json, .debs, image layers, charts; names every bad file')
-    .argument('<dir>', 'payload directory, e.g. <rootfs>/opt/novasphere/packages')
-    .action(async (dir: string) => {
-      process.exitCode = await packagesVerifyCommand(dir);
-    });
-  packages
-    .command('list')
-    .description('list the .debs, images and charts of a payload directory')
-    .argument('<dir>', 'payload directory')
-    .action((dir: string) => {
-      process.exitCode = packagesListCommand(dir);
     });
 
   const packages = cli.command('packages').description('the offline package payload: fetch, verify, list');
