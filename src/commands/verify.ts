@@ -110,7 +110,11 @@ function trustedManifest(dir: string, sums: Map<string, string>): BuildManifest 
   if (createHash('sha256').update(text).digest('hex') !== listed) {
     throw fail(`sha256: ${MANIFEST_NAME} does not match its line in SHA256SUMS`, 'download the release files again');
   }
-  return JSON.parse(text.toString('utf8')) as BuildManifest;
+  try {
+    return JSON.parse(text.toString('utf8')) as BuildManifest;
+  } catch {
+    throw fail(`${MANIFEST_NAME} is not valid JSON, although SHA256SUMS lists it`);
+  }
 }
 
 /** Every md5sum.txt line against the file's bytes in the ISO; returns the number of files. */
