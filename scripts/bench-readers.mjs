@@ -28,21 +28,23 @@ function pseudoRandom(seed, size) {
 }
 
 function makeImage(comp) {
-  const image = join(WORK, `bench-${comp}.sqfs`);
+  const image = join(WORK, `bench2-${comp}.sqfs`);
   if (existsSync(image) && statSync(image).size >= MIN_BYTES) return image;
-  const root = join(WORK, 'root');
-  if (!existsSync(join(root, 'etc'))) {
+  const root = join(WORK, 'root2');
+  if (!existsSync(join(root, 'srv/bench/large-2.bin'))) {
     rmSync(root, { recursive: true, force: true });
     const fixture = join(WORK, 'fixture.sqfs');
     execFileSync('xorriso', ['-osirrox', 'on', '-indev', join(REPO, 'fixtures/out/fixture-single.iso'), '-extract', '/casper/filesystem.squashfs', fixture], { stdio: 'ignore' });
     execFileSync('unsquashfs', ['-quiet', '-no-progress', '-d', root, fixture], { stdio: 'ignore' });
-    // ~90 MB more: 3000 small files in 60 directories (listing work) and a few large ones (reading work).
-    for (let d = 0; d < 60; d++) {
-      const dir = join(root, 'srv/bench', `d${d}`);
+    // Shaped like a real rootfs of that size: ~40k inodes. 36k small files in 600 directories (listing work,
+    // fragments) and a few large files (reading work), all poorly compressible.
+    for (let d = 0; d < 600; d++) {
+      const dir = join(root, 'usr/share/bench', `pkg-${d}`);
       mkdirSync(dir, { recursive: true });
-      for (let f = 0; f < 50; f++) writeFileSync(join(dir, `file-${f}.dat`), pseudoRandom(`${d}/${f}`, 4096 + ((d * 50 + f) % 23) * 1500));
+      for (let f = 0; f < 60; f++) writeFileSync(join(dir, `file-${f}.dat`), pseudoRandom(`${d}/${f}`, 512 + ((d * 60 + f) % 17) * 256));
     }
-    for (let i = 0; i < 6; i++) writeFileSync(join(root, 'srv/bench', `large-${i}.bin`), pseudoRandom(`large${i}`, 12 * 1024 * 1024));
+    mkdirSync(join(root, 'srv/bench'), { recursive: true });
+    for (let i = 0; i < 3; i++) writeFileSync(join(root, 'srv/bench', `large-${i}.bin`), pseudoRandom(`large${i}`, 12 * 1024 * 1024));
   }
   execFileSync('mksquashfs', [root, image, '-noappend', '-quiet', '-no-progress', '-comp', comp], { stdio: 'ignore' });
   return image;

@@ -103,3 +103,62 @@ export class MetaCursor {
   }
 }
 
+
+/**
+ * A whole metadata table (inode or directory table) decoded once, as unsquashfs does: references then resolve
+ * synchronously, which makes listing a large tree an in-memory walk. Decoded size is capped by the caller.
+ */
+export class DecodedTable {
+  private constructor(
+    private readonly image: string,
+    /** The decoded table (file block lists are read from it lazily). */
+    readonly bytes: Buffer,
+    /** Block position relative to the table start → offset of its data in `bytes`. */
+    private readonly offsets: Map<number, number>,
+  ) {}
+
+  static async load(reader: MetadataReader, start: number, end: number, maxDecoded: number, what: string): Promise<DecodedTable> {
+    const parts: Buffer[] = [];
+    const offsets = new Map<number, number>();
+    let total = 0;
+    for (let pos = start; pos < end; ) {
+      const block = await reader.block(pos, what);
+      offsets.set(pos - start, total);
+      parts.push(block.data);
+      total += block.data.length;
+      if (total > maxDecoded) throw corrupt(reader.name, what, `it decodes to more than ${maxDecoded} bytes`);
+      pos = block.next;
+    }
+    return new DecodedTable(reader.name, Buffer.concat(parts, total), offsets);
+  }
+
+  /** `what` may be a function: the label is only built when an error needs it (listing opens a cursor per entry). */
+  cursor(block: number, offset: number, what: string | (() => string)): SyncCursor {
+    const base = this.offsets.get(block);
+    if (base === undefined) throw corrupt(this.image, label(what), `no metadata block starts at ${block} of the table`);
+    return new SyncCursor(this.image, this.bytes, base + offset, what);
+  }
+}
+
+function label(what: string | (() => string)): string {
+  return typeof what === 'string' ? what : what();
+}
+
+/** Sequential reads from a decoded table; running off its end is corruption. */
+export class SyncCursor {
+  constructor(
+    private readonly image: string,
+    /** The whole decoded table: callers read at the positions span() returns. */
+    readonly bytes: Buffer,
+    private pos: number,
+    private readonly what: string | (() => string),
+  ) {}
+
+  /** Claims the next `length` bytes; returns their position in `bytes`. */
+  span(length: number): number {
+    const at = this.pos;
+    if (at + length > this.bytes.length) throw corrupt(this.image, label(this.what), `it runs past the end of its table (${this.bytes.length} bytes decoded)`);
+    this.pos = at + length;
+    return at;
+  }
+}

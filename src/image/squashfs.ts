@@ -5,7 +5,7 @@
  */
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { COMPRESSOR_IDS, DecodeError, SUPPORTED, decompress, type Compressor } from './codecs.js';
-import { MetadataReader, type MetaCursor } from './metadata.js';
+import { DecodedTable, MetadataReader, type SyncCursor } from './metadata.js';
 import { corrupt, type ByteSource } from './source.js';
 
 export const SQUASHFS_MAGIC = 0x73717368;
@@ -16,6 +16,8 @@ const MAX_BLOCK_LIST = 16 << 20;
 const MAX_SYMLINK = 4096;
 const MAX_SYMLINK_HOPS = 40;
 const FRAGMENT_CACHE = 8;
+/** Decoded inode or directory table above this is refused: about 4 million files, far past any installer rootfs. */
+const MAX_TABLE = 256 << 20;
 /** Tables up to this size are read at open in one go; bigger ones (huge trees) block by block, bounding memory. */
 const PRELOAD_MAX = 32 << 20;
 
@@ -39,15 +41,16 @@ export interface SquashStat {
 }
 
 export interface Inode extends SquashStat {
-  /** Inode reference: metadata block position << 16 | offset. */
-  readonly ref: bigint;
+  /** Inode reference: metadata block position * 65536 + offset (a number: listing makes one per entry). */
+  readonly ref: number;
   readonly dir?: { block: number; offset: number; listingSize: number };
-  readonly data?: { start: number; blockSizes: Uint32Array; fragment: number; fragmentOffset: number };
+  /** Data blocks: their sizes are `blocks` u32 words at `list` in the decoded inode table (read lazily). */
+  readonly data?: { start: number; blocks: number; list: number; fragment: number; fragmentOffset: number };
 }
 
 export interface DirEntry {
   name: string;
-  ref: bigint;
+  ref: number;
   type: FileType;
 }
 
@@ -59,16 +62,24 @@ export interface Superblock {
   compressor: Compressor;
   flags: number;
   idCount: number;
-  rootRef: bigint;
+  rootRef: number;
   bytesUsed: number;
   idTable: number;
   inodeTable: number;
   directoryTable: number;
   fragmentTable: number;
+  /** -1 when absent. */
+  exportTable: number;
+  /** -1 when absent. */
+  xattrTable: number;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class SquashFs {
   private readonly meta: MetadataReader;
+  private inodes!: DecodedTable;
+  private dirs!: DecodedTable;
   private ids: Uint32Array | undefined;
   private readonly fragments = new Map<number, Buffer>();
 
@@ -85,6 +96,8 @@ export class SquashFs {
     const fs = new SquashFs(source, sb);
     await fs.meta.preload(sb.inodeTable, PRELOAD_MAX);
     await fs.loadIds();
+    fs.inodes = await DecodedTable.load(fs.meta, sb.inodeTable, sb.directoryTable, MAX_TABLE, 'squashfs inode table');
+    fs.dirs = await DecodedTable.load(fs.meta, sb.directoryTable, await fs.directoryTableEnd(), MAX_TABLE, 'squashfs directory table');
     return fs;
   }
 
@@ -98,115 +111,134 @@ export class SquashFs {
     return root;
   }
 
-  async inode(ref: bigint): Promise<Inode> {
-    const block = Number(ref >> 16n);
-    const offset = Number(ref & 0xffffn);
-    const what = `squashfs inode table (inode at block ${block} offset ${offset})`;
-    if (this.sb.inodeTable + block >= this.sb.directoryTable) throw corrupt(this.name, what, 'the reference points past the inode table');
-    const c = this.meta.cursor(this.sb.inodeTable, block, offset, what);
-    const h = await c.take(16);
-    const typeCode = h.readUInt16LE(0);
-    const basic = typeCode >= 1 && typeCode <= 7 ? typeCode : typeCode - 7;
-    const type = TYPES[basic - 1];
-    if (!type || typeCode < 1 || typeCode > 14) throw corrupt(this.name, what, `unknown inode type ${typeCode}`);
+  async inode(ref: number): Promise<Inode> {
+    return this.inodeSync(ref);
+  }
+
+  /** Parses an inode from the decoded inode table (no I/O, no per-field allocation: listing calls this per entry). */
+  inodeSync(ref: number): Inode {
+    const block = Math.floor(ref / 65536);
+    const offset = ref % 65536;
+    const what = (): string => `squashfs inode table (inode at block ${block} offset ${offset})`;
+    const c = this.inodes.cursor(block, offset, what);
+    const b = c.bytes;
+    let p = c.span(16);
+    const typeCode = b.readUInt16LE(p);
+    const type = TYPES[(typeCode > 7 ? typeCode - 7 : typeCode) - 1];
+    if (!type || typeCode < 1 || typeCode > 14) throw corrupt(this.name, what(), `unknown inode type ${typeCode}`);
     const ext = typeCode > 7;
-    const stat = {
+    const inode: Mutable<Inode> = {
       ref,
       type,
-      mode: TYPE_BITS[type] | (h.readUInt16LE(2) & 0o7777),
-      uid: this.id(h.readUInt16LE(4), what),
-      gid: this.id(h.readUInt16LE(6), what),
-      mtime: h.readUInt32LE(8),
-      inodeNumber: h.readUInt32LE(12),
+      mode: TYPE_BITS[type] | (b.readUInt16LE(p + 2) & 0o7777),
+      uid: this.id(b.readUInt16LE(p + 4), what),
+      gid: this.id(b.readUInt16LE(p + 6), what),
+      mtime: b.readUInt32LE(p + 8),
+      inodeNumber: b.readUInt32LE(p + 12),
       nlink: 1,
       size: 0,
     };
     switch (type) {
       case 'dir':
-        return this.dirInode(c, stat, ext);
+        if (!ext) {
+          p = c.span(16);
+          inode.nlink = b.readUInt32LE(p + 4);
+          inode.size = b.readUInt16LE(p + 8);
+          inode.dir = { block: b.readUInt32LE(p), offset: b.readUInt16LE(p + 10), listingSize: inode.size };
+        } else {
+          p = c.span(24);
+          inode.nlink = b.readUInt32LE(p);
+          inode.size = b.readUInt32LE(p + 4);
+          inode.dir = { block: b.readUInt32LE(p + 8), offset: b.readUInt16LE(p + 18), listingSize: inode.size };
+        }
+        return inode;
       case 'file':
-        return this.fileInode(c, stat, ext, what);
+        return this.fileInode(c, inode, ext, what);
       case 'symlink': {
-        const b = await c.take(8);
-        const len = b.readUInt32LE(4);
-        if (len === 0 || len > MAX_SYMLINK) throw corrupt(this.name, what, `symlink target length ${len}`);
-        const target = (await c.take(len)).toString('utf8');
-        return { ...stat, nlink: b.readUInt32LE(0), size: len, target };
+        p = c.span(8);
+        inode.nlink = b.readUInt32LE(p);
+        const len = b.readUInt32LE(p + 4);
+        if (len === 0 || len > MAX_SYMLINK) throw corrupt(this.name, what(), `symlink target length ${len}`);
+        p = c.span(len);
+        inode.size = len;
+        inode.target = b.toString('utf8', p, p + len);
+        return inode;
       }
       case 'blockdev':
       case 'chardev': {
-        const b = await c.take(8);
-        const dev = b.readUInt32LE(4);
-        return { ...stat, nlink: b.readUInt32LE(0), rdev: { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) } };
+        p = c.span(8);
+        inode.nlink = b.readUInt32LE(p);
+        const dev = b.readUInt32LE(p + 4);
+        inode.rdev = { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) };
+        return inode;
       }
       default:
-        return { ...stat, nlink: (await c.take(4)).readUInt32LE(0) };
+        inode.nlink = b.readUInt32LE(c.span(4));
+        return inode;
     }
   }
 
-  private async dirInode(c: MetaCursor, stat: Omit<Inode, 'dir'>, ext: boolean): Promise<Inode> {
+  private fileInode(c: SyncCursor, inode: Mutable<Inode>, ext: boolean, what: () => string): Inode {
+    const b = c.bytes;
+    let start: number, fragment: number, fragmentOffset: number;
     if (!ext) {
-      const b = await c.take(16);
-      const size = b.readUInt16LE(8);
-      return { ...stat, nlink: b.readUInt32LE(4), size, dir: { block: b.readUInt32LE(0), offset: b.readUInt16LE(10), listingSize: size } };
-    }
-    const b = await c.take(24);
-    const size = b.readUInt32LE(4);
-    return { ...stat, nlink: b.readUInt32LE(0), size, dir: { block: b.readUInt32LE(8), offset: b.readUInt16LE(18), listingSize: size } };
-  }
-
-  private async fileInode(c: MetaCursor, stat: Omit<Inode, 'data'>, ext: boolean, what: string): Promise<Inode> {
-    let start: number, size: number, fragment: number, fragmentOffset: number, nlink = 1;
-    if (!ext) {
-      const b = await c.take(16);
-      [start, fragment, fragmentOffset, size] = [b.readUInt32LE(0), b.readUInt32LE(4), b.readUInt32LE(8), b.readUInt32LE(12)];
+      const p = c.span(16);
+      [start, fragment, fragmentOffset, inode.size] = [b.readUInt32LE(p), b.readUInt32LE(p + 4), b.readUInt32LE(p + 8), b.readUInt32LE(p + 12)];
     } else {
-      const b = await c.take(40);
-      start = safe(b.readBigUInt64LE(0), this.name, what, 'blocks start');
-      size = safe(b.readBigUInt64LE(8), this.name, what, 'file size');
-      [nlink, fragment, fragmentOffset] = [b.readUInt32LE(24), b.readUInt32LE(28), b.readUInt32LE(32)];
+      const p = c.span(40);
+      start = safe(b.readBigUInt64LE(p), this.name, what(), 'blocks start');
+      inode.size = safe(b.readBigUInt64LE(p + 8), this.name, what(), 'file size');
+      [inode.nlink, fragment, fragmentOffset] = [b.readUInt32LE(p + 24), b.readUInt32LE(p + 28), b.readUInt32LE(p + 32)];
     }
     const bs = this.sb.blockSize;
+    const size = inode.size;
     const count = fragment === NO_FRAGMENT ? Math.ceil(size / bs) : Math.floor(size / bs);
-    if (count > MAX_BLOCK_LIST) throw corrupt(this.name, what, `file size ${size} needs ${count} blocks`);
+    if (count > MAX_BLOCK_LIST) throw corrupt(this.name, what(), `file size ${size} needs ${count} blocks`);
     if (fragment !== NO_FRAGMENT && fragment >= this.sb.fragmentCount) {
-      throw corrupt(this.name, what, `fragment ${fragment} is not in the fragment table (${this.sb.fragmentCount} entries)`);
+      throw corrupt(this.name, what(), `fragment ${fragment} is not in the fragment table (${this.sb.fragmentCount} entries)`);
     }
-    const list = await c.take(count * 4);
-    const blockSizes = new Uint32Array(count);
-    for (let i = 0; i < count; i++) blockSizes[i] = list.readUInt32LE(i * 4);
-    return { ...stat, nlink, size, data: { start, blockSizes, fragment, fragmentOffset } };
+    const p = c.span(count * 4);
+    inode.data = { start, blocks: count, list: p, fragment, fragmentOffset };
+    return inode;
   }
 
   /** Entries of a directory in stored (sorted) order, without . and .. */
   async readdir(dir: Inode): Promise<DirEntry[]> {
+    return this.readdirSync(dir);
+  }
+
+  /** Parses a directory listing from the decoded directory table (no I/O). */
+  readdirSync(dir: Inode): DirEntry[] {
     if (!dir.dir) throw new IsoBuildError(`${this.name}: not a directory`, { exitCode: ExitCode.Usage });
     const { block, offset, listingSize } = dir.dir;
     const what = `squashfs directory table (directory inode ${dir.inodeNumber})`;
     if (listingSize < 3) throw corrupt(this.name, what, `listing size ${listingSize} is below the minimum of 3`);
-    if (this.sb.directoryTable + block >= this.sb.bytesUsed) throw corrupt(this.name, what, 'the listing starts past the end of the filesystem');
-    const c = this.meta.cursor(this.sb.directoryTable, block, offset, what);
+    const c = this.dirs.cursor(block, offset, what);
+    const b = c.bytes;
     const entries: DirEntry[] = [];
     let left = listingSize - 3; // the size counts "." and ".." that are not stored
     while (left > 0) {
       if (left < 12) throw corrupt(this.name, what, `${left} stray bytes after the last entry`);
-      const h = await c.take(12);
+      let p = c.span(12);
       left -= 12;
-      const count = h.readUInt32LE(0) + 1;
-      const start = h.readUInt32LE(4);
+      const count = b.readUInt32LE(p) + 1;
+      const start = b.readUInt32LE(p + 4) * 65536;
       if (count > 256) throw corrupt(this.name, what, `a header announces ${count} entries (at most 256)`);
       for (let i = 0; i < count; i++) {
         if (left < 8) throw corrupt(this.name, what, 'an entry runs past the listing size');
-        const e = await c.take(8);
-        const nameLen = e.readUInt16LE(6) + 1;
+        p = c.span(8);
+        const nameLen = b.readUInt16LE(p + 6) + 1;
+        const typeCode = b.readUInt16LE(p + 4);
+        const ref = start + b.readUInt16LE(p);
         left -= 8 + nameLen;
         if (left < 0) throw corrupt(this.name, what, 'an entry name runs past the listing size');
-        const name = (await c.take(nameLen)).toString('utf8');
-        const type = TYPES[e.readUInt16LE(4) - 1];
+        const at = c.span(nameLen);
+        const name = b.toString('utf8', at, at + nameLen);
+        const type = TYPES[typeCode - 1];
         if (!type || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-          throw corrupt(this.name, what, `invalid entry ${JSON.stringify(name)} (type ${e.readUInt16LE(4)})`);
+          throw corrupt(this.name, what, `invalid entry ${JSON.stringify(name)} (type ${typeCode})`);
         }
-        entries.push({ name, ref: (BigInt(start) << 16n) | BigInt(e.readUInt16LE(0)), type });
+        entries.push({ name, ref, type });
       }
     }
     return entries;
@@ -252,8 +284,8 @@ export class SquashFs {
   /** Every entry under `dir` in unsquashfs order (pre-order, stored order), with paths relative to it. */
   async *walk(dir: Inode, prefix = ''): AsyncGenerator<{ path: string; inode: Inode }> {
     // An explicit stack, not nested generators: each yield then costs one promise, not one per tree level.
-    const seen = new Set<bigint>([dir.ref]);
-    const stack: { at: string; entries: DirEntry[]; next: number }[] = [{ at: prefix, entries: await this.readdir(dir), next: 0 }];
+    const seen = new Set<number>([dir.ref]);
+    const stack: { at: string; entries: DirEntry[]; next: number }[] = [{ at: prefix, entries: this.readdirSync(dir), next: 0 }];
     while (stack.length) {
       const top = stack[stack.length - 1]!;
       const e = top.entries[top.next++];
@@ -261,7 +293,7 @@ export class SquashFs {
         stack.pop();
         continue;
       }
-      const inode = await this.inode(e.ref);
+      const inode = this.inodeSync(e.ref);
       const path = `${top.at}/${e.name}`;
       if (inode.type !== e.type) throw corrupt(this.name, `squashfs directory entry ${path}`, `says ${e.type} but its inode is a ${inode.type}`);
       yield { path, inode };
@@ -269,20 +301,21 @@ export class SquashFs {
       if (seen.has(e.ref)) throw corrupt(this.name, `squashfs directory ${path}`, 'it is listed twice (a directory loop)');
       if (stack.length > 4096) throw corrupt(this.name, 'squashfs directory tree', `deeper than 4096 levels at ${path}`);
       seen.add(e.ref);
-      stack.push({ at: path, entries: await this.readdir(inode), next: 0 });
+      stack.push({ at: path, entries: this.readdirSync(inode), next: 0 });
     }
   }
 
   /** A regular file's bytes, block by block (at most one block in memory). */
   async *read(file: Inode): AsyncGenerator<Buffer> {
     if (!file.data) throw new IsoBuildError(`${this.name}: not a regular file`, { exitCode: ExitCode.Usage });
-    const { start, blockSizes, fragment, fragmentOffset } = file.data;
+    const { start, blocks, list, fragment, fragmentOffset } = file.data;
+    const table = this.inodes.bytes;
     const bs = this.sb.blockSize;
     const what = `squashfs data of inode ${file.inodeNumber}`;
     let pos = start;
-    for (let i = 0; i < blockSizes.length; i++) {
+    for (let i = 0; i < blocks; i++) {
       const want = Math.min(bs, file.size - i * bs);
-      const word = blockSizes[i]!;
+      const word = table.readUInt32LE(list + i * 4);
       const onDisk = word & 0xffffff;
       if (onDisk === 0) {
         yield Buffer.alloc(want); // sparse block
@@ -293,7 +326,7 @@ export class SquashFs {
       yield block;
       pos += onDisk;
     }
-    const tail = file.size - blockSizes.length * bs;
+    const tail = file.size - blocks * bs;
     if (fragment !== NO_FRAGMENT && tail > 0) {
       const frag = await this.fragment(fragment, `${what}, fragment ${fragment}`);
       if (fragmentOffset + tail > frag.length) {
@@ -345,6 +378,20 @@ export class SquashFs {
     return data;
   }
 
+  /**
+   * The directory table has no stored end: it ends where the next structure begins (fragment, export or id table
+   * blocks, or the xattr tables), whichever comes first after it.
+   */
+  private async directoryTableEnd(): Promise<number> {
+    const { directoryTable, bytesUsed, fragmentTable, fragmentCount, idTable } = this.sb;
+    const firstPtr = async (at: number, what: string): Promise<number> =>
+      at > 0 && at + 8 <= bytesUsed ? safe((await this.source.read(at, 8, what)).readBigUInt64LE(0), this.name, what, 'pointer') : bytesUsed;
+    const candidates = [bytesUsed, idTable, await firstPtr(idTable, 'squashfs id table index')];
+    if (fragmentCount > 0) candidates.push(fragmentTable, await firstPtr(fragmentTable, 'squashfs fragment table index'));
+    for (const t of [this.sb.exportTable, this.sb.xattrTable]) if (t > 0) candidates.push(t, await firstPtr(t, 'squashfs export/xattr table index'));
+    return Math.min(...candidates.filter((c) => c > directoryTable));
+  }
+
   private async loadIds(): Promise<void> {
     const { idCount, idTable } = this.sb;
     const blocks = Math.ceil((idCount * 4) / 8192);
@@ -359,9 +406,9 @@ export class SquashFs {
     this.ids = ids;
   }
 
-  private id(index: number, what: string): number {
+  private id(index: number, what: () => string): number {
     const v = this.ids![index];
-    if (v === undefined) throw corrupt(this.name, what, `uid/gid index ${index} is not in the id table (${this.sb.idCount} ids)`);
+    if (v === undefined) throw corrupt(this.name, what(), `uid/gid index ${index} is not in the id table (${this.sb.idCount} ids)`);
     return v;
   }
 }
@@ -402,12 +449,14 @@ export function parseSuperblock(image: string, b: Buffer, imageSize: number): Su
     compressor,
     flags: b.readUInt16LE(24),
     idCount: b.readUInt16LE(26),
-    rootRef: b.readBigUInt64LE(32),
+    rootRef: rootRef(image, b.readBigUInt64LE(32)),
     bytesUsed: u64(40, 'bytes_used'),
     idTable: u64(48, 'id table start'),
     inodeTable: u64(64, 'inode table start'),
     directoryTable: u64(72, 'directory table start'),
     fragmentTable: sb64(b, 80),
+    exportTable: sb64(b, 88),
+    xattrTable: sb64(b, 56),
   };
   if (sb.bytesUsed > imageSize) throw corrupt(image, what, `it claims ${sb.bytesUsed} bytes but the image has ${imageSize} (truncated?)`);
   if (sb.idCount === 0) throw corrupt(image, what, 'the id table is empty');
@@ -418,6 +467,12 @@ export function parseSuperblock(image: string, b: Buffer, imageSize: number): Su
   }
   if (sb.fragmentCount > 0 && !inRange(sb.fragmentTable)) throw corrupt(image, what, `fragment table offset ${sb.fragmentTable} is outside the filesystem`);
   return sb;
+}
+
+/** The root inode reference as a number; its block part must fit a safe integer once multiplied by 65536. */
+function rootRef(image: string, ref: bigint): number {
+  if (ref >> 16n > 1n << 36n) throw corrupt(image, 'squashfs superblock', `root inode reference ${ref} points past any inode table`);
+  return Number(ref >> 16n) * 65536 + Number(ref & 0xffffn);
 }
 
 /** A u64 table offset that may be "absent" (all ones); absent becomes -1. */
