@@ -123,7 +123,7 @@ export function packagesListCommand(dir: string): number {
   if (index) for (const c of parseChartIndex(index)) out.push(`chart  ${c.name} ${c.version}`);
   const manifest = JSON.parse(read(MANIFEST_NAME)) as PayloadManifest;
   const bytes = manifest.files.reduce((s, f) => s + f.size, 0);
-  out.push(`${manifest.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (${manifest.product} ${manifest.version})`);
+  out.push(`${manifest.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (${manifest.product})`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

@@ -7,7 +7,6 @@ import { shellQuote } from '../tools/process.js';
 export interface InstallScriptVars {
   product: string;
   name: string;
-  version: string;
   payloadDir: string;
   repoDir: string;
   sourcesEntry: string;

@@ -14,7 +14,6 @@ export interface ManifestFile {
 export interface PayloadManifest {
   manifestVersion: 1;
   product: string;
-  version: string;
   files: ManifestFile[];
 }
 
@@ -39,8 +38,8 @@ export async function describeFiles(dir: string, files: readonly string[]): Prom
   return out;
 }
 
-export async function writeManifest(dir: string, product: string, version: string): Promise<PayloadManifest> {
-  const manifest: PayloadManifest = { manifestVersion: 1, product, version, files: await describeFiles(dir, payloadFiles(dir)) };
+export async function writeManifest(dir: string, product: string): Promise<PayloadManifest> {
+  const manifest: PayloadManifest = { manifestVersion: 1, product, files: await describeFiles(dir, payloadFiles(dir)) };
   writeFileSync(join(dir, MANIFEST_NAME), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

@@ -37,6 +37,7 @@ export interface PayloadInput {
   /** The profile's name (file names) and product (repository labels). */
   name: string;
   product: string;
+  /** For messages only: the payload does not depend on it (the build's stage cache reuses it across versions). */
   version: string;
   /** The profile's directory: relative paths in `packages` are relative to it. */
   profileDir: string;
@@ -110,7 +111,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
       dir: join(payloadDir, 'system'),
       debs,
       origin: input.product,
-      label: `${input.product} ${input.version}`,
+      label: `${input.product} offline packages`,
       epochSeconds: input.epochSeconds,
       signingKey: packages.signingKey ? resolve(input.profileDir, packages.signingKey) : undefined,
       generatedKey: join(input.cacheDir, 'packages', 'keys', `${input.name}.asc`),
@@ -135,7 +136,6 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     renderInstallScript(readInstallTemplate(resolve(input.profileDir, packages.installScript)), {
       product: input.product,
       name: input.name,
-      version: input.version,
       payloadDir: PAYLOAD_DIR,
       repoDir: REPO_DIR,
       sourcesEntry: sourcesEntry(input.name).trim(),
@@ -147,7 +147,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     }),
     0o755,
   );
-  const manifest = await writeManifest(payloadDir, input.product, input.version);
+  const manifest = await writeManifest(payloadDir, input.product);
   return { payloadDir, closure, debs: repo.packages, fingerprint: repo.fingerprint, images, charts, files: manifest.files.length };
 }
 

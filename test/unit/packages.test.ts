@@ -256,7 +256,6 @@ describe('install.sh template', () => {
   const vars = {
     product: 'NovaSphere',
     name: 'novasphere',
-    version: 'v1.0.0',
     payloadDir: '/opt/novasphere/packages',
     repoDir: '/opt/novasphere/packages/system',
     sourcesEntry: 'deb [signed-by=/etc/apt/keyrings/novasphere-packages.gpg] file:/opt/novasphere/packages/system ./',
@@ -269,7 +268,7 @@ describe('install.sh template', () => {
 
   it('renders a shell script that sh -n accepts, with values shell-quoted', () => {
     const script = renderInstallScript(template, vars);
-    expect(script).toMatch(/^#!\/bin\/sh\n# NovaSphere v1\.0\.0/);
+    expect(script).toMatch(/^#!\/bin\/sh\n# NovaSphere: offline installer/);
     expect(script).toContain("PACKAGES='jq open-iscsi'");
     expect(script).toContain(`import_image 'it'\\''s.tar' a/b:1.0`);
     expect(script).not.toContain('&#x3D;');
