@@ -81,6 +81,7 @@ export function writeInRoot(root: string, inRoot: string, content: string | Buff
 export async function buildPayload(input: PayloadInput): Promise<PayloadResult> {
   const { packages, rootfs, log } = input;
   const progress = input.progress ?? (() => undefined);
+  checkLocalFiles(input);
   const payloadDir = resolveInRoot(rootfs, PAYLOAD_DIR);
   rmSync(payloadDir, { recursive: true, force: true });
   mkdirSync(payloadDir, { recursive: true, mode: 0o755 });
@@ -149,6 +150,29 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   );
   const manifest = await writeManifest(payloadDir, input.product);
   return { payloadDir, closure, debs: repo.packages, fingerprint: repo.fingerprint, images, charts, files: manifest.files.length };
+}
+
+/** Every local file the section names must exist before anything is fetched: one error lists all missing ones. */
+export function checkLocalFiles(input: Pick<PayloadInput, 'packages' | 'profileDir'>): void {
+  const p = input.packages;
+  const at = (f: string): string => resolve(input.profileDir, f);
+  const wanted: [string, string][] = [
+    ...p.debs.map((d, i): [string, string] => [`packages.debs[${i}]`, at(d)]),
+    ...p.images.map((img, i): [string, string] => [`packages.images[${i}].archive`, at(img.archive)]),
+    ...p.charts.map((c, i): [string, string] => [
+      `packages.charts[${i}]`,
+      c.path ? at(c.path) : join(at(c.repo!), `${c.name}-${c.version}.tgz`),
+    ]),
+    ['packages.installScript', at(p.installScript)],
+    ...(p.signingKey ? [['packages.signingKey', at(p.signingKey)] as [string, string]] : []),
+  ];
+  const missing = wanted.filter(([, file]) => !existsSync(file));
+  if (missing.length > 0) {
+    throw usageError(
+      `${missing.length} file(s) of the packages section not found: ${missing.map(([key, file]) => `${key}: ${file}`).join('; ')}`,
+      `paths in packages are relative to the profile's directory (${input.profileDir})`,
+    );
+  }
 }
 
 /** File names in the repository of the profile's local .debs (installed by install.sh along with `system`). */

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { chartIndexYaml, checkChart, parseChartIndex } from '../../src/packages/charts.js';
 import { checkImage, normalizeReference } from '../../src/packages/images.js';
 import { renderInstallScript } from '../../src/packages/install-script.js';
+import { checkLocalFiles } from '../../src/packages/payload.js';
 import { releaseText, sortStanzas } from '../../src/packages/repo.js';
 import { parsePrintUris, targetArchitecture, writeAptConfig } from '../../src/packages/resolve.js';
 import { mirrorFromAptConfig, profileSourcesList, targetSources } from '../../src/packages/sources.js';
@@ -48,6 +49,20 @@ describe('profile packages section', () => {
     expect(PackagesSchema.safeParse({ charts: [{ name: 'a', version: '1', path: 'a.tgz', repo: 'r' }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sources: [{ uri: 'ftp://x', suites: ['bookworm'] }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sources: [{ uri: 'host-mirror', suites: ['bookworm'], signedBy: '../x' }] }).success).toBe(false);
+  });
+});
+
+describe('local payload files', () => {
+  it('names every missing file with its key before anything is fetched', () => {
+    const packages = PackagesSchema.parse({
+      debs: ['novasphere-hello-offline_1.0.0_all.deb', 'missing.deb'],
+      images: [{ archive: 'nope.tar', reference: 'a/b:1' }],
+      charts: [{ name: 'hello', version: '0.1.0', path: 'hello-chart-0.1.0.tgz' }, { name: 'x', version: '1', repo: '.' }],
+      installScript: '../../../profiles/templates/install.sh.hbs',
+    });
+    expect(() => checkLocalFiles({ packages, profileDir: FIX })).toThrow(
+      /3 file\(s\) of the packages section not found: packages\.debs\[1\]: .*missing\.deb; packages\.images\[0\]\.archive: .*nope\.tar; packages\.charts\[1\]: .*x-1\.tgz$/,
+    );
   });
 });
 
