@@ -173,18 +173,27 @@ async function catFile(stack: LayerStack, path: string): Promise<number> {
 }
 
 async function list(stack: LayerStack, path: string, json: boolean): Promise<number> {
-  let batch: string[] = [];
-  if (json) await write('[\n');
-  let first = true;
-  for await (const { path: p, inode } of stack.walk(path)) {
-    batch.push(json ? `${first ? '' : ',\n'}${JSON.stringify(entryJson(p, inode))}` : `${llnLine(p, inode)}\n`);
-    first = false;
-    if (batch.length >= 1000) {
-      await write(batch.join(''));
-      batch = [];
+  let out = json ? '[\n' : '';
+  let n = 0;
+  const add = async (p: string, inode: Inode): Promise<void> => {
+    out += json ? `${n ? ',\n' : ''}${JSON.stringify(entryJson(p, inode))}` : `${llnLine(p, inode)}\n`;
+    if (++n % 1000 === 0) {
+      await write(out);
+      out = '';
     }
+  };
+  const only = stack.layers.length === 1 ? stack.layers[0]! : undefined;
+  if (only) {
+    // One layer: walk its in-memory tables synchronously (the merged walk costs a promise per entry).
+    const top = await only.lookup(path);
+    if (!top) throw usageError(`no such file or directory in the rootfs: ${path}`);
+    const base = path.replace(/\/+$/, '');
+    await add(base || '/', top);
+    if (top.type === 'dir') for (const e of only.walkSync(top, base)) await add(e.path, e.inode);
+  } else {
+    for await (const e of stack.walk(path)) await add(e.path, e.inode);
   }
-  await write(batch.join('') + (json ? '\n]\n' : ''));
+  await write(out + (json ? '\n]\n' : ''));
   return 0;
 }
 

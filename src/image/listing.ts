@@ -3,7 +3,19 @@ import type { SquashStat } from './squashfs.js';
 
 const TYPE_CHAR: Record<SquashStat['type'], string> = { dir: 'd', file: '-', symlink: 'l', blockdev: 'b', chardev: 'c', fifo: 'p', socket: 's' };
 
+const modeStrings = new Map<number, string>();
+
 export function modeString(st: Pick<SquashStat, 'type' | 'mode'>): string {
+  // st_mode carries the type bits too, so it alone keys the cache (a tree has a handful of distinct modes).
+  let text = modeStrings.get(st.mode);
+  if (text === undefined) {
+    text = formatMode(st);
+    if (modeStrings.size < 4096) modeStrings.set(st.mode, text);
+  }
+  return text;
+}
+
+function formatMode(st: Pick<SquashStat, 'type' | 'mode'>): string {
   const m = st.mode;
   const rwx = (shift: number, special: number, ch: string): string => {
     const x = (m >> shift) & 1;

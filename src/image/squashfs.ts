@@ -283,6 +283,11 @@ export class SquashFs {
 
   /** Every entry under `dir` in unsquashfs order (pre-order, stored order), with paths relative to it. */
   async *walk(dir: Inode, prefix = ''): AsyncGenerator<{ path: string; inode: Inode }> {
+    yield* this.walkSync(dir, prefix);
+  }
+
+  /** walk() without a promise per entry (the tables are in memory): what listings use. */
+  *walkSync(dir: Inode, prefix = ''): Generator<{ path: string; inode: Inode }> {
     // An explicit stack, not nested generators: each yield then costs one promise, not one per tree level.
     const seen = new Set<number>([dir.ref]);
     const stack: { at: string; entries: DirEntry[]; next: number }[] = [{ at: prefix, entries: this.readdirSync(dir), next: 0 }];
