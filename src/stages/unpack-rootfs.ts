@@ -66,7 +66,8 @@ async function mountLayerStack(ctx: BuildContext, layers: string[]): Promise<voi
   rmSync(ctx.work.overlayWork, { recursive: true, force: true });
   mkdirSync(ctx.work.overlayWork, { recursive: true });
   mkdirSync(ctx.work.merged, { recursive: true });
-  const options = `lowerdir=${lowerDirs.join(':')},upperdir=${ctx.work.layer},workdir=${ctx.work.overlayWork}`;
+  // uuid=off: no random trusted.overlay.uuid xattr in the layer (it would make every build differ).
+  const options = `lowerdir=${lowerDirs.join(":")},upperdir=${ctx.work.layer},workdir=${ctx.work.overlayWork},uuid=off`;
   await mount({ target: ctx.work.merged, args: ['-t', 'overlay', 'overlay', '-o', options], what: 'layer stack' }, ctx.log);
   mounted.push(ctx.work.merged);
   ctx.rootfsView = ctx.work.merged;

@@ -39,7 +39,9 @@ describe.skipIf(!IS_ROOT)('layered casper base', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const build = (strategy: string): string => {
-    const res = runCli(['v2.0.0', '--profile', profile(dir, strategy), '--output', join(dir, `out-${strategy}`), '--work', join(dir, `work-${strategy}`)]);
+    const res = runCli(['v2.0.0', '--profile', profile(dir, strategy), '--output', join(dir, `out-${strategy}`), '--work', join(dir, `work-${strategy}`)], {
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(findmntUnder(join(dir, `work-${strategy}`))).toEqual([]);
@@ -60,6 +62,14 @@ describe.skipIf(!IS_ROOT)('layered casper base', () => {
     expect(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.manifest'), 'utf8')).toMatch(/^dpkg\t/m);
     expect(readFileSync(join(tree, 'boot/grub/grub.cfg'), 'utf8')).toContain('layerfs-path=fixture-minimal.fixture-server.layered-test.squashfs');
     expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
+  });
+
+  it('layer: a second build in another work directory is bit-identical (no random overlayfs xattrs)', () => {
+    const again = runCli(['v2.0.0', '--profile', profile(dir, 'layer'), '--output', join(dir, 'out-layer-2'), '--work', join(dir, 'other/work-layer-2')], {
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
+    expect(again.code).toBe(0);
+    expect(sha256(join(dir, 'out-layer-2/layered-test-v2.0.0.iso'))).toBe(sha256(join(dir, 'out-layer/layered-test-v2.0.0.iso')));
   });
 
   it('repack: the installed layer is rewritten as an overlay upper layer, the layer below is untouched', () => {
