@@ -40,6 +40,8 @@ describe.skipIf(!IS_ROOT).each(VARIANTS)('fixture-%s: build, then boot BIOS and 
     const serial = readFileSync(log, 'utf8');
     expect(serial).toContain('OVERLAY-CHECK: overlay-applied mode=755 owner=root:root');
     expect(serial).toMatch(/CHROOT-CHECK: chroot ran on Debian 12/);
+    // the offline payload installed from the embedded, signed apt repository in the booted system, and the package runs
+    expect(serial).toMatch(/PACKAGE-CHECK: novasphere-hello-offline \S+ \(jq-1\.6\) jq=1\.6/);
     if (variant === 'layered') expect(serial).toMatch(/FIXTURE-LAYERS: .*fixture-minimal\.squashfs .*fixture-minimal\.fixture-server\.squashfs .*fixture-minimal\.fixture-server\.novasphere-fixture\.squashfs/);
   }, 300_000);
 });
