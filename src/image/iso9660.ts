@@ -170,11 +170,16 @@ export class IsoImage {
 
   /** The bytes of a single-extent file as a ByteSource (how a squashfs on the ISO is opened in place). */
   slice(file: IsoEntry, name: string): ByteSource {
-    if (file.extents.length !== 1) {
-      throw new IsoBuildError(`${this.name}: ${name} is stored in ${file.extents.length} extents and cannot be opened in place`, { exitCode: ExitCode.Usage });
+    // A file over 4 GiB is several extents; writers lay them out back to back, so they still form one range.
+    const first = file.extents[0];
+    let end = first?.offset ?? 0;
+    for (const e of file.extents) {
+      if (e.offset !== end) {
+        throw new IsoBuildError(`${this.name}: ${name} is stored in ${file.extents.length} non-adjacent extents and cannot be opened in place`, { exitCode: ExitCode.Usage });
+      }
+      end += e.length;
     }
-    const { offset, length } = file.extents[0]!;
-    return this.source.slice(offset, length, name);
+    return this.source.slice(first?.offset ?? 0, end - (first?.offset ?? 0), name);
   }
 
   /** El Torito boot entries (initial/default entry and section entries). */

@@ -92,6 +92,9 @@ describe('ISO 9660 reader', () => {
     const merged = await (await open(buf)).lookup('/aa');
     expect(merged?.extents).toHaveLength(2);
     expect((await (await open(buf)).readAll(merged!)).toString()).toBe('A'.repeat(2048) + 'B'.repeat(100));
+    // Adjacent extents (how xorriso writes files over 4 GiB) open in place as one range.
+    const range = (await open(buf)).slice(merged!, 'aa');
+    expect((await range.read(0, range.size, 'test')).toString()).toBe('A'.repeat(2048) + 'B'.repeat(100));
   });
 
   it('not an ISO, truncated, and a directory extent outside the image', async () => {
