@@ -3,7 +3,6 @@
  * and a merged view of the layers the installed system is made of (overlayfs rules: upper wins, whiteouts hide).
  */
 import { posix } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import type { IsoImage } from './iso9660.js';
 import { SquashFs, type DirEntry, type Inode } from './squashfs.js';
@@ -34,6 +33,7 @@ export async function detectIsoLayout(iso: IsoImage): Promise<IsoLayout> {
   const sources = await iso.lookup('/casper/install-sources.yaml');
   if (sources && !sources.isDir) {
     const squashfs = await list('/casper');
+    const { parse: parseYaml } = await import('yaml'); // only layered ISOs need it: keep it out of start-up
     const parsed = parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8')) as InstallSource[] | null;
     const chosen = Array.isArray(parsed) ? (parsed.find((s) => s.default === true) ?? parsed[parsed.length - 1]) : undefined;
     if (!chosen?.path) throw new IsoBuildError(`${iso.name}: casper/install-sources.yaml names no default source`, { exitCode: ExitCode.Usage });
