@@ -3,7 +3,9 @@
  * success or an IsoBuildError; anything else (TypeError, RangeError, a hang) is a bug in the readers.
  * Reproduce a failure with ISO_BUILD_FUZZ_SEED=<seed printed in the failure>.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isIsoBuildError } from '../../src/errors.js';
 import { bootSummary } from '../../src/image/boot.js';
@@ -11,7 +13,8 @@ import { IsoImage } from '../../src/image/iso9660.js';
 import { detectIsoLayout, openLayer } from '../../src/image/rootfs.js';
 import { bufferSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
-import { fixtureIso, haveFixtures } from '../support/cli.js';
+import { fixtureIso, haveFixtures, tempDir } from '../support/cli.js';
+import { PSEUDO, makeTree } from './image-helpers.js';
 
 const SEED = Number(process.env.ISO_BUILD_FUZZ_SEED ?? 20261123);
 const HANG_MS = 10_000;
@@ -149,5 +152,27 @@ describe.skipIf(!haveFixtures())('fuzzing the readers (bounded)', () => {
       400,
     );
     expect(runs).toBeGreaterThan(20);
+  }, 60_000);
+});
+
+describe('fuzzing the gzip, zstd and lz4 decoders through the squashfs reader (bounded)', () => {
+  it('mutated gzip/zstd/lz4 images: only IsoBuildErrors, no hang', async () => {
+    const dir = tempDir('fuzzcodec');
+    try {
+      makeTree(join(dir, 'tree'));
+      let seed = 3;
+      for (const comp of ['gzip', 'zstd', 'lz4']) {
+        const file = join(dir, `${comp}.sqfs`);
+        execFileSync('mksquashfs', [join(dir, 'tree'), file, '-noappend', '-quiet', '-no-progress', '-comp', comp, '-b', '16K', ...PSEUDO], { stdio: 'ignore' });
+        const image = readFileSync(file);
+        const rand = rng(SEED + seed++);
+        // Data blocks and fragments hold most of these small images: mutate anywhere.
+        const region = (): [number, number] => (rand() < 0.3 ? [Number(image.readBigUInt64LE(64)), image.length] : [96, image.length]);
+        const runs = await fuzz(comp, image, region, async (b, len) => exerciseSquashfs(await SquashFs.open(bufferSource(b.subarray(0, len), `fuzz-${comp}.sqfs`))), 2_000, 1000);
+        expect(runs).toBeGreaterThan(20);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
