@@ -4,7 +4,7 @@
  * Each call is bounded by `maxOut`: a block that would inflate past it is corruption, so memory stays bounded.
  */
 import { inflateSync } from 'node:zlib';
-import { Decompress as ZstdStream } from 'fzstd';
+import { Decompress as ZstdStream, decompress as zstdOneShot } from 'fzstd';
 import type { ZSTDDecoder } from 'zstddec';
 import { decompressBlock as lz4Block } from 'lz4js';
 
@@ -42,14 +42,15 @@ function gzip(data: Uint8Array, maxOut: number): Buffer {
 }
 
 async function zstd(data: Uint8Array, maxOut: number): Promise<Buffer> {
-  // mksquashfs and gensquashfs write the content size in the frame header: then zstddec (wasm, about 3x faster
-  // than fzstd) decodes into exactly that much. The size check also catches its error returns (a short result).
+  // mksquashfs and gensquashfs write the content size in the frame header: then a one-shot decoder allocates exactly
+  // that; data blocks use zstddec (wasm, ~3x fzstd). The size check also catches zstddec's error returns (short result).
   const size = zstdContentSize(data);
   if (size !== undefined) {
     if (size > maxOut) throw new DecodeError(`zstd: frame claims ${size} bytes, more than ${maxOut}`);
     let out: Uint8Array;
     try {
-      out = (await zstdWasm()).decode(data, size);
+      // Metadata blocks (8 KiB) go through fzstd: instantiating the wasm costs ~40 ms, more than a listing decodes.
+      out = maxOut <= 8192 ? zstdOneShot(data) : (await zstdWasm()).decode(data, size);
     } catch (err) {
       throw new DecodeError(`zstd: ${(err as Error).message}`);
     }
