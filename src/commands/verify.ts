@@ -1,8 +1,8 @@
 /**
  * `iso-build verify ISO`: check a published ISO the way a user who downloaded it would, in this order:
  * the gpg signature of SHA256SUMS, the ISO's sha256 against it, every md5sum.txt line against the file read back
- * from the ISO, the El Torito boot records, and the VERSION in the rootfs squashfs. Nothing is extracted: files are
- * read at the offsets xorriso reports, the squashfs by unsquashfs at its offset in the image.
+ * from the ISO, the El Torito boot records, and the VERSION in the rootfs the installer copies. Nothing is extracted
+ * or mounted: the ISO and its squashfs layers are read in place by the in-process readers (src/image).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -12,7 +12,10 @@ import { MANIFEST_NAME, type BuildManifest } from '../release/manifest.js';
 import { PRODUCT_DIR } from '../stages/product-files.js';
 import { sha256File } from '../stages/verify-base.js';
 import { verifyFileSignature } from '../tools/gpg-release.js';
-import { catFromSquashfsInIso, isoFileHash, listIsoFiles, readIsoFile, type IsoFile } from '../release/iso-read.js';
+import { IsoImage } from '../image/iso9660.js';
+import { checkIsoMd5sums } from '../image/md5sum.js';
+import { LayerStack, detectIsoLayout, openLayer } from '../image/rootfs.js';
+import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
 
 export interface VerifyOptions {
@@ -80,24 +83,28 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   const manifest = trustedManifest(dirname(sumsPath), sums);
 
   // 3-5. Read the ISO back, in place (no extraction).
-  const files = await listIsoFiles(isoPath);
-  const checked = await checkMd5sums(isoPath, files);
-  ok(`md5sum.txt: ${checked} files match`);
+  await withSource(isoPath, async (source) => {
+    const image = await IsoImage.open(source);
+    const md5 = await checkIsoMd5sums(image);
+    if (!md5.present) throw fail('md5sum.txt: the ISO has no md5sum.txt');
+    if (md5.problems.length) throw fail(md5.problems[0]!.message);
+    ok(`md5sum.txt: ${md5.ok} files match`);
 
-  const platforms = [...new Set((await listBootImages(isoPath)).map((b) => b.platform))].sort();
-  const wanted = manifest?.iso.bootPlatforms ?? [];
-  const missing = wanted.filter((p) => !platforms.includes(p));
-  if (platforms.length === 0 || missing.length) {
-    throw fail(`boot records: the ISO has ${platforms.length ? platforms.join(' + ') : 'no El Torito boot image'}${missing.length ? `, missing ${missing.join(', ')}` : ''}`);
-  }
-  ok(`boot records: ${platforms.join(' + ')}`);
+    const platforms = [...new Set((await listBootImages(isoPath)).map((b) => b.platform))].sort();
+    const wanted = manifest?.iso.bootPlatforms ?? [];
+    const missing = wanted.filter((p) => !platforms.includes(p));
+    if (platforms.length === 0 || missing.length) {
+      throw fail(`boot records: the ISO has ${platforms.length ? platforms.join(' + ') : 'no El Torito boot image'}${missing.length ? `, missing ${missing.join(', ')}` : ''}`);
+    }
+    ok(`boot records: ${platforms.join(' + ')}`);
 
-  const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
-  const { squashfs, version } = await readVersion(isoPath, files, manifest?.iso.rootfs);
-  if (wantVersion !== undefined && version !== wantVersion) {
-    throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${squashfs} reads "${version}", expected "${wantVersion}"`);
-  }
-  ok(`VERSION: ${version} (${squashfs})`);
+    const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
+    const { rootfs, version } = await readVersion(image);
+    if (wantVersion !== undefined && version !== wantVersion) {
+      throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${rootfs} reads "${version}", expected "${wantVersion}"`);
+    }
+    ok(`VERSION: ${version} (${rootfs})`);
+  });
   process.stdout.write(`${name}: OK\n`);
   return 0;
 }
@@ -117,36 +124,12 @@ function trustedManifest(dir: string, sums: Map<string, string>): BuildManifest 
   }
 }
 
-/** Every md5sum.txt line against the file's bytes in the ISO; returns the number of files. */
-async function checkMd5sums(iso: string, files: Map<string, IsoFile>): Promise<number> {
-  const list = files.get('md5sum.txt');
-  if (!list) throw fail('md5sum.txt: the ISO has no md5sum.txt');
-  const lines = (await readIsoFile(iso, list)).toString('utf8').split('\n').filter(Boolean);
-  for (const line of lines) {
-    const m = /^([0-9a-f]{32}) [ *]\.\/(.+)$/.exec(line);
-    if (!m) throw fail(`md5sum.txt: malformed line: ${line}`);
-    const file = files.get(m[2]!);
-    if (!file) throw fail(`md5sum.txt: lists ./${m[2]}, which is not in the ISO`);
-    const actual = await isoFileHash(iso, file, 'md5');
-    if (actual !== m[1]) throw fail(`md5sum.txt: ./${m[2]} has md5 ${actual}, md5sum.txt says ${m[1]}`);
-  }
-  return lines.length;
-}
-
-/** The VERSION file from the rootfs squashfs (the manifest's, else the first squashfs in casper/ or live/ that has one). */
-async function readVersion(iso: string, files: Map<string, IsoFile>, rootfs: string | undefined): Promise<{ squashfs: string; version: string }> {
-  const candidates = rootfs
-    ? [rootfs]
-    : [...files.keys()].filter((p) => /^(casper|live)\/[^/]+\.squashfs$/.test(p)).sort().reverse();
-  for (const squashfs of candidates) {
-    const file = files.get(squashfs);
-    if (!file || file.extents.length !== 1) continue;
-    try {
-      const version = (await catFromSquashfsInIso(iso, file, `${PRODUCT_DIR}/VERSION`)).toString('utf8').trim();
-      if (version) return { squashfs, version };
-    } catch {
-      /* not in this layer */
-    }
-  }
-  throw fail(`VERSION: no ${PRODUCT_DIR}/VERSION in ${candidates.join(', ') || 'any squashfs of the ISO'}`);
+/** VERSION as the installed system will have it: from the merged layers the installer copies. */
+async function readVersion(image: IsoImage): Promise<{ rootfs: string; version: string }> {
+  const layout = await detectIsoLayout(image);
+  const stack = new LayerStack(await Promise.all(layout.stack.map((p) => openLayer(image, p))));
+  const rootfs = layout.stack.join(' over ');
+  const found = await stack.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
+  if (!found || found.inode.type !== 'file') throw fail(`VERSION: no ${PRODUCT_DIR}/VERSION in ${rootfs}`);
+  return { rootfs, version: (await found.fs.readAll(found.inode, 4096)).toString('utf8').trim() };
 }

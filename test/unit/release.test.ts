@@ -86,27 +86,6 @@ describe('release notes', () => {
   });
 });
 
-describe('xorriso report_lba parsing', () => {
-  it('reads paths (shell-quoted), extents in order, sizes', async () => {
-    const { parseReportLba } = await import('../../src/release/iso-read.js');
-    const files = parseReportLba(
-      [
-        'Report layout: xt , Startlba ,   Blocks , Filesize , ISO image path',
-        "File data lba:  0 ,       33 ,        1 ,        3 , '/b'",
-        "File data lba:  0 ,       32 ,        0 ,        0 , '/it'\"'\"'s'",
-        "File data lba:  1 ,     5000 ,       10 ,    20000 , '/big'",
-        "File data lba:  0 ,     3000 ,  2097151 , 4294965248 , '/big'",
-      ].join('\n'),
-    );
-    expect(files.get('b')).toEqual({ path: 'b', extents: [{ offset: 33 * 2048, size: 3 }], size: 3 });
-    expect(files.get("it's")?.size).toBe(0);
-    expect(files.get('big')?.extents).toEqual([
-      { offset: 3000 * 2048, size: 4294965248 },
-      { offset: 5000 * 2048, size: 20000 },
-    ]);
-  });
-});
-
 describe('xattrs of a squashfs, from the pax headers sqfs2tar writes', () => {
   /** A minimal ustar/pax archive: entries with optional xattrs. */
   function tar(entries: { name: string; dir?: boolean; xattrs?: [string, string][] }[]): Buffer {
