@@ -1,13 +1,12 @@
 /** Command-line verbs. Each is a few lines that call into src/commands/. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { buildCommand } from './commands/build.js';
-import { bootCommand } from './commands/boot.js';
-import { packagesFetchCommand, packagesListCommand, packagesVerifyCommand } from './commands/packages.js';
-import { initCommand } from './commands/init.js';
-import { profileShowCommand, profileValidateCommand } from './commands/profile.js';
-import { inspectCommand } from './commands/inspect.js';
-import { verifyCommand } from './commands/verify.js';
+// Verbs load their modules only when they run: `inspect` must not pay for the build pipeline's start-up.
+import type { buildCommand } from './commands/build.js';
+import type { bootCommand } from './commands/boot.js';
+import type { packagesFetchCommand } from './commands/packages.js';
+import type { inspectCommand } from './commands/inspect.js';
+import type { verifyCommand } from './commands/verify.js';
 import { ExitCode, isIsoBuildError } from './errors.js';
 import { installSignalHandlers } from './lifecycle.js';
 import { killAllChildren } from './tools/process.js';
@@ -38,7 +37,7 @@ function program(): Command {
     .option('--force', 'replace an existing ISO at the output path')
     .option('--check-reproducible', 'build twice in separate work directories and fail unless the ISOs are identical')
     .action(async (version: string, opts: Parameters<typeof buildCommand>[1]) => {
-      process.exitCode = await buildCommand(version, opts);
+      process.exitCode = await (await import('./commands/build.js')).buildCommand(version, opts);
     });
 
   cli
@@ -51,7 +50,7 @@ function program(): Command {
     .option('--log <path>', 'serial log file or directory')
     .addOption(new Option('--accel <accel>', 'qemu accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .action(async (iso: string, opts: Parameters<typeof bootCommand>[1]) => {
-      process.exitCode = await bootCommand(iso, opts);
+      process.exitCode = await (await import('./commands/boot.js')).bootCommand(iso, opts);
     });
 
   cli
@@ -64,7 +63,7 @@ function program(): Command {
     .option('--layer <path>', 'read this squashfs of the ISO (e.g. casper/filesystem.squashfs) instead of the merged rootfs')
     .option('--no-md5', 'do not check md5sum.txt (it reads every listed file)')
     .action(async (image: string, opts: Parameters<typeof inspectCommand>[1]) => {
-      process.exitCode = await inspectCommand(image, opts);
+      process.exitCode = await (await import('./commands/inspect.js')).inspectCommand(image, opts);
     });
 
   cli
@@ -75,7 +74,7 @@ function program(): Command {
     .option('--key <key>', 'public key file (or fingerprint in your keyring) that must have signed SHA256SUMS (SHA256SUMS.asc)')
     .option('--expect-version <version>', 'expected VERSION (default: from build-manifest.json next to the ISO, else the file name)')
     .action(async (iso: string, opts: Parameters<typeof verifyCommand>[1]) => {
-      process.exitCode = await verifyCommand(iso, opts);
+      process.exitCode = await (await import('./commands/verify.js')).verifyCommand(iso, opts);
     });
 
   const profile = cli.command('profile').description('inspect a profile without building');
@@ -84,7 +83,7 @@ function program(): Command {
     .description('print the fully resolved profile (extends merged, ${VAR}s replaced, defaults filled, paths absolute)')
     .argument('<file>', 'profile YAML')
     .action(async (file: string) => {
-      process.exitCode = await profileShowCommand(file);
+      process.exitCode = await (await import('./commands/profile.js')).profileShowCommand(file);
     });
   profile
     .command('validate')
@@ -92,7 +91,7 @@ function program(): Command {
     .argument('<file>', 'profile YAML')
     .option('--build-version <version>', 'release version the templates are rendered with', 'v0.0.0')
     .action(async (file: string, opts: { buildVersion: string }) => {
-      process.exitCode = await profileValidateCommand(file, { version: opts.buildVersion });
+      process.exitCode = await (await import('./commands/profile.js')).profileValidateCommand(file, { version: opts.buildVersion });
     });
 
   cli
@@ -100,7 +99,7 @@ function program(): Command {
     .description('scaffold a new profile directory (profile, autoinstall templates, overlay, hook) that builds on the fixture')
     .argument('<dir>', 'new or empty directory')
     .action(async (dir: string) => {
-      process.exitCode = await initCommand(dir);
+      process.exitCode = await (await import('./commands/init.js')).initCommand(dir);
     });
 
   const packages = cli.command('packages').description('the offline package payload: fetch, verify, list');
@@ -114,21 +113,21 @@ function program(): Command {
     .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
     .option('-o, --output <dir>', 'also write the payload as <dir>/opt/novasphere/packages')
     .action(async (opts: Parameters<typeof packagesFetchCommand>[0]) => {
-      process.exitCode = await packagesFetchCommand(opts);
+      process.exitCode = await (await import('./commands/packages.js')).packagesFetchCommand(opts);
     });
   packages
     .command('verify')
     .description('check a payload directory: manifest.json, .debs, image layers, charts; names every bad file')
     .argument('<dir>', 'payload directory, e.g. <rootfs>/opt/novasphere/packages')
     .action(async (dir: string) => {
-      process.exitCode = await packagesVerifyCommand(dir);
+      process.exitCode = await (await import('./commands/packages.js')).packagesVerifyCommand(dir);
     });
   packages
     .command('list')
     .description('list the .debs, images and charts of a payload directory')
     .argument('<dir>', 'payload directory')
-    .action((dir: string) => {
-      process.exitCode = packagesListCommand(dir);
+    .action(async (dir: string) => {
+      process.exitCode = (await import('./commands/packages.js')).packagesListCommand(dir);
     });
 
   return cli;
