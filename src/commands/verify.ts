@@ -11,7 +11,7 @@ import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { MANIFEST_NAME, type BuildManifest } from '../release/manifest.js';
 import { PRODUCT_DIR } from '../stages/product-files.js';
 import { sha256File } from '../stages/verify-base.js';
-import { verifyFileSignature } from '../tools/gpg-release.js';
+import { verifyFileSignature } from '../tools/gpg.js';
 import { IsoImage } from '../image/iso9660.js';
 import { checkIsoMd5sums } from '../image/md5sum.js';
 import { LayerStack, detectIsoLayout, openLayer } from '../image/rootfs.js';

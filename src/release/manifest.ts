@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { run } from '../tools/process.js';
-import { releaseGpgVersion } from '../tools/gpg-release.js';
+import { releaseGpgVersion } from '../tools/gpg.js';
 import type { BuildContext } from '../context.js';
 
 export const MANIFEST_NAME = 'build-manifest.json';

@@ -6,7 +6,7 @@ import { statSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { buildManifest, MANIFEST_NAME, sha256Of } from '../release/manifest.js';
 import { NOTES_NAME, previousRelease, renderNotes } from '../release/notes.js';
-import { signFileDetached, signingKeyFingerprint } from '../tools/gpg-release.js';
+import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
 import type { BuildContext } from '../context.js';
 import type { Profile } from '../profile/schema.js';
 import type { StageWrapper } from './task.js';

@@ -1,5 +1,12 @@
-/** GnuPG in a private home directory: generate or import a signing key, export its public half, sign files. */
-import { mkdirSync, chmodSync } from 'node:fs';
+/**
+ * GnuPG. Two uses: a private home directory for the package repository's key (generate or import it, export its
+ * public half, sign the repository), and release signing of SHA256SUMS with the user's own keyring, checked the way
+ * a user checks it.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ExitCode, IsoBuildError } from '../errors.js';
 import { run } from './process.js';
 import type { BuildLog } from '../build-log.js';
 
@@ -74,34 +81,6 @@ export async function verifySignature(keyring: string, signed: string, data?: st
   return res.exitCode === 0;
 }
 
-// --- Release signing (SHA256SUMS.asc), with the user's own keyring ($GNUPGHOME or ~/.gnupg). ---
-
-export interface GpgCall {
-  log?: BuildLog;
-}
-
-/** `gpg --version`'s first line, e.g. "gpg (GnuPG) 2.2.40". */
-export async function gpgVersion(): Promise<string> {
-  const { stdout } = await run('gpg', ['--version'], { what: 'gpg --version' });
-  return stdout.split('\n')[0]?.trim() ?? '';
-}
-
-/** The fingerprint of the secret key `key` (key id, fingerprint or user id) in the user's keyring. */
-export async function keyFingerprint(key: string, call: GpgCall = {}): Promise<string> {
-  const { stdout } = await run('gpg', ['--batch', '--with-colons', '--list-secret-keys', key], { log: call.log, what: `gpg --list-secret-keys ${key}` });
-  const fpr = /^fpr:(?::*)([0-9A-F]{40,64}):/m.exec(stdout);
-  if (!fpr?.[1]) throw new Error(`gpg: no secret key ${key}`);
-  return fpr[1];
-}
-
-/** An ASCII-armored detached signature of `file` written to `signature`, made with `key` from the user's keyring. */
-export async function signDetached(file: string, signature: string, key: string, call: GpgCall = {}): Promise<void> {
-  await run('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--local-user', key, '--armor', '--detach-sign', '--output', signature, file], {
-    log: call.log,
-    what: `gpg --detach-sign ${file}`,
-  });
-}
-
 /** Stops the gpg-agent a private home started (it daemonizes, so it outlives the gpg command). */
 export async function stopAgent(h: GpgHome): Promise<void> {
   await run('gpgconf', ['--homedir', h.home, '--kill', 'all'], { log: h.log, what: 'gpgconf --kill all', uninterruptible: true, okExitCodes: [1, 2] });
@@ -116,4 +95,121 @@ export async function dearmor(armored: string, output: string, log?: BuildLog): 
 export async function verifiedClearText(keyring: string, signed: string, log?: BuildLog): Promise<string> {
   const { stdout } = await run('gpgv', ['--keyring', keyring, '--output', '-', signed], { log, what: `gpgv ${signed}` });
   return stdout;
+}
+
+// --- Release signing (SHA256SUMS.asc) with the user's own keyring ($GNUPGHOME or ~/.gnupg), and checking it as a user does. ---
+
+export interface GpgCall {
+  log?: BuildLog;
+}
+
+/** First line of `gpg --version`, e.g. "gpg (GnuPG) 2.2.40". */
+export async function releaseGpgVersion(): Promise<string> {
+  const { stdout } = await run('gpg', ['--version'], { what: 'gpg --version' });
+  return stdout.split('\n')[0]!.trim();
+}
+
+/** The primary key fingerprint of the secret key `key` (fingerprint, key id or user id) in the user's keyring. */
+export async function signingKeyFingerprint(key: string, call: GpgCall = {}): Promise<string> {
+  const res = await run('gpg', ['--batch', '--no-tty', '--with-colons', '--fingerprint', '--list-secret-keys', key], {
+    log: call.log,
+    what: `gpg lookup of signing key ${key}`,
+    okExitCodes: [2],
+  });
+  const fpr = /^fpr:(?:[^:]*:){8}([0-9A-F]{40,64}):/m.exec(res.stdout);
+  if (res.exitCode !== 0 || !fpr) {
+    throw new IsoBuildError(`gpg has no secret key "${key}" to sign SHA256SUMS with`, {
+      hint: `ISO_BUILD_GPG_KEY or the profile's release.gpgKey names it; check \`gpg --list-secret-keys\` (GNUPGHOME=${process.env.GNUPGHOME ?? '~/.gnupg'})`,
+      exitCode: ExitCode.Usage,
+    });
+  }
+  return fpr[1]!;
+}
+
+/**
+ * Write an armored detached signature of `file` to `signature` with `key`. A passphrase, if the key has one, comes
+ * from ISO_BUILD_GPG_PASSPHRASE on stdin (never on the command line).
+ */
+export async function signFileDetached(file: string, signature: string, key: string, call: GpgCall = {}): Promise<void> {
+  const passphrase = process.env.ISO_BUILD_GPG_PASSPHRASE;
+  const args = ['--batch', '--yes', '--no-tty', '--local-user', key, '--armor', '--detach-sign', '--output', resolve(signature)];
+  if (passphrase !== undefined) args.push('--pinentry-mode', 'loopback', '--passphrase-fd', '0');
+  await run('gpg', [...args, resolve(file)], {
+    input: passphrase !== undefined ? `${passphrase}\n` : undefined,
+    log: call.log,
+    what: `gpg signature of ${file} with key ${key}`,
+  });
+}
+
+export type SignatureCheck = { ok: true; fingerprint: string; primaryFingerprint: string } | { ok: false; reason: string };
+
+/**
+ * Check `signature` over `file`. With `keyFile` (an exported public key, armored or binary) the check uses a throw-away
+ * keyring holding only that key; with `keyId` the signer must be that key (fingerprint or key id suffix) in the
+ * caller's keyring; with neither, any valid key in the caller's keyring.
+ */
+export async function verifyFileSignature(
+  signature: string,
+  file: string,
+  opts: { keyFile?: string; keyId?: string; log?: BuildLog } = {},
+): Promise<SignatureCheck> {
+  let tempHome: string | undefined;
+  try {
+    const env: Record<string, string> = {};
+    if (opts.keyFile) {
+      tempHome = mkdtempSync(join(tmpdir(), 'iso-build-gpg-'));
+      env.GNUPGHOME = tempHome;
+      const imported = await run('gpg', ['--batch', '--no-tty', '--status-fd', '1', '--import', resolve(opts.keyFile)], {
+        env,
+        what: `gpg import of ${opts.keyFile}`,
+        okExitCodes: [2],
+      });
+      if (!/^\[GNUPG:\] IMPORT_OK /m.test(imported.stdout)) {
+        return { ok: false, reason: `${opts.keyFile} holds no OpenPGP public key gpg can import` };
+      }
+    }
+    const { stdout } = await run('gpg', ['--batch', '--no-tty', '--status-fd', '1', '--verify', resolve(signature), resolve(file)], {
+      env,
+      log: opts.log,
+      what: `gpg --verify ${signature}`,
+      okExitCodes: [1, 2],
+    });
+    return interpretStatus(stdout, opts.keyId);
+  } finally {
+    if (tempHome) {
+      // gpg may have started an agent for the throw-away home; stop it before deleting the directory.
+      await run('gpgconf', ['--kill', 'all'], { env: { GNUPGHOME: tempHome }, what: 'gpgconf --kill', uninterruptible: true }).catch(() => undefined);
+      rmSync(tempHome, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Reads gpg's machine-readable status lines (GnuPG doc/DETAILS). */
+export function interpretStatus(status: string, keyId?: string): SignatureCheck {
+  const line = (tag: string): string[] | undefined => {
+    const m = new RegExp(`^\\[GNUPG:\\] ${tag}(?: (.*))?$`, 'm').exec(status);
+    return m ? (m[1] ?? '').split(' ') : undefined;
+  };
+  const bad = line('BADSIG');
+  if (bad) return { ok: false, reason: `BAD signature (key ${bad[0]}): the signed file was changed after signing` };
+  const err = line('ERRSIG');
+  const noKey = line('NO_PUBKEY');
+  if (noKey || err?.[5] === '9') {
+    return { ok: false, reason: `the signature was made by key ${noKey?.[0] ?? err?.[0]}, which is not the key to check against` };
+  }
+  if (err) return { ok: false, reason: `gpg cannot check the signature (error code ${err[5] ?? '?'})` };
+  if (line('NODATA')) return { ok: false, reason: 'the signature file holds no OpenPGP signature' };
+  if (line('EXPKEYSIG') || line('REVKEYSIG')) return { ok: false, reason: 'the signing key is expired or revoked' };
+  const valid = line('VALIDSIG');
+  if (!valid || !line('GOODSIG')) return { ok: false, reason: 'gpg did not report a good signature' };
+  const fingerprint = valid[0]!;
+  const primaryFingerprint = valid[9] || fingerprint;
+  if (keyId) {
+    const want = keyId.replace(/^0x/i, '').replace(/\s+/g, '').toUpperCase();
+    if (!/^[0-9A-F]{8,64}$/.test(want)) return { ok: false, reason: `--key "${keyId}" is neither a key file nor a fingerprint or key id` };
+    if (![fingerprint, primaryFingerprint].some((f) => f.toUpperCase().endsWith(want))) {
+      return { ok: false, reason: `the signature was made by key ${primaryFingerprint}, not by ${keyId}` };
+    }
+  }
+  return { ok: true, fingerprint, primaryFingerprint };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePackageList, type BuildManifest } from '../../src/release/manifest.js';
 import { compareVersions, diffPackages, renderNotes } from '../../src/release/notes.js';
-import { interpretStatus } from '../../src/tools/gpg-release.js';
+import { interpretStatus } from '../../src/tools/gpg.js';
 import { parseSums } from '../../src/commands/verify.js';
 
 const FPR = '5BD1F34881928990045DF98439622DA795816D9B';
