@@ -9,7 +9,6 @@ import type { inspectCommand } from './commands/inspect.js';
 import type { verifyCommand } from './commands/verify.js';
 import { ExitCode, isIsoBuildError } from './errors.js';
 import { installSignalHandlers } from './lifecycle.js';
-import { killAllChildren } from './tools/process.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -135,7 +134,8 @@ function program(): Command {
 
 /** Runs the CLI; returns the exit code. User errors print a message and a hint, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  installSignalHandlers(() => killAllChildren('SIGTERM'));
+  // process.js (and execa) is loaded by the verbs that start processes; if none did, there is nothing to kill.
+  installSignalHandlers(() => void import('./tools/process.js').then((m) => m.killAllChildren('SIGTERM')));
   try {
     await program().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -65,21 +65,31 @@ export function cachedRootfs(workRoot: string, key: string): string | undefined 
   return existsSync(join(dir, 'complete')) ? join(dir, 'layer') : undefined;
 }
 
-/** Copy with ownership, modes, xattrs (overlayfs opaque dirs) and device nodes (whiteouts) intact. */
-export async function copyTree(from: string, to: string, log: BuildLog): Promise<void> {
+/**
+ * Copy with ownership, modes, xattrs (overlayfs opaque dirs) and device nodes (whiteouts) intact.
+ * `link` hard-links the files instead of copying them (creating ~10^4 files is what costs here, not the bytes):
+ * safe when nothing after the cache point writes into an existing file in place. iso-build's own stages replace
+ * files (unlink, then write); only user hooks may write in place, so the caller links only when there are none.
+ */
+export async function copyTree(from: string, to: string, log: BuildLog, link = false): Promise<void> {
   rmSync(to, { recursive: true, force: true });
-  await run('cp', ['-a', '--reflink=auto', from, to], { log, what: `copy ${from} to ${to}` });
+  await run('cp', [link ? '-al' : '-a', ...(link ? [] : ['--reflink=auto']), from, to], { log, what: `copy ${from} to ${to}` });
+}
+
+/** Whether the stages after the cache point only ever replace files (see copyTree). */
+export function canLinkCache(ctx: BuildContext): boolean {
+  return (ctx.profile.hooks?.['post-customize'] ?? []).length === 0;
 }
 
 /** Store `layer` under `key`; written to a temp name and marked complete last, so an interrupted save is never used. */
-export async function saveRootfs(workRoot: string, key: string, layer: string, log: BuildLog): Promise<void> {
+export async function saveRootfs(workRoot: string, key: string, layer: string, log: BuildLog, link: boolean): Promise<void> {
   const root = stageCacheDir(workRoot);
   mkdirSync(root, { recursive: true });
   const final = join(root, `rootfs-${key}`);
   const temp = `${final}.partial`;
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp);
-  await copyTree(layer, join(temp, 'layer'), log);
+  await copyTree(layer, join(temp, 'layer'), log, link);
   writeFileSync(join(temp, 'complete'), `${new Date().toISOString()}\n`);
   rmSync(final, { recursive: true, force: true });
   renameSync(temp, final);

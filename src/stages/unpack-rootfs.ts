@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { mount, unmount } from '../tools/mount.js';
 import { unsquash } from '../tools/squashfs.js';
-import { cachedRootfs, copyTree, rootfsCacheKey } from '../stage-cache.js';
+import { cachedRootfs, canLinkCache, copyTree, rootfsCacheKey } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 import type { BuildContext } from '../context.js';
 
@@ -20,7 +20,7 @@ export const unpackRootfsStage: StageTask = {
     const cached = cachedRootfs(ctx.work.root, ctx.rootfsCacheKey);
     if (cached) {
       task.title = `Reuse the customized rootfs from the stage cache (${ctx.rootfsCacheKey.slice(0, 12)})`;
-      await copyTree(cached, ctx.work.layer, ctx.log);
+      await copyTree(cached, ctx.work.layer, ctx.log, canLinkCache(ctx));
       ctx.rootfsFromCache = true;
       if (layout.strategy === 'layer') await mountLayerStack(ctx, [...layout.lowers, layout.squashfs]);
       else if (layout.lowers.length) await mountLayerStack(ctx, layout.lowers);
