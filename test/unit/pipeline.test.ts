@@ -97,10 +97,13 @@ describe('mksquashfs arguments', () => {
 });
 
 describe('layout detection', () => {
-  let tree: string | undefined;
-  afterEach(() => tree && rmSync(tree, { recursive: true, force: true }));
+  const trees: string[] = [];
+  afterEach(() => {
+    for (const t of trees.splice(0)) rmSync(t, { recursive: true, force: true });
+  });
   const make = (files: Record<string, string>): string => {
-    tree = mkdtempSync(join(tmpdir(), 'layout-'));
+    const tree = mkdtempSync(join(tmpdir(), 'layout-'));
+    trees.push(tree);
     for (const [f, content] of Object.entries(files)) {
       mkdirSync(join(tree, f, '..'), { recursive: true });
       writeFileSync(join(tree, f), content);
