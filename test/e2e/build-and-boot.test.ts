@@ -1,6 +1,7 @@
 /**
  * The whole promise: build v1.0.0 from each fixture variant, boot the result in qemu with BIOS and with UEFI,
- * and read `NOVASPHERE-VERSION: v1.0.0` (and the overlay/chroot proofs) from the serial console.
+ * and read from the serial console: `NOVASPHERE-VERSION: v1.0.0`, the overlay, chroot and offline-payload proofs,
+ * and the autoinstall arguments of the default boot entry.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +40,10 @@ describe.skipIf(!IS_ROOT).each(VARIANTS)('fixture-%s: build, then boot BIOS and 
     expect(res.code, res.stdout + res.stderr).toBe(0);
     const serial = readFileSync(log, 'utf8');
     expect(serial).toContain(`NOVASPHERE-VERSION: ${VERSION}`);
+    // the profile's autoinstall entry is the new default: its arguments sit before the `---` (issue #4)
+    const cmdline = /FIXTURE-CMDLINE: (.*)/.exec(serial)?.[1] ?? '';
+    expect(cmdline.split(/\s+/)).toEqual(expect.arrayContaining(['autoinstall', 'ds=nocloud;s=/cdrom/nocloud/', 'iso-build.profile=novasphere-fixture']));
+    expect(cmdline).toMatch(/autoinstall ds=nocloud;s=\/cdrom\/nocloud\/ .*---/);
     expect(serial).toContain('OVERLAY-CHECK: overlay-applied mode=755 owner=root:root');
     expect(serial).toMatch(/CHROOT-CHECK: chroot ran on Debian 12/);
     // the offline payload installed from the embedded, signed apt repository in the booted system, and the package runs
