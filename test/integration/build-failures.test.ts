@@ -2,32 +2,16 @@
  * Failed and interrupted builds: no mount left under the work directory, no ISO at the output path,
  * a non-zero exit code, and a message that says what failed and where the log is.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, IS_ROOT, REPO, findmntUnder, fixtureIso, runCli, runCliAndInterrupt, sh, tempDir } from '../support/cli.js';
+import { IS_ROOT, findmntUnder, runCli, runCliAndInterrupt, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
 
 function writeProfile(dir: string, name: string, extra: { commands: string[]; compression?: string }): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      `name: ${name}`,
-      'base:',
-      `  path: ${fixtureIso('single')}`,
-      `  sha256sums: ${join(FIXTURES, 'SHA256SUMS')}`,
-      'rootfs:',
-      `  compression: ${extra.compression ?? 'gzip'}`,
-      'overlay:',
-      `  - source: ${join(REPO, 'overlay/fixture/rootfs')}`,
-      '    target: /',
-      'chroot:',
-      '  commands:',
-      ...extra.commands.map((c) => `    - ${JSON.stringify(c)}`),
-      '',
-    ].join('\n'),
-  );
-  return file;
+  return writeFixtureProfile(dir, name, {
+    compression: extra.compression,
+    extra: ['chroot:', '  commands:', ...extra.commands.map((c) => `    - ${JSON.stringify(c)}`)],
+  });
 }
 
 function isoFilesIn(dir: string): string[] {

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, IS_ROOT, REPO, findmntUnder, fixtureIso, runCli, sh, tempDir } from '../support/cli.js';
+import { IS_ROOT, findmntUnder, runCli, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
 
 function script(dir: string, name: string, body: string): string {
   const file = join(dir, name);
@@ -15,25 +15,9 @@ function script(dir: string, name: string, body: string): string {
 }
 
 function profile(dir: string, name: string, hooks: Record<string, string[]>): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      `name: ${name}`,
-      'base:',
-      `  path: ${fixtureIso('single')}`,
-      `  sha256sums: ${join(FIXTURES, 'SHA256SUMS')}`,
-      'rootfs:',
-      '  compression: gzip',
-      'overlay:',
-      `  - source: ${join(REPO, 'overlay/fixture/rootfs')}`,
-      '    target: /',
-      'hooks:',
-      ...Object.entries(hooks).map(([point, list]) => `  ${point}: [${list.join(', ')}]`),
-      '',
-    ].join('\n'),
-  );
-  return file;
+  return writeFixtureProfile(dir, name, {
+    extra: ['hooks:', ...Object.entries(hooks).map(([point, list]) => `  ${point}: [${list.join(', ')}]`)],
+  });
 }
 
 describe.skipIf(!IS_ROOT)('build hooks', () => {
