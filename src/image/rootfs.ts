@@ -3,6 +3,7 @@
  * and a merged view of the layers the installed system is made of (overlayfs rules: upper wins, whiteouts hide).
  */
 import { posix } from 'node:path';
+import { defaultInstallSource, lowerLayersOf } from '../casper-layers.js';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import type { IsoImage } from './iso9660.js';
 import { SquashFs, type DirEntry, type Inode } from './squashfs.js';
@@ -18,12 +19,6 @@ export interface IsoLayout {
   installSourceId?: string;
 }
 
-interface InstallSource {
-  id?: string;
-  path?: string;
-  default?: boolean;
-}
-
 export async function detectIsoLayout(iso: IsoImage): Promise<IsoLayout> {
   const list = async (dir: string): Promise<string[]> => {
     const d = await iso.lookup(dir);
@@ -34,17 +29,11 @@ export async function detectIsoLayout(iso: IsoImage): Promise<IsoLayout> {
   if (sources && !sources.isDir) {
     const squashfs = await list('/casper');
     const { parse: parseYaml } = await import('yaml'); // only layered ISOs need it: keep it out of start-up
-    const parsed = parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8')) as InstallSource[] | null;
-    const chosen = Array.isArray(parsed) ? (parsed.find((s) => s.default === true) ?? parsed[parsed.length - 1]) : undefined;
+    const chosen = defaultInstallSource(parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8')));
     if (!chosen?.path) throw new IsoBuildError(`${iso.name}: casper/install-sources.yaml names no default source`, { exitCode: ExitCode.Usage });
-    // casper stacks by name: a.b.c.squashfs sits on a.b.squashfs, which sits on a.squashfs.
-    const parts = chosen.path.replace(/\.squashfs$/, '').split('.');
-    const stack: string[] = [];
-    for (let i = parts.length; i >= 1; i--) {
-      const layer = `/casper/${parts.slice(0, i).join('.')}.squashfs`;
-      if (squashfs.includes(layer)) stack.push(layer);
-    }
-    if (!stack.length) throw new IsoBuildError(`${iso.name}: install source ${chosen.path} is not on the ISO`, { exitCode: ExitCode.Usage });
+    const present = (name: string): boolean => squashfs.includes(`/casper/${name}`);
+    if (!present(chosen.path)) throw new IsoBuildError(`${iso.name}: install source ${chosen.path} is not on the ISO`, { exitCode: ExitCode.Usage });
+    const stack = [chosen.path, ...lowerLayersOf(chosen.path, present).reverse()].map((name) => `/casper/${name}`);
     return { kind: 'casper-layered', squashfs, stack, installSourceId: chosen.id };
   }
   for (const [kind, path] of [['casper', '/casper/filesystem.squashfs'], ['debian-live', '/live/filesystem.squashfs']] as const) {

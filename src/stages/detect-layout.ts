@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { defaultInstallSource, lowerLayersOf } from '../casper-layers.js';
 import { IsoBuildError, ExitCode } from '../errors.js';
 import type { LayoutKind, RootfsLayout } from '../context.js';
 import type { BaseLayout } from '../profile/schema.js';
@@ -20,13 +21,6 @@ export const detectLayoutStage: StageTask = {
     ctx.log.line(`layout ${layout.kind}, strategy ${layout.strategy}: ${what}${why}`);
   },
 };
-
-interface InstallSource {
-  id?: string;
-  path?: string;
-  default?: boolean;
-  type?: string;
-}
 
 /**
  * Decide how changes reach the ISO. A new top layer is only possible where casper stacks layers by name;
@@ -94,11 +88,8 @@ function layered(tree: string, rootfsLayer?: string): RootfsLayout {
   let id: string | undefined;
   if (!target) {
     if (!existsSync(sourcesFile)) throw noRootfs('casper/install-sources.yaml');
-    const sources = parseYaml(readFileSync(sourcesFile, 'utf8')) as InstallSource[] | null;
-    if (!Array.isArray(sources) || sources.length === 0) {
-      throw new IsoBuildError(`casper/install-sources.yaml of the base ISO lists no sources`, { exitCode: ExitCode.Usage });
-    }
-    const chosen = sources.find((s) => s.default === true) ?? sources[sources.length - 1]!;
+    const chosen = defaultInstallSource(parseYaml(readFileSync(sourcesFile, 'utf8')));
+    if (!chosen) throw new IsoBuildError(`casper/install-sources.yaml of the base ISO lists no sources`, { exitCode: ExitCode.Usage });
     if (!chosen.path) throw new IsoBuildError(`install-sources.yaml entry ${chosen.id ?? '?'} has no path`, { exitCode: ExitCode.Usage });
     target = chosen.path;
     id = chosen.id;
@@ -110,13 +101,8 @@ function layered(tree: string, rootfsLayer?: string): RootfsLayout {
       exitCode: ExitCode.Usage,
     });
   }
-  const parts = target.replace(/\.squashfs$/, '').split('.');
-  const lowers: string[] = [];
-  for (let i = 1; i < parts.length; i++) {
-    const lower = `casper/${parts.slice(0, i).join('.')}.squashfs`;
-    if (existsSync(join(tree, lower))) lowers.push(lower);
-  }
-  const stem = `casper/${parts.join('.')}`;
+  const lowers = lowerLayersOf(target, (name) => existsSync(join(casper, name))).map((name) => `casper/${name}`);
+  const stem = `casper/${target.replace(/\.squashfs$/, '')}`;
   return {
     kind: 'casper-layered',
     squashfs: `casper/${target}`,
