@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { MANIFEST_NAME, type BuildManifest } from '../release/manifest.js';
 import { PRODUCT_DIR } from '../stages/product-files.js';
-import { sha256File } from '../stages/verify-base.js';
+import { sha256File } from '../file-hash.js';
 import { verifyFileSignature } from '../tools/gpg.js';
 import { IsoImage } from '../image/iso9660.js';
 import { checkIsoMd5sums } from '../image/md5sum.js';

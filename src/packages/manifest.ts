@@ -1,7 +1,7 @@
 /** packages/manifest.json: path, size and sha256 of every payload file. */
 import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { sha256File } from './resolve.js';
+import { sha256File } from '../file-hash.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 

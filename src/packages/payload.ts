@@ -13,7 +13,8 @@ import { checkImage } from './images.js';
 import { readInstallTemplate, renderInstallScript } from './install-script.js';
 import { writeManifest } from './manifest.js';
 import { writeRepo, type RepoDeb } from './repo.js';
-import { resolveClosure, sha256File, type ResolveResult } from './resolve.js';
+import { sha256File } from '../file-hash.js';
+import { resolveClosure, type ResolveResult } from './resolve.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
 

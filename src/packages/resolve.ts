@@ -4,8 +4,9 @@
  * The build host's installed packages, sources and keys play no part. Downloads land in a cache keyed by sha256, so
  * resolving the same profile again downloads nothing.
  */
+import { sha256File } from '../file-hash.js';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoBuildError, usageError } from '../errors.js';
 import { resolveInRoot } from '../rootfs-path.js';
@@ -45,12 +46,6 @@ export interface ResolveResult {
   debs: ResolvedDeb[];
   downloaded: number;
   fromCache: number;
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** The dpkg architecture of a rootfs: the Architecture of its installed dpkg package. */

@@ -1,7 +1,7 @@
 /** Stage: md5sum.txt in Ubuntu's format ("<md5>  ./path", sorted by path in C order), as casper's integrity check reads it. */
-import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hashFile } from '../file-hash.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
 import type { StageTask } from './task.js';
 
@@ -38,7 +38,7 @@ export async function md5Lines(tree: string, excluded: Set<string>): Promise<str
   const files = listFiles(tree).filter((f) => !excluded.has(f));
   files.sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
   const lines: string[] = [];
-  for (const f of files) lines.push(`${await md5File(join(tree, f))}  ./${f}\n`);
+  for (const f of files) lines.push(`${await hashFile(join(tree, f), 'md5')}  ./${f}\n`);
   return lines;
 }
 
@@ -50,10 +50,4 @@ function listFiles(root: string, prefix = ''): string[] {
     else if (e.isFile()) out.push(rel);
   }
   return out;
-}
-
-export async function md5File(path: string): Promise<string> {
-  const hash = createHash('md5');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

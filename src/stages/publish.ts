@@ -3,7 +3,7 @@
  * first; the verified ISO gets its final name last, so a failure leaves nothing of this build at the output path.
  */
 import { renameSync, rmSync } from 'node:fs';
-import { sha256File } from './verify-base.js';
+import { sha256File } from '../file-hash.js';
 import { writeReleaseArtifacts } from './release-artifacts.js';
 import { progressReporter, type StageTask } from './task.js';
 

@@ -1,11 +1,12 @@
 /** Stage 1: make the base ISO available (a local path, or a download cached by its sha256) and prove it is the one the profile names. */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readSync, closeSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { assertIso9660 } from '../tools/xorriso.js';
+import { sha256File } from '../file-hash.js';
 import { progressReporter, type StageTask } from './task.js';
 
 export const verifyBaseStage: StageTask = {
@@ -42,17 +43,6 @@ function readHeader(path: string): Buffer {
   }
 }
 
-export async function sha256File(path: string, onProgress?: (percent: number) => void): Promise<string> {
-  const total = statSync(path).size || 1;
-  const hash = createHash('sha256');
-  let done = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
-    hash.update(chunk as Buffer);
-    done += (chunk as Buffer).length;
-    onProgress?.((done / total) * 100);
-  }
-  return hash.digest('hex');
-}
 
 /** Download once per sha256: a second build with the same base ISO reads it from the cache. */
 async function downloadCached(url: string, sha256: string, cacheDir: string, onProgress: (p: number, d?: string) => void): Promise<string> {
