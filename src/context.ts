@@ -8,9 +8,14 @@ export interface WorkPaths {
   root: string;
   /** The extracted ISO tree, edited in place and rebuilt into the new ISO. */
   tree: string;
-  /** The unpacked rootfs squashfs (for layered casper: the layer being edited, an overlayfs upper dir). */
+  /**
+   * The unpacked rootfs squashfs (for layered casper: the layer being edited, an overlayfs upper dir) until the
+   * stage cache takes it; what changes after that point collects in `changes`.
+   */
   layer: string;
-  /** Layered casper only: where the full stack is mounted for customization. */
+  /** overlayfs upper dir of everything changed after the stage-cache point (overlay files, VERSION, later hooks). */
+  changes: string;
+  /** Where the rootfs is mounted when it is a stack (lower squashfs layers, the cached layer, `changes`). */
   merged: string;
   lowers: string;
   overlayWork: string;
@@ -25,6 +30,7 @@ export function workPaths(root: string): WorkPaths {
     root: r,
     tree: join(r, 'iso'),
     layer: join(r, 'rootfs'),
+    changes: join(r, 'changes'),
     merged: join(r, 'merged'),
     lowers: join(r, 'lowers'),
     overlayWork: join(r, 'overlay-work'),
@@ -89,4 +95,6 @@ export interface BuildContext {
   rootfsCacheKey?: string;
   /** The rootfs came from the stage cache: unpack, pre-customize hooks, chroot commands and packages are skipped. */
   rootfsFromCache?: boolean;
+  /** The customized layer as the stage cache holds it (read-only: the lower of the `changes` overlay). */
+  cachedLayer?: string;
 }

@@ -2,17 +2,16 @@
  * Content-addressed cache of the customized rootfs, kept in the work directory between builds.
  * The key hashes everything the cached stages read (base ISO, layout, chroot commands, pre-customize hooks,
  * package payload), so a rebuild that changes only overlay files or the version skips unsquashfs, the
- * chroot commands and apt, and starts from the copy.
+ * chroot commands and apt, and mounts the cached layer read-only under an overlay that collects its changes. The
+ * entry also keeps the layer packed as squashfs, so the rebuild packs only the changes and merges them in.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { run } from './tools/process.js';
-import type { BuildLog } from './build-log.js';
+import { dirname, join } from 'node:path';
 import type { BuildContext } from './context.js';
 
 /** Bump when what a cache entry holds changes meaning. */
-const FORMAT = 1;
+const FORMAT = 2;
 const KEEP_ENTRIES = 2;
 /** Big payload files (images, ISOs) are identified by size and mtime instead of their bytes, to keep keys cheap. */
 const HASH_CONTENT_UP_TO = 64 << 20;
@@ -66,34 +65,32 @@ export function cachedRootfs(workRoot: string, key: string): string | undefined 
 }
 
 /**
- * Copy with ownership, modes, xattrs (overlayfs opaque dirs) and device nodes (whiteouts) intact.
- * `link` hard-links the files instead of copying them (creating ~10^4 files is what costs here, not the bytes):
- * safe when nothing after the cache point writes into an existing file in place. iso-build's own stages replace
- * files (unlink, then write); only user hooks may write in place, so the caller links only when there are none.
+ * Move the customized `layer` into the cache under `key` (a rename: no copy) and return where it now lies. From here
+ * on it is only ever read: later changes go to an overlayfs upper dir above it. Marked complete last, so an
+ * interrupted save is never used.
  */
-export async function copyTree(from: string, to: string, log: BuildLog, link = false): Promise<void> {
-  rmSync(to, { recursive: true, force: true });
-  await run('cp', [link ? '-al' : '-a', ...(link ? [] : ['--reflink=auto']), from, to], { log, what: `copy ${from} to ${to}` });
-}
-
-/** Whether the stages after the cache point only ever replace files (see copyTree). */
-export function canLinkCache(ctx: BuildContext): boolean {
-  return (ctx.profile.hooks?.['post-customize'] ?? []).length === 0;
-}
-
-/** Store `layer` under `key`; written to a temp name and marked complete last, so an interrupted save is never used. */
-export async function saveRootfs(workRoot: string, key: string, layer: string, log: BuildLog, link: boolean): Promise<void> {
+export function storeRootfs(workRoot: string, key: string, layer: string): string {
   const root = stageCacheDir(workRoot);
   mkdirSync(root, { recursive: true });
   const final = join(root, `rootfs-${key}`);
   const temp = `${final}.partial`;
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp);
-  await copyTree(layer, join(temp, 'layer'), log, link);
+  renameSync(layer, join(temp, 'layer'));
   writeFileSync(join(temp, 'complete'), `${new Date().toISOString()}\n`);
   rmSync(final, { recursive: true, force: true });
   renameSync(temp, final);
   prune(root, final);
+  return join(final, 'layer');
+}
+
+/**
+ * Where the cached layer packed with `packing` (compressor, level, mksquashfs version) lies, packed or not yet. The
+ * image is independent of SOURCE_DATE_EPOCH: the merge stamps every inode's time (squashfs-merge.ts).
+ */
+export function packedLayerPath(cachedLayer: string, packing: unknown): string {
+  const id = createHash('sha256').update(JSON.stringify(packing)).digest('hex').slice(0, 16);
+  return join(dirname(cachedLayer), `layer-${id}.squashfs`);
 }
 
 /** Keep the newest entries only: a work directory is not an archive. */

@@ -70,6 +70,22 @@ export const STAGES: StageTask[] = [
   hookStage('post-build'),
 ];
 
+/** Each stage's wall time goes to the build log: where a slow build spends its time, without a profiler. */
+function timed(stage: StageTask): StageTask {
+  const task = stage.task;
+  return {
+    ...stage,
+    task: async (ctx, wrapper) => {
+      const t0 = performance.now();
+      try {
+        return await task(ctx, wrapper);
+      } finally {
+        ctx.log.line(`stage "${String(stage.title)}" took ${((performance.now() - t0) / 1000).toFixed(3)} s`);
+      }
+    },
+  };
+}
+
 function skippedWhenCached(stage: StageTask): StageTask {
   return {
     ...stage,
@@ -117,7 +133,7 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
 /** Builds into ctx; on failure releases everything and throws the explained error. */
 async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void> {
   try {
-    await new Listr<BuildContext, 'default', 'simple'>(STAGES, {
+    await new Listr<BuildContext, 'default', 'simple'>(STAGES.map(timed), {
       ctx,
       exitOnError: true,
       registerSignalListeners: false, // ours release mounts first (lifecycle.ts)
@@ -133,7 +149,7 @@ async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void>
     throw explainFailure(err, ctx);
   }
   await releaseAll(ctx);
-  if (!opts.keepWork) for (const dir of ['tree', 'layer', 'merged', 'lowers', 'overlayWork', 'verify'] as const) rmSync(ctx.work[dir], { recursive: true, force: true });
+  if (!opts.keepWork) for (const dir of ['tree', 'layer', 'changes', 'merged', 'lowers', 'overlayWork', 'verify'] as const) rmSync(ctx.work[dir], { recursive: true, force: true });
 }
 
 /**

@@ -37,6 +37,8 @@ export interface SquashStat {
   /** Bytes of a file, length of a symlink target, a directory's listing size as unsquashfs shows it, 0 otherwise. */
   size: number;
   target?: string;
+  /** The symlink target's bytes as stored. */
+  targetRaw?: Buffer;
   rdev?: { major: number; minor: number };
 }
 
@@ -45,13 +47,30 @@ export interface Inode extends SquashStat {
   readonly ref: number;
   readonly dir?: { block: number; offset: number; listingSize: number };
   /** Data blocks: their sizes are `blocks` u32 words at `list` in the decoded inode table (read lazily). */
-  readonly data?: { start: number; blocks: number; list: number; fragment: number; fragmentOffset: number };
+  readonly data?: { start: number; blocks: number; list: number; fragment: number; fragmentOffset: number; sparse: number };
+  /** Index into the xattr id table (extended inodes only); undefined when the inode has none. */
+  readonly xattr?: number;
+}
+
+/** One extended attribute as stored: prefix id (0 user., 1 trusted., 2 security.), name without prefix, value. */
+export interface Xattr {
+  prefix: number;
+  name: Buffer;
+  value: Buffer;
+}
+
+/** A fragment table entry: where the fragment block lies and its size word (bit 24 = stored uncompressed). */
+export interface FragmentEntry {
+  start: number;
+  word: number;
 }
 
 export interface DirEntry {
   name: string;
   ref: number;
   type: FileType;
+  /** The name's bytes as stored (names need not be UTF-8). */
+  raw: Buffer;
 }
 
 export interface Superblock {
@@ -76,12 +95,18 @@ export interface Superblock {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+function setXattr(inode: Mutable<Inode>, index: number): void {
+  if (index !== 0xffffffff) inode.xattr = index;
+}
+
 export class SquashFs {
   private readonly meta: MetadataReader;
   private inodes!: DecodedTable;
   private dirs!: DecodedTable;
   private ids: Uint32Array | undefined;
   private readonly fragments = new Map<number, Buffer>();
+  /** End of the compressor options block that follows the superblock when flag 0x400 is set. */
+  private optionsEnd = SUPERBLOCK_SIZE;
 
   private constructor(
     readonly source: ByteSource,
@@ -94,6 +119,7 @@ export class SquashFs {
   static async open(source: ByteSource): Promise<SquashFs> {
     const sb = parseSuperblock(source.name, await source.read(0, Math.min(SUPERBLOCK_SIZE, source.size), 'squashfs superblock'), source.size);
     const fs = new SquashFs(source, sb);
+    if (sb.flags & 0x400) fs.optionsEnd = SUPERBLOCK_SIZE + 2 + ((await source.read(SUPERBLOCK_SIZE, 2, 'squashfs compressor options')).readUInt16LE(0) & 0x7fff);
     await fs.meta.preload(sb.inodeTable, PRELOAD_MAX);
     await fs.loadIds();
     fs.inodes = await DecodedTable.load(fs.meta, sb.inodeTable, sb.directoryTable, MAX_TABLE, 'squashfs inode table');
@@ -150,6 +176,7 @@ export class SquashFs {
           inode.nlink = b.readUInt32LE(p);
           inode.size = b.readUInt32LE(p + 4);
           inode.dir = { block: b.readUInt32LE(p + 8), offset: b.readUInt16LE(p + 18), listingSize: inode.size };
+          setXattr(inode, b.readUInt32LE(p + 20));
         }
         return inode;
       case 'file':
@@ -162,6 +189,8 @@ export class SquashFs {
         p = c.span(len);
         inode.size = len;
         inode.target = b.toString('utf8', p, p + len);
+        inode.targetRaw = b.subarray(p, p + len);
+        if (ext) setXattr(inode, b.readUInt32LE(c.span(4)));
         return inode;
       }
       case 'blockdev':
@@ -170,10 +199,12 @@ export class SquashFs {
         inode.nlink = b.readUInt32LE(p);
         const dev = b.readUInt32LE(p + 4);
         inode.rdev = { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) };
+        if (ext) setXattr(inode, b.readUInt32LE(c.span(4)));
         return inode;
       }
       default:
         inode.nlink = b.readUInt32LE(c.span(4));
+        if (ext) setXattr(inode, b.readUInt32LE(c.span(4)));
         return inode;
     }
   }
@@ -181,6 +212,7 @@ export class SquashFs {
   private fileInode(c: SyncCursor, inode: Mutable<Inode>, ext: boolean, what: () => string): Inode {
     const b = c.bytes;
     let start: number, fragment: number, fragmentOffset: number;
+    let sparse = 0;
     if (!ext) {
       const p = c.span(16);
       [start, fragment, fragmentOffset, inode.size] = [b.readUInt32LE(p), b.readUInt32LE(p + 4), b.readUInt32LE(p + 8), b.readUInt32LE(p + 12)];
@@ -188,7 +220,9 @@ export class SquashFs {
       const p = c.span(40);
       start = safe(b.readBigUInt64LE(p), this.name, what(), 'blocks start');
       inode.size = safe(b.readBigUInt64LE(p + 8), this.name, what(), 'file size');
+      sparse = safe(b.readBigUInt64LE(p + 16), this.name, what(), 'sparse bytes');
       [inode.nlink, fragment, fragmentOffset] = [b.readUInt32LE(p + 24), b.readUInt32LE(p + 28), b.readUInt32LE(p + 32)];
+      setXattr(inode, b.readUInt32LE(p + 36));
     }
     const bs = this.sb.blockSize;
     const size = inode.size;
@@ -198,7 +232,7 @@ export class SquashFs {
       throw corrupt(this.name, what(), `fragment ${fragment} is not in the fragment table (${this.sb.fragmentCount} entries)`);
     }
     const p = c.span(count * 4);
-    inode.data = { start, blocks: count, list: p, fragment, fragmentOffset };
+    inode.data = { start, blocks: count, list: p, fragment, fragmentOffset, sparse };
     return inode;
   }
 
@@ -233,12 +267,13 @@ export class SquashFs {
         left -= 8 + nameLen;
         if (left < 0) throw corrupt(this.name, what, 'an entry name runs past the listing size');
         const at = c.span(nameLen);
-        const name = b.toString('utf8', at, at + nameLen);
+        const raw = b.subarray(at, at + nameLen);
+        const name = raw.toString('utf8');
         const type = TYPES[typeCode - 1];
         if (!type || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
           throw corrupt(this.name, what, `invalid entry ${JSON.stringify(name)} (type ${typeCode})`);
         }
-        entries.push({ name, ref, type });
+        entries.push({ name, ref, type, raw });
       }
     }
     return entries;
@@ -347,6 +382,69 @@ export class SquashFs {
     const parts: Buffer[] = [];
     for await (const chunk of this.read(file)) parts.push(chunk);
     return Buffer.concat(parts);
+  }
+
+  /** A file's block size words as stored (size on disk in the low 24 bits, bit 24 = stored uncompressed, 0 = sparse). */
+  blockWords(file: Inode): Uint32Array {
+    if (!file.data) throw new IsoBuildError(`${this.name}: not a regular file`, { exitCode: ExitCode.Usage });
+    const words = new Uint32Array(file.data.blocks);
+    for (let i = 0; i < words.length; i++) words[i] = this.inodes.bytes.readUInt32LE(file.data.list + i * 4);
+    return words;
+  }
+
+  /** Every fragment table entry, in order. */
+  async fragmentTable(): Promise<FragmentEntry[]> {
+    const { fragmentCount, fragmentTable } = this.sb;
+    const entries: FragmentEntry[] = [];
+    const blocks = Math.ceil((fragmentCount * 16) / 8192);
+    const ptrs = blocks ? await this.source.read(fragmentTable, blocks * 8, 'squashfs fragment table index') : Buffer.alloc(0);
+    for (let blk = 0; blk < blocks; blk++) {
+      const n = Math.min(512, fragmentCount - blk * 512);
+      const ptr = safe(ptrs.readBigUInt64LE(blk * 8), this.name, 'squashfs fragment table index', 'pointer');
+      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs fragment table').take(n * 16);
+      for (let i = 0; i < n; i++) {
+        entries.push({ start: safe(data.readBigUInt64LE(i * 16), this.name, 'squashfs fragment table', 'start'), word: data.readUInt32LE(i * 16 + 8) });
+      }
+    }
+    return entries;
+  }
+
+  /** The extended attributes of xattr id `index` (out-of-line values resolved). */
+  async xattrs(index: number): Promise<Xattr[]> {
+    const what = `squashfs xattr table (id ${index})`;
+    if (this.sb.xattrTable < 0) throw corrupt(this.name, what, 'an inode has xattrs but the filesystem has no xattr table');
+    const head = await this.source.read(this.sb.xattrTable, 16, 'squashfs xattr id table');
+    const kvStart = safe(head.readBigUInt64LE(0), this.name, what, 'key/value table start');
+    if (index >= head.readUInt32LE(8)) throw corrupt(this.name, what, `index ${index} is past the ${head.readUInt32LE(8)} ids`);
+    const ptrAt = this.sb.xattrTable + 16 + Math.floor(index / 512) * 8;
+    const ptr = safe((await this.source.read(ptrAt, 8, what)).readBigUInt64LE(0), this.name, what, 'pointer');
+    const id = await this.meta.cursor(ptr, 0, (index * 16) % 8192, what).take(16);
+    const ref = safe(id.readBigUInt64LE(0), this.name, what, 'reference');
+    const count = id.readUInt32LE(8);
+    const cur = this.meta.cursor(kvStart, Math.floor(ref / 65536), ref % 65536, what);
+    const out: Xattr[] = [];
+    for (let i = 0; i < count; i++) {
+      const kh = await cur.take(4);
+      const type = kh.readUInt16LE(0);
+      const name = Buffer.from(await cur.take(kh.readUInt16LE(2)));
+      let value: Buffer;
+      const vsize = (await cur.take(4)).readUInt32LE(0);
+      if (type & 0x100) {
+        // Out of line: the value field is a u64 reference to the value stored elsewhere in the key/value table.
+        const vref = safe((await cur.take(vsize)).readBigUInt64LE(0), this.name, what, 'value reference');
+        const vc = this.meta.cursor(kvStart, Math.floor(vref / 65536), vref % 65536, what);
+        value = Buffer.from(await vc.take((await vc.take(4)).readUInt32LE(0)));
+      } else {
+        value = Buffer.from(await cur.take(vsize));
+      }
+      out.push({ prefix: type & 0xff, name, value });
+    }
+    return out;
+  }
+
+  /** Where file data ends and the tables begin; data (and fragment blocks) lie in [dataStart, inode table). */
+  get dataStart(): number {
+    return this.optionsEnd;
   }
 
   /** Inodes in the superblock: files, directories, links, devices. */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { run } from '../tools/process.js';
+import { toolVersion } from '../tools/versions.js';
 import { releaseGpgVersion } from '../tools/gpg.js';
 import type { BuildContext } from '../context.js';
 
@@ -75,23 +75,14 @@ export function inputFiles(ctx: BuildContext): InputFile[] {
 
 /** The first line each tool prints for its version; a missing tool is recorded as such, not fatal. */
 export async function toolVersions(): Promise<Record<string, string>> {
-  const first = async (file: string, args: string[]): Promise<string> => {
-    try {
-      const { stdout, stderr } = await run(file, args, { what: `${file} version`, okExitCodes: [1] });
-      return (stdout.trim() || stderr.trim()).split('\n')[0]!.trim();
-    } catch {
-      return 'not installed';
-    }
-  };
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return {
-    'iso-build': pkg.version,
-    node: process.version,
-    xorriso: await first('xorriso', ['-version']),
-    mksquashfs: await first('mksquashfs', ['-version']),
-    unsquashfs: await first('unsquashfs', ['-version']),
-    gpg: await releaseGpgVersion().catch(() => 'not installed'),
-  };
+  const [xorriso, mksquashfs, unsquashfs, gpg] = await Promise.all([
+    toolVersion('xorriso'),
+    toolVersion('mksquashfs'),
+    toolVersion('unsquashfs'),
+    releaseGpgVersion().catch(() => 'not installed'),
+  ]);
+  return { 'iso-build': pkg.version, node: process.version, xorriso, mksquashfs, unsquashfs, gpg };
 }
 
 export async function buildManifest(ctx: BuildContext, isoSize: number): Promise<BuildManifest> {

@@ -7,6 +7,9 @@ import { basename, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { run } from '../tools/process.js';
 import { mksquash } from '../tools/squashfs.js';
+import { toolVersion } from '../tools/versions.js';
+import { mergeSquashfs } from '../image/squashfs-merge.js';
+import { packedLayerPath } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 import { changedImage, type BuildContext } from '../context.js';
 
@@ -28,28 +31,37 @@ export const repackRootfsStage: StageTask = {
   title: 'Repack rootfs squashfs',
   task: async (ctx, task) => {
     const layout = ctx.layout!;
+    const view = ctx.rootfsView!;
     ctx.packageManifest = await packageManifest(ctx);
-    const layered = layout.lowers.length > 0;
-    // A layer's installed size is that of the whole stack, which is only visible while it is mounted.
-    if (layered) ctx.installedSize = sumFileSizes(ctx.rootfsView!);
+    // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
+    removeLeftovers(view, ctx.work.changes);
+    ctx.installedSize = sumFileSizes(view);
     await ctx.closeRootfsView?.();
     ctx.closeRootfsView = undefined;
-    removeLeftovers(ctx.work.layer);
-    if (!layered) ctx.installedSize = sumFileSizes(ctx.work.layer);
     const image = join(ctx.work.tree, changedImage(layout));
-    const fresh = `${image}.new`;
     const { compression, compressionLevel } = ctx.profile.rootfs;
     const level = compressionLevel ? ` level ${compressionLevel}` : '';
     task.title = layout.newLayer
       ? `Pack the changes as ${layout.newLayer} (${compression}${level}, all cores; base layers untouched)`
       : `Repack rootfs squashfs (${compression}${level}, all cores)`;
-    await mksquash(ctx.work.layer, fresh, {
-      compression,
-      level: compressionLevel,
-      epochSeconds: ctx.epochSeconds,
-      log: ctx.log,
-      onProgress: progressReporter(task, 'mksquashfs'),
-    });
+    // The cached layer is packed once per stage-cache entry; each build packs only its own changes and merges them
+    // in, reusing the layer's compressed blocks as they are (squashfs-merge.ts).
+    const packing = { compression, level: compressionLevel, mksquashfs: await toolVersion('mksquashfs') };
+    const packed = packedLayerPath(ctx.cachedLayer!, packing);
+    const pack = (from: string, to: string, epochSeconds: number): Promise<void> =>
+      mksquash(from, to, { compression, level: compressionLevel, epochSeconds, log: ctx.log, onProgress: progressReporter(task, `mksquashfs ${basename(to)}`) });
+    if (!existsSync(packed)) {
+      await pack(ctx.cachedLayer!, `${packed}.partial`, 0);
+      renameSync(`${packed}.partial`, packed);
+    }
+    const changes = join(ctx.work.root, 'changes.squashfs');
+    await pack(ctx.work.changes, changes, ctx.epochSeconds);
+    const fresh = `${image}.new`;
+    // A layer keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
+    const keepWhiteouts = layout.strategy === 'layer' || layout.lowers.length > 0;
+    const merged = await mergeSquashfs({ base: packed, changes, out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
+    ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
+    rmSync(changes, { force: true });
     renameSync(fresh, image);
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
@@ -68,7 +80,8 @@ async function packageManifest(ctx: BuildContext): Promise<string | undefined> {
   return stdout.split('\n').filter(Boolean).sort().join('\n') + '\n';
 }
 
-export function removeLeftovers(root: string): void {
+/** Deletes apt/dpkg leftovers under `root`; with `onlyIn`, only those that also exist there (an overlay's upper dir). */
+export function removeLeftovers(root: string, onlyIn?: string): void {
   for (const [dir, pattern] of LEFTOVERS) {
     const path = join(root, dir);
     let names: string[];
@@ -80,6 +93,7 @@ export function removeLeftovers(root: string): void {
     }
     for (const name of names) {
       if (!pattern.test(name)) continue;
+      if (onlyIn !== undefined && !existsSync(join(onlyIn, dir, name))) continue;
       const entry = join(path, name);
       if (lstatSync(entry).isDirectory() && dir !== 'var/lib/apt/lists') continue;
       rmSync(entry, { recursive: true, force: true });

@@ -1,0 +1,260 @@
+/**
+ * Applies an overlayfs upper layer, packed as its own squashfs, to a base squashfs and writes the result as one image,
+ * without decompressing or compressing file data: the base's data region is copied as is, the changes' data region is
+ * appended after it, and new tables (squashfs-tables.ts) describe the merged tree. A rebuild that changed a few files
+ * then costs a copy of the base image instead of a full mksquashfs of the rootfs.
+ *
+ * The result depends only on the two images, so a build that made the base just now and one that reused it from the
+ * stage cache give the same bytes.
+ */
+import { copyFile, open, truncate } from 'node:fs/promises';
+import { IsoBuildError } from '../errors.js';
+import { openSource } from './source.js';
+import { COMPRESSOR_IDS } from './codecs.js';
+import { SquashFs, type FragmentEntry, type Inode, type Xattr } from './squashfs.js';
+import { encodeSuperblock, writeTables, type TreeNode } from './squashfs-tables.js';
+
+const NO_FRAGMENT = 0xffffffff;
+const TRUSTED = 1;
+const OVERLAY_PREFIX = Buffer.from('overlay.');
+const OPAQUE = Buffer.from('overlay.opaque');
+/** Flags: inodes, ids and xattrs stored uncompressed; no NFS export table; no xattrs. */
+const FLAG_NOI = 0x1;
+const FLAG_EXPORT = 0x80;
+const FLAG_NOX = 0x100;
+const FLAG_NO_XATTRS = 0x200;
+const FLAG_NOID = 0x800;
+
+export interface MergeOptions {
+  /** The base image (the customized rootfs as the stage cache holds it). */
+  base: string;
+  /** mksquashfs of an overlayfs upper directory: whiteouts are 0/0 character devices, opaque dirs carry an xattr. */
+  changes: string;
+  out: string;
+  /**
+   * The result is itself a layer over lower squashfs images (layered casper): whiteouts and opaque markers stay so
+   * they keep hiding what lies below. Otherwise the result is a whole filesystem and they are applied and dropped.
+   */
+  keepWhiteouts: boolean;
+  /** Every inode's mtime and the superblock's (SOURCE_DATE_EPOCH). */
+  mtime: number;
+}
+
+export interface MergeResult {
+  inodes: number;
+  /** Bytes of compressed data reused from the base image. */
+  reusedBytes: number;
+  /** Bytes of compressed data taken from the changes image. */
+  addedBytes: number;
+}
+
+interface Loaded {
+  fs: SquashFs;
+  close: () => Promise<void>;
+}
+
+async function load(path: string): Promise<Loaded> {
+  const opened = await openSource(path);
+  try {
+    return { fs: await SquashFs.open(opened.source), close: opened.close };
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}
+
+export async function mergeSquashfs(opts: MergeOptions): Promise<MergeResult> {
+  const base = await load(opts.base);
+  try {
+    const changes = await load(opts.changes);
+    try {
+      return await merge(base.fs, changes.fs, opts);
+    } finally {
+      await changes.close();
+    }
+  } finally {
+    await base.close();
+  }
+}
+
+async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<MergeResult> {
+  if (a.sb.compressor !== c.sb.compressor || a.sb.blockSize !== c.sb.blockSize) {
+    throw new Error(`squashfs merge: ${c.name} (${c.sb.compressor}, ${c.sb.blockSize}) was not packed like ${a.name} (${a.sb.compressor}, ${a.sb.blockSize})`);
+  }
+  const aOptions = await a.source.read(96, a.dataStart - 96, 'squashfs compressor options');
+  const cOptions = await c.source.read(96, c.dataStart - 96, 'squashfs compressor options');
+  if (!aOptions.equals(cOptions)) throw new Error(`squashfs merge: ${c.name} has other compressor options than ${a.name}`);
+
+  // The changes' data region goes right after the base's: its block positions and fragment numbers shift.
+  const dataEnd = a.sb.inodeTable + (c.sb.inodeTable - c.dataStart);
+  const shift = a.sb.inodeTable - c.dataStart;
+  const aFragments = await a.fragmentTable();
+  const cFragments = (await c.fragmentTable()).map((f): FragmentEntry => ({ start: f.start + shift, word: f.word }));
+  const root = await readTree(a, 0, 0);
+  const upper = await readTree(c, shift, aFragments.length);
+  applyLayer(root, upper, opts.keepWhiteouts);
+  if (opts.keepWhiteouts) markOpaque(root);
+
+  const tables = writeTables({ root: root.node, fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
+  let flags = (a.sb.flags & ~(FLAG_EXPORT | FLAG_NOX | FLAG_NO_XATTRS)) | FLAG_NOI | FLAG_NOID;
+  flags |= tables.xattrTable < 0 ? FLAG_NO_XATTRS : FLAG_NOX;
+  const superblock = encodeSuperblock({
+    tables,
+    mtime: opts.mtime,
+    blockSize: a.sb.blockSize,
+    compressorId: Number(Object.entries(COMPRESSOR_IDS).find(([, name]) => name === a.sb.compressor)![0]),
+    flags,
+    fragmentCount: aFragments.length + cFragments.length,
+  });
+
+  // Kernel-side copy of the base (and its compressor options), cut where its tables began.
+  await copyFile(a.name, opts.out);
+  await truncate(opts.out, a.sb.inodeTable);
+  const out = await open(opts.out, 'r+');
+  try {
+    let pos = a.sb.inodeTable;
+    for (let p = c.dataStart; p < c.sb.inodeTable; ) {
+      const n = Math.min(8 << 20, c.sb.inodeTable - p);
+      const chunk = await c.source.read(p, n, 'squashfs data of the changes');
+      await out.write(chunk, 0, n, pos);
+      pos += n;
+      p += n;
+    }
+    await out.write(tables.bytes, 0, tables.bytes.length, dataEnd);
+    // Padded to 4 KiB like mksquashfs does, so the image can be a loop device's backing file.
+    const padded = Math.ceil(tables.end / 4096) * 4096;
+    if (padded > tables.end) await out.write(Buffer.alloc(padded - tables.end), 0, padded - tables.end, tables.end);
+    await out.write(superblock, 0, 96, 0);
+  } finally {
+    await out.close();
+  }
+  return { inodes: tables.inodeCount, reusedBytes: a.sb.inodeTable - a.dataStart, addedBytes: c.sb.inodeTable - c.dataStart };
+}
+
+/** A tree node with what the overlay rules need besides the squashfs fields. */
+interface Entry {
+  node: TreeNode;
+  whiteout: boolean;
+  opaque: boolean;
+}
+
+async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Promise<Entry> {
+  const xattrCache = new Map<number, Xattr[]>();
+  const hardlinks = new Map<number, Entry>();
+  const xattrsOf = async (inode: Inode): Promise<Xattr[]> => {
+    if (inode.xattr === undefined) return [];
+    let list = xattrCache.get(inode.xattr);
+    if (!list) xattrCache.set(inode.xattr, (list = await fs.xattrs(inode.xattr)));
+    return list;
+  };
+  const toEntry = async (inode: Inode, path: string): Promise<Entry> => {
+    if (inode.type !== 'dir' && inode.nlink > 1) {
+      const seen = hardlinks.get(inode.inodeNumber);
+      if (seen) return seen;
+    }
+    const all = await xattrsOf(inode);
+    const overlay = all.filter((x) => x.prefix === TRUSTED && x.name.subarray(0, OVERLAY_PREFIX.length).equals(OVERLAY_PREFIX));
+    for (const x of overlay) {
+      const name = x.name.toString('latin1');
+      if (name === 'overlay.redirect' || name === 'overlay.metacopy') {
+        throw new IsoBuildError(`${fs.name}: ${path} carries trusted.${name}: a renamed directory or metadata-only copy-up cannot be merged`, {
+          hint: 'the overlay must be mounted with redirect_dir=off,metacopy=off (iso-build does this); rebuild from a clean work directory',
+        });
+      }
+    }
+    const opaque = overlay.some((x) => x.name.equals(OPAQUE) && x.value.toString('latin1') === 'y');
+    const node: TreeNode = {
+      type: inode.type,
+      perm: inode.mode & 0o7777,
+      uid: inode.uid,
+      gid: inode.gid,
+      // overlayfs bookkeeping (origin, impure, uuid, ...) means nothing outside the mount it was made under.
+      xattrs: all.filter((x) => !overlay.includes(x)),
+    };
+    const entry: Entry = { node, whiteout: inode.type === 'chardev' && inode.rdev!.major === 0 && inode.rdev!.minor === 0, opaque };
+    if (inode.type === 'dir') {
+      node.children = new Map();
+      const kids = new Map<string, Entry>();
+      for (const e of fs.readdirSync(inode)) {
+        const child = await toEntry(fs.inodeSync(e.ref), `${path}/${e.name}`);
+        kids.set(e.raw.toString('latin1'), child);
+      }
+      entries.set(node, kids);
+      for (const [k, v] of kids) node.children.set(k, v.node);
+    } else if (inode.type === 'file') {
+      const d = inode.data!;
+      const words = fs.blockWords(inode);
+      node.file = {
+        start: words.length ? d.start + shift : 0,
+        size: inode.size,
+        sparse: d.sparse,
+        words,
+        fragment: d.fragment === NO_FRAGMENT ? NO_FRAGMENT : d.fragment + fragmentShift,
+        fragmentOffset: d.fragmentOffset,
+      };
+    } else if (inode.type === 'symlink') {
+      node.target = Buffer.from(inode.targetRaw!);
+    } else if (inode.rdev) {
+      const { major, minor } = inode.rdev;
+      node.rdev = ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
+    }
+    if (inode.type !== 'dir' && inode.nlink > 1) hardlinks.set(inode.inodeNumber, entry);
+    return entry;
+  };
+  return toEntry(await fs.root(), '');
+}
+
+/** Directory entries with their overlay flags, by directory node (readTree fills it, applyLayer edits it). */
+const entries = new WeakMap<TreeNode, Map<string, Entry>>();
+
+function childrenOf(dir: Entry): Map<string, Entry> {
+  return entries.get(dir.node)!;
+}
+
+function setChild(dir: Entry, name: string, child: Entry | undefined): void {
+  const kids = childrenOf(dir);
+  if (child) {
+    kids.set(name, child);
+    dir.node.children!.set(name, child.node);
+  } else {
+    kids.delete(name);
+    dir.node.children!.delete(name);
+  }
+}
+
+/** overlayfs semantics of an upper directory over a lower one, applied to the trees. */
+function applyLayer(lower: Entry, upper: Entry, keepWhiteouts: boolean): void {
+  for (const [name, up] of childrenOf(upper)) {
+    const low = childrenOf(lower).get(name);
+    if (up.whiteout) {
+      setChild(lower, name, keepWhiteouts ? up : undefined);
+    } else if (up.node.type === 'dir' && low?.node.type === 'dir' && !up.opaque) {
+      // A copied-up directory: its own metadata is the upper's, its entries the union.
+      low.node.perm = up.node.perm;
+      low.node.uid = up.node.uid;
+      low.node.gid = up.node.gid;
+      low.node.xattrs = up.node.xattrs;
+      applyLayer(low, up, keepWhiteouts);
+    } else {
+      if (!keepWhiteouts && up.node.type === 'dir') dropWhiteouts(up);
+      setChild(lower, name, up);
+    }
+  }
+}
+
+function dropWhiteouts(dir: Entry): void {
+  for (const [name, child] of childrenOf(dir)) {
+    if (child.whiteout) setChild(dir, name, undefined);
+    else if (child.node.type === 'dir') dropWhiteouts(child);
+  }
+  dir.opaque = false;
+}
+
+/** Layers keep overlayfs's opaque marker (trusted.overlay.opaque=y) where the merged tree has one. */
+function markOpaque(dir: Entry): void {
+  if (dir.opaque) {
+    const opaque: Xattr = { prefix: TRUSTED, name: Buffer.from(OPAQUE), value: Buffer.from('y') };
+    dir.node.xattrs = [...dir.node.xattrs, opaque].sort((x, y) => x.prefix - y.prefix || Buffer.compare(x.name, y.name));
+  }
+  for (const child of childrenOf(dir).values()) if (child.node.type === 'dir') markOpaque(child);
+}
