@@ -32,7 +32,7 @@ function program(): Command {
     .option('-o, --output <dir>', 'release directory (default: release/<version>)')
     .option('-w, --work <dir>', 'scratch directory (default: .iso-build/work/<name>-<version>)')
     .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
-    .option('--keep-work', 'keep the extracted trees after a successful build')
+    .option('--keep-work', 'keep the ISO tree (copied out of its overlay), the rootfs changes and other scratch files after a successful build')
     .option('--force', 'replace an existing ISO at the output path')
     .option('--check-reproducible', 'build twice in separate work directories and fail unless the ISOs are identical')
     .action(async (version: string, opts: Parameters<typeof buildCommand>[1]) => {

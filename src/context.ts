@@ -6,8 +6,10 @@ import type { Profile } from './profile/schema.js';
 
 export interface WorkPaths {
   root: string;
-  /** The extracted ISO tree, edited in place and rebuilt into the new ISO. */
+  /** The ISO tree: the extracted base (stage cache) under an overlay whose upper dir, `treeChanges`, gets the edits. */
   tree: string;
+  treeChanges: string;
+  treeWork: string;
   /**
    * The unpacked rootfs squashfs (for layered casper: the layer being edited, an overlayfs upper dir) until the
    * stage cache takes it; what changes after that point collects in `changes`.
@@ -29,6 +31,8 @@ export function workPaths(root: string): WorkPaths {
   return {
     root: r,
     tree: join(r, 'iso'),
+    treeChanges: join(r, 'iso-changes'),
+    treeWork: join(r, 'iso-overlay-work'),
     layer: join(r, 'rootfs'),
     changes: join(r, 'changes'),
     merged: join(r, 'merged'),

@@ -1,5 +1,6 @@
 /**
- * Content-addressed cache of the customized rootfs, kept in the work directory between builds.
+ * Content-addressed cache of the extracted base ISO tree and of the customized rootfs, kept in the work directory
+ * between builds. Builds never write into an entry: both are mounted as overlayfs lower dirs.
  * The key hashes everything the cached stages read (base ISO, layout, chroot commands, pre-customize hooks,
  * package payload), so a rebuild that changes only overlay files or the version skips unsquashfs, the
  * chroot commands and apt, and mounts the cached layer read-only under an overlay that collects its changes. The
@@ -80,8 +81,41 @@ export function storeRootfs(workRoot: string, key: string, layer: string): strin
   writeFileSync(join(temp, 'complete'), `${new Date().toISOString()}\n`);
   rmSync(final, { recursive: true, force: true });
   renameSync(temp, final);
-  prune(root, final);
+  prune(root, final, 'rootfs-');
   return join(final, 'layer');
+}
+
+/** The extracted base ISO and its boot setup as recorded by xorriso: all a build needs of the base besides its hash. */
+export interface IsoTreeEntry {
+  tree: string;
+  bootSetup: string[];
+  platforms: string[];
+}
+
+function isoTreeDir(workRoot: string, baseSha256: string): string {
+  return join(stageCacheDir(workRoot), `iso-${FORMAT}-${baseSha256.slice(0, 32)}`);
+}
+
+export function cachedIsoTree(workRoot: string, baseSha256: string): IsoTreeEntry | undefined {
+  const dir = isoTreeDir(workRoot, baseSha256);
+  if (!existsSync(join(dir, 'complete'))) return undefined;
+  const boot = JSON.parse(readFileSync(join(dir, 'boot.json'), 'utf8')) as Omit<IsoTreeEntry, 'tree'>;
+  return { tree: join(dir, 'tree'), ...boot };
+}
+
+/** Extract (via `fill`) into a temp entry, then mark it complete; builds only ever read it (overlay lower dir). */
+export async function storeIsoTree(workRoot: string, baseSha256: string, fill: (tree: string) => Promise<Omit<IsoTreeEntry, 'tree'>>): Promise<IsoTreeEntry> {
+  const final = isoTreeDir(workRoot, baseSha256);
+  const temp = `${final}.partial`;
+  rmSync(temp, { recursive: true, force: true });
+  mkdirSync(join(temp, 'tree'), { recursive: true });
+  const boot = await fill(join(temp, 'tree'));
+  writeFileSync(join(temp, 'boot.json'), JSON.stringify(boot));
+  writeFileSync(join(temp, 'complete'), `${new Date().toISOString()}\n`);
+  rmSync(final, { recursive: true, force: true });
+  renameSync(temp, final);
+  prune(stageCacheDir(workRoot), final, 'iso-');
+  return { tree: join(final, 'tree'), ...boot };
 }
 
 /**
@@ -93,10 +127,10 @@ export function packedLayerPath(cachedLayer: string, packing: unknown): string {
   return join(dirname(cachedLayer), `layer-${id}.squashfs`);
 }
 
-/** Keep the newest entries only: a work directory is not an archive. */
-function prune(root: string, keep: string): void {
+/** Keep the newest entries of a kind only: a work directory is not an archive. */
+function prune(root: string, keep: string, prefix: string): void {
   const entries = readdirSync(root)
-    .filter((n) => n.startsWith('rootfs-'))
+    .filter((n) => n.startsWith(prefix))
     .map((n) => join(root, n))
     .filter((p) => p !== keep)
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);

@@ -1,16 +1,34 @@
-/** Stage 2: the ISO tree on disk (xorriso, no loop mount) and the base's boot setup, recorded for the rebuild. */
-import { mkdirSync } from 'node:fs';
+/**
+ * Stage 2: the ISO tree on disk (xorriso, no loop mount) and the base's boot setup, recorded for the rebuild. Both are
+ * kept in the stage cache by the base's sha256: a rebuild mounts the cached tree read-only under an overlay whose
+ * upper dir takes this build's edits, instead of extracting the base again.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { mount, unmount } from '../tools/mount.js';
 import { extractIsoTree, listBootImages, reportBootSetup } from '../tools/xorriso.js';
+import { cachedIsoTree, storeIsoTree } from '../stage-cache.js';
 import type { StageTask } from './task.js';
 
 export const extractIsoStage: StageTask = {
   title: 'Extract ISO tree',
   task: async (ctx, task) => {
     const base = ctx.base!.path;
-    mkdirSync(ctx.work.tree, { recursive: true });
-    await extractIsoTree(base, ctx.work.tree, { log: ctx.log });
-    ctx.bootSetup = await reportBootSetup(base, { log: ctx.log });
-    ctx.basePlatforms = [...new Set((await listBootImages(base, { log: ctx.log })).map((b) => b.platform))].sort();
-    task.title = `Extract ISO tree (boot: ${ctx.basePlatforms.join(' + ') || 'none'})`;
+    let entry = cachedIsoTree(ctx.work.root, ctx.base!.sha256);
+    const reused = entry !== undefined;
+    entry ??= await storeIsoTree(ctx.work.root, ctx.base!.sha256, async (tree) => {
+      await extractIsoTree(base, tree, { log: ctx.log });
+      const bootSetup = await reportBootSetup(base, { log: ctx.log });
+      const platforms = [...new Set((await listBootImages(base, { log: ctx.log })).map((b) => b.platform))].sort();
+      return { bootSetup, platforms };
+    });
+    ctx.bootSetup = entry.bootSetup;
+    ctx.basePlatforms = entry.platforms;
+    for (const dir of [ctx.work.treeChanges, ctx.work.treeWork]) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [ctx.work.tree, ctx.work.treeChanges, ctx.work.treeWork]) mkdirSync(dir, { recursive: true });
+    const options = `lowerdir=${entry.tree},upperdir=${ctx.work.treeChanges},workdir=${ctx.work.treeWork},redirect_dir=off,metacopy=off`;
+    await mount({ target: ctx.work.tree, args: ['-t', 'overlay', 'overlay', '-o', options], what: 'ISO tree' }, ctx.log);
+    ctx.resources.push('ISO tree mount', () => unmount(ctx.work.tree, ctx.log));
+    const boot = `boot: ${ctx.basePlatforms.join(' + ') || 'none'}`;
+    task.title = reused ? `Reuse the extracted ISO tree from the stage cache (${boot})` : `Extract ISO tree (${boot})`;
   },
 };
