@@ -1,6 +1,7 @@
 /**
  * The stage cache in the work directory: a rebuild that changes only an overlay file or the version reuses the
- * customized rootfs (no unsquashfs, no chroot commands, no apt) and still gives the ISO a full build gives.
+ * extracted ISO tree and the customized rootfs with its squashfs (no xorriso extraction, no unsquashfs, no chroot
+ * commands, no apt, no mksquashfs of the rootfs) and still gives the ISO a full build gives.
  */
 import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,11 @@ describe.skipIf(!IS_ROOT)('stage cache', () => {
     const again = build('work', 'out-again');
     expect(again.log).not.toContain('chroot command');
     expect(again.log).not.toContain('$ unsquashfs -processors'); // the rootfs unpack
+    expect(again.log).not.toContain('-osirrox on -indev'); // the base ISO's extraction
+    // Only this build's changes are packed; the cached rootfs's squashfs is reused, its blocks merged as they are.
+    const packed = [...again.log.matchAll(/^\$ mksquashfs (\S+)/gm)].map((m) => m[1]);
+    expect(packed).toEqual([join(dir, 'work', 'changes')]);
+    expect(again.log).toMatch(/merged .* bytes reused/);
     expect(sha256(again.iso)).toBe(sha256(full.iso));
   });
 
