@@ -93,9 +93,8 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
   const root = await readTree(a, 0, 0);
   const upper = await readTree(c, shift, aFragments.length);
   applyLayer(root, upper, opts.keepWhiteouts);
-  if (opts.keepWhiteouts) markOpaque(root);
 
-  const tables = writeTables({ root: root.node, fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
+  const tables = writeTables({ root: finish(root, opts.keepWhiteouts), fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
   let flags = (a.sb.flags & ~(FLAG_EXPORT | FLAG_NOX | FLAG_NO_XATTRS)) | FLAG_NOI | FLAG_NOID;
   flags |= tables.xattrTable < 0 ? FLAG_NO_XATTRS : FLAG_NOX;
   const superblock = encodeSuperblock({
@@ -136,6 +135,8 @@ interface Entry {
   node: TreeNode;
   whiteout: boolean;
   opaque: boolean;
+  /** Directories: entries by name bytes (latin1). */
+  kids?: Map<string, Entry>;
 }
 
 async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Promise<Entry> {
@@ -173,14 +174,8 @@ async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Pro
     };
     const entry: Entry = { node, whiteout: inode.type === 'chardev' && inode.rdev!.major === 0 && inode.rdev!.minor === 0, opaque };
     if (inode.type === 'dir') {
-      node.children = new Map();
-      const kids = new Map<string, Entry>();
-      for (const e of fs.readdirSync(inode)) {
-        const child = await toEntry(fs.inodeSync(e.ref), `${path}/${e.name}`);
-        kids.set(e.raw.toString('latin1'), child);
-      }
-      entries.set(node, kids);
-      for (const [k, v] of kids) node.children.set(k, v.node);
+      entry.kids = new Map();
+      for (const e of fs.readdirSync(inode)) entry.kids.set(e.raw.toString('latin1'), await toEntry(fs.inodeSync(e.ref), `${path}/${e.name}`));
     } else if (inode.type === 'file') {
       const d = inode.data!;
       const words = fs.blockWords(inode);
@@ -204,30 +199,13 @@ async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Pro
   return toEntry(await fs.root(), '');
 }
 
-/** Directory entries with their overlay flags, by directory node (readTree fills it, applyLayer edits it). */
-const entries = new WeakMap<TreeNode, Map<string, Entry>>();
-
-function childrenOf(dir: Entry): Map<string, Entry> {
-  return entries.get(dir.node)!;
-}
-
-function setChild(dir: Entry, name: string, child: Entry | undefined): void {
-  const kids = childrenOf(dir);
-  if (child) {
-    kids.set(name, child);
-    dir.node.children!.set(name, child.node);
-  } else {
-    kids.delete(name);
-    dir.node.children!.delete(name);
-  }
-}
-
 /** overlayfs semantics of an upper directory over a lower one, applied to the trees. */
 function applyLayer(lower: Entry, upper: Entry, keepWhiteouts: boolean): void {
-  for (const [name, up] of childrenOf(upper)) {
-    const low = childrenOf(lower).get(name);
+  for (const [name, up] of upper.kids!) {
+    const low = lower.kids!.get(name);
     if (up.whiteout) {
-      setChild(lower, name, keepWhiteouts ? up : undefined);
+      if (keepWhiteouts) lower.kids!.set(name, up);
+      else lower.kids!.delete(name);
     } else if (up.node.type === 'dir' && low?.node.type === 'dir' && !up.opaque) {
       // A copied-up directory: its own metadata is the upper's, its entries the union.
       low.node.perm = up.node.perm;
@@ -237,24 +215,29 @@ function applyLayer(lower: Entry, upper: Entry, keepWhiteouts: boolean): void {
       applyLayer(low, up, keepWhiteouts);
     } else {
       if (!keepWhiteouts && up.node.type === 'dir') dropWhiteouts(up);
-      setChild(lower, name, up);
+      lower.kids!.set(name, up);
     }
   }
 }
 
 function dropWhiteouts(dir: Entry): void {
-  for (const [name, child] of childrenOf(dir)) {
-    if (child.whiteout) setChild(dir, name, undefined);
-    else if (child.node.type === 'dir') dropWhiteouts(child);
+  for (const [name, child] of dir.kids!) {
+    if (child.whiteout) dir.kids!.delete(name);
+    else if (child.kids) dropWhiteouts(child);
   }
   dir.opaque = false;
 }
 
-/** Layers keep overlayfs's opaque marker (trusted.overlay.opaque=y) where the merged tree has one. */
-function markOpaque(dir: Entry): void {
-  if (dir.opaque) {
+/**
+ * The merged entries become the squashfs tree; in a layer, directories keep overlayfs's opaque marker
+ * (trusted.overlay.opaque=y) where the merged tree has one.
+ */
+function finish(dir: Entry, keepWhiteouts: boolean): TreeNode {
+  if (keepWhiteouts && dir.opaque) {
     const opaque: Xattr = { prefix: TRUSTED, name: Buffer.from(OPAQUE), value: Buffer.from('y') };
     dir.node.xattrs = [...dir.node.xattrs, opaque].sort((x, y) => x.prefix - y.prefix || Buffer.compare(x.name, y.name));
   }
-  for (const child of childrenOf(dir).values()) if (child.node.type === 'dir') markOpaque(child);
+  dir.node.children = new Map();
+  for (const [name, child] of dir.kids!) dir.node.children.set(name, child.kids ? finish(child, keepWhiteouts) : child.node);
+  return dir.node;
 }

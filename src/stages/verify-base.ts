@@ -1,12 +1,13 @@
 /** Stage 1: make the base ISO available (a local path, or a download cached by its sha256) and prove it is the one the profile names. */
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { assertIso9660 } from '../tools/xorriso.js';
 import { sha256File } from '../file-hash.js';
+import { stageCacheDir } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 
 export const verifyBaseStage: StageTask = {
@@ -18,8 +19,13 @@ export const verifyBaseStage: StageTask = {
     const path = base.path ?? (await downloadCached(base.url!, expected, ctx.cacheDir, progressReporter(task, 'downloading')));
     if (!existsSync(path)) throw usageError(`base ISO ${path} does not exist`, 'fix base.path in the profile or pass --base');
     assertIso9660(readHeader(path), path);
-    task.output = `hashing ${path}`;
-    const actual = await sha256File(path, progressReporter(task, 'sha256'));
+    let actual = rememberedSha256(ctx.work.root, path);
+    const remembered = actual !== undefined;
+    if (!remembered) {
+      task.output = `hashing ${path}`;
+      actual = await sha256File(path, progressReporter(task, 'sha256'));
+      rememberSha256(ctx.work.root, path, actual);
+    }
     if (actual !== expected) {
       throw new IsoBuildError(`base ISO ${path} has sha256 ${actual}, expected ${expected}`, {
         hint: 'the file is corrupt or not the one the profile names: download it again, or fix base.sha256 / --base-sha256',
@@ -27,10 +33,37 @@ export const verifyBaseStage: StageTask = {
       });
     }
     ctx.base = { path, sha256: actual };
-    ctx.log.line(`base ISO ${path} sha256 ${actual} OK`);
-    task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK`;
+    ctx.log.line(`base ISO ${path} sha256 ${actual} OK${remembered ? ' (remembered: the file is unchanged since it was hashed)' : ''}`);
+    task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK${remembered ? ' (file unchanged since it was hashed)' : ''}`;
   },
 };
+
+/**
+ * The base ISO's sha256 as hashed by an earlier build in this work directory, if the file is provably the same one:
+ * same device, inode, size, mtime and ctime (ctime cannot be set back from user space). Saves reading gigabytes.
+ */
+function rememberedSha256(workRoot: string, path: string): string | undefined {
+  try {
+    const memo = JSON.parse(readFileSync(memoFile(workRoot), 'utf8')) as { identity: string; sha256: string };
+    return memo.identity === identity(path) ? memo.sha256 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function rememberSha256(workRoot: string, path: string, sha256: string): void {
+  mkdirSync(stageCacheDir(workRoot), { recursive: true });
+  writeFileSync(memoFile(workRoot), JSON.stringify({ identity: identity(path), sha256 }));
+}
+
+function memoFile(workRoot: string): string {
+  return join(stageCacheDir(workRoot), 'base-iso-sha256.json');
+}
+
+function identity(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return JSON.stringify([realpathSync(path), st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].map(String));
+}
 
 function readHeader(path: string): Buffer {
   const buf = Buffer.alloc(32774);

@@ -3,7 +3,7 @@
  * extracted ISO tree and the customized rootfs with its squashfs (no xorriso extraction, no unsquashfs, no chroot
  * commands, no apt, no mksquashfs of the rootfs) and still gives the ISO a full build gives.
  */
-import { appendFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_ROOT, REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
@@ -24,7 +24,7 @@ describe.skipIf(!IS_ROOT)('stage cache', () => {
   const writeProfile = (command: string): void => {
     writeFileSync(
       profile,
-      `name: cache-test\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compression: gzip\n` +
+      `name: cache-test\nbase:\n  path: ${join(dir, 'base.iso')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compression: gzip\n` +
         `overlay:\n  - source: ${join(dir, 'overlay')}\n    target: /\nchroot:\n  commands:\n    - ${JSON.stringify(command)}\n`,
     );
   };
@@ -32,6 +32,7 @@ describe.skipIf(!IS_ROOT)('stage cache', () => {
   beforeAll(() => {
     dir = tempDir('stagecache');
     cpSync(join(REPO, 'overlay/fixture/rootfs'), join(dir, 'overlay'), { recursive: true });
+    cpSync(fixtureIso('single'), join(dir, 'base.iso'));
     profile = join(dir, 'profile.yaml');
     writeProfile('echo cached-step > /etc/cached-step');
   });
@@ -44,6 +45,7 @@ describe.skipIf(!IS_ROOT)('stage cache', () => {
     expect(again.log).not.toContain('chroot command');
     expect(again.log).not.toContain('$ unsquashfs -processors'); // the rootfs unpack
     expect(again.log).not.toContain('-osirrox on -indev'); // the base ISO's extraction
+    expect(again.log).toMatch(/sha256 \w+ OK \(remembered: the file is unchanged/);
     // Only this build's changes are packed; the cached rootfs's squashfs is reused, its blocks merged as they are.
     const packed = [...again.log.matchAll(/^\$ mksquashfs (\S+)/gm)].map((m) => m[1]);
     expect(packed).toEqual([join(dir, 'work', 'changes')]);
@@ -70,5 +72,15 @@ describe.skipIf(!IS_ROOT)('stage cache', () => {
     const tree = join(dir, 'tree-command');
     sh('xorriso', ['-osirrox', 'on', '-indev', rebuilt.iso, '-extract', '/casper/filesystem.squashfs', join(tree, 'fs.squashfs')]);
     expect(sh('unsquashfs', ['-cat', join(tree, 'fs.squashfs'), 'etc/cached-step'])).toBe('changed-step\n');
+  });
+
+  it('a base ISO changed after it was hashed is hashed again and refused', () => {
+    const base = join(dir, 'base.iso');
+    const fd = openSync(base, 'r+');
+    writeSync(fd, Buffer.from('X'), 0, 1, 40_000); // same size, one byte different
+    closeSync(fd);
+    const res = runCli(['v1.0.0', '--profile', profile, '--work', join(dir, 'work'), '--output', join(dir, 'out-changed')], { env });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/base\.iso has sha256 \w+, expected/);
   });
 });
