@@ -132,6 +132,7 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
 
 /** Builds into ctx; on failure releases everything and throws the explained error. */
 async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void> {
+  ctx.log.line(`pipeline starts ${(performance.now() / 1000).toFixed(3)} s after the process started`);
   try {
     await new Listr<BuildContext, 'default', 'simple'>(STAGES.map(timed), {
       ctx,
@@ -151,6 +152,7 @@ async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void>
   if (opts.keepWork) await keepIsoTree(ctx);
   await releaseAll(ctx);
   if (!opts.keepWork) for (const dir of ['tree', 'treeChanges', 'treeWork', 'layer', 'changes', 'merged', 'lowers', 'overlayWork', 'verify'] as const) rmSync(ctx.work[dir], { recursive: true, force: true });
+  ctx.log.line(`pipeline done ${(performance.now() / 1000).toFixed(3)} s after the process started`);
 }
 
 /** `--keep-work`: the ISO tree is an overlay view that goes with its mount; keep a real copy of it in its place. */
