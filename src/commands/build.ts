@@ -7,28 +7,9 @@ import { workPaths, type BuildContext } from '../context.js';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { ResourceStack, interruptedBy } from '../lifecycle.js';
 import { DEFAULT_PROFILE, loadProfile, renderOutputName } from '../profile/load.js';
-import { renderAutoinstall } from '../profile/autoinstall.js';
 import { unmountAllUnder, mountsUnder } from '../tools/mount.js';
 import { run } from '../tools/process.js';
-import { firstDifference } from '../release/compare.js';
-import { checkSigningKey } from '../stages/release-artifacts.js';
-import { applyOverlayStage } from '../stages/apply-overlay.js';
-import { autoinstallStage } from '../stages/autoinstall.js';
-import { bootMenuStage } from '../stages/boot-menu.js';
-import { hookStage } from '../stages/hooks.js';
-import { chrootCommandsStage } from '../stages/chroot-commands.js';
-import { packagesStage, packagesVerifyStage } from '../stages/packages.js';
-import { detectLayoutStage } from '../stages/detect-layout.js';
-import { extractIsoStage } from '../stages/extract-iso.js';
-import { md5sumStage } from '../stages/md5sum.js';
-import { productFilesStage } from '../stages/product-files.js';
-import { publishStage } from '../stages/publish.js';
-import { rebuildIsoStage } from '../stages/rebuild-iso.js';
-import { repackRootfsStage } from '../stages/repack-rootfs.js';
-import { unpackRootfsStage } from '../stages/unpack-rootfs.js';
-import { verifyBaseStage } from '../stages/verify-base.js';
-import { verifyIsoStage } from '../stages/verify-iso.js';
-import { saveRootfsCacheStage } from '../stages/rootfs-cache.js';
+import { checkSigningKey } from '../release/signing-key.js';
 import { stageCacheDir } from '../stage-cache.js';
 import type { StageTask } from '../stages/task.js';
 import type { Profile } from '../profile/schema.js';
@@ -46,29 +27,61 @@ export interface BuildOptions {
   checkReproducible?: boolean;
 }
 
+/**
+ * A stage whose module is loaded only when the pipeline gets to it, or earlier by prefetchStages(): start-up pays
+ * only for the profile and the process runner, and the rest loads while the first tools run.
+ */
+function lazyStage(title: string, load: () => Promise<StageTask>): StageTask & { load: () => Promise<StageTask> } {
+  let loaded: Promise<StageTask> | undefined;
+  const get = (): Promise<StageTask> => (loaded ??= load());
+  return {
+    title,
+    load: get,
+    skip: async (ctx) => {
+      const stage = await get();
+      return typeof stage.skip === 'function' ? stage.skip(ctx) : (stage.skip ?? false);
+    },
+    task: async (ctx, task) => (await get()).task(ctx, task),
+  };
+}
+
+const stage = <K extends string>(title: string, load: () => Promise<Record<K, StageTask>>, name: K): ReturnType<typeof lazyStage> =>
+  lazyStage(title, async () => (await load())[name]);
+const hook = (point: 'pre-customize' | 'post-customize' | 'pre-repack' | 'post-build'): ReturnType<typeof lazyStage> =>
+  lazyStage(`Run ${point} hooks`, async () => (await import('../stages/hooks.js')).hookStage(point));
+
 /** The pipeline, in order. Each stage reads the context and writes only into the work directory, except publish. */
-export const STAGES: StageTask[] = [
-  verifyBaseStage,
-  extractIsoStage,
-  detectLayoutStage,
-  unpackRootfsStage, // or the customized rootfs from the stage cache, skipping up to saveRootfsCacheStage
-  ...[hookStage('pre-customize'), chrootCommandsStage, packagesStage].map(skippedWhenCached),
-  packagesVerifyStage,
-  saveRootfsCacheStage,
+export const STAGES = [
+  stage('Verify base ISO', () => import('../stages/verify-base.js'), 'verifyBaseStage'),
+  stage('Extract ISO tree', () => import('../stages/extract-iso.js'), 'extractIsoStage'),
+  stage('Detect rootfs layout', () => import('../stages/detect-layout.js'), 'detectLayoutStage'),
+  stage('Unpack rootfs', () => import('../stages/unpack-rootfs.js'), 'unpackRootfsStage'), // or the stage cache's, skipping up to the save
+  ...[
+    hook('pre-customize'),
+    stage('Run chroot commands', () => import('../stages/chroot-commands.js'), 'chrootCommandsStage'),
+    stage('Build the offline package payload', () => import('../stages/packages.js'), 'packagesStage'),
+  ].map(skippedWhenCached),
+  stage('Verify the package payload', () => import('../stages/packages.js'), 'packagesVerifyStage'),
+  stage('Save the customized rootfs to the stage cache', () => import('../stages/rootfs-cache.js'), 'saveRootfsCacheStage'),
   // After the cache point: changing an overlay file or the version does not run apt or the chroot commands again.
-  applyOverlayStage,
-  hookStage('post-customize'),
-  productFilesStage,
-  autoinstallStage,
-  bootMenuStage,
-  hookStage('pre-repack'),
-  repackRootfsStage,
-  md5sumStage,
-  rebuildIsoStage,
-  verifyIsoStage,
-  publishStage,
-  hookStage('post-build'),
+  stage('Apply overlay files', () => import('../stages/apply-overlay.js'), 'applyOverlayStage'),
+  hook('post-customize'),
+  stage('Write VERSION, build-info.json and .disk/info', () => import('../stages/product-files.js'), 'productFilesStage'),
+  stage('Write autoinstall (nocloud user-data, meta-data)', () => import('../stages/autoinstall.js'), 'autoinstallStage'),
+  stage('Edit the boot menu', () => import('../stages/boot-menu.js'), 'bootMenuStage'),
+  hook('pre-repack'),
+  stage('Repack rootfs squashfs', () => import('../stages/repack-rootfs.js'), 'repackRootfsStage'),
+  stage('Regenerate md5sum.txt', () => import('../stages/md5sum.js'), 'md5sumStage'),
+  stage('Rebuild ISO (replaying the base boot setup)', () => import('../stages/rebuild-iso.js'), 'rebuildIsoStage'),
+  stage('Verify the new ISO', () => import('../stages/verify-iso.js'), 'verifyIsoStage'),
+  stage('Write release artifacts', () => import('../stages/publish.js'), 'publishStage'),
+  hook('post-build'),
 ];
+
+/** Load every stage module in pipeline order, in the background (their evaluation fills the waits on tools). */
+function prefetchStages(): void {
+  void STAGES.reduce<Promise<unknown>>((prev, s) => prev.then(() => s.load()), Promise.resolve()).catch(() => undefined);
+}
 
 /** Each stage's wall time goes to the build log: where a slow build spends its time, without a profiler. */
 function timed(stage: StageTask): StageTask {
@@ -86,10 +99,10 @@ function timed(stage: StageTask): StageTask {
   };
 }
 
-function skippedWhenCached(stage: StageTask): StageTask {
+function skippedWhenCached(s: ReturnType<typeof lazyStage>): ReturnType<typeof lazyStage> {
   return {
-    ...stage,
-    skip: async (ctx) => (ctx.rootfsFromCache ? 'reused from the stage cache' : typeof stage.skip === 'function' ? stage.skip(ctx) : (stage.skip ?? false)),
+    ...s,
+    skip: async (ctx) => (ctx.rootfsFromCache ? 'reused from the stage cache' : typeof s.skip === 'function' ? s.skip(ctx) : (s.skip ?? false)),
   };
 }
 
@@ -114,7 +127,8 @@ function isRealDate(yyyymmdd: string): boolean {
 export async function buildCommand(version: string, opts: BuildOptions): Promise<number> {
   validateVersion(version);
   const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE, { basePath: opts.base, baseSha256: opts.baseSha256 });
-  if (profile.autoinstall !== undefined) renderAutoinstall(profile, version); // bad templates fail before any work
+  // Bad templates fail before any work.
+  if (profile.autoinstall !== undefined) (await import('../profile/autoinstall.js')).renderAutoinstall(profile, version);
   if (process.getuid?.() !== 0) {
     throw usageError('building needs root (chroot, mounts, file ownership in the rootfs)', 'run it with sudo, or as root in CI');
   }
@@ -133,6 +147,7 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
 /** Builds into ctx; on failure releases everything and throws the explained error. */
 async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void> {
   ctx.log.line(`pipeline starts ${(performance.now() / 1000).toFixed(3)} s after the process started`);
+  prefetchStages();
   try {
     await new Listr<BuildContext, 'default', 'simple'>(STAGES.map(timed), {
       ctx,
@@ -200,6 +215,7 @@ async function checkReproducible(profile: Profile, version: string, opts: BuildO
   const keptFirst = join(scratch, `first-${basename(first.outputIso)}`);
   renameSync(first.outputIso, keptFirst);
   unpublish(first);
+  const { firstDifference } = await import('../release/compare.js');
   const difference = await firstDifference(keptFirst, second.outputIso, join(scratch, 'compare'), first.log);
   throw new IsoBuildError(`not reproducible: two builds of ${version} differ (sha256 ${first.isoSha256!.slice(0, 12)}… vs ${second.isoSha256!.slice(0, 12)}…): ${difference}`, {
     hint: `nothing was published; both ISOs are kept: ${keptFirst} and ${second.outputIso}`,

@@ -7,25 +7,12 @@ import { basename, join } from 'node:path';
 import { buildManifest, MANIFEST_NAME, sha256Of } from '../release/manifest.js';
 import { NOTES_NAME, previousRelease, renderNotes } from '../release/notes.js';
 import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
+import { signingKey } from '../release/signing-key.js';
 import type { BuildContext } from '../context.js';
-import type { Profile } from '../profile/schema.js';
 import type { StageWrapper } from './task.js';
 
 export const SUMS_NAME = 'SHA256SUMS';
 export const SIGNATURE_NAME = 'SHA256SUMS.asc';
-
-/** The signing key: ISO_BUILD_GPG_KEY, else the profile's release.gpgKey. */
-export function signingKey(ctx: { profile: Profile }): string | undefined {
-  const env = process.env.ISO_BUILD_GPG_KEY;
-  if (env) return env;
-  return ctx.profile.release?.gpgKey;
-}
-
-/** Before building: a named key that gpg does not have fails now, not after the whole build. */
-export async function checkSigningKey(profile: Profile): Promise<void> {
-  const key = signingKey({ profile });
-  if (key) await signingKeyFingerprint(key);
-}
 
 /** Writes the artifacts; returns the files written (for removal on failure) and a warning, if any. */
 export async function writeReleaseArtifacts(

@@ -48,14 +48,20 @@ export const repackRootfsStage: StageTask = {
     // in, reusing the layer's compressed blocks as they are (squashfs-merge.ts).
     const packing = { compression, level: compressionLevel, mksquashfs: await toolVersion('mksquashfs') };
     const packed = packedLayerPath(ctx.cachedLayer!, packing);
-    const pack = (from: string, to: string, epochSeconds: number): Promise<void> =>
-      mksquash(from, to, { compression, level: compressionLevel, epochSeconds, log: ctx.log, onProgress: progressReporter(task, `mksquashfs ${basename(to)}`) });
-    if (!existsSync(packed)) {
-      await pack(ctx.cachedLayer!, `${packed}.partial`, 0);
-      renameSync(`${packed}.partial`, packed);
-    }
+    const pack = (from: string, to: string, epochSeconds: number, progress: boolean): Promise<void> =>
+      mksquash(from, to, { compression, level: compressionLevel, epochSeconds, log: ctx.log, onProgress: progress ? progressReporter(task, 'mksquashfs') : undefined });
     const changes = join(ctx.work.root, 'changes.squashfs');
-    await pack(ctx.work.changes, changes, ctx.epochSeconds);
+    // The changes are packed alongside the (much bigger) cached layer when that is not packed yet.
+    const packChanges = pack(ctx.work.changes, changes, ctx.epochSeconds, false);
+    try {
+      if (!existsSync(packed)) {
+        await pack(ctx.cachedLayer!, `${packed}.partial`, 0, true);
+        renameSync(`${packed}.partial`, packed);
+      }
+    } finally {
+      await packChanges.catch(() => undefined); // never left running or unobserved when the other fails
+    }
+    await packChanges;
     const fresh = `${image}.new`;
     // A layer keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
     const keepWhiteouts = layout.strategy === 'layer' || layout.lowers.length > 0;
