@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { BuildLog } from './build-log.js';
 import type { ResourceStack } from './lifecycle.js';
 import type { Profile } from './profile/schema.js';
+import type { Md5Memo } from './stages/md5sum.js';
 
 export interface WorkPaths {
   root: string;
@@ -82,6 +83,10 @@ export interface BuildContext {
   readonly outputIso: string;
   readonly partialIso: string;
   base?: { path: string; sha256: string };
+  /** The extracted base ISO tree in the stage cache (read-only: the lower dir of the ISO tree's overlay). */
+  baseTree?: string;
+  /** md5s of the base tree's files, being computed in the background (md5sum.ts). */
+  baseTreeMd5?: Promise<Md5Memo>;
   /** From xorriso -report_el_torito as_mkisofs of the base ISO. */
   bootSetup?: string[];
   basePlatforms?: string[];

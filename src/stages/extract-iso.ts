@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { mount, unmount } from '../tools/mount.js';
 import { extractIsoTree, listBootImages, reportBootSetup } from '../tools/xorriso.js';
 import { cachedIsoTree, storeIsoTree } from '../stage-cache.js';
+import { baseTreeMd5s } from './md5sum.js';
 import type { StageTask } from './task.js';
 
 export const extractIsoStage: StageTask = {
@@ -21,6 +22,8 @@ export const extractIsoStage: StageTask = {
       const platforms = [...new Set((await listBootImages(base, { log: ctx.log })).map((b) => b.platform))].sort();
       return { bootSetup, platforms };
     });
+    ctx.baseTree = entry.tree;
+    ctx.baseTreeMd5 = baseTreeMd5s(entry.tree);
     ctx.bootSetup = entry.bootSetup;
     ctx.basePlatforms = entry.platforms;
     for (const dir of [ctx.work.treeChanges, ctx.work.treeWork]) rmSync(dir, { recursive: true, force: true });
