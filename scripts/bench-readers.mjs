@@ -67,7 +67,7 @@ if (!existsSync(join(REPO, 'fixtures/out/fixture-single.iso'))) {
   console.error('bench-readers: run scripts/make-fixture-iso first');
   process.exit(2);
 }
-if (!existsSync(join(REPO, 'dist/cli.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
+if (!existsSync(join(REPO, 'dist/bundle/cli.js'))) execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
 mkdirSync(WORK, { recursive: true });
 
 const rows = [];

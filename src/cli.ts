@@ -1,5 +1,4 @@
 /** Command-line verbs. Each is a few lines that call into src/commands/. */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 // Verbs load their modules only when they run: `inspect` must not pay for the build pipeline's start-up.
 import type { buildCommand } from './commands/build.js';
@@ -8,12 +7,9 @@ import type { packagesFetchCommand } from './commands/packages.js';
 import type { inspectCommand } from './commands/inspect.js';
 import type { verifyCommand } from './commands/verify.js';
 import { ExitCode, isIsoBuildError } from './errors.js';
+import { packageVersion } from './package-root.js';
 import { installSignalHandlers } from './lifecycle.js';
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function program(): Command {
   const cli = new Command('iso-build')

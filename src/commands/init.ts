@@ -4,10 +4,10 @@
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PACKAGE_ROOT = packageRoot();
 export const FIXTURE_PROFILE = join(PACKAGE_ROOT, 'profiles/fixture.yaml');
 export const TEMPLATES_DIR = join(PACKAGE_ROOT, 'profiles/templates');
 

@@ -28,7 +28,9 @@ export async function detectIsoLayout(iso: IsoImage): Promise<IsoLayout> {
   const sources = await iso.lookup('/casper/install-sources.yaml');
   if (sources && !sources.isDir) {
     const squashfs = await list('/casper');
-    const { parse: parseYaml } = await import('yaml'); // only layered ISOs need it: keep it out of start-up
+    // Only layered ISOs need yaml: keep it out of start-up. Bundled, it is CommonJS: its exports are the default.
+    const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+    const parseYaml = yaml.parse ?? yaml.default!.parse;
     const chosen = defaultInstallSource(parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8')));
     if (!chosen?.path) throw new IsoBuildError(`${iso.name}: casper/install-sources.yaml names no default source`, { exitCode: ExitCode.Usage });
     const present = (name: string): boolean => squashfs.includes(`/casper/${name}`);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { toolVersion } from '../tools/versions.js';
+import { packageVersion } from '../package-root.js';
 import { releaseGpgVersion } from '../tools/gpg.js';
 import type { BuildContext } from '../context.js';
 
@@ -75,14 +76,13 @@ export function inputFiles(ctx: BuildContext): InputFile[] {
 
 /** The first line each tool prints for its version; a missing tool is recorded as such, not fatal. */
 export async function toolVersions(): Promise<Record<string, string>> {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const [xorriso, mksquashfs, unsquashfs, gpg] = await Promise.all([
     toolVersion('xorriso'),
     toolVersion('mksquashfs'),
     toolVersion('unsquashfs'),
     releaseGpgVersion().catch(() => 'not installed'),
   ]);
-  return { 'iso-build': pkg.version, node: process.version, xorriso, mksquashfs, unsquashfs, gpg };
+  return { 'iso-build': packageVersion(), node: process.version, xorriso, mksquashfs, unsquashfs, gpg };
 }
 
 export async function buildManifest(ctx: BuildContext, isoSize: number): Promise<BuildManifest> {

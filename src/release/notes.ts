@@ -1,14 +1,14 @@
 /** RELEASE-NOTES.md: rendered with handlebars from release/notes.md.hbs; package changes against the previous release. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { IsoBuildError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import { readManifest, type BuildManifest, type Package } from './manifest.js';
 
 export const NOTES_NAME = 'RELEASE-NOTES.md';
-/** The repository's release/ directory (templates ship with iso-build: dist/release/ -> ../../release). */
-export const RELEASE_TEMPLATES_DIR = fileURLToPath(new URL('../../release/', import.meta.url));
+/** The repository's release/ directory (the templates ship with iso-build). */
+export const RELEASE_TEMPLATES_DIR = join(packageRoot(), 'release');
 
 export interface PackageChanges {
   added: Package[];

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { REPO, haveFixtures } from './cli.js';
 
 export default function setup(): void {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
   if (process.getuid?.() === 0 && !haveFixtures()) {
     execFileSync('scripts/make-fixture-iso', ['--variant', 'all'], { cwd: REPO, stdio: 'inherit' });
   }
