@@ -69,3 +69,14 @@ export class ResourceStack {
     return failures;
   }
 }
+
+/**
+ * Runs promises side by side and waits for all of them even when one fails (so no tool is left running and no
+ * rejection unobserved), then returns their values or throws the first failure.
+ */
+export async function together<T extends readonly unknown[]>(...work: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(work);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

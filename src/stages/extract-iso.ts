@@ -4,6 +4,7 @@
  * upper dir takes this build's edits, instead of extracting the base again.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { together } from '../lifecycle.js';
 import { mount, unmount } from '../tools/mount.js';
 import { extractIsoTree, listBootImages, reportBootSetup } from '../tools/xorriso.js';
 import { cachedIsoTree, storeIsoTree } from '../stage-cache.js';
@@ -17,10 +18,9 @@ export const extractIsoStage: StageTask = {
     let entry = cachedIsoTree(ctx.work.root, ctx.base!.sha256);
     const reused = entry !== undefined;
     entry ??= await storeIsoTree(ctx.work.root, ctx.base!.sha256, async (tree) => {
-      await extractIsoTree(base, tree, { log: ctx.log });
-      const bootSetup = await reportBootSetup(base, { log: ctx.log });
-      const platforms = [...new Set((await listBootImages(base, { log: ctx.log })).map((b) => b.platform))].sort();
-      return { bootSetup, platforms };
+      const call = { log: ctx.log };
+      const [, bootSetup, images] = await together(extractIsoTree(base, tree, call), reportBootSetup(base, call), listBootImages(base, call));
+      return { bootSetup, platforms: [...new Set(images.map((b) => b.platform))].sort() };
     });
     ctx.baseTree = entry.tree;
     ctx.baseTreeMd5 = baseTreeMd5s(entry.tree);

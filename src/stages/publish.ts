@@ -10,7 +10,7 @@ import { progressReporter, type StageTask } from './task.js';
 export const publishStage: StageTask = {
   title: 'Write release artifacts',
   task: async (ctx, task) => {
-    ctx.isoSha256 = await sha256File(ctx.partialIso, progressReporter(task, 'sha256'));
+    ctx.isoSha256 ??= await sha256File(ctx.partialIso, progressReporter(task, 'sha256')); // taken while verifying
     const written: string[] = [];
     let result: Awaited<ReturnType<typeof writeReleaseArtifacts>>;
     try {

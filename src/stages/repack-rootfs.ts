@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { run } from '../tools/process.js';
 import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
+import { together } from '../lifecycle.js';
 import { mergeSquashfs } from '../image/squashfs-merge.js';
 import { packedLayerPath } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
@@ -52,16 +53,12 @@ export const repackRootfsStage: StageTask = {
       mksquash(from, to, { compression, level: compressionLevel, epochSeconds, log: ctx.log, onProgress: progress ? progressReporter(task, 'mksquashfs') : undefined });
     const changes = join(ctx.work.root, 'changes.squashfs');
     // The changes are packed alongside the (much bigger) cached layer when that is not packed yet.
-    const packChanges = pack(ctx.work.changes, changes, ctx.epochSeconds, false);
-    try {
-      if (!existsSync(packed)) {
-        await pack(ctx.cachedLayer!, `${packed}.partial`, 0, true);
-        renameSync(`${packed}.partial`, packed);
-      }
-    } finally {
-      await packChanges.catch(() => undefined); // never left running or unobserved when the other fails
-    }
-    await packChanges;
+    const packLayer = async (): Promise<void> => {
+      if (existsSync(packed)) return;
+      await pack(ctx.cachedLayer!, `${packed}.partial`, 0, true);
+      renameSync(`${packed}.partial`, packed);
+    };
+    await together(packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
     const fresh = `${image}.new`;
     // A layer keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
     const keepWhiteouts = layout.strategy === 'layer' || layout.lowers.length > 0;

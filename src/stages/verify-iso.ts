@@ -11,38 +11,48 @@ import { openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
 import { PRODUCT_DIR } from './product-files.js';
-import { progressReporter, type StageTask } from './task.js';
+import { together } from '../lifecycle.js';
+import { sha256sum } from '../tools/sha256sum.js';
+import { progressReporter, type StageTask, type StageWrapper } from './task.js';
+import type { BuildContext } from '../context.js';
 
 export const verifyIsoStage: StageTask = {
   title: 'Verify the new ISO',
   task: async (ctx, task) => {
     const iso = ctx.partialIso;
-    const platforms = [...new Set((await listBootImages(iso, { log: ctx.log })).map((b) => b.platform))].sort();
-    const missing = (ctx.basePlatforms ?? []).filter((p) => !platforms.includes(p));
-    if (platforms.length === 0 || missing.length) {
-      throw verificationError(`the new ISO lacks boot records for ${missing.join(', ') || 'any platform'} (has: ${platforms.join(', ') || 'none'})`);
-    }
-    task.output = `boot records: ${platforms.join(' + ')}`;
-
-    // Read back in place with the in-process readers (src/image): nothing is extracted, nothing is mounted.
-    const report = progressReporter(task, 'md5sum.txt');
-    const squashfs = changedImage(ctx.layout!);
-    const { checked, version } = await readBack(iso, async (image) => {
-      const md5 = await checkIsoMd5sums(image, (n, total) => report((n / total) * 100, `${n}/${total} files`));
-      if (!md5.present) throw verificationError('the new ISO has no md5sum.txt');
-      if (md5.problems.length) throw verificationError(md5.problems[0]!.message);
-      const fs = await openLayer(image, `/${squashfs.replace(/^\/+/, '')}`);
-      const file = await fs.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
-      if (!file || file.type !== 'file') throw verificationError(`${PRODUCT_DIR}/VERSION is missing from the new ISO's ${squashfs}`);
-      return { checked: md5.ok, version: (await fs.readAll(file, 4096)).toString().trim() };
-    });
-    ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${PRODUCT_DIR}/VERSION = ${version} (read in-process)`);
-    if (version !== ctx.version) {
-      throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
-    }
-    task.title = `Verify the new ISO: boot ${platforms.join(' + ')}, md5sum.txt ${checked} files OK, VERSION ${version}`;
+    // SHA256SUMS needs the ISO's sha256: sha256sum takes it on the other core while the md5 checks run here.
+    const [, sha256] = await together(verify(ctx, task, iso), sha256sum(iso, { log: ctx.log }));
+    ctx.isoSha256 = sha256;
   },
 };
+
+/** Boot records, md5sum.txt and VERSION, read back from the new ISO. */
+async function verify(ctx: BuildContext, task: StageWrapper, iso: string): Promise<void> {
+  const platforms = [...new Set((await listBootImages(iso, { log: ctx.log })).map((b) => b.platform))].sort();
+  const missing = (ctx.basePlatforms ?? []).filter((p) => !platforms.includes(p));
+  if (platforms.length === 0 || missing.length) {
+    throw verificationError(`the new ISO lacks boot records for ${missing.join(', ') || 'any platform'} (has: ${platforms.join(', ') || 'none'})`);
+  }
+  task.output = `boot records: ${platforms.join(' + ')}`;
+
+  // Read back in place with the in-process readers (src/image): nothing is extracted, nothing is mounted.
+  const report = progressReporter(task, 'md5sum.txt');
+  const squashfs = changedImage(ctx.layout!);
+  const { checked, version } = await readBack(iso, async (image) => {
+    const md5 = await checkIsoMd5sums(image, (n, total) => report((n / total) * 100, `${n}/${total} files`));
+    if (!md5.present) throw verificationError('the new ISO has no md5sum.txt');
+    if (md5.problems.length) throw verificationError(md5.problems[0]!.message);
+    const fs = await openLayer(image, `/${squashfs.replace(/^\/+/, '')}`);
+    const file = await fs.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
+    if (!file || file.type !== 'file') throw verificationError(`${PRODUCT_DIR}/VERSION is missing from the new ISO's ${squashfs}`);
+    return { checked: md5.ok, version: (await fs.readAll(file, 4096)).toString().trim() };
+  });
+  ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${PRODUCT_DIR}/VERSION = ${version} (read in-process)`);
+  if (version !== ctx.version) {
+    throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
+  }
+  task.title = `Verify the new ISO: boot ${platforms.join(' + ')}, md5sum.txt ${checked} files OK, VERSION ${version}`;
+}
 
 /** Opens the new ISO with the in-process reader; an unreadable structure is a verification failure of the build. */
 async function readBack<T>(iso: string, fn: (image: IsoImage) => Promise<T>): Promise<T> {
