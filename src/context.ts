@@ -82,6 +82,8 @@ export interface BuildContext {
   readonly outputDir: string;
   readonly outputIso: string;
   readonly partialIso: string;
+  /** The topmost directory of outputDir this build created, if any (removed again when a failed build leaves it empty). */
+  readonly createdOutputDir?: string;
   base?: { path: string; sha256: string };
   /** The extracted base ISO tree in the stage cache (read-only: the lower dir of the ISO tree's overlay). */
   baseTree?: string;

@@ -1,6 +1,6 @@
 /** `iso-build build VERSION`: the remaster pipeline as one listr2 run, with every resource released on any exit. */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Listr, ListrLogger } from 'listr2';
 import { BuildLog } from '../build-log.js';
 import { workPaths, type BuildContext } from '../context.js';
@@ -245,7 +245,8 @@ async function createContext(profile: Profile, version: string, opts: BuildOptio
   await unmountAllUnder(work.root);
   clearWorkDir(work.root);
   if (opts.force) rmSync(outputIso, { force: true });
-  mkdirSync(outputDir, { recursive: true });
+  // The first directory mkdir creates (if any): a failed build removes it again when it is still empty.
+  const createdOutputDir = mkdirSync(outputDir, { recursive: true });
   const log = new BuildLog(work.log);
   log.line(`iso-build ${version} profile ${profile.file}`);
   return {
@@ -259,6 +260,7 @@ async function createContext(profile: Profile, version: string, opts: BuildOptio
     outputDir,
     outputIso,
     partialIso: `${outputIso}.partial`,
+    createdOutputDir,
   };
 }
 
@@ -311,6 +313,20 @@ async function releaseAfterFailure(ctx: BuildContext): Promise<void> {
   } finally {
     rmSync(ctx.partialIso, { force: true });
     rmSync(ctx.work.verify, { recursive: true, force: true });
+    removeEmptyDirs(ctx.outputDir, ctx.createdOutputDir);
+  }
+}
+
+/** Removes `dir` and its parents up to `top` (the first one this build created), as long as they are empty. */
+function removeEmptyDirs(dir: string, top: string | undefined): void {
+  if (top === undefined) return;
+  for (let d = dir; d.startsWith(top); d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty: files of an earlier release stay
+    }
+    if (d === top) return;
   }
 }
 

@@ -24,7 +24,13 @@ export async function unmount(target: string, log?: BuildLog): Promise<void> {
   try {
     await run('umount', [target], { log, what: `umount ${target}`, uninterruptible: true });
   } catch {
-    await run('umount', ['--lazy', target], { log, what: `umount --lazy ${target}`, uninterruptible: true });
+    // Another closer (the signal handler releasing everything while a stage releases its own) may have won.
+    if (!isMounted(target)) return;
+    try {
+      await run('umount', ['--lazy', target], { log, what: `umount --lazy ${target}`, uninterruptible: true });
+    } catch (err) {
+      if (isMounted(target)) throw err;
+    }
   }
 }
 

@@ -45,6 +45,7 @@ describe.skipIf(!IS_ROOT)('failed and interrupted builds release everything', ()
     expect(readFileSync(join(work, 'build.log'), 'utf8')).toContain('about to fail');
     expect(findmntUnder(work)).toEqual([]);
     expect(isoFilesIn(out)).toEqual([]);
+    expect(existsSync(out)).toBe(false); // the release directory it created for this build is gone again
     // the rootfs got its own resolv.conf / policy-rc.d back
     expect(existsSync(join(work, 'rootfs/usr/sbin/policy-rc.d'))).toBe(false);
   });
