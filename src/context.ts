@@ -85,8 +85,6 @@ export interface BuildContext {
   /** The topmost directory of outputDir this build created, if any (removed again when a failed build leaves it empty). */
   readonly createdOutputDir?: string;
   base?: { path: string; sha256: string };
-  /** The extracted base ISO tree in the stage cache (read-only: the lower dir of the ISO tree's overlay). */
-  baseTree?: string;
   /** md5s of the base tree's files, being computed in the background (md5sum.ts). */
   baseTreeMd5?: Promise<Md5Memo>;
   /** From xorriso -report_el_torito as_mkisofs of the base ISO. */

@@ -70,19 +70,25 @@ export function cachedRootfs(workRoot: string, key: string): string | undefined 
  * on it is only ever read: later changes go to an overlayfs upper dir above it. Marked complete last, so an
  * interrupted save is never used.
  */
-export function storeRootfs(workRoot: string, key: string, layer: string): string {
-  const root = stageCacheDir(workRoot);
-  mkdirSync(root, { recursive: true });
-  const final = join(root, `rootfs-${key}`);
+export async function storeRootfs(workRoot: string, key: string, layer: string): Promise<string> {
+  const entry = await commitEntry(join(stageCacheDir(workRoot), `rootfs-${key}`), 'rootfs-', (temp) => renameSync(layer, join(temp, 'layer')));
+  return join(entry, 'layer');
+}
+
+/**
+ * Fills a cache entry under a temp name and marks it complete last, so an interrupted fill is never used; then keeps
+ * only the newest entries of its kind.
+ */
+async function commitEntry(final: string, kind: string, fill: (temp: string) => unknown): Promise<string> {
   const temp = `${final}.partial`;
   rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp);
-  renameSync(layer, join(temp, 'layer'));
+  mkdirSync(temp, { recursive: true });
+  await fill(temp);
   writeFileSync(join(temp, 'complete'), `${new Date().toISOString()}\n`);
   rmSync(final, { recursive: true, force: true });
   renameSync(temp, final);
-  prune(root, final, 'rootfs-');
-  return join(final, 'layer');
+  prune(dirname(final), final, kind);
+  return final;
 }
 
 /** The extracted base ISO and its boot setup as recorded by xorriso: all a build needs of the base besides its hash. */
@@ -105,17 +111,13 @@ export function cachedIsoTree(workRoot: string, baseSha256: string): IsoTreeEntr
 
 /** Extract (via `fill`) into a temp entry, then mark it complete; builds only ever read it (overlay lower dir). */
 export async function storeIsoTree(workRoot: string, baseSha256: string, fill: (tree: string) => Promise<Omit<IsoTreeEntry, 'tree'>>): Promise<IsoTreeEntry> {
-  const final = isoTreeDir(workRoot, baseSha256);
-  const temp = `${final}.partial`;
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(join(temp, 'tree'), { recursive: true });
-  const boot = await fill(join(temp, 'tree'));
-  writeFileSync(join(temp, 'boot.json'), JSON.stringify(boot));
-  writeFileSync(join(temp, 'complete'), `${new Date().toISOString()}\n`);
-  rmSync(final, { recursive: true, force: true });
-  renameSync(temp, final);
-  prune(stageCacheDir(workRoot), final, 'iso-');
-  return { tree: join(final, 'tree'), ...boot };
+  let boot: Omit<IsoTreeEntry, 'tree'> | undefined;
+  const entry = await commitEntry(isoTreeDir(workRoot, baseSha256), 'iso-', async (temp) => {
+    mkdirSync(join(temp, 'tree'));
+    boot = await fill(join(temp, 'tree'));
+    writeFileSync(join(temp, 'boot.json'), JSON.stringify(boot));
+  });
+  return { tree: join(entry, 'tree'), ...boot! };
 }
 
 /**

@@ -164,20 +164,20 @@ async function runPipeline(ctx: BuildContext, opts: BuildOptions): Promise<void>
     await releaseAfterFailure(ctx);
     throw explainFailure(err, ctx);
   }
-  if (opts.keepWork) await keepIsoTree(ctx);
+  // --keep-work: the ISO tree is an overlay view that goes with its mount; a real copy of it takes its place.
+  const keptTree = `${ctx.work.tree}.kept`;
+  if (opts.keepWork) {
+    rmSync(keptTree, { recursive: true, force: true });
+    await run('cp', ['-a', '--reflink=auto', ctx.work.tree, keptTree], { log: ctx.log, what: 'copy of the ISO tree for --keep-work' });
+  }
   await releaseAll(ctx);
-  if (!opts.keepWork) for (const dir of ['tree', 'treeChanges', 'treeWork', 'layer', 'changes', 'merged', 'lowers', 'overlayWork', 'verify'] as const) rmSync(ctx.work[dir], { recursive: true, force: true });
+  if (opts.keepWork) {
+    rmSync(ctx.work.tree, { recursive: true, force: true });
+    renameSync(keptTree, ctx.work.tree);
+  } else {
+    for (const dir of ['tree', 'treeChanges', 'treeWork', 'layer', 'changes', 'merged', 'lowers', 'overlayWork', 'verify'] as const) rmSync(ctx.work[dir], { recursive: true, force: true });
+  }
   ctx.log.line(`pipeline done ${(performance.now() / 1000).toFixed(3)} s after the process started`);
-}
-
-/** `--keep-work`: the ISO tree is an overlay view that goes with its mount; keep a real copy of it in its place. */
-async function keepIsoTree(ctx: BuildContext): Promise<void> {
-  const kept = `${ctx.work.tree}.kept`;
-  rmSync(kept, { recursive: true, force: true });
-  await run('cp', ['-a', '--reflink=auto', ctx.work.tree, kept], { log: ctx.log, what: 'copy of the ISO tree for --keep-work' });
-  await releaseAll(ctx);
-  rmSync(ctx.work.tree, { recursive: true, force: true });
-  renameSync(kept, ctx.work.tree);
 }
 
 /**

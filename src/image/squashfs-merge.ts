@@ -10,7 +10,6 @@
 import { copyFile, open, truncate } from 'node:fs/promises';
 import { IsoBuildError } from '../errors.js';
 import { openSource } from './source.js';
-import { COMPRESSOR_IDS } from './codecs.js';
 import { SquashFs, type FragmentEntry, type Inode, type Xattr } from './squashfs.js';
 import { encodeSuperblock, writeTables, type TreeNode } from './squashfs-tables.js';
 
@@ -101,7 +100,7 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
     tables,
     mtime: opts.mtime,
     blockSize: a.sb.blockSize,
-    compressorId: Number(Object.entries(COMPRESSOR_IDS).find(([, name]) => name === a.sb.compressor)![0]),
+    compressorId: a.sb.compressorId,
     flags,
     fragmentCount: aFragments.length + cFragments.length,
   });

@@ -79,6 +79,8 @@ export interface Superblock {
   blockSize: number;
   fragmentCount: number;
   compressor: Compressor;
+  /** The compressor as the superblock numbers it. */
+  compressorId: number;
   flags: number;
   idCount: number;
   rootRef: number;
@@ -105,8 +107,8 @@ export class SquashFs {
   private dirs!: DecodedTable;
   private ids: Uint32Array | undefined;
   private readonly fragments = new Map<number, Buffer>();
-  /** End of the compressor options block that follows the superblock when flag 0x400 is set. */
-  private optionsEnd = SUPERBLOCK_SIZE;
+  /** Where file data begins: after the superblock and the compressor options block that follows it when flag 0x400 is set. */
+  dataStart = SUPERBLOCK_SIZE;
 
   private constructor(
     readonly source: ByteSource,
@@ -119,7 +121,7 @@ export class SquashFs {
   static async open(source: ByteSource): Promise<SquashFs> {
     const sb = parseSuperblock(source.name, await source.read(0, Math.min(SUPERBLOCK_SIZE, source.size), 'squashfs superblock'), source.size);
     const fs = new SquashFs(source, sb);
-    if (sb.flags & 0x400) fs.optionsEnd = SUPERBLOCK_SIZE + 2 + ((await source.read(SUPERBLOCK_SIZE, 2, 'squashfs compressor options')).readUInt16LE(0) & 0x7fff);
+    if (sb.flags & 0x400) fs.dataStart = SUPERBLOCK_SIZE + 2 + ((await source.read(SUPERBLOCK_SIZE, 2, 'squashfs compressor options')).readUInt16LE(0) & 0x7fff);
     await fs.meta.preload(sb.inodeTable, PRELOAD_MAX);
     await fs.loadIds();
     fs.inodes = await DecodedTable.load(fs.meta, sb.inodeTable, sb.directoryTable, MAX_TABLE, 'squashfs inode table');
@@ -442,11 +444,6 @@ export class SquashFs {
     return out;
   }
 
-  /** Where file data ends and the tables begin; data (and fragment blocks) lie in [dataStart, inode table). */
-  get dataStart(): number {
-    return this.optionsEnd;
-  }
-
   /** Inodes in the superblock: files, directories, links, devices. */
   get inodeCount(): number {
     return this.sb.inodeCount;
@@ -550,6 +547,7 @@ export function parseSuperblock(image: string, b: Buffer, imageSize: number): Su
     blockSize,
     fragmentCount: b.readUInt32LE(16),
     compressor,
+    compressorId: b.readUInt16LE(20),
     flags: b.readUInt16LE(24),
     idCount: b.readUInt16LE(26),
     rootRef: rootRef(image, b.readBigUInt64LE(32)),

@@ -7,7 +7,6 @@ import type { OverlayMapping } from '../profile/schema.js';
 import type { StageTask } from './task.js';
 
 export const applyOverlayStage: StageTask = {
-  title: 'Apply overlay files',
   skip: (ctx) => (ctx.profile.overlay.length === 0 ? 'no overlay in the profile' : false),
   task: (ctx, task) => {
     let files = 0;

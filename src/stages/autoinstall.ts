@@ -11,7 +11,6 @@ import type { StageTask } from './task.js';
 export const NOCLOUD_DIR = 'nocloud';
 
 export const autoinstallStage: StageTask = {
-  title: 'Write autoinstall (nocloud user-data, meta-data)',
   skip: (ctx) => (ctx.profile.autoinstall === undefined ? 'no autoinstall in the profile' : false),
   task: (ctx, task) => {
     const rendered = renderAutoinstall(ctx.profile, ctx.version);

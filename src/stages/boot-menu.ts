@@ -153,7 +153,6 @@ export function editIsolinuxMenu(text: string, edit: MenuEdit): string {
 }
 
 export const bootMenuStage: StageTask = {
-  title: 'Edit the boot menu',
   skip: (ctx) => (ctx.profile.autoinstall === undefined && ctx.profile.bootMenu === undefined ? 'no autoinstall or bootMenu in the profile' : false),
   task: (ctx, task) => {
     const menu = ctx.profile.bootMenu;

@@ -3,7 +3,6 @@ import { ChrootSession } from '../tools/chroot.js';
 import type { StageTask } from './task.js';
 
 export const chrootCommandsStage: StageTask = {
-  title: 'Run chroot commands',
   skip: (ctx) => (ctx.profile.chroot.commands.length === 0 ? 'no chroot commands in the profile' : false),
   task: async (ctx, task) => {
     const commands = ctx.profile.chroot.commands;

@@ -9,7 +9,6 @@ import type { BaseLayout } from '../profile/schema.js';
 import type { StageTask } from './task.js';
 
 export const detectLayoutStage: StageTask = {
-  title: 'Detect rootfs layout',
   task: (ctx, task) => {
     const detected = detectLayout(ctx.work.tree, ctx.profile.base.layout, ctx.profile.base.rootfsLayer);
     const layout = withStrategy(detected, ctx.profile.rootfs.strategy, ctx.profile.name);

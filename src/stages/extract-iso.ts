@@ -12,7 +12,6 @@ import { baseTreeMd5s } from './md5sum.js';
 import type { StageTask } from './task.js';
 
 export const extractIsoStage: StageTask = {
-  title: 'Extract ISO tree',
   task: async (ctx, task) => {
     const base = ctx.base!.path;
     let entry = cachedIsoTree(ctx.work.root, ctx.base!.sha256);
@@ -22,7 +21,6 @@ export const extractIsoStage: StageTask = {
       const [, bootSetup, images] = await together(extractIsoTree(base, tree, call), reportBootSetup(base, call), listBootImages(base, call));
       return { bootSetup, platforms: [...new Set(images.map((b) => b.platform))].sort() };
     });
-    ctx.baseTree = entry.tree;
     ctx.baseTreeMd5 = baseTreeMd5s(entry.tree);
     ctx.bootSetup = entry.bootSetup;
     ctx.basePlatforms = entry.platforms;

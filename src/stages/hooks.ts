@@ -34,7 +34,6 @@ function describe(point: HookPoint, i: number, script: string): string {
 
 export function hookStage(point: HookPoint): StageTask {
   return {
-    title: `Run ${point} hooks`,
     skip: (ctx) => (ctx.profile.hooks[point].length === 0 ? `no ${point} hooks in the profile` : false),
     task: async (ctx, task) => {
       const scripts = ctx.profile.hooks[point];

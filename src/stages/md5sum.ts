@@ -6,7 +6,6 @@ import { bootCatalogPath } from '../tools/xorriso.js';
 import type { StageTask } from './task.js';
 
 export const md5sumStage: StageTask = {
-  title: 'Regenerate md5sum.txt',
   task: async (ctx, task) => {
     const excluded = md5Exclusions(ctx.bootSetup ?? []);
     // Files this build did not touch are the cached base tree's: their md5 is hashed once per cache entry, in the

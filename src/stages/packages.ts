@@ -17,7 +17,6 @@ function hasPayload(ctx: BuildContext): boolean {
 }
 
 export const packagesStage: StageTask = {
-  title: 'Build the offline package payload',
   skip: (ctx) => (hasPayload(ctx) ? false : 'no packages in the profile'),
   task: async (ctx, task) => {
     ctx.log.section('offline package payload');
@@ -43,7 +42,6 @@ export const packagesStage: StageTask = {
 };
 
 export const packagesVerifyStage: StageTask = {
-  title: 'Verify the package payload',
   skip: (ctx) => (hasPayload(ctx) ? false : 'no packages in the profile'),
   task: async (ctx, task) => {
     const dir = resolveInRoot(ctx.rootfsView!, PAYLOAD_DIR);

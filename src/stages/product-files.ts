@@ -17,7 +17,6 @@ export interface BuildInfo {
 }
 
 export const productFilesStage: StageTask = {
-  title: 'Write VERSION, build-info.json and .disk/info',
   task: (ctx, task) => {
     const info = buildInfo(ctx);
     writeInRoot(ctx.rootfsView!, `${PRODUCT_DIR}/VERSION`, `${ctx.version}\n`);

@@ -3,14 +3,12 @@
  * first; the verified ISO gets its final name last, so a failure leaves nothing of this build at the output path.
  */
 import { renameSync, rmSync } from 'node:fs';
-import { sha256File } from '../file-hash.js';
 import { writeReleaseArtifacts } from './release-artifacts.js';
-import { progressReporter, type StageTask } from './task.js';
+import type { StageTask } from './task.js';
 
 export const publishStage: StageTask = {
-  title: 'Write release artifacts',
   task: async (ctx, task) => {
-    ctx.isoSha256 ??= await sha256File(ctx.partialIso, progressReporter(task, 'sha256')); // taken while verifying
+    if (!ctx.isoSha256) throw new Error('publish: the ISO has no sha256 (the verify stage takes it)');
     const written: string[] = [];
     let result: Awaited<ReturnType<typeof writeReleaseArtifacts>>;
     try {

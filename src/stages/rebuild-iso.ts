@@ -5,7 +5,6 @@ import { bootCatalogPath, rebuildIso, xorrisoDate } from '../tools/xorriso.js';
 import { progressReporter, type StageTask } from './task.js';
 
 export const rebuildIsoStage: StageTask = {
-  title: 'Rebuild ISO (replaying the base boot setup)',
   task: async (ctx, task) => {
     const bootSetup = ctx.bootSetup!;
     // The replay creates the boot catalog itself; the extracted copy would clash with it.

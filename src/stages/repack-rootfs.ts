@@ -29,7 +29,6 @@ const LEFTOVERS: [string, RegExp][] = [
 ];
 
 export const repackRootfsStage: StageTask = {
-  title: 'Repack rootfs squashfs',
   task: async (ctx, task) => {
     const layout = ctx.layout!;
     const view = ctx.rootfsView!;

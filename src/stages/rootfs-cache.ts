@@ -8,14 +8,13 @@ import { removeLeftovers } from './repack-rootfs.js';
 import type { StageTask } from './task.js';
 
 export const saveRootfsCacheStage: StageTask = {
-  title: 'Save the customized rootfs to the stage cache',
   skip: (ctx) => (ctx.rootfsFromCache ? 'reused from the stage cache' : false),
   task: async (ctx, task) => {
     await ctx.closeRootfsView?.();
     ctx.closeRootfsView = undefined;
     // What apt and dpkg left behind goes before the layer is kept (later leftovers: repack-rootfs.ts).
     removeLeftovers(ctx.work.layer);
-    ctx.cachedLayer = storeRootfs(ctx.work.root, ctx.rootfsCacheKey!, ctx.work.layer);
+    ctx.cachedLayer = await storeRootfs(ctx.work.root, ctx.rootfsCacheKey!, ctx.work.layer);
     await mountChanges(ctx);
     task.title = `Save the customized rootfs to the stage cache (${ctx.rootfsCacheKey!.slice(0, 12)})`;
   },

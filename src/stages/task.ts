@@ -1,4 +1,4 @@
-/** The shape of a stage: one listr2 task over the build context. */
+/** The shape of a stage: one listr2 task over the build context (its title is given where the pipeline lists it). */
 import type { ListrTask, ListrTaskWrapper, ListrDefaultRenderer, ListrSimpleRenderer } from 'listr2';
 import type { BuildContext } from '../context.js';
 

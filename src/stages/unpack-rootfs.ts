@@ -13,7 +13,6 @@ import { progressReporter, type StageTask } from './task.js';
 import type { BuildContext } from '../context.js';
 
 export const unpackRootfsStage: StageTask = {
-  title: 'Unpack rootfs',
   task: async (ctx, task) => {
     const layout = ctx.layout!;
     rmSync(ctx.work.layer, { recursive: true, force: true });

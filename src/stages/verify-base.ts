@@ -11,7 +11,6 @@ import { stageCacheDir } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 
 export const verifyBaseStage: StageTask = {
-  title: 'Verify base ISO',
   task: async (ctx, task) => {
     const { base } = ctx.profile;
     const expected = base.sha256;

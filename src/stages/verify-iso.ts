@@ -17,7 +17,6 @@ import { progressReporter, type StageTask, type StageWrapper } from './task.js';
 import type { BuildContext } from '../context.js';
 
 export const verifyIsoStage: StageTask = {
-  title: 'Verify the new ISO',
   task: async (ctx, task) => {
     const iso = ctx.partialIso;
     // SHA256SUMS needs the ISO's sha256: sha256sum takes it on the other core while the md5 checks run here.
