@@ -4,6 +4,7 @@ import type { BuildLog } from './build-log.js';
 import type { ResourceStack } from './lifecycle.js';
 import type { Profile } from './profile/schema.js';
 import type { Md5Memo } from './stages/md5sum.js';
+import type { OpenedImages } from './image/open-images.js';
 
 export interface WorkPaths {
   root: string;
@@ -66,6 +67,11 @@ export interface RootfsLayout {
   newLayer?: string;
 }
 
+/** The images the changed squashfs sits on in the installed system, top first, relative to the ISO tree. */
+export function imagesBelowChanged(layout: RootfsLayout): string[] {
+  return [...(layout.newLayer ? [layout.squashfs] : []), ...[...layout.lowers].reverse()];
+}
+
 /** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */
 export function changedImage(layout: RootfsLayout): string {
   return layout.newLayer ?? layout.squashfs;
@@ -85,6 +91,8 @@ export interface BuildContext {
   /** The topmost directory of outputDir this build created, if any (removed again when a failed build leaves it empty). */
   readonly createdOutputDir?: string;
   base?: { path: string; sha256: string };
+  /** Settles when the base ISO's sha256 has been checked (it runs alongside the extraction); undefined when remembered. */
+  baseVerified?: Promise<void>;
   /** md5s of the base tree's files, being computed in the background (md5sum.ts). */
   baseTreeMd5?: Promise<Md5Memo>;
   /** From xorriso -report_el_torito as_mkisofs of the base ISO. */
@@ -97,6 +105,8 @@ export interface BuildContext {
   closeRootfsView?: () => Promise<void>;
   /** `dpkg-query` package list of the customized rootfs, taken while it was visible. */
   packageManifest?: string;
+  /** imagesBelowChanged, opened in the background while the rootfs is customized (for the installed size). */
+  imagesBelow?: Promise<OpenedImages>;
   /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
   installedSize?: number;
   isoSha256?: string;

@@ -64,6 +64,21 @@ function isWhiteout(i: Inode): boolean {
   return i.type === 'chardev' && i.rdev?.major === 0 && i.rdev.minor === 0;
 }
 
+const TRUSTED_PREFIX = 1;
+const OPAQUE_NAME = Buffer.from('overlay.opaque');
+
+/** overlayfs opaque directory (trusted.overlay.opaque=y): the same directory in lower layers is hidden. */
+async function isOpaque(fs: SquashFs, dir: Inode): Promise<boolean> {
+  if (dir.xattr === undefined) return false;
+  return (await fs.xattrs(dir.xattr)).some((x) => x.prefix === TRUSTED_PREFIX && x.name.equals(OPAQUE_NAME) && x.value.toString('latin1') === 'y');
+}
+
+interface WalkEntry {
+  path: string;
+  fs: SquashFs;
+  inode: Inode;
+}
+
 /** Layers top first; lookups and listings see what overlayfs would mount. */
 export class LayerStack {
   constructor(readonly layers: SquashFs[]) {}
@@ -80,45 +95,78 @@ export class LayerStack {
   }
 
   /** The merged tree under `path`, pre-order, sorted by name like unsquashfs. */
-  async *walk(path: string): AsyncGenerator<{ path: string; fs: SquashFs; inode: Inode }> {
+  async *walk(path: string): AsyncGenerator<WalkEntry> {
     const top = await this.lookup(path);
     if (!top) throw new IsoBuildError(`no such file or directory in the rootfs: ${path}`, { exitCode: ExitCode.Usage });
     const base = path.replace(/\/+$/, '');
     yield { path: base || '/', ...top };
     if (top.inode.type !== 'dir') return;
-    const dirs = await this.dirsAt(base || '/', top.fs);
     let count = 0;
-    const visit = async function* (self: LayerStack, at: string, layers: Found[], depth: number): AsyncGenerator<{ path: string; fs: SquashFs; inode: Inode }> {
-      if (depth > 4096) throw new IsoBuildError(`rootfs tree deeper than 4096 levels at ${at}`, { exitCode: ExitCode.Usage });
-      // A name in an upper layer (a whiteout too) hides the same name below.
-      const merged = new Map<string, { entry: DirEntry; fs: SquashFs }>();
-      for (const layer of layers) {
-        for (const e of await layer.fs.readdir(layer.inode)) {
-          if (!merged.has(e.name)) merged.set(e.name, { entry: e, fs: layer.fs });
-        }
-      }
-      const names = [...merged.keys()];
-      // One layer is already in squashfs order (bytewise); merged layers are sorted the same way.
-      if (layers.length > 1) names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-      for (const name of names) {
-        const { entry, fs } = merged.get(name)!;
-        const inode = await fs.inode(entry.ref);
-        if (isWhiteout(inode)) continue;
+    const visit = async function* (self: LayerStack, at: string, layers: Found[], depth: number): AsyncGenerator<WalkEntry> {
+      for (const child of await self.children(at, layers, depth)) {
         if (++count > 50_000_000) throw new IsoBuildError('rootfs listing exceeds 50 million entries', { exitCode: ExitCode.Usage });
-        const childPath = `${at === '/' ? '' : at}/${name}`;
-        yield { path: childPath, fs, inode };
-        if (inode.type === 'dir') {
-          const below: Found[] = [{ fs, inode }];
-          for (const l of layers.slice(layers.findIndex((x) => x.fs === fs) + 1)) {
-            const lower = await l.fs.lookup(childPath);
-            if (lower?.type === 'dir') below.push({ fs: l.fs, inode: lower });
-            else if (lower) break;
-          }
-          yield* visit(self, childPath, below, depth + 1);
-        }
+        const childPath = `${at === '/' ? '' : at}/${child.name}`;
+        yield { path: childPath, fs: child.fs, inode: child.inode };
+        if (child.below) yield* visit(self, childPath, child.below, depth + 1);
       }
     };
-    yield* visit(this, base || '/', dirs, 0);
+    yield* visit(this, base || '/', await this.dirsAt(base || '/', top.fs), 0);
+  }
+
+  /** What `lstat` would sum over every non-directory of the merged tree (the installer's `.size` of a layer stack). */
+  async fileBytes(): Promise<number> {
+    // Not via walk(): one await per directory instead of one per entry (this runs on every build).
+    const sum = async (at: string, layers: Found[], depth: number): Promise<number> => {
+      let total = 0;
+      for (const child of await this.children(at, layers, depth)) {
+        total += child.below ? await sum(`${at === '/' ? '' : at}/${child.name}`, child.below, depth + 1) : child.inode.size;
+      }
+      return total;
+    };
+    return sum('/', await this.dirsAt('/', this.layers[0]!), 0);
+  }
+
+  /**
+   * The merged entries of the directory whose layers (top first) are `layers`, bytewise sorted, whiteouts dropped;
+   * a directory comes with the layers that make it up (`below`: itself, then the same directory further down, until
+   * a file, a whiteout or an opaque directory ends the merge).
+   */
+  private async children(at: string, layers: Found[], depth: number): Promise<{ name: string; fs: SquashFs; inode: Inode; below?: Found[] }[]> {
+    if (depth > 4096) throw new IsoBuildError(`rootfs tree deeper than 4096 levels at ${at}`, { exitCode: ExitCode.Usage });
+    // Each layer's listing once, by raw name (names need not be UTF-8); a name in an upper layer (a whiteout too)
+    // hides the same name below.
+    const listings = layers.map((l) => new Map(l.fs.readdirSync(l.inode).map((e) => [e.raw.toString('latin1'), e])));
+    const merged = new Map<string, { entry: DirEntry; layer: number }>();
+    listings.forEach((listing, layer) => {
+      for (const [key, entry] of listing) if (!merged.has(key)) merged.set(key, { entry, layer });
+    });
+    const keys = [...merged.keys()];
+    // One layer is already in squashfs order (bytewise); merged layers are sorted the same way.
+    if (layers.length > 1) keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
+    const out: { name: string; fs: SquashFs; inode: Inode; below?: Found[] }[] = [];
+    for (const key of keys) {
+      const { entry, layer } = merged.get(key)!;
+      const fs = layers[layer]!.fs;
+      const inode = fs.inodeSync(entry.ref);
+      if (isWhiteout(inode)) continue;
+      if (inode.type !== 'dir') {
+        out.push({ name: entry.name, fs, inode });
+        continue;
+      }
+      const below: Found[] = [{ fs, inode }];
+      if (!(await isOpaque(fs, inode))) {
+        for (let l = layer + 1; l < layers.length; l++) {
+          const lowerEntry = listings[l]!.get(key);
+          if (!lowerEntry) continue;
+          const lower = layers[l]!.fs.inodeSync(lowerEntry.ref);
+          if (lower.type !== 'dir') break; // a file or whiteout ends the merge
+          below.push({ fs: layers[l]!.fs, inode: lower });
+          if (await isOpaque(layers[l]!.fs, lower)) break;
+        }
+      }
+      out.push({ name: entry.name, fs, inode, below });
+    }
+    return out;
   }
 
   /** The directory at `path` in the top layer that has it and every layer below until a non-directory. */
@@ -129,6 +177,7 @@ export class LayerStack {
       if (!inode) continue;
       if (inode.type !== 'dir') break;
       out.push({ fs, inode });
+      if (await isOpaque(fs, inode)) break;
     }
     return out;
   }

@@ -14,11 +14,14 @@ import type { StageTask } from './task.js';
 export const extractIsoStage: StageTask = {
   task: async (ctx, task) => {
     const base = ctx.base!.path;
+    const verified = ctx.baseVerified ?? Promise.resolve();
     let entry = cachedIsoTree(ctx.work.root, ctx.base!.sha256);
     const reused = entry !== undefined;
+    if (reused) await verified;
+    // The entry is marked complete only after the base's sha256 matched (verify-base.ts hashes it meanwhile).
     entry ??= await storeIsoTree(ctx.work.root, ctx.base!.sha256, async (tree) => {
       const call = { log: ctx.log };
-      const [, bootSetup, images] = await together(extractIsoTree(base, tree, call), reportBootSetup(base, call), listBootImages(base, call));
+      const [, bootSetup, images] = await together(extractIsoTree(base, tree, call), reportBootSetup(base, call), listBootImages(base, call), verified);
       return { bootSetup, platforms: [...new Set(images.map((b) => b.platform))].sort() };
     });
     ctx.baseTreeMd5 = baseTreeMd5s(entry.tree);
@@ -26,7 +29,8 @@ export const extractIsoStage: StageTask = {
     ctx.basePlatforms = entry.platforms;
     for (const dir of [ctx.work.treeChanges, ctx.work.treeWork]) rmSync(dir, { recursive: true, force: true });
     for (const dir of [ctx.work.tree, ctx.work.treeChanges, ctx.work.treeWork]) mkdirSync(dir, { recursive: true });
-    const options = `lowerdir=${entry.tree},upperdir=${ctx.work.treeChanges},workdir=${ctx.work.treeWork},redirect_dir=off,metacopy=off`;
+    // volatile: the edits are read back by xorriso right away; an unmount need not sync them to disk first.
+    const options = `lowerdir=${entry.tree},upperdir=${ctx.work.treeChanges},workdir=${ctx.work.treeWork},redirect_dir=off,metacopy=off,volatile`;
     await mount({ target: ctx.work.tree, args: ['-t', 'overlay', 'overlay', '-o', options], what: 'ISO tree' }, ctx.log);
     ctx.resources.push('ISO tree mount', () => unmount(ctx.work.tree, ctx.log));
     const boot = `boot: ${ctx.basePlatforms.join(' + ') || 'none'}`;

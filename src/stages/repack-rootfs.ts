@@ -10,6 +10,8 @@ import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
 import { together } from '../lifecycle.js';
 import { mergeSquashfs } from '../image/squashfs-merge.js';
+import { LayerStack } from '../image/rootfs.js';
+import { openImages, type OpenedImages } from '../image/open-images.js';
 import { packedLayerPath } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 import { changedImage, type BuildContext } from '../context.js';
@@ -35,7 +37,6 @@ export const repackRootfsStage: StageTask = {
     ctx.packageManifest = await packageManifest(ctx);
     // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
     removeLeftovers(view, ctx.work.changes);
-    ctx.installedSize = sumFileSizes(view);
     await ctx.closeRootfsView?.();
     ctx.closeRootfsView = undefined;
     const image = join(ctx.work.tree, changedImage(layout));
@@ -65,6 +66,7 @@ export const repackRootfsStage: StageTask = {
     ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
     rmSync(changes, { force: true });
     renameSync(fresh, image);
+    ctx.installedSize = await installedSize(image, ctx.imagesBelow ? await ctx.imagesBelow : undefined);
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
     if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer);
@@ -103,19 +105,19 @@ export function removeLeftovers(root: string, onlyIn?: string): void {
   }
 }
 
-/** Sum of the sizes of all non-directories: stable across builds, unlike `du` which depends on directory history. */
-export function sumFileSizes(root: string): number {
-  let total = 0;
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else total += lstatSync(path).size;
-    }
-  };
-  walk(root);
-  return total;
+/**
+ * The installed system's size (the sum of the sizes of all non-directories: stable across builds, unlike `du`), read
+ * from the images' tables in-process, top layer first: a walk of the mounted stack would decompress every inode again.
+ */
+async function installedSize(image: string, below: OpenedImages | undefined): Promise<number> {
+  const top = await openImages([image]);
+  try {
+    return await new LayerStack([...top.layers, ...(below?.layers ?? [])]).fileBytes();
+  } finally {
+    await Promise.all([top.close(), below?.close()]);
+  }
 }
+
 
 /**
  * The installer copies the stack named by the default source's path and checks its size: keep both in step

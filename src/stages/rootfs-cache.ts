@@ -3,15 +3,15 @@
  * this work directory, and this build goes on in an overlay above it (see stage-cache.ts).
  */
 import { storeRootfs } from '../stage-cache.js';
-import { mountChanges } from './unpack-rootfs.js';
+import { mountChanges, releaseOverlay } from './unpack-rootfs.js';
 import { removeLeftovers } from './repack-rootfs.js';
 import type { StageTask } from './task.js';
 
 export const saveRootfsCacheStage: StageTask = {
   skip: (ctx) => (ctx.rootfsFromCache ? 'reused from the stage cache' : false),
   task: async (ctx, task) => {
-    await ctx.closeRootfsView?.();
-    ctx.closeRootfsView = undefined;
+    // The squashfs images stay mounted: mountChanges puts a new overlay on the same images.
+    await releaseOverlay(ctx);
     // What apt and dpkg left behind goes before the layer is kept (later leftovers: repack-rootfs.ts).
     removeLeftovers(ctx.work.layer);
     ctx.cachedLayer = await storeRootfs(ctx.work.root, ctx.rootfsCacheKey!, ctx.work.layer);

@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import { mount, unmount } from '../tools/mount.js';
 import { unsquash } from '../tools/squashfs.js';
 import { cachedRootfs, rootfsCacheKey } from '../stage-cache.js';
+import { openImages } from '../image/open-images.js';
+import { imagesBelowChanged, type BuildContext } from '../context.js';
 import { progressReporter, type StageTask } from './task.js';
-import type { BuildContext } from '../context.js';
 
 export const unpackRootfsStage: StageTask = {
   task: async (ctx, task) => {
     const layout = ctx.layout!;
     rmSync(ctx.work.layer, { recursive: true, force: true });
+    openImagesBelow(ctx);
     ctx.rootfsCacheKey = rootfsCacheKey(ctx);
     const cached = cachedRootfs(ctx.work.root, ctx.rootfsCacheKey);
     if (cached) {
@@ -58,33 +60,91 @@ export async function mountChanges(ctx: BuildContext): Promise<void> {
 }
 
 /**
- * Mount `images` (squashfs files of the ISO tree, bottom first, read-only) and then `dirs` (read-only directories)
- * under an overlayfs whose upper dir is `upper`.
+ * The squashfs images of a stack (loop-mounted read-only) and the overlay above them. Replacing the overlay (the
+ * stage-cache save puts the cached layer under it) keeps the image mounts: they are the same images, and a fresh
+ * mount would decompress again what the chroot commands already read.
  */
-async function mountStack(ctx: BuildContext, images: string[], dirs: string[], upper: string): Promise<void> {
-  const mounted: string[] = [];
-  const close = async (): Promise<void> => {
-    while (mounted.length) await unmount(mounted.pop()!, ctx.log);
-  };
-  ctx.closeRootfsView = close;
-  ctx.resources.push('layered rootfs mounts', close);
-  const lowerDirs: string[] = [];
-  for (const [i, layer] of images.entries()) {
-    const dir = join(ctx.work.lowers, String(i));
-    mkdirSync(dir, { recursive: true });
-    await mount({ target: dir, args: ['-t', 'squashfs', '-o', 'ro,loop', join(ctx.work.tree, layer)], what: layer }, ctx.log);
-    mounted.push(dir);
-    lowerDirs.unshift(dir); // overlayfs wants the top-most lower first
+class StackMounts {
+  private images: string[] = [];
+  private imageDirs: string[] = [];
+  private overlay = false;
+
+  constructor(private readonly ctx: BuildContext) {}
+
+  /** `images`: squashfs files of the ISO tree, bottom first; `dirs`: read-only directories above them; `upper`: the upper dir. */
+  async mount(images: string[], dirs: string[], upper: string): Promise<void> {
+    const { ctx } = this;
+    await this.unmountOverlay();
+    if (images.join('\0') !== this.images.join('\0')) {
+      await this.unmountImages();
+      for (const [i, image] of images.entries()) {
+        const dir = join(ctx.work.lowers, String(i));
+        mkdirSync(dir, { recursive: true });
+        await mount({ target: dir, args: ['-t', 'squashfs', '-o', 'ro,loop', join(ctx.work.tree, image)], what: image }, ctx.log);
+        this.imageDirs.push(dir);
+        this.images.push(image);
+      }
+    }
+    // overlayfs wants the top-most lower first
+    const lowerDirs = [...dirs].reverse().concat([...this.imageDirs].reverse());
+    rmSync(ctx.work.overlayWork, { recursive: true, force: true });
+    mkdirSync(ctx.work.overlayWork, { recursive: true });
+    mkdirSync(ctx.work.merged, { recursive: true });
+    // uuid=off: no random trusted.overlay.uuid xattr in the layer (it would make every build differ).
+    // redirect_dir=off, metacopy=off: every change is whole in the upper dir (a renamed directory is copied, a chmod
+    // copies the data), which is what packing the upper dir as a layer or merging it into a squashfs needs.
+    // volatile: no sync of the upper dir at unmount; it is read back from the page cache right after.
+    const options = `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${ctx.work.overlayWork},uuid=off,redirect_dir=off,metacopy=off,volatile`;
+    await mount({ target: ctx.work.merged, args: ['-t', 'overlay', 'overlay', '-o', options], what: 'layer stack' }, ctx.log);
+    this.overlay = true;
+    ctx.rootfsView = ctx.work.merged;
   }
-  for (const dir of dirs) lowerDirs.unshift(dir);
-  rmSync(ctx.work.overlayWork, { recursive: true, force: true });
-  mkdirSync(ctx.work.overlayWork, { recursive: true });
-  mkdirSync(ctx.work.merged, { recursive: true });
-  // uuid=off: no random trusted.overlay.uuid xattr in the layer (it would make every build differ).
-  // redirect_dir=off, metacopy=off: every change is whole in the upper dir (a renamed directory is copied, a chmod
-  // copies the data), which is what packing the upper dir as a layer or merging it into a squashfs needs.
-  const options = `lowerdir=${lowerDirs.join(':')},upperdir=${upper},workdir=${ctx.work.overlayWork},uuid=off,redirect_dir=off,metacopy=off`;
-  await mount({ target: ctx.work.merged, args: ['-t', 'overlay', 'overlay', '-o', options], what: 'layer stack' }, ctx.log);
-  mounted.push(ctx.work.merged);
-  ctx.rootfsView = ctx.work.merged;
+
+  async unmountOverlay(): Promise<void> {
+    if (!this.overlay) return;
+    this.overlay = false;
+    await unmount(this.ctx.work.merged, this.ctx.log);
+  }
+
+  async close(): Promise<void> {
+    await this.unmountOverlay();
+    await this.unmountImages();
+  }
+
+  private async unmountImages(): Promise<void> {
+    while (this.imageDirs.length) {
+      await unmount(this.imageDirs.pop()!, this.ctx.log);
+      this.images.pop();
+    }
+  }
+}
+
+const stacks = new WeakMap<BuildContext, StackMounts>();
+
+async function mountStack(ctx: BuildContext, images: string[], dirs: string[], upper: string): Promise<void> {
+  let stack = stacks.get(ctx);
+  if (!stack) {
+    const created = new StackMounts(ctx);
+    stacks.set(ctx, created);
+    ctx.resources.push('layered rootfs mounts', () => created.close());
+    stack = created;
+  }
+  ctx.closeRootfsView = () => stack.close();
+  await stack.mount(images, dirs, upper);
+}
+
+/** Unmounts the overlay of the rootfs view and keeps the squashfs images under it mounted (for mountChanges). */
+export async function releaseOverlay(ctx: BuildContext): Promise<void> {
+  await stacks.get(ctx)?.unmountOverlay();
+}
+
+/** Opens the images below the changed one in the background (closed by repack or at the end of the build). */
+function openImagesBelow(ctx: BuildContext): void {
+  const below = imagesBelowChanged(ctx.layout!).map((p) => join(ctx.work.tree, p));
+  if (below.length === 0) return;
+  const opening = openImages(below);
+  opening.catch(() => undefined); // awaited (and reported) by repack; never an unhandled rejection
+  ctx.imagesBelow = opening;
+  // Before the ISO tree is unmounted (resources are released last in, first out): open files would keep it busy.
+  ctx.resources.push('images below the changed squashfs', () => opening.then((o) => o.close(), () => undefined));
 }

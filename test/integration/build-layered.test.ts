@@ -2,7 +2,7 @@
  * Layered casper bases (Ubuntu 22.04+ style): the `layer` strategy adds a new top layer and leaves the base layers
  * byte-identical; `repack` rewrites the layer the installer copies. Read back with xorriso and unsquashfs.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,26 @@ function extract(iso: string, dest: string): string {
   sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', dest]);
   sh('chmod', ['-R', 'u+w', dest]);
   return dest;
+}
+
+/** The installed system's size as the kernel shows it: the layers mounted under a read-only overlayfs, summed by find. */
+function kernelInstalledSize(dir: string, layersTopFirst: string[]): number {
+  const mounts: string[] = [];
+  try {
+    for (const [i, layer] of layersTopFirst.entries()) {
+      const at = join(dir, `size-${i}`);
+      mkdirSync(at, { recursive: true });
+      sh('mount', ['-t', 'squashfs', '-o', 'ro,loop', layer, at]);
+      mounts.push(at);
+    }
+    const merged = join(dir, 'size-merged');
+    mkdirSync(merged, { recursive: true });
+    sh('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${mounts.join(':')}`, merged]);
+    mounts.push(merged);
+    return sh('find', [merged, '!', '-type', 'd', '-printf', '%s\\n']).split('\n').filter(Boolean).reduce((sum, n) => sum + Number(n), 0);
+  } finally {
+    for (const at of mounts.reverse()) sh('umount', [at]);
+  }
 }
 
 describe.skipIf(!IS_ROOT)('layered casper base', () => {
@@ -59,6 +79,7 @@ describe.skipIf(!IS_ROOT)('layered casper base', () => {
     const installed = sources.find((s) => s.default)!;
     expect(installed.path).toBe('fixture-minimal.fixture-server.layered-test.squashfs');
     expect(installed.size).toBe(Number(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.size'), 'utf8')));
+    expect(installed.size).toBe(kernelInstalledSize(dir, [top, ...[...BASE_LAYERS].reverse().map((l) => join(tree, l))]));
     expect(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.manifest'), 'utf8')).toMatch(/^dpkg\t/m);
     expect(readFileSync(join(tree, 'boot/grub/grub.cfg'), 'utf8')).toContain('layerfs-path=fixture-minimal.fixture-server.layered-test.squashfs');
     expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
@@ -79,6 +100,8 @@ describe.skipIf(!IS_ROOT)('layered casper base', () => {
     expect(sh('ls', [join(tree, 'casper')])).not.toContain('layered-test.squashfs');
     const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { path: string; default?: boolean }[];
     expect(sources.find((s) => s.default)!.path).toBe('fixture-minimal.fixture-server.squashfs');
+    const size = Number(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.size'), 'utf8'));
+    expect(size).toBe(kernelInstalledSize(dir, [...BASE_LAYERS].reverse().map((l) => join(tree, l))));
     expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
   });
 
