@@ -11,7 +11,7 @@ rm -rf "$WORK"; mkdir -p "$WORK"
 umount_all() { for m in dev/pts dev sys proc; do umount "$R/$m" 2>/dev/null || true; done; }
 trap umount_all EXIT
 
-sha256sum "$BASE" >/dev/null
+openssl dgst -sha256 -r "$BASE" >/dev/null  # the hashing tool iso-build uses (faster than sha256sum)
 xorriso -osirrox on -indev "$BASE" -extract / "$T" 2>/dev/null; chmod -R u+w "$T"
 mapfile -t REPLAY < <(xorriso -indev "$BASE" -report_el_torito as_mkisofs 2>/dev/null | xargs -n1 printf '%s\n')
 unsquashfs -q -processors "$(nproc)" -d "$R" "$T/casper/filesystem.squashfs" >/dev/null
@@ -35,5 +35,5 @@ V=$WORK/verify; xorriso -osirrox on -indev "$OUT.partial" -extract / "$V" 2>/dev
 (cd "$V" && md5sum -c --quiet md5sum.txt)
 unsquashfs -cat "$V/casper/filesystem.squashfs" opt/novasphere/VERSION >/dev/null
 chmod -R u+w "$V"; rm -rf "$V"
-mv "$OUT.partial" "$OUT"; (cd "$(dirname "$OUT")" && sha256sum "$(basename "$OUT")" > SHA256SUMS)
+mv "$OUT.partial" "$OUT"; (cd "$(dirname "$OUT")" && openssl dgst -sha256 -r "$(basename "$OUT")" | sed "s/ \*/  /" > SHA256SUMS)
 rm -rf "$WORK"

@@ -150,14 +150,25 @@ export class IsoImage {
     return node;
   }
 
-  /** A file's bytes, extent by extent, in chunks of at most 4 MiB. */
+  /** A file's bytes, extent by extent, in chunks of at most 4 MiB; the next chunk is read while the caller works on one. */
   async *read(file: IsoEntry): AsyncGenerator<Buffer> {
+    const chunks: [number, number][] = [];
     for (const { offset, length } of file.extents) {
-      for (let done = 0; done < length; ) {
-        const n = Math.min(4 << 20, length - done);
-        yield await this.source.read(offset + done, n, `ISO 9660 file ${file.name}`);
-        done += n;
-      }
+      for (let done = 0; done < length; done += 4 << 20) chunks.push([offset + done, Math.min(4 << 20, length - done)]);
+    }
+    const what = `ISO 9660 file ${file.name}`;
+    const start = (i: number): Promise<Buffer> | undefined => {
+      const chunk = chunks[i];
+      if (!chunk) return undefined;
+      const reading = this.source.read(chunk[0], chunk[1], what);
+      reading.catch(() => undefined); // a caller that stops early never awaits it
+      return reading;
+    };
+    let next = start(0);
+    for (let i = 0; next; i++) {
+      const current = await next;
+      next = start(i + 1);
+      yield current;
     }
   }
 

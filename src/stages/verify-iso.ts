@@ -12,15 +12,15 @@ import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
 import { PRODUCT_DIR } from './product-files.js';
 import { together } from '../lifecycle.js';
-import { sha256sum } from '../tools/sha256sum.js';
+import { sha256OfFile } from '../tools/sha256.js';
 import { progressReporter, type StageTask, type StageWrapper } from './task.js';
 import type { BuildContext } from '../context.js';
 
 export const verifyIsoStage: StageTask = {
   task: async (ctx, task) => {
     const iso = ctx.partialIso;
-    // SHA256SUMS needs the ISO's sha256: sha256sum takes it on the other core while the md5 checks run here.
-    const [, sha256] = await together(verify(ctx, task, iso), sha256sum(iso, { log: ctx.log }));
+    // SHA256SUMS needs the ISO's sha256: openssl takes it on the other core while the md5 checks run here.
+    const [, sha256] = await together(verify(ctx, task, iso), sha256OfFile(iso, { log: ctx.log }));
     ctx.isoSha256 = sha256;
   },
 };

@@ -1,5 +1,5 @@
 /** Mistakes a user makes: one-line error, a hint, exit code 2, no stack trace. */
-import { copyFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, IS_ROOT, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
@@ -25,6 +25,9 @@ describe.skipIf(!IS_ROOT)('user errors', () => {
   it('wrong base sha256', () => {
     const res = runCli(['v1.0.0', '--profile', 'profiles/fixture.yaml', '--base', fixtureIso('single'), '--base-sha256', '0'.repeat(64), ...common('sha')]);
     expectUserError(res, /has sha256 [0-9a-f]{64}, expected 0{64}/);
+    // hashed alongside the extraction: what was extracted is never marked as a usable stage-cache entry
+    const cache = join(dir, 'work-sha', 'stage-cache');
+    expect(readdirSync(cache).filter((name) => name.startsWith('iso-') && !name.endsWith('.partial'))).toEqual([]);
   });
 
   it('a base file that is not an ISO', () => {
