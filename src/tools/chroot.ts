@@ -2,11 +2,16 @@
  * A chroot session: the API filesystems a package manager needs, the host's DNS config, and a policy-rc.d
  * that stops maintainer scripts from starting services. close() undoes everything in reverse order and is
  * safe to call after a failed open(), a failed command or an interrupt.
+ *
+ * The API filesystems are mounted in a private mount namespace held by one small process, and the commands enter it
+ * (nsenter): the host's mount table never sees them, and they vanish with the namespace when the holder and the last
+ * command in it end: the holder is stopped by close() and by an interrupt, and by its parent-death signal even when
+ * iso-build itself is killed.
  */
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { resolveInRoot } from '../rootfs-path.js';
-import { mount, unmount } from './mount.js';
+import { IsoBuildError } from '../errors.js';
 import { run, type RunResult } from './process.js';
 import type { BuildLog } from '../build-log.js';
 
@@ -30,8 +35,13 @@ export interface ChrootExecOptions {
   onLine?: (line: string) => void;
 }
 
+/** $1..$4: where proc, sysfs, /dev and /dev/pts go. Prints READY and its pid, then waits to be stopped. */
+const HOLDER_SCRIPT =
+  'mount -t proc proc "$1" && mount -t sysfs sysfs "$2" && mount --bind /dev "$3" && mount --bind /dev/pts "$4" && ' +
+  'echo "READY $$" && exec setpriv --pdeathsig KILL sleep infinity';
+
 export class ChrootSession {
-  private readonly mounted: string[] = [];
+  private holder?: { pid: number; stop: AbortController; ended: Promise<unknown> };
   private readonly restores: { name: string; undo: () => void }[] = [];
   private closed = false;
 
@@ -43,7 +53,7 @@ export class ChrootSession {
   static async open(root: string, log: BuildLog): Promise<ChrootSession> {
     const session = new ChrootSession(resolve(root), log);
     try {
-      await session.mountApiFilesystems();
+      await session.startNamespace();
       session.installFile('/etc/resolv.conf', () => copyFileSync('/etc/resolv.conf', session.hostPath('/etc/resolv.conf')));
       session.installFile('/usr/sbin/policy-rc.d', (path) => {
         writeFileSync(path, POLICY_RC_D);
@@ -58,7 +68,8 @@ export class ChrootSession {
 
   /** Run a shell command inside the chroot (/bin/sh -c). */
   async exec(command: string, opts: ChrootExecOptions = {}): Promise<RunResult> {
-    return run('chroot', [this.root, '/bin/sh', '-c', command], {
+    if (!this.holder) throw new IsoBuildError('chroot session is closed');
+    return run('nsenter', ['--target', String(this.holder.pid), '--mount', '--', 'chroot', this.root, '/bin/sh', '-c', command], {
       env: { ...CHROOT_ENV, ...opts.env },
       cleanEnv: true,
       log: this.log,
@@ -78,26 +89,45 @@ export class ChrootSession {
         this.log.line(`warning: could not restore ${r.name}: ${String(err)}`);
       }
     }
-    for (const target of this.mounted.reverse()) await unmount(target, this.log);
+    const holder = this.holder;
+    this.holder = undefined;
+    if (holder) {
+      holder.stop.abort();
+      await holder.ended; // the namespace and its mounts are gone once the holder has exited
+    }
   }
 
   private hostPath(inRoot: string): string {
     return resolveInRoot(this.root, inRoot, false);
   }
 
-  private async mountApiFilesystems(): Promise<void> {
-    const specs = [
-      { dir: '/proc', args: ['-t', 'proc', 'proc'], what: 'proc' },
-      { dir: '/sys', args: ['-t', 'sysfs', 'sysfs'], what: 'sysfs' },
-      { dir: '/dev', args: ['--bind', '/dev'], what: '/dev' },
-      { dir: '/dev/pts', args: ['--bind', '/dev/pts'], what: '/dev/pts' },
-    ];
-    for (const spec of specs) {
-      const target = resolveInRoot(this.root, spec.dir);
+  private async startNamespace(): Promise<void> {
+    const targets = ['/proc', '/sys', '/dev', '/dev/pts'].map((dir) => {
+      const target = resolveInRoot(this.root, dir);
       mkdirSync(target, { recursive: true });
-      await mount({ target, args: spec.args, what: spec.what }, this.log);
-      this.mounted.push(target);
-    }
+      return target;
+    });
+    const stop = new AbortController();
+    let ready: (pid: number) => void = () => undefined;
+    const started = new Promise<number>((resolve) => (ready = resolve));
+    const ended = run('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', HOLDER_SCRIPT, 'sh', ...targets], {
+      signal: stop.signal,
+      log: this.log,
+      what: `mount namespace of the chroot session (proc, sysfs, /dev, /dev/pts in ${this.root})`,
+      onLine: (line) => {
+        const m = /^READY (\d+)$/.exec(line);
+        if (m) ready(Number(m[1]));
+      },
+    });
+    const settled = ended.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const early = settled.then((err) => {
+      throw err ?? new IsoBuildError('the chroot session\'s mount namespace ended before it was ready');
+    });
+    const pid = await Promise.race([started, early]);
+    this.holder = { pid, stop, ended: settled };
   }
 
   /** Replace a file in the rootfs for the session and put the original (file or symlink) back afterwards. */
