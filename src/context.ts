@@ -4,7 +4,7 @@ import type { BuildLog } from './build-log.js';
 import type { ResourceStack } from './lifecycle.js';
 import type { Profile } from './profile/schema.js';
 import type { Md5Memo } from './stages/md5sum.js';
-import type { OpenedImages } from './image/open-images.js';
+import type { SizeIndex } from './image/rootfs.js';
 
 export interface WorkPaths {
   root: string;
@@ -105,8 +105,8 @@ export interface BuildContext {
   closeRootfsView?: () => Promise<void>;
   /** `dpkg-query` package list of the customized rootfs, taken while it was visible. */
   packageManifest?: string;
-  /** imagesBelowChanged, opened in the background while the rootfs is customized (for the installed size). */
-  imagesBelow?: Promise<OpenedImages>;
+  /** Sizes in the stack of imagesBelowChanged, read in the background while the rootfs is customized. */
+  sizesBelow?: Promise<SizeIndex>;
   /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
   installedSize?: number;
   isoSha256?: string;

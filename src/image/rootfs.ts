@@ -73,6 +73,54 @@ async function isOpaque(fs: SquashFs, dir: Inode): Promise<boolean> {
   return (await fs.xattrs(dir.xattr)).some((x) => x.prefix === TRUSTED_PREFIX && x.name.equals(OPAQUE_NAME) && x.value.toString('latin1') === 'y');
 }
 
+/** A merged directory entry; `key` is the raw name as latin1 (names need not be UTF-8). */
+interface Child {
+  name: string;
+  key: string;
+  fs: SquashFs;
+  inode: Inode;
+  below?: Found[];
+}
+
+/** Sizes in a merged tree by raw path ('' + '/name' per level, latin1); a directory's size is its subtree's. */
+export interface SizeIndex {
+  total: number;
+  sizes: Map<string, number>;
+  dirs: Set<string>;
+}
+
+/**
+ * fileBytes() of `top` over a stack whose sizeIndex() is `below`, walking only `top`: what it adds, minus what its
+ * files, whiteouts and opaque directories hide below. For a small new layer over big base layers.
+ */
+export async function layerBytes(top: SquashFs, below: SizeIndex): Promise<number> {
+  const own = async (dir: Inode, depth: number): Promise<number> => {
+    if (depth > 4096) throw new IsoBuildError(`${top.name}: tree deeper than 4096 levels`, { exitCode: ExitCode.Usage });
+    let total = 0;
+    for (const e of top.readdirSync(dir)) {
+      const inode = top.inodeSync(e.ref);
+      if (inode.type === 'dir') total += await own(inode, depth + 1);
+      else if (!isWhiteout(inode)) total += inode.size;
+    }
+    return total;
+  };
+  const delta = async (dir: Inode, key: string, depth: number): Promise<number> => {
+    if (depth > 4096) throw new IsoBuildError(`${top.name}: tree deeper than 4096 levels`, { exitCode: ExitCode.Usage });
+    let total = 0;
+    for (const e of top.readdirSync(dir)) {
+      const inode = top.inodeSync(e.ref);
+      const childKey = `${key}/${e.raw.toString('latin1')}`;
+      const hidden = below.sizes.get(childKey) ?? 0;
+      if (isWhiteout(inode)) total -= hidden;
+      else if (inode.type !== 'dir') total += inode.size - hidden;
+      else if (below.dirs.has(childKey) && !(await isOpaque(top, inode))) total += await delta(inode, childKey, depth + 1);
+      else total += (await own(inode, depth + 1)) - hidden;
+    }
+    return total;
+  };
+  return below.total + (await delta(await top.root(), '', 0));
+}
+
 interface WalkEntry {
   path: string;
   fs: SquashFs;
@@ -115,15 +163,30 @@ export class LayerStack {
 
   /** What `lstat` would sum over every non-directory of the merged tree (the installer's `.size` of a layer stack). */
   async fileBytes(): Promise<number> {
+    return this.sumTree();
+  }
+
+  /** fileBytes(), and the size of every path (a directory's: its whole subtree) for layerBytes(). */
+  async sizeIndex(): Promise<SizeIndex> {
+    const index: SizeIndex = { total: 0, sizes: new Map(), dirs: new Set() };
+    index.total = await this.sumTree(index);
+    return index;
+  }
+
+  private async sumTree(index?: SizeIndex): Promise<number> {
     // Not via walk(): one await per directory instead of one per entry (this runs on every build).
-    const sum = async (at: string, layers: Found[], depth: number): Promise<number> => {
+    const sum = async (at: string, key: string, layers: Found[], depth: number): Promise<number> => {
       let total = 0;
       for (const child of await this.children(at, layers, depth)) {
-        total += child.below ? await sum(`${at === '/' ? '' : at}/${child.name}`, child.below, depth + 1) : child.inode.size;
+        const childKey = `${key}/${child.key}`;
+        const size = child.below ? await sum(`${at === '/' ? '' : at}/${child.name}`, childKey, child.below, depth + 1) : child.inode.size;
+        index?.sizes.set(childKey, size);
+        if (child.below) index?.dirs.add(childKey);
+        total += size;
       }
       return total;
     };
-    return sum('/', await this.dirsAt('/', this.layers[0]!), 0);
+    return sum('/', '', await this.dirsAt('/', this.layers[0]!), 0);
   }
 
   /**
@@ -131,7 +194,7 @@ export class LayerStack {
    * a directory comes with the layers that make it up (`below`: itself, then the same directory further down, until
    * a file, a whiteout or an opaque directory ends the merge).
    */
-  private async children(at: string, layers: Found[], depth: number): Promise<{ name: string; fs: SquashFs; inode: Inode; below?: Found[] }[]> {
+  private async children(at: string, layers: Found[], depth: number): Promise<Child[]> {
     if (depth > 4096) throw new IsoBuildError(`rootfs tree deeper than 4096 levels at ${at}`, { exitCode: ExitCode.Usage });
     // Each layer's listing once, by raw name (names need not be UTF-8); a name in an upper layer (a whiteout too)
     // hides the same name below.
@@ -143,14 +206,14 @@ export class LayerStack {
     const keys = [...merged.keys()];
     // One layer is already in squashfs order (bytewise); merged layers are sorted the same way.
     if (layers.length > 1) keys.sort((a, b) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')));
-    const out: { name: string; fs: SquashFs; inode: Inode; below?: Found[] }[] = [];
+    const out: Child[] = [];
     for (const key of keys) {
       const { entry, layer } = merged.get(key)!;
       const fs = layers[layer]!.fs;
       const inode = fs.inodeSync(entry.ref);
       if (isWhiteout(inode)) continue;
       if (inode.type !== 'dir') {
-        out.push({ name: entry.name, fs, inode });
+        out.push({ name: entry.name, key, fs, inode });
         continue;
       }
       const below: Found[] = [{ fs, inode }];
@@ -164,7 +227,7 @@ export class LayerStack {
           if (await isOpaque(layers[l]!.fs, lower)) break;
         }
       }
-      out.push({ name: entry.name, fs, inode, below });
+      out.push({ name: entry.name, key, fs, inode, below });
     }
     return out;
   }

@@ -10,8 +10,8 @@ import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
 import { together } from '../lifecycle.js';
 import { mergeSquashfs } from '../image/squashfs-merge.js';
-import { LayerStack } from '../image/rootfs.js';
-import { openImages, type OpenedImages } from '../image/open-images.js';
+import { LayerStack, layerBytes, type SizeIndex } from '../image/rootfs.js';
+import { openImages } from '../image/open-images.js';
 import { packedLayerPath } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 import { changedImage, type BuildContext } from '../context.js';
@@ -37,7 +37,8 @@ export const repackRootfsStage: StageTask = {
     ctx.packageManifest = await packageManifest(ctx);
     // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
     removeLeftovers(view, ctx.work.changes);
-    await ctx.closeRootfsView?.();
+    // Unmounted while mksquashfs runs: it reads the overlay's lower and upper directories, which nothing writes now.
+    const closing = ctx.closeRootfsView?.() ?? Promise.resolve();
     ctx.closeRootfsView = undefined;
     const image = join(ctx.work.tree, changedImage(layout));
     const { compression, compressionLevel } = ctx.profile.rootfs;
@@ -58,7 +59,7 @@ export const repackRootfsStage: StageTask = {
       await pack(ctx.cachedLayer!, `${packed}.partial`, 0, true);
       renameSync(`${packed}.partial`, packed);
     };
-    await together(packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
+    await together(closing, packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
     const fresh = `${image}.new`;
     // A layer keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
     const keepWhiteouts = layout.strategy === 'layer' || layout.lowers.length > 0;
@@ -66,7 +67,7 @@ export const repackRootfsStage: StageTask = {
     ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
     rmSync(changes, { force: true });
     renameSync(fresh, image);
-    ctx.installedSize = await installedSize(image, ctx.imagesBelow ? await ctx.imagesBelow : undefined);
+    ctx.installedSize = await installedSize(image, ctx.sizesBelow);
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
     if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer);
@@ -107,17 +108,18 @@ export function removeLeftovers(root: string, onlyIn?: string): void {
 
 /**
  * The installed system's size (the sum of the sizes of all non-directories: stable across builds, unlike `du`), read
- * from the images' tables in-process, top layer first: a walk of the mounted stack would decompress every inode again.
+ * from the images' tables in-process: a walk of the mounted stack would decompress every inode again. Over base
+ * layers (indexed in the background) only the changed image is walked.
  */
-async function installedSize(image: string, below: OpenedImages | undefined): Promise<number> {
+async function installedSize(image: string, below: Promise<SizeIndex> | undefined): Promise<number> {
   const top = await openImages([image]);
   try {
-    return await new LayerStack([...top.layers, ...(below?.layers ?? [])]).fileBytes();
+    const fs = top.layers[0]!;
+    return below ? await layerBytes(fs, await below) : await new LayerStack([fs]).fileBytes();
   } finally {
-    await Promise.all([top.close(), below?.close()]);
+    await top.close();
   }
 }
-
 
 /**
  * The installer copies the stack named by the default source's path and checks its size: keep both in step

@@ -10,6 +10,7 @@ import { mount, unmount } from '../tools/mount.js';
 import { unsquash } from '../tools/squashfs.js';
 import { cachedRootfs, rootfsCacheKey } from '../stage-cache.js';
 import { openImages } from '../image/open-images.js';
+import { LayerStack } from '../image/rootfs.js';
 import { imagesBelowChanged, type BuildContext } from '../context.js';
 import { progressReporter, type StageTask } from './task.js';
 
@@ -17,7 +18,7 @@ export const unpackRootfsStage: StageTask = {
   task: async (ctx, task) => {
     const layout = ctx.layout!;
     rmSync(ctx.work.layer, { recursive: true, force: true });
-    openImagesBelow(ctx);
+    indexSizesBelow(ctx);
     ctx.rootfsCacheKey = rootfsCacheKey(ctx);
     const cached = cachedRootfs(ctx.work.root, ctx.rootfsCacheKey);
     if (cached) {
@@ -138,13 +139,23 @@ export async function releaseOverlay(ctx: BuildContext): Promise<void> {
   await stacks.get(ctx)?.unmountOverlay();
 }
 
-/** Opens the images below the changed one in the background (closed by repack or at the end of the build). */
-function openImagesBelow(ctx: BuildContext): void {
+/**
+ * Starts reading the sizes of the images below the changed one (in-process, from their tables) while the rootfs is
+ * customized; repack-rootfs.ts then walks only the changed image for the installed size.
+ */
+function indexSizesBelow(ctx: BuildContext): void {
   const below = imagesBelowChanged(ctx.layout!).map((p) => join(ctx.work.tree, p));
   if (below.length === 0) return;
-  const opening = openImages(below);
-  opening.catch(() => undefined); // awaited (and reported) by repack; never an unhandled rejection
-  ctx.imagesBelow = opening;
-  // Before the ISO tree is unmounted (resources are released last in, first out): open files would keep it busy.
-  ctx.resources.push('images below the changed squashfs', () => opening.then((o) => o.close(), () => undefined));
+  const indexing = (async () => {
+    const images = await openImages(below);
+    try {
+      return await new LayerStack(images.layers).sizeIndex();
+    } finally {
+      await images.close();
+    }
+  })();
+  indexing.catch(() => undefined); // awaited (and reported) by repack; never an unhandled rejection
+  ctx.sizesBelow = indexing;
+  // Settled before the ISO tree is unmounted (resources are released last in, first out): open files would keep it busy.
+  ctx.resources.push('size index of the images below', () => indexing.then(() => undefined, () => undefined));
 }

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImages, type OpenedImages } from '../../src/image/open-images.js';
-import { LayerStack } from '../../src/image/rootfs.js';
+import { LayerStack, layerBytes } from '../../src/image/rootfs.js';
 import { IS_ROOT, sh, tempDir } from '../support/cli.js';
 
 describe.skipIf(!IS_ROOT)('LayerStack (overlayfs rules over squashfs images)', () => {
@@ -47,6 +47,8 @@ describe.skipIf(!IS_ROOT)('LayerStack (overlayfs rules over squashfs images)', (
   it('sums the file sizes the kernel overlay mount shows', async () => {
     const size = await new LayerStack(images.layers).fileBytes();
     expect(size).toBe(7 + 4 + 2 + 1); // d/c, e/y, g, the symlink's target length
+    // the same from the upper layer alone over the lower's size index (what a build does for a new layer)
+    expect(await layerBytes(images.layers[0]!, await new LayerStack([images.layers[1]!]).sizeIndex())).toBe(size);
     const mounts: string[] = [];
     try {
       for (const layer of ['upper', 'lower']) {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { validateVersion } from '../../src/commands/build.js';
 import { detectLayout } from '../../src/stages/detect-layout.js';
 import { md5Exclusions } from '../../src/stages/md5sum.js';
+import { pickOffload } from '../../src/image/md5sum.js';
 import { splitShellWords } from '../../src/tools/shell-words.js';
 import { mksquashfsArgs } from '../../src/tools/squashfs.js';
 import { bootCatalogPath, parseBootImages, rebuildArgs, xorrisoDate } from '../../src/tools/xorriso.js';
@@ -146,5 +147,19 @@ describe('release versions', () => {
   });
   it.each(['1.0.0', 'v1.0', 'v01.0.0', 'latest', '20261350', '2026112', 'v1.0.0/../x'])('refuses %s', (v) => {
     expect(() => validateVersion(v)).toThrow(/is not a release version/);
+  });
+});
+
+describe('pickOffload (md5s hashed on the other core)', () => {
+  it('moves the largest files while that shortens the longer side', () => {
+    // 45 MB here, 18 MB of sha256 work there: the 22 MB file goes, the small ones stay
+    expect(pickOffload([1e6, 22e6, 2e6, 20e6], 18e6)).toEqual([1]);
+    // nothing on the other core yet: about half goes
+    expect(pickOffload([10, 10, 10, 10], 0).length).toBe(2);
+  });
+  it('keeps everything when the other core is busy enough, and never moves a file stored in pieces', () => {
+    expect(pickOffload([5, 5], 100)).toEqual([]);
+    expect(pickOffload([-1, 3], 0)).toEqual([]);
+    expect(pickOffload([-1, 3, 3], 0)).toEqual([1]);
   });
 });
