@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { dirname, join } from 'node:path';
 import { hashFile } from '../file-hash.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
+import { md5sumFiles } from '../tools/md5.js';
 import type { StageTask } from './task.js';
 
 export const md5sumStage: StageTask = {
@@ -21,14 +22,15 @@ export const md5sumStage: StageTask = {
 };
 
 /**
- * Starts hashing every file of the cached base tree that is not hashed yet, in the background: the event loop
- * interleaves it with the stages (which mostly wait on tools). Never rejects: a file it misses is hashed later.
+ * Starts hashing every file of the cached base tree that is not hashed yet, in the background: md5sum on the other
+ * core while the stages mostly wait on tools. Never rejects: a file it misses is hashed later.
  */
 export function baseTreeMd5s(baseTree: string): Promise<Md5Memo> {
   const memo = new Md5Memo(join(dirname(baseTree), 'md5.json'));
   return (async () => {
     try {
-      for (const f of listFiles(baseTree)) await memo.md5(f, join(baseTree, f));
+      const sums = await md5sumFiles(baseTree, listFiles(baseTree).filter((f) => !memo.has(f)));
+      for (const [f, md5] of sums) memo.set(f, md5);
     } catch {
       /* the md5 stage hashes what is missing */
     }
@@ -51,12 +53,20 @@ export class Md5Memo {
     this.known = new Map(entries);
   }
 
+  has(rel: string): boolean {
+    return this.known.has(rel);
+  }
+
+  set(rel: string, md5: string): void {
+    this.known.set(rel, md5);
+    this.dirty = true;
+  }
+
   async md5(rel: string, path: string): Promise<string> {
     const hit = this.known.get(rel);
     if (hit) return hit;
     const md5 = await hashFile(path, 'md5');
-    this.known.set(rel, md5);
-    this.dirty = true;
+    this.set(rel, md5);
     return md5;
   }
 

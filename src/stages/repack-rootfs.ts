@@ -37,8 +37,9 @@ export const repackRootfsStage: StageTask = {
     ctx.packageManifest = await packageManifest(ctx);
     // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
     removeLeftovers(view, ctx.work.changes);
-    // Unmounted while mksquashfs runs: it reads the overlay's lower and upper directories, which nothing writes now.
-    const closing = ctx.closeRootfsView?.() ?? Promise.resolve();
+    // Unmounted in the background (the build's end waits for it): mksquashfs reads the overlay's lower and upper
+    // directories, which nothing writes now.
+    void ctx.closeRootfsView?.().catch(() => undefined);
     ctx.closeRootfsView = undefined;
     const image = join(ctx.work.tree, changedImage(layout));
     const { compression, compressionLevel } = ctx.profile.rootfs;
@@ -59,7 +60,7 @@ export const repackRootfsStage: StageTask = {
       await pack(ctx.cachedLayer!, `${packed}.partial`, 0, true);
       renameSync(`${packed}.partial`, packed);
     };
-    await together(closing, packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
+    await together(packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
     const fresh = `${image}.new`;
     // A layer keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
     const keepWhiteouts = layout.strategy === 'layer' || layout.lowers.length > 0;

@@ -69,6 +69,7 @@ class StackMounts {
   private images: string[] = [];
   private imageDirs: string[] = [];
   private overlay = false;
+  private closing?: Promise<void>;
 
   constructor(private readonly ctx: BuildContext) {}
 
@@ -107,9 +108,13 @@ class StackMounts {
     await unmount(this.ctx.work.merged, this.ctx.log);
   }
 
-  async close(): Promise<void> {
-    await this.unmountOverlay();
-    await this.unmountImages();
+  /** Unmounts everything; concurrent and repeated calls share one run (repack starts it, the build's end awaits it). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.unmountOverlay();
+      await this.unmountImages();
+    })();
+    return this.closing;
   }
 
   private async unmountImages(): Promise<void> {

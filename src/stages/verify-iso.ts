@@ -13,7 +13,7 @@ import { listBootImages } from '../tools/xorriso.js';
 import { PRODUCT_DIR } from './product-files.js';
 import { together } from '../lifecycle.js';
 import { sha256OfFile } from '../tools/sha256.js';
-import { md5OfRange } from '../tools/md5-range.js';
+import { md5OfRange } from '../tools/md5.js';
 import { statSync } from 'node:fs';
 import { progressReporter, type StageTask, type StageWrapper } from './task.js';
 import type { BuildContext } from '../context.js';
