@@ -105,6 +105,8 @@ export interface BuildContext {
   closeRootfsView?: () => Promise<void>;
   /** `dpkg-query` package list of the customized rootfs, taken while it was visible. */
   packageManifest?: string;
+  /** The package list when the changes overlay was mounted (read in the background; repack-rootfs.ts). */
+  packagesAtCachePoint?: Promise<string | undefined>;
   /** Sizes in the stack of imagesBelowChanged, read in the background while the rootfs is customized. */
   sizesBelow?: Promise<SizeIndex>;
   /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */

@@ -78,15 +78,9 @@ export const STAGES = [
   hook('post-build'),
 ];
 
-/**
- * Load every stage module in pipeline order, in the background (their evaluation fills the waits on tools), then ask
- * the tool versions the stage cache and the build manifest record (asked once per process, never failing).
- */
+/** Load every stage module in pipeline order, in the background (their evaluation fills the waits on tools). */
 function prefetchStages(): void {
-  void STAGES.reduce<Promise<unknown>>((prev, s) => prev.then(() => s.load()), Promise.resolve())
-    .then(() => import('../release/manifest.js'))
-    .then((m) => m.toolVersions())
-    .catch(() => undefined);
+  void STAGES.reduce<Promise<unknown>>((prev, s) => prev.then(() => s.load()), Promise.resolve()).catch(() => undefined);
 }
 
 /** Each stage's wall time goes to the build log: where a slow build spends its time, without a profiler. */

@@ -5,7 +5,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { run } from '../tools/process.js';
+import { dpkgChangedSince, packageManifest } from './package-manifest.js';
 import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
 import { together } from '../lifecycle.js';
@@ -34,7 +34,9 @@ export const repackRootfsStage: StageTask = {
   task: async (ctx, task) => {
     const layout = ctx.layout!;
     const view = ctx.rootfsView!;
-    ctx.packageManifest = await packageManifest(ctx);
+    // Read at the stage-cache point in the background; again only if something after it touched dpkg's database.
+    const early = ctx.packagesAtCachePoint;
+    ctx.packageManifest = early && !dpkgChangedSince(ctx.work.changes, view) ? await early : await packageManifest(view);
     // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
     removeLeftovers(view, ctx.work.changes);
     // Unmounted in the background (the build's end waits for it): mksquashfs reads the overlay's lower and upper
@@ -75,16 +77,6 @@ export const repackRootfsStage: StageTask = {
     if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);
   },
 };
-
-/** The package list as the target's dpkg database has it (read from the rootfs, not from the build host). */
-async function packageManifest(ctx: BuildContext): Promise<string | undefined> {
-  const admindir = join(ctx.rootfsView!, 'var/lib/dpkg');
-  if (!existsSync(join(admindir, 'status'))) return undefined;
-  const { stdout } = await run('dpkg-query', [`--admindir=${admindir}`, '-W', '--showformat=${Package}\t${Version}\n'], {
-    what: 'dpkg-query of the rootfs',
-  });
-  return stdout.split('\n').filter(Boolean).sort().join('\n') + '\n';
-}
 
 /** Deletes apt/dpkg leftovers under `root`; with `onlyIn`, only those that also exist there (an overlay's upper dir). */
 export function removeLeftovers(root: string, onlyIn?: string): void {

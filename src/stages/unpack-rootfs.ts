@@ -10,6 +10,8 @@ import { mount, unmount } from '../tools/mount.js';
 import { unsquash } from '../tools/squashfs.js';
 import { cachedRootfs, rootfsCacheKey } from '../stage-cache.js';
 import { openImages } from '../image/open-images.js';
+import { packageManifest } from './package-manifest.js';
+import { toolVersions } from '../release/manifest.js';
 import { LayerStack } from '../image/rootfs.js';
 import { imagesBelowChanged, type BuildContext } from '../context.js';
 import { progressReporter, type StageTask } from './task.js';
@@ -19,6 +21,9 @@ export const unpackRootfsStage: StageTask = {
     const layout = ctx.layout!;
     rmSync(ctx.work.layer, { recursive: true, force: true });
     indexSizesBelow(ctx);
+    // The tool versions the packed layer's cache key and the build manifest record: asked now (once per process,
+    // never failing), while the rootfs work waits on tools; not at start-up, where their spawns would delay the base.
+    void toolVersions();
     ctx.rootfsCacheKey = rootfsCacheKey(ctx);
     const cached = cachedRootfs(ctx.work.root, ctx.rootfsCacheKey);
     if (cached) {
@@ -58,6 +63,9 @@ export async function mountChanges(ctx: BuildContext): Promise<void> {
   rmSync(ctx.work.changes, { recursive: true, force: true });
   mkdirSync(ctx.work.changes, { recursive: true });
   await mountStack(ctx, images, [ctx.cachedLayer!], ctx.work.changes);
+  const listing = packageManifest(ctx.work.merged);
+  listing.catch(() => undefined); // awaited (and reported) by repack; never an unhandled rejection
+  ctx.packagesAtCachePoint = listing;
 }
 
 /**
