@@ -12,12 +12,25 @@ import { createHash } from 'node:crypto';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const FIX = join(REPO, 'fixtures/out');
-const tmp = mkdtempSync(join(process.env.BENCH_TMP ?? '/tmp', 'isobuild-bench-'));
-
 if (process.getuid?.() !== 0) {
   console.error('bench: run as root (builds use chroot and mounts)');
   process.exit(2);
 }
+// Every run works in a tmpfs unless BENCH_TMP names a directory: this VM's virtual disk drifts by tens of percent
+// within minutes (throughput after gigabytes written, discards after deletions), which would decide the ratios more
+// than the programs do. iso-build and the raw commands get the same tmpfs.
+const onDisk = process.env.BENCH_TMP !== undefined;
+const tmp = mkdtempSync(join(process.env.BENCH_TMP ?? '/tmp', 'isobuild-bench-'));
+if (!onDisk) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16g,mode=0755', 'isobuild-bench', tmp]);
+process.on('exit', () => {
+  try {
+    if (!onDisk) execFileSync('umount', [tmp]);
+    rmSync(tmp, { recursive: true, force: true });
+  } catch {
+    console.error(`bench: ${tmp} is still mounted (a run left a mount inside it?): left for inspection`);
+  }
+});
+process.on('SIGINT', () => process.exit(130));
 execFileSync(join(REPO, 'scripts/make-fixture-iso'), ['--variant', 'all'], { stdio: 'inherit' });
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
 
@@ -83,12 +96,34 @@ const row = (what, seconds, extra = '') => {
   console.log(`${what.padEnd(58)} ${seconds.toFixed(2).padStart(7)} s  ${extra}`);
 };
 
-// 1. orchestration overhead: iso-build vs raw commands, same base, same steps, same compressor
+// 1. layer vs repack on the layered fixture, first: the sections after it write gigabytes, and this VM's disk
+// stays slow for minutes after that (both strategies alike, but the small layer build feels it most).
+const layered = { layer: profile('layer', { variant: 'layered', strategy: 'layer' }), repack: profile('repack', { variant: 'layered', strategy: 'repack' }) };
+// Repack and layer runs alternate (like the raw and full runs below): the disk's throughput drifts, and both
+// strategies must see the same disk.
+const layeredRuns = { repack: [], layer: [] };
+for (let i = 0; i < ROUNDS; i++) {
+  for (const name of ['repack', 'layer']) {
+    const work = join(tmp, `${name}-work-${i}`);
+    const t = time(() => build(layered[name], work, join(tmp, `${name}-out-${i}`)));
+    // The time its build log says the pipeline ended: the rest is process start and exit.
+    const done = /^pipeline done ([\d.]+) s/m.exec(readFileSync(join(work, 'build.log'), 'utf8'));
+    layeredRuns[name].push({ t, pipeline: done ? Number(done[1]) : NaN });
+    for (const dir of [work, join(tmp, `${name}-out-${i}`)]) rmSync(dir, { recursive: true, force: true });
+  }
+}
+const runNotes = (runs) => `runs (pipeline end): ${runs.map((r) => `${r.t.toFixed(2)} (${r.pipeline.toFixed(2)})`).join(', ')}`;
+const tRepack = Math.min(...layeredRuns.repack.map((r) => r.t));
+row('iso-build layered fixture, strategy repack', tRepack, runNotes(layeredRuns.repack));
+const tLayer = Math.min(...layeredRuns.layer.map((r) => r.t));
+row('iso-build layered fixture, strategy layer', tLayer, `${((tLayer / tRepack) * 100).toFixed(0)}% of repack; ${runNotes(layeredRuns.layer)}`);
+// 2. orchestration overhead: iso-build vs raw commands, same base, same steps, same compressor
 const single = profile('single');
-// Raw and iso-build runs alternate, so drift in the machine's speed (a shared VM) hits both alike.
+// Raw and iso-build runs alternate, and which goes first alternates too (raw, iso-build, iso-build, raw, ...): the
+// disk's speed drifts during this section (it writes gigabytes), and a fixed order would hand all of the drift to one.
 const rawTimes = [];
 const fullTimes = [];
-for (let i = 0; i < ROUNDS; i++) {
+const rawRun = (i) =>
   rawTimes.push(
     time(() =>
       run('bash', [join(REPO, 'bench/raw-remaster.sh')], {
@@ -97,58 +132,59 @@ for (let i = 0; i < ROUNDS; i++) {
       }),
     ),
   );
+const fullRun = (i) => {
   fullTimes.push(time(() => build(single, join(tmp, `full-work-${i}`), join(tmp, `full-out-${i}`))));
   // The raw script deletes its work directory as its last step; so the next raw run does not start on a cleaner disk
   // than the next iso-build run (freed blocks are discarded on this VM's disk), this run's files go too (not timed).
   rmSync(join(tmp, `full-work-${i}`), { recursive: true, force: true });
+};
+for (let i = 0; i < ROUNDS; i++) {
+  if (i % 2 === 0) {
+    rawRun(i);
+    fullRun(i);
+  } else {
+    fullRun(i);
+    rawRun(i);
+  }
 }
 const raw = Math.min(...rawTimes);
 const full = Math.min(...fullTimes);
 row('raw tool commands (bench/raw-remaster.sh), single fixture', raw, `runs: ${rawTimes.map((t) => t.toFixed(1)).join(', ')}`);
 row('iso-build full build, single fixture', full, `overhead ratio ${(full / raw).toFixed(2)}x; runs: ${fullTimes.map((t) => t.toFixed(1)).join(', ')}`);
 
-// 2. rebuild after one overlay change, in the work directory of a previous build
+// 3. rebuild after one overlay change, in the work directory of a previous build
 const reb = best((i) => {
   const work = join(tmp, `rebuild-work-${i}`);
   build(single, work, join(tmp, `rebuild-out-a-${i}`));
   appendFileSync(join(single.dir, 'overlay/etc/novasphere/overlay-marker'), 'x');
-  return time(() => build(single, work, join(tmp, `rebuild-out-b-${i}`)));
+  const t = time(() => build(single, work, join(tmp, `rebuild-out-b-${i}`)));
+  for (const dir of [work, join(tmp, `rebuild-out-a-${i}`), join(tmp, `rebuild-out-b-${i}`)]) rmSync(dir, { recursive: true, force: true });
+  return t;
 });
 row('iso-build rebuild after one overlay change, single fixture', reb, `${((reb / full) * 100).toFixed(0)}% of full`);
 
-// 3. layer vs repack on the layered fixture
-const layered = { layer: profile('layer', { variant: 'layered', strategy: 'layer' }), repack: profile('repack', { variant: 'layered', strategy: 'repack' }) };
-/** Every run's wall time, with the time its build log says the pipeline ended (the rest is process exit). */
-function layeredRuns(p, name) {
-  const runs = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const work = join(tmp, `${name}-work-${i}`);
-    const t = time(() => build(p, work, join(tmp, `${name}-out-${i}`)));
-    const done = /^pipeline done ([\d.]+) s/m.exec(readFileSync(join(work, 'build.log'), 'utf8'));
-    runs.push({ t, pipeline: done ? Number(done[1]) : NaN });
-  }
-  return { min: Math.min(...runs.map((r) => r.t)), notes: `runs (pipeline end): ${runs.map((r) => `${r.t.toFixed(2)} (${r.pipeline.toFixed(2)})`).join(', ')}` };
-}
-const repackRuns = layeredRuns(layered.repack, 'repack');
-const tRepack = repackRuns.min;
-row('iso-build layered fixture, strategy repack', tRepack, repackRuns.notes);
-const layerRuns = layeredRuns(layered.layer, 'layer');
-const tLayer = layerRuns.min;
-row('iso-build layered fixture, strategy layer', tLayer, `${((tLayer / tRepack) * 100).toFixed(0)}% of repack; ${layerRuns.notes}`);
+// the layered rebuild (needs tLayer from section 1)
 const rebLayer = best((i) => {
   const work = join(tmp, `layer-rebuild-work-${i}`);
   build(layered.layer, work, join(tmp, `layer-rebuild-out-a-${i}`));
   appendFileSync(join(layered.layer.dir, 'overlay/etc/novasphere/overlay-marker'), 'x');
-  return time(() => build(layered.layer, work, join(tmp, `layer-rebuild-out-b-${i}`)));
+  const t = time(() => build(layered.layer, work, join(tmp, `layer-rebuild-out-b-${i}`)));
+  for (const dir of [work, join(tmp, `layer-rebuild-out-a-${i}`), join(tmp, `layer-rebuild-out-b-${i}`)]) rmSync(dir, { recursive: true, force: true });
+  return t;
 });
 row('iso-build rebuild after one overlay change, layered (layer)', rebLayer, `${((rebLayer / tLayer) * 100).toFixed(0)}% of its full build`);
 
 // 4. compressors (repack of the single fixture): time and ISO size
 for (const [comp, level] of [['xz', 0], ['zstd', 15], ['zstd', 3], ['gzip', 9]]) {
   const p = profile(`${comp}${level}`, { compression: comp, level });
-  let out = '';
-  const t = best((i) => time(() => (out = build(p, join(tmp, `${comp}${level}-work-${i}`), join(tmp, `${comp}${level}-out-${i}`)))));
-  row(`iso-build full build, ${comp}${level ? ` level ${level}` : ''}`, t, `ISO ${(statSync(out).size / 1e6).toFixed(1)} MB`);
+  let size = 0;
+  const t = best((i) => {
+    const [work, outDir] = [join(tmp, `${comp}${level}-work-${i}`), join(tmp, `${comp}${level}-out-${i}`)];
+    const took = time(() => (size = statSync(build(p, work, outDir)).size));
+    for (const dir of [work, outDir]) rmSync(dir, { recursive: true, force: true });
+    return took;
+  });
+  row(`iso-build full build, ${comp}${level ? ` level ${level}` : ''}`, t, `ISO ${(size / 1e6).toFixed(1)} MB`);
 }
 
 // 5. in-process readers (issue 6), when present
@@ -167,7 +203,8 @@ const cpu = cpus()[0]?.model ?? 'unknown cpu';
 const md = [
   '# iso-build benchmark',
   '',
-  `${new Date().toISOString()} — ${availableParallelism()} cores (${cpu}), best of ${ROUNDS} runs, all measured in the same run.`,
+  `${new Date().toISOString()} — ${availableParallelism()} cores (${cpu}), best of ${ROUNDS} runs, all measured in the same run; ` +
+    `work directories ${onDisk ? `on disk (${process.env.BENCH_TMP})` : 'in a tmpfs (BENCH_TMP=dir measures on disk)'}.`,
   '',
   '| what | seconds | notes |',
   '| --- | ---: | --- |',
@@ -180,4 +217,3 @@ const md = [
 mkdirSync(join(REPO, 'bench'), { recursive: true });
 writeFileSync(join(REPO, 'bench/results.md'), md.join('\n'));
 console.log(`\nwrote bench/results.md`);
-rmSync(tmp, { recursive: true, force: true });

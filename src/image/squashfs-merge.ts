@@ -45,6 +45,11 @@ export interface MergeResult {
   reusedBytes: number;
   /** Bytes of compressed data taken from the changes image. */
   addedBytes: number;
+  /**
+   * A whole filesystem (not keepWhiteouts): what `lstat` sums over its non-directories, symlinks by target length
+   * (the installer's .size), taken from the merged tree at no extra cost.
+   */
+  fileBytes?: number;
 }
 
 interface Loaded {
@@ -93,7 +98,8 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
   const upper = await readTree(c, shift, aFragments.length);
   applyLayer(root, upper, opts.keepWhiteouts);
 
-  const tables = writeTables({ root: finish(root, opts.keepWhiteouts), fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
+  const tree = finish(root, opts.keepWhiteouts);
+  const tables = writeTables({ root: tree, fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
   let flags = (a.sb.flags & ~(FLAG_EXPORT | FLAG_NOX | FLAG_NO_XATTRS)) | FLAG_NOI | FLAG_NOID;
   flags |= tables.xattrTable < 0 ? FLAG_NO_XATTRS : FLAG_NOX;
   const superblock = encodeSuperblock({
@@ -126,7 +132,21 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
   } finally {
     await out.close();
   }
-  return { inodes: tables.inodeCount, reusedBytes: a.sb.inodeTable - a.dataStart, addedBytes: c.sb.inodeTable - c.dataStart };
+  return {
+    inodes: tables.inodeCount,
+    reusedBytes: a.sb.inodeTable - a.dataStart,
+    addedBytes: c.sb.inodeTable - c.dataStart,
+    fileBytes: opts.keepWhiteouts ? undefined : fileBytes(tree),
+  };
+}
+
+function fileBytes(dir: TreeNode): number {
+  let total = 0;
+  for (const child of dir.children!.values()) {
+    if (child.children) total += fileBytes(child);
+    else total += child.file?.size ?? child.target?.length ?? 0;
+  }
+  return total;
 }
 
 /** A tree node with what the overlay rules need besides the squashfs fields. */

@@ -51,10 +51,17 @@ export const repackRootfsStage: StageTask = {
       : `Repack rootfs squashfs (${compression}${level}, all cores)`;
     // The cached layer is packed once per stage-cache entry; each build packs only its own changes and merges them
     // in, reusing the layer's compressed blocks as they are (squashfs-merge.ts).
-    const packing = { compression, level: compressionLevel, mksquashfs: await toolVersion('mksquashfs') };
+    const packing = { compression, level: compressionLevel, tables: 'plain', mksquashfs: await toolVersion('mksquashfs') };
     const packed = packedLayerPath(ctx.cachedLayer!, packing);
     const pack = (from: string, to: string, epochSeconds: number, progress: boolean): Promise<void> =>
-      mksquash(from, to, { compression, level: compressionLevel, epochSeconds, log: ctx.log, onProgress: progress ? progressReporter(task, 'mksquashfs') : undefined });
+      mksquash(from, to, {
+        compression,
+        level: compressionLevel,
+        epochSeconds,
+        plainTables: true, // both are only read by the merge
+        log: ctx.log,
+        onProgress: progress ? progressReporter(task, 'mksquashfs') : undefined,
+      });
     const changes = join(ctx.work.root, 'changes.squashfs');
     // The changes are packed alongside the (much bigger) cached layer when that is not packed yet.
     const packLayer = async (): Promise<void> => {
@@ -70,7 +77,7 @@ export const repackRootfsStage: StageTask = {
     ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
     rmSync(changes, { force: true });
     renameSync(fresh, image);
-    ctx.installedSize = await installedSize(image, ctx.sizesBelow);
+    ctx.installedSize = merged.fileBytes ?? (await installedSize(image, ctx.sizesBelow));
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
     if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer);

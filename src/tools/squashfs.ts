@@ -31,11 +31,17 @@ export interface PackOptions extends ToolCall {
   level?: number;
   /** Every inode time and the superblock time. */
   epochSeconds: number;
+  /**
+   * Inode, directory, id and xattr tables stored uncompressed: for images that are only read by squashfs-merge.ts
+   * (which writes its tables uncompressed anyway), so it does not have to decompress them in JavaScript.
+   */
+  plainTables?: boolean;
 }
 
 export function mksquashfsArgs(source: string, image: string, opts: Omit<PackOptions, keyof ToolCall>, processors: number): string[] {
   const args = [resolve(source), resolve(image), '-noappend', '-comp', opts.compression];
   if (opts.level !== undefined) args.push('-Xcompression-level', String(opts.level));
+  if (opts.plainTables) args.push('-noI', '-noX');
   args.push('-processors', String(processors));
   args.push('-mkfs-time', String(opts.epochSeconds), '-all-time', String(opts.epochSeconds));
   return args;

@@ -2,7 +2,7 @@
  * The remaster pipeline on the single-squashfs fixture, read back with independent tools:
  * sha256sum, xorriso's El Torito report, unsquashfs, md5sum.
  */
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, IS_ROOT, findmntUnder, fixtureIso, fixtureSha, runCli, sh, tempDir } from '../support/cli.js';
@@ -77,7 +77,17 @@ describe.skipIf(!IS_ROOT)('build from the single-squashfs fixture', () => {
     expect(sh('unsquashfs', ['-lln', sqfs, 'usr/sbin'])).not.toContain('policy-rc.d');
     expect(sh('unsquashfs', ['-lln', sqfs, 'var/log'])).not.toMatch(/dpkg\.log|alternatives\.log/);
     expect(readFileSync(join(tree, 'casper/filesystem.manifest'), 'utf8')).toMatch(/^dpkg\t1\.21/m);
-    expect(Number(readFileSync(join(tree, 'casper/filesystem.size'), 'utf8'))).toBeGreaterThan(50e6);
+    const size = Number(readFileSync(join(tree, 'casper/filesystem.size'), 'utf8'));
+    expect(size).toBeGreaterThan(50e6);
+    // the same sum as the kernel shows it (lstat sizes of every non-directory)
+    const mnt = join(dir, 'size-mnt');
+    mkdirSync(mnt, { recursive: true });
+    sh('mount', ['-t', 'squashfs', '-o', 'ro,loop', sqfs, mnt]);
+    try {
+      expect(sh('find', [mnt, '!', '-type', 'd', '-printf', '%s\\n']).split('\n').filter(Boolean).reduce((sum, n) => sum + Number(n), 0)).toBe(size);
+    } finally {
+      sh('umount', [mnt]);
+    }
   });
 
   it('leaves no mounts and no partial file', () => {

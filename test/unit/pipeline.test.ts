@@ -94,6 +94,7 @@ describe('mksquashfs arguments', () => {
       '/r', '/o.sqfs', '-noappend', '-comp', 'zstd', '-Xcompression-level', '15', '-processors', '2', '-mkfs-time', '1700000000', '-all-time', '1700000000',
     ]);
     expect(mksquashfsArgs('/r', '/o', { compression: 'xz', epochSeconds: 1 }, 8)).not.toContain('-Xcompression-level');
+    expect(mksquashfsArgs('/r', '/o', { compression: 'xz', epochSeconds: 1, plainTables: true }, 8)).toEqual(expect.arrayContaining(['-noI', '-noX']));
   });
 });
 
