@@ -67,9 +67,12 @@ export interface RootfsLayout {
   newLayer?: string;
 }
 
-/** The images the changed squashfs sits on in the installed system, top first, relative to the ISO tree. */
+/**
+ * The images the changed squashfs sits on in the installed system, bottom first, relative to the ISO tree: what is
+ * mounted read-only under the rootfs view (a new layer sits on the customized squashfs and its lowers).
+ */
 export function imagesBelowChanged(layout: RootfsLayout): string[] {
-  return [...(layout.newLayer ? [layout.squashfs] : []), ...[...layout.lowers].reverse()];
+  return layout.newLayer ? [...layout.lowers, layout.squashfs] : layout.lowers;
 }
 
 /** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */

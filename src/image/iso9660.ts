@@ -25,6 +25,20 @@ export interface IsoEntry {
   mtime: number;
 }
 
+/**
+ * Where a file's bytes lie in the image when they form one range. A file over 4 GiB is several extents; writers lay
+ * them out back to back, so they usually still do.
+ */
+export function contiguousRange(file: IsoEntry): { offset: number; length: number } | undefined {
+  const offset = file.extents[0]?.offset ?? 0;
+  let end = offset;
+  for (const e of file.extents) {
+    if (e.offset !== end) return undefined;
+    end += e.length;
+  }
+  return { offset, length: end - offset };
+}
+
 export interface BootEntry {
   platform: 'BIOS' | 'UEFI' | string;
   /** Byte offset of the boot image in the ISO. */
@@ -181,16 +195,11 @@ export class IsoImage {
 
   /** The bytes of a single-extent file as a ByteSource (how a squashfs on the ISO is opened in place). */
   slice(file: IsoEntry, name: string): ByteSource {
-    // A file over 4 GiB is several extents; writers lay them out back to back, so they still form one range.
-    const first = file.extents[0];
-    let end = first?.offset ?? 0;
-    for (const e of file.extents) {
-      if (e.offset !== end) {
-        throw new IsoBuildError(`${this.name}: ${name} is stored in ${file.extents.length} non-adjacent extents and cannot be opened in place`, { exitCode: ExitCode.Usage });
-      }
-      end += e.length;
+    const range = contiguousRange(file);
+    if (!range) {
+      throw new IsoBuildError(`${this.name}: ${name} is stored in ${file.extents.length} non-adjacent extents and cannot be opened in place`, { exitCode: ExitCode.Usage });
     }
-    return this.source.slice(first?.offset ?? 0, end - (first?.offset ?? 0), name);
+    return this.source.slice(range.offset, range.length, name);
   }
 
   /** El Torito boot entries (initial/default entry and section entries). */

@@ -1,6 +1,6 @@
 /** md5sum.txt of an ISO checked in place: every listed file is read from the image, nothing is extracted. */
 import { createHash } from 'node:crypto';
-import type { IsoEntry, IsoImage } from './iso9660.js';
+import { contiguousRange, type IsoEntry, type IsoImage } from './iso9660.js';
 
 export interface Md5Problem {
   kind: 'malformed' | 'missing' | 'mismatch';
@@ -54,12 +54,12 @@ export async function checkIsoMd5sums(iso: IsoImage, opts: Md5CheckOptions = {})
   // Files stored as one range can be hashed by the other process, one after the other (one core's worth).
   const offload = opts.offload;
   const away = offload
-    ? new Set(pickOffload(listed.map((l) => (contiguous(l.entry) ? l.entry.size : -1)), offload.otherCoreBytes))
+    ? new Set(pickOffload(listed.map((l) => (contiguousRange(l.entry) ? l.entry.size : -1)), offload.otherCoreBytes))
     : new Set<number>();
   const remote = (async () => {
     for (const i of [...away].sort((a, b) => a - b)) {
-      const { entry } = listed[i]!;
-      check(listed[i]!, await offload!.rangeMd5(entry.extents[0]?.offset ?? 0, entry.size));
+      const range = contiguousRange(listed[i]!.entry)!;
+      check(listed[i]!, await offload!.rangeMd5(range.offset, range.length));
     }
   })();
   remote.catch(() => undefined); // awaited below, after the local share
@@ -73,15 +73,6 @@ export async function checkIsoMd5sums(iso: IsoImage, opts: Md5CheckOptions = {})
   }
   await remote;
   return report;
-}
-
-function contiguous(entry: IsoEntry): boolean {
-  let end = entry.extents[0]?.offset ?? 0;
-  for (const e of entry.extents) {
-    if (e.offset !== end) return false;
-    end += e.length;
-  }
-  return true;
 }
 
 /**

@@ -7,6 +7,7 @@ import { defaultInstallSource, lowerLayersOf } from '../casper-layers.js';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import type { IsoImage } from './iso9660.js';
 import { SquashFs, type DirEntry, type Inode } from './squashfs.js';
+import { hasOpaqueMark, isWhiteout } from './overlay-marks.js';
 
 export type IsoLayoutKind = 'casper' | 'casper-layered' | 'debian-live';
 
@@ -59,18 +60,9 @@ export interface Found {
   inode: Inode;
 }
 
-/** overlayfs whiteout: a 0/0 character device hides the name in lower layers. */
-function isWhiteout(i: Inode): boolean {
-  return i.type === 'chardev' && i.rdev?.major === 0 && i.rdev.minor === 0;
-}
-
-const TRUSTED_PREFIX = 1;
-const OPAQUE_NAME = Buffer.from('overlay.opaque');
-
-/** overlayfs opaque directory (trusted.overlay.opaque=y): the same directory in lower layers is hidden. */
+/** An opaque directory hides the same directory's entries in lower layers. */
 async function isOpaque(fs: SquashFs, dir: Inode): Promise<boolean> {
-  if (dir.xattr === undefined) return false;
-  return (await fs.xattrs(dir.xattr)).some((x) => x.prefix === TRUSTED_PREFIX && x.name.equals(OPAQUE_NAME) && x.value.toString('latin1') === 'y');
+  return dir.xattr !== undefined && hasOpaqueMark(await fs.xattrs(dir.xattr));
 }
 
 /** A merged directory entry; `key` is the raw name as latin1 (names need not be UTF-8). */

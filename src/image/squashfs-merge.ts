@@ -9,14 +9,13 @@
  */
 import { copyFile, open, truncate } from 'node:fs/promises';
 import { IsoBuildError } from '../errors.js';
-import { openSource } from './source.js';
+import { openImages } from './open-images.js';
+import { hasOpaqueMark, isWhiteout, OPAQUE_XATTR, TRUSTED_PREFIX } from './overlay-marks.js';
 import { SquashFs, type FragmentEntry, type Inode, type Xattr } from './squashfs.js';
 import { encodeSuperblock, writeTables, type TreeNode } from './squashfs-tables.js';
 
 const NO_FRAGMENT = 0xffffffff;
-const TRUSTED = 1;
 const OVERLAY_PREFIX = Buffer.from('overlay.');
-const OPAQUE = Buffer.from('overlay.opaque');
 /** Flags: inodes, ids and xattrs stored uncompressed; no NFS export table; no xattrs. */
 const FLAG_NOI = 0x1;
 const FLAG_EXPORT = 0x80;
@@ -52,32 +51,12 @@ export interface MergeResult {
   fileBytes?: number;
 }
 
-interface Loaded {
-  fs: SquashFs;
-  close: () => Promise<void>;
-}
-
-async function load(path: string): Promise<Loaded> {
-  const opened = await openSource(path);
-  try {
-    return { fs: await SquashFs.open(opened.source), close: opened.close };
-  } catch (err) {
-    await opened.close();
-    throw err;
-  }
-}
-
 export async function mergeSquashfs(opts: MergeOptions): Promise<MergeResult> {
-  const base = await load(opts.base);
+  const images = await openImages([opts.base, opts.changes]);
   try {
-    const changes = await load(opts.changes);
-    try {
-      return await merge(base.fs, changes.fs, opts);
-    } finally {
-      await changes.close();
-    }
+    return await merge(images.layers[0]!, images.layers[1]!, opts);
   } finally {
-    await base.close();
+    await images.close();
   }
 }
 
@@ -173,7 +152,7 @@ async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Pro
       if (seen) return seen;
     }
     const all = await xattrsOf(inode);
-    const overlay = all.filter((x) => x.prefix === TRUSTED && x.name.subarray(0, OVERLAY_PREFIX.length).equals(OVERLAY_PREFIX));
+    const overlay = all.filter((x) => x.prefix === TRUSTED_PREFIX && x.name.subarray(0, OVERLAY_PREFIX.length).equals(OVERLAY_PREFIX));
     for (const x of overlay) {
       const name = x.name.toString('latin1');
       if (name === 'overlay.redirect' || name === 'overlay.metacopy') {
@@ -182,7 +161,7 @@ async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Pro
         });
       }
     }
-    const opaque = overlay.some((x) => x.name.equals(OPAQUE) && x.value.toString('latin1') === 'y');
+    const opaque = hasOpaqueMark(overlay);
     const node: TreeNode = {
       type: inode.type,
       perm: inode.mode & 0o7777,
@@ -191,7 +170,7 @@ async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Pro
       // overlayfs bookkeeping (origin, impure, uuid, ...) means nothing outside the mount it was made under.
       xattrs: all.filter((x) => !overlay.includes(x)),
     };
-    const entry: Entry = { node, whiteout: inode.type === 'chardev' && inode.rdev!.major === 0 && inode.rdev!.minor === 0, opaque };
+    const entry: Entry = { node, whiteout: isWhiteout(inode), opaque };
     if (inode.type === 'dir') {
       entry.kids = new Map();
       for (const e of fs.readdirSync(inode)) entry.kids.set(e.raw.toString('latin1'), await toEntry(fs.inodeSync(e.ref), `${path}/${e.name}`));
@@ -253,7 +232,7 @@ function dropWhiteouts(dir: Entry): void {
  */
 function finish(dir: Entry, keepWhiteouts: boolean): TreeNode {
   if (keepWhiteouts && dir.opaque) {
-    const opaque: Xattr = { prefix: TRUSTED, name: Buffer.from(OPAQUE), value: Buffer.from('y') };
+    const opaque: Xattr = { prefix: TRUSTED_PREFIX, name: Buffer.from(OPAQUE_XATTR), value: Buffer.from('y') };
     dir.node.xattrs = [...dir.node.xattrs, opaque].sort((x, y) => x.prefix - y.prefix || Buffer.compare(x.name, y.name));
   }
   dir.node.children = new Map();

@@ -7,7 +7,6 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { basename, join, relative } from 'node:path';
 import { toolVersion } from '../tools/versions.js';
 import { packageVersion } from '../package-root.js';
-import { releaseGpgVersion } from '../tools/gpg.js';
 import type { BuildContext } from '../context.js';
 
 export const MANIFEST_NAME = 'build-manifest.json';
@@ -80,7 +79,7 @@ export async function toolVersions(): Promise<Record<string, string>> {
     toolVersion('xorriso'),
     toolVersion('mksquashfs'),
     toolVersion('unsquashfs'),
-    releaseGpgVersion().catch(() => 'not installed'),
+    toolVersion('gpg', ['--version']),
   ]);
   return { 'iso-build': packageVersion(), node: process.version, xorriso, mksquashfs, unsquashfs, gpg };
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { dirname, join } from 'node:path';
 import { hashFile } from '../file-hash.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
-import { md5sumFiles } from '../tools/md5.js';
+import { md5sumFiles } from '../tools/digest.js';
 import type { StageTask } from './task.js';
 
 export const md5sumStage: StageTask = {

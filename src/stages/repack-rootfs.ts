@@ -10,11 +10,11 @@ import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
 import { together } from '../lifecycle.js';
 import { mergeSquashfs } from '../image/squashfs-merge.js';
-import { LayerStack, layerBytes, type SizeIndex } from '../image/rootfs.js';
+import { layerBytes, type SizeIndex } from '../image/rootfs.js';
 import { openImages } from '../image/open-images.js';
 import { packedLayerPath } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
-import { changedImage, type BuildContext } from '../context.js';
+import { changedImage, imagesBelowChanged, type BuildContext } from '../context.js';
 
 /** Directory (relative to the rootfs) and the names in it to delete. */
 const LEFTOVERS: [string, RegExp][] = [
@@ -71,13 +71,13 @@ export const repackRootfsStage: StageTask = {
     };
     await together(packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
     const fresh = `${image}.new`;
-    // A layer keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
-    const keepWhiteouts = layout.strategy === 'layer' || layout.lowers.length > 0;
+    // A layer over other images keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
+    const keepWhiteouts = imagesBelowChanged(layout).length > 0;
     const merged = await mergeSquashfs({ base: packed, changes, out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
     ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
     rmSync(changes, { force: true });
     renameSync(fresh, image);
-    ctx.installedSize = merged.fileBytes ?? (await installedSize(image, ctx.sizesBelow));
+    ctx.installedSize = merged.fileBytes ?? (await installedSize(image, ctx.sizesBelow!));
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
     if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer);
@@ -107,15 +107,14 @@ export function removeLeftovers(root: string, onlyIn?: string): void {
 }
 
 /**
- * The installed system's size (the sum of the sizes of all non-directories: stable across builds, unlike `du`), read
- * from the images' tables in-process: a walk of the mounted stack would decompress every inode again. Over base
- * layers (indexed in the background) only the changed image is walked.
+ * The installed size of a layer (the sum of the sizes of all non-directories: stable across builds, unlike `du`) over
+ * the images below it, read from the tables in-process: only the layer is walked, over the sizes of the images below
+ * (indexed in the background). A walk of the mounted stack would decompress every inode again.
  */
-async function installedSize(image: string, below: Promise<SizeIndex> | undefined): Promise<number> {
+async function installedSize(image: string, below: Promise<SizeIndex>): Promise<number> {
   const top = await openImages([image]);
   try {
-    const fs = top.layers[0]!;
-    return below ? await layerBytes(fs, await below) : await new LayerStack([fs]).fileBytes();
+    return await layerBytes(top.layers[0]!, await below);
   } finally {
     await top.close();
   }

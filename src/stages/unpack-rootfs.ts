@@ -37,7 +37,7 @@ export const unpackRootfsStage: StageTask = {
       // Nothing to unpack: the whole stack is mounted read-only and the changes collect in an empty upper dir.
       task.title = `Mount ${layout.squashfs} and the layers below it; changes go to a new layer`;
       mkdirSync(ctx.work.layer, { recursive: true });
-      await mountStack(ctx, [...layout.lowers, layout.squashfs], [], ctx.work.layer);
+      await mountStack(ctx, imagesBelowChanged(layout), [], ctx.work.layer);
       return;
     }
     task.title = `Unpack rootfs ${layout.squashfs}`;
@@ -49,7 +49,7 @@ export const unpackRootfsStage: StageTask = {
       ctx.rootfsView = ctx.work.layer;
       return;
     }
-    await mountStack(ctx, layout.lowers, [], ctx.work.layer);
+    await mountStack(ctx, imagesBelowChanged(layout), [], ctx.work.layer);
   },
 };
 
@@ -58,11 +58,9 @@ export const unpackRootfsStage: StageTask = {
  * cached layer itself (read-only), and an empty upper dir, `changes`, that collects this build's changes.
  */
 export async function mountChanges(ctx: BuildContext): Promise<void> {
-  const layout = ctx.layout!;
-  const images = layout.strategy === 'layer' ? [...layout.lowers, layout.squashfs] : layout.lowers;
   rmSync(ctx.work.changes, { recursive: true, force: true });
   mkdirSync(ctx.work.changes, { recursive: true });
-  await mountStack(ctx, images, [ctx.cachedLayer!], ctx.work.changes);
+  await mountStack(ctx, imagesBelowChanged(ctx.layout!), [ctx.cachedLayer!], ctx.work.changes);
   const listing = packageManifest(ctx.work.merged);
   listing.catch(() => undefined); // awaited (and reported) by repack; never an unhandled rejection
   ctx.packagesAtCachePoint = listing;
@@ -157,7 +155,8 @@ export async function releaseOverlay(ctx: BuildContext): Promise<void> {
  * customized; repack-rootfs.ts then walks only the changed image for the installed size.
  */
 function indexSizesBelow(ctx: BuildContext): void {
-  const below = imagesBelowChanged(ctx.layout!).map((p) => join(ctx.work.tree, p));
+  // LayerStack wants the top layer first.
+  const below = imagesBelowChanged(ctx.layout!).map((p) => join(ctx.work.tree, p)).reverse();
   if (below.length === 0) return;
   const indexing = (async () => {
     const images = await openImages(below);

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { assertIso9660 } from '../tools/xorriso.js';
-import { sha256OfFile } from '../tools/sha256.js';
+import { sha256OfFile } from '../tools/digest.js';
 import { stageCacheDir } from '../stage-cache.js';
 import { progressReporter, type StageTask } from './task.js';
 
@@ -15,9 +15,12 @@ export const verifyBaseStage: StageTask = {
     const { base } = ctx.profile;
     const expected = base.sha256;
     if (!expected) throw usageError(`profile ${ctx.profile.file} gives no sha256 for the base ISO`, 'set base.sha256');
-    const path = base.path ?? (await downloadCached(base.url!, expected, ctx.cacheDir, progressReporter(task, 'downloading')));
+    const fetched = base.path === undefined ? await downloadCached(base.url!, expected, ctx.cacheDir, progressReporter(task, 'downloading')) : undefined;
+    const path = base.path ?? fetched!.path;
     if (!existsSync(path)) throw usageError(`base ISO ${path} does not exist`, 'fix base.path in the profile or pass --base');
     assertIso9660(readHeader(path), path);
+    // A download was hashed as its bytes came in: no need to read it again.
+    if (fetched?.sha256) rememberSha256(ctx.work.root, path, fetched.sha256);
     const remembered = rememberedSha256(ctx.work.root, path);
     ctx.base = { path, sha256: expected };
     if (remembered !== undefined) {
@@ -87,11 +90,11 @@ function readHeader(path: string): Buffer {
 }
 
 
-/** Download once per sha256: a second build with the same base ISO reads it from the cache. */
-async function downloadCached(url: string, sha256: string, cacheDir: string, onProgress: (p: number, d?: string) => void): Promise<string> {
+/** Download once per sha256: a second build with the same base ISO reads it from the cache. `sha256`: hashed while downloading. */
+async function downloadCached(url: string, sha256: string, cacheDir: string, onProgress: (p: number, d?: string) => void): Promise<{ path: string; sha256?: string }> {
   const dir = join(cacheDir, 'base-iso');
   const final = join(dir, `${sha256}.iso`);
-  if (existsSync(final)) return final;
+  if (existsSync(final)) return { path: final }; // from an earlier build: hashed again (or remembered) like a local file
   mkdirSync(dir, { recursive: true });
   const partial = `${final}.partial`;
   let res: Response;
@@ -130,5 +133,5 @@ async function downloadCached(url: string, sha256: string, cacheDir: string, onP
     });
   }
   renameSync(partial, final);
-  return final;
+  return { path: final, sha256: actual };
 }

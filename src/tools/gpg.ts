@@ -103,12 +103,6 @@ export interface GpgCall {
   log?: BuildLog;
 }
 
-/** First line of `gpg --version`, e.g. "gpg (GnuPG) 2.2.40". */
-export async function releaseGpgVersion(): Promise<string> {
-  const { stdout } = await run('gpg', ['--version'], { what: 'gpg --version' });
-  return stdout.split('\n')[0]!.trim();
-}
-
 /** The primary key fingerprint of the secret key `key` (fingerprint, key id or user id) in the user's keyring. */
 export async function signingKeyFingerprint(key: string, call: GpgCall = {}): Promise<string> {
   const res = await run('gpg', ['--batch', '--no-tty', '--with-colons', '--fingerprint', '--list-secret-keys', key], {
