@@ -49,7 +49,7 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   const isoPath = resolve(iso);
   if (!existsSync(isoPath) || !statSync(isoPath).isFile()) throw usageError(`${iso} does not exist or is not a file`);
   const name = basename(isoPath);
-  const sumsPath = resolve(opts.sums ?? join(dirname(isoPath), 'SHA256SUMS'));
+  const sumsPath = resolve(opts.sums ?? sumsBeside(isoPath));
   if (!existsSync(sumsPath)) {
     throw usageError(`${sumsPath} does not exist`, 'download SHA256SUMS (and SHA256SUMS.asc) of the release next to the ISO, or pass --sums FILE');
   }
@@ -80,7 +80,7 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   ok(`sha256: ${name} ${actual}`);
 
   // build-manifest.json is only used when SHA256SUMS vouches for it.
-  const manifest = trustedManifest(dirname(sumsPath), sums);
+  const manifest = trustedManifest(dirname(sumsPath), sums, name);
 
   // 3-5. Read the ISO back, in place (no extraction).
   await withSource(isoPath, async (source) => {
@@ -109,18 +109,31 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   return 0;
 }
 
-function trustedManifest(dir: string, sums: Map<string, string>): BuildManifest | undefined {
-  const file = join(dir, MANIFEST_NAME);
-  const listed = sums.get(MANIFEST_NAME);
-  if (!listed || !existsSync(file)) return undefined;
-  const text = readFileSync(file);
-  if (createHash('sha256').update(text).digest('hex') !== listed) {
-    throw fail(`sha256: ${MANIFEST_NAME} does not match its line in SHA256SUMS`, 'download the release files again');
+/**
+ * The release's names for a file of this ISO: as `iso-build build` writes it (`build-manifest.json` in the release
+ * directory), or as scripts/publish-assets publishes it beside other products (`<iso stem>-build-manifest.json`).
+ */
+export function releaseFileNames(isoName: string, file: string): string[] {
+  return [`${isoName.replace(/\.iso$/i, '')}-${file}`, file];
+}
+
+/** SHA256SUMS beside the ISO, else `<iso stem>-SHA256SUMS` (a release that publishes one sums file per ISO). */
+function sumsBeside(isoPath: string): string {
+  const candidates = releaseFileNames(basename(isoPath), 'SHA256SUMS').reverse().map((n) => join(dirname(isoPath), n));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+}
+
+function trustedManifest(dir: string, sums: Map<string, string>, isoName: string): BuildManifest | undefined {
+  const manifestName = releaseFileNames(isoName, MANIFEST_NAME).find((n) => sums.has(n) && existsSync(join(dir, n)));
+  if (!manifestName) return undefined;
+  const text = readFileSync(join(dir, manifestName));
+  if (createHash('sha256').update(text).digest('hex') !== sums.get(manifestName)) {
+    throw fail(`sha256: ${manifestName} does not match its line in SHA256SUMS`, 'download the release files again');
   }
   try {
     return JSON.parse(text.toString('utf8')) as BuildManifest;
   } catch {
-    throw fail(`${MANIFEST_NAME} is not valid JSON, although SHA256SUMS lists it`);
+    throw fail(`${manifestName} is not valid JSON, although SHA256SUMS lists it`);
   }
 }
 

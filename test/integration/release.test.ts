@@ -129,6 +129,44 @@ describe.skipIf(!IS_ROOT)('release artifacts and iso-build verify', () => {
     expect(runCli(['verify', join(rel, ISO)], { env: env() }).code).toBe(0);
   });
 
+  it('publishing two products (scripts/publish-assets) keeps names that sha256sum -c, gpg and iso-build verify work with', () => {
+    // a second product of the same release: another ISO name, its own signed SHA256SUMS, the same other file names
+    const other = join(dir, 'other-product');
+    const OTHER = 'other-appliance-v1.0.0.iso';
+    mkdirSync(other);
+    cpSync(join(rel, ISO), join(other, OTHER));
+    for (const f of ['RELEASE-NOTES.md', 'build-manifest.json']) cpSync(join(rel, f), join(other, f));
+    writeFileSync(join(other, 'SHA256SUMS'), [OTHER, 'RELEASE-NOTES.md', 'build-manifest.json'].map((f) => `${sha256(join(other, f))}  ${f}\n`).join(''));
+    gpg(home, ['--local-user', releaseKey, '--armor', '--detach-sign', '--output', join(other, 'SHA256SUMS.asc'), join(other, 'SHA256SUMS')]);
+    const assets = join(dir, 'assets');
+    execFileSync(join(REPO, 'scripts/publish-assets'), [assets, rel, other], {
+      env: { ...process.env, GNUPGHOME: home, ISO_BUILD_GPG_KEY: releaseKey },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stem = ISO.replace(/\.iso$/, '');
+    const prefixed = (s: string): string[] => ['RELEASE-NOTES.md', 'build-manifest.json'].map((f) => `${s}-${f}`);
+    expect(readdirSync(assets).sort()).toEqual(['SHA256SUMS', 'SHA256SUMS.asc', ISO, OTHER, ...prefixed(stem), ...prefixed('other-appliance-v1.0.0')].sort());
+    expect(sh('sha256sum', ['-c', 'SHA256SUMS'], assets).match(/: OK$/gm)).toHaveLength(6);
+    expect(gpg(home, ['--status-fd', '1', '--verify', join(assets, 'SHA256SUMS.asc'), join(assets, 'SHA256SUMS')])).toMatch(
+      new RegExp(`^\\[GNUPG:\\] VALIDSIG ${releaseKey} `, 'm'),
+    );
+    const res = runCli(['verify', join(assets, ISO), '--key', pubKeyFile]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^✔ signature: SHA256SUMS is signed by/m);
+    // the published manifest is the one verify trusts: changed, it fails naming it
+    writeFileSync(join(assets, `${stem}-build-manifest.json`), '{}\n');
+    const changed = runCli(['verify', join(assets, ISO), '--key', pubKeyFile]);
+    expect(changed.code).toBe(3);
+    expect(changed.stderr).toMatch(new RegExp(`^error: sha256: ${stem}-build-manifest\\.json does not match its line in SHA256SUMS`, 'm'));
+    // a tampered release directory is never published
+    const tampered = copyRelease('tampered');
+    writeFileSync(join(tampered, 'RELEASE-NOTES.md'), 'changed\n');
+    expect(() =>
+      execFileSync(join(REPO, 'scripts/publish-assets'), [join(dir, 'assets-tampered'), tampered], { env: { ...process.env, GNUPGHOME: home }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    ).toThrow(/does not verify SHA256SUMS|do not match/);
+  });
+
   it('fails naming the sha256 when one byte of the ISO is flipped', () => {
     const copy = copyRelease('flipped');
     const fd = openSync(join(copy, ISO), 'r+');

@@ -39,7 +39,7 @@ const workflow = (f: string): Workflow => parse(text(f)) as Workflow;
 const runs = (job: Job): string[] => job.steps.map((s) => s.run).filter((r): r is string => typeof r === 'string');
 
 /** Programs a run step may start: the repository's entry points, and what every runner (and the README) has. */
-const PROGRAMS = new Set(['.ci/run', 'scripts/setup', 'scripts/test', 'scripts/make-fixture-iso', 'node', 'gpg', 'gh', 'mkdir', 'cp', 'cat', 'printf']);
+const PROGRAMS = new Set(['.ci/run', 'scripts/setup', 'scripts/test', 'scripts/make-fixture-iso', 'scripts/publish-assets', 'node', 'gpg', 'gh', 'mkdir', 'cp', 'cat', 'printf']);
 const SHELL_WORDS = new Set(['for', 'do', 'done', 'case', 'esac', 'in', 'if', 'then', 'fi']);
 
 /** The words in command position of a (simple) shell script: after newlines, ;, |, &&, do/then, case patterns. */
@@ -101,7 +101,15 @@ describe('GitHub Actions workflows', () => {
     const publish = rel.jobs.publish!;
     expect(publish.needs).toBe('build');
     expect(publish.permissions).toEqual({ contents: 'write' });
-    expect(runs(publish).join('\n')).toMatch(/gh release create "\$GITHUB_REF_NAME" assets\/\*/);
+    const published = runs(publish).join('\n');
+    expect(published).toMatch(/gh release create "\$GITHUB_REF_NAME" assets\/\*/);
+    // the assets keep names sha256sum -c and iso-build verify work with: scripts/publish-assets lays them out (and
+    // test/integration/release.test.ts checks that), nothing renames them after it
+    expect(publish.steps.some((s) => s.uses?.startsWith('actions/checkout@'))).toBe(true);
+    expect(published).toMatch(/^scripts\/publish-assets assets artifacts\/release-\*$/m);
+    expect(published).not.toMatch(/\b(cp|mv)\b/);
+    expect(published.indexOf('scripts/publish-assets')).toBeLessThan(published.indexOf('gh release create'));
+    expect(publish.env).toMatchObject({ ISO_BUILD_GPG_KEY: '${{ secrets.ISO_BUILD_GPG_KEY }}' });
   });
 
   it('run steps start only the repository entry points and common tools, and use only options that exist', () => {
