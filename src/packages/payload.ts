@@ -12,7 +12,7 @@ import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
 import { checkImage } from './images.js';
 import { readInstallTemplate, renderInstallScript } from './install-script.js';
 import { writeManifest } from './manifest.js';
-import { writeRepo, type RepoDeb } from './repo.js';
+import { repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
 import { sha256File } from '../file-hash.js';
 import { resolveClosure, type ResolveResult } from './resolve.js';
 import type { BuildLog } from '../build-log.js';
@@ -28,10 +28,10 @@ export function keyringPath(name: string): string {
   return `/etc/apt/keyrings/${name}-packages.gpg`;
 }
 export function sourcesPath(name: string): string {
-  return `/etc/apt/sources.list.d/${name}-packages.list`;
+  return `/etc/apt/sources.list.d/${name}-packages.sources`;
 }
 export function sourcesEntry(name: string): string {
-  return `deb [signed-by=${keyringPath(name)}] file:${REPO_DIR} ./\n`;
+  return repoSourcesEntry({ uri: `file:${REPO_DIR}`, keyring: keyringPath(name) });
 }
 
 export interface PayloadInput {

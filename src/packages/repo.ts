@@ -1,7 +1,8 @@
 /**
- * The signed flat apt repository under packages/system/: the .debs, Packages(.gz/.xz), Release with MD5Sum/SHA256,
- * InRelease and Release.gpg signed with the profile's key (or one generated for the build), and the public key.
- * Installed systems use it as `deb [signed-by=...] file:/opt/novasphere/packages/system ./`.
+ * The signed flat apt repository under packages/system/: the .debs, Packages(.gz/.xz), Release with the fields and
+ * checksums apt-ftparchive writes (MD5Sum, SHA1, SHA256, SHA512), InRelease and Release.gpg signed with the profile's
+ * key (or one generated for the build), and the public key. Installed systems use it through a deb822 `.sources`
+ * entry with Signed-By (`repoSourcesEntry`), which apt reads since 1.1 (Ubuntu 22.04 has 2.4, Debian 12 2.6).
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -64,24 +65,58 @@ export function sortStanzas(packages: string): string {
   return stanzas.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)).map((s) => `${s}\n`).join('\n');
 }
 
-function rfc2822(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toUTCString().replace('GMT', 'UTC');
+/** The Date format of apt-ftparchive (apt's TimeRFC1123 with a numeric zone): `Tue, 14 Nov 2023 22:13:20 +0000`. */
+function rfc1123(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toUTCString().replace(/GMT$/, '+0000');
 }
 
-function digest(algo: 'md5' | 'sha256', data: Buffer): string {
-  return createHash(algo).update(data).digest('hex');
+/** The checksum sections of a Release file, in apt-ftparchive's order (apt verifies with the strongest it knows). */
+const RELEASE_HASHES = [
+  ['MD5Sum', 'md5'],
+  ['SHA1', 'sha1'],
+  ['SHA256', 'sha256'],
+  ['SHA512', 'sha512'],
+] as const;
+
+export interface ReleaseFields {
+  origin: string;
+  label: string;
+  epochSeconds: number;
+  architectures: string[];
 }
 
-/** Release for a flat repository: the checksums of the index files. */
-export function releaseText(dir: string, files: readonly string[], fields: { origin: string; label: string; epochSeconds: number; architectures: string[] }): string {
+/**
+ * Release for a flat repository: the text `apt-ftparchive release` writes for the same fields (apt 2.6 writes its
+ * header fields sorted by name: they come from a std::map in ftparchive/writer.cc), checked against the real tool in
+ * test/unit/repo-release.test.ts. No Components: a flat repository ("./") has none.
+ */
+export function releaseText(dir: string, files: readonly string[], fields: ReleaseFields): string {
   const entries = files.map((name) => ({ name, data: readFileSync(join(dir, name)) }));
-  const lines = (algo: 'md5' | 'sha256'): string =>
-    entries.map((e) => ` ${digest(algo, e.data)} ${String(e.data.length).padStart(16)} ${e.name}\n`).join('');
-  return (
-    `Origin: ${fields.origin}\nLabel: ${fields.label}\nSuite: stable\nCodename: offline\n` +
-    `Date: ${rfc2822(fields.epochSeconds)}\nArchitectures: ${fields.architectures.join(' ')}\n` +
-    `Description: ${fields.label} (offline, signed)\nMD5Sum:\n${lines('md5')}SHA256:\n${lines('sha256')}`
+  const header: Record<string, string> = {
+    Architectures: fields.architectures.join(' '),
+    Codename: 'offline',
+    Date: rfc1123(fields.epochSeconds),
+    Description: `${fields.label} (offline, signed)`,
+    Label: fields.label,
+    Origin: fields.origin,
+    Suite: 'stable',
+  };
+  const head = Object.keys(header)
+    .sort()
+    .map((k) => `${k}: ${header[k]}\n`)
+    .join('');
+  const sections = RELEASE_HASHES.map(
+    ([title, algo]) => `${title}:\n${entries.map((e) => ` ${createHash(algo).update(e.data).digest('hex')} ${String(e.data.length).padStart(16)} ${e.name}\n`).join('')}`,
   );
+  return head + sections.join('');
+}
+
+/**
+ * The apt sources entry for the repository, deb822 (`.sources`): a flat repository is `Suites: ./` without
+ * Components (sources.list(5)); Signed-By names the keyring, so the key is trusted for this repository only.
+ */
+export function repoSourcesEntry(repo: { uri: string; keyring: string }): string {
+  return `Types: deb\nURIs: ${repo.uri}\nSuites: ./\nSigned-By: ${repo.keyring}\n`;
 }
 
 export async function writeRepo(opts: RepoOptions): Promise<RepoResult> {

@@ -132,7 +132,7 @@ describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
     expect(res.stdout).toMatch(/^3 \.debs for amd64: 0 downloaded, 3 from the cache/m);
   });
 
-  it('ships a signed flat repository, its keyring and a signed-by sources entry (no trusted=yes)', () => {
+  it('ships a signed flat repository (Release with SHA512), its keyring and a deb822 Signed-By sources entry (no trusted=yes)', () => {
     const sys = join(payload, 'system');
     for (const f of ['Packages', 'Packages.gz', 'Packages.xz', 'Release', 'InRelease', 'Release.gpg', 'signing-key.asc']) {
       expect(existsSync(join(sys, f)), f).toBe(true);
@@ -140,12 +140,15 @@ describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
     const release = readFileSync(join(sys, 'Release'), 'utf8');
     expect(release).toMatch(/^MD5Sum:\n( [0-9a-f]{32} +\d+ Packages(\.gz|\.xz)?\n){3}/m);
     expect(release).toMatch(/^SHA256:\n( [0-9a-f]{64} +\d+ Packages(\.gz|\.xz)?\n){3}/m);
+    expect(release).toMatch(/^SHA512:\n( [0-9a-f]{128} +\d+ Packages(\.gz|\.xz)?\n){3}/m);
     expect(readFileSync(join(sys, 'InRelease'), 'utf8')).toMatch(/^-----BEGIN PGP SIGNED MESSAGE-----/);
     const keyring = join(rootfs, 'etc/apt/keyrings/pkg-test-packages.gpg');
     // the detached signature verifies with the keyring the rootfs trusts (read with gpgv, not our code)
     sh('gpgv', ['--keyring', keyring, join(sys, 'Release.gpg'), join(sys, 'Release')]);
-    const entry = readFileSync(join(rootfs, 'etc/apt/sources.list.d/pkg-test-packages.list'), 'utf8');
-    expect(entry).toBe('deb [signed-by=/etc/apt/keyrings/pkg-test-packages.gpg] file:/opt/novasphere/packages/system ./\n');
+    // deb822, which the apt-get runs below read (no one-line entry beside it)
+    const entry = readFileSync(join(rootfs, 'etc/apt/sources.list.d/pkg-test-packages.sources'), 'utf8');
+    expect(entry).toBe('Types: deb\nURIs: file:/opt/novasphere/packages/system\nSuites: ./\nSigned-By: /etc/apt/keyrings/pkg-test-packages.gpg\n');
+    expect(existsSync(join(rootfs, 'etc/apt/sources.list.d/pkg-test-packages.list'))).toBe(false);
     const sourcesDir = join(rootfs, 'etc/apt/sources.list.d');
     const allSources = [join(rootfs, 'etc/apt/sources.list'), ...readdirSync(sourcesDir).map((n) => join(sourcesDir, n))];
     for (const f of allSources) expect(readFileSync(f, 'utf8'), f).not.toMatch(/trusted=yes|allow-insecure/);
