@@ -49,6 +49,15 @@ function program(): Command {
     });
 
   cli
+    .command('report')
+    .description('write DIR/report.html again: stage timeline, ISO size breakdown, payload, package changes')
+    .argument('<dir>', 'release directory (release/<version>)')
+    .option('--log <file>', "build log to take the stage timeline from (default: the existing report's)")
+    .action(async (dir: string, opts: { log?: string }) => {
+      process.exitCode = await (await import('./commands/report.js')).reportCommand(dir, opts);
+    });
+
+  cli
     .command('inspect')
     .description('show what an ISO (or squashfs) holds, read in-process: layout, boot setup, layers, VERSION, md5sum.txt')
     .argument('<image>', 'installer ISO or squashfs image')

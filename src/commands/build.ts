@@ -227,7 +227,7 @@ async function checkReproducible(profile: Profile, version: string, opts: BuildO
 function unpublish(ctx: BuildContext): void {
   rmSync(ctx.outputIso, { force: true });
   for (const name of readdirSync(ctx.outputDir)) {
-    if (/^(SHA256SUMS(\.asc)?|build-manifest\.json|RELEASE-NOTES\.md)$/.test(name)) rmSync(join(ctx.outputDir, name), { force: true });
+    if (/^(SHA256SUMS(\.asc)?|build-manifest\.json|RELEASE-NOTES\.md|report\.html)$/.test(name)) rmSync(join(ctx.outputDir, name), { force: true });
   }
 }
 

@@ -1,13 +1,16 @@
 /**
  * The release directory beside the ISO: build-manifest.json, RELEASE-NOTES.md, SHA256SUMS (of all of them) and its
- * detached gpg signature SHA256SUMS.asc. Written before the ISO gets its final name; removed again if anything fails.
+ * detached gpg signature SHA256SUMS.asc, and report.html (not in SHA256SUMS: src/release/report.ts says why).
+ * Written before the ISO gets its final name; removed again if anything fails.
  */
-import { statSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { buildManifest, MANIFEST_NAME, sha256Of } from '../release/manifest.js';
 import { NOTES_NAME, previousRelease, renderNotes } from '../release/notes.js';
 import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
 import { signingKey } from '../release/signing-key.js';
+import { parseTimeline } from '../release/report-data.js';
+import { REPORT_NAME, writeReport } from '../release/report.js';
 import type { BuildContext } from '../context.js';
 import type { StageWrapper } from './task.js';
 
@@ -50,14 +53,30 @@ export async function writeReleaseArtifacts(
   write(SUMS_NAME, sums);
 
   const signature = join(dir, SIGNATURE_NAME);
+  let result: { warning?: string; signedBy?: string };
   if (!key) {
     rmSync(signature, { force: true });
     const warning = `warning: ${SUMS_NAME} is not signed: no gpg key named (set release.gpgKey in the profile or ISO_BUILD_GPG_KEY)`;
     ctx.log.line(warning);
-    return { warning };
+    result = { warning };
+  } else {
+    task.output = `signing ${SUMS_NAME} with ${key}`;
+    written.push(signature);
+    await signFileDetached(join(dir, SUMS_NAME), signature, key, { log: ctx.log });
+    result = { signedBy: fingerprint };
   }
-  task.output = `signing ${SUMS_NAME} with ${key}`;
-  written.push(signature);
-  await signFileDetached(join(dir, SUMS_NAME), signature, key, { log: ctx.log });
-  return { signedBy: fingerprint };
+
+  // The timeline has every stage up to this one (`iso-build report DIR --log` redraws it with the rest).
+  task.output = `${REPORT_NAME}: reading the ISO's parts`;
+  written.push(join(dir, REPORT_NAME));
+  try {
+    const timeline = parseTimeline(readFileSync(ctx.log.path, 'utf8'));
+    await writeReport({ releaseDir: dir, isoPath: ctx.partialIso, isoName: basename(ctx.outputIso), isoSha256: ctx.isoSha256!, manifest, timeline });
+  } catch (err) {
+    // The release is complete without its report: say so, do not fail the build.
+    const warning = `warning: ${REPORT_NAME} not written: ${err instanceof Error ? err.message : String(err)}`;
+    ctx.log.line(warning);
+    result.warning = [result.warning, warning].filter(Boolean).join('; ');
+  }
+  return result;
 }

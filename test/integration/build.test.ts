@@ -28,7 +28,7 @@ describe.skipIf(!IS_ROOT)('build from the single-squashfs fixture', () => {
   it('exits 0 and writes the ISO and SHA256SUMS that sha256sum -c accepts', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'build-manifest.json', `novasphere-fixture-${VERSION}.iso`]);
+    expect(readdirSync(out).sort()).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'build-manifest.json', `novasphere-fixture-${VERSION}.iso`, 'report.html']);
     expect(sh('sha256sum', ['-c', 'SHA256SUMS'], out)).toContain(': OK');
   });
 

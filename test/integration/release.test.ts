@@ -72,7 +72,7 @@ describe.skipIf(!IS_ROOT)('release artifacts and iso-build verify', () => {
   it('writes the ISO, SHA256SUMS (checked by sha256sum -c), its signature (checked by gpg), the manifest and the notes', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(readdirSync(rel).sort()).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'SHA256SUMS.asc', 'build-manifest.json', ISO]);
+    expect(readdirSync(rel).sort()).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'SHA256SUMS.asc', 'build-manifest.json', ISO, 'report.html']);
     expect(sh('sha256sum', ['-c', 'SHA256SUMS'], rel).match(/: OK/g)).toHaveLength(3);
     const status = execFileSync('gpg', ['--batch', '--status-fd', '1', '--verify', 'SHA256SUMS.asc', 'SHA256SUMS'], {
       cwd: rel,
