@@ -113,7 +113,7 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
  * The release's names for a file of this ISO: as `iso-build build` writes it (`build-manifest.json` in the release
  * directory), or as scripts/publish-assets publishes it beside other products (`<iso stem>-build-manifest.json`).
  */
-export function releaseFileNames(isoName: string, file: string): string[] {
+function releaseFileNames(isoName: string, file: string): string[] {
   return [`${isoName.replace(/\.iso$/i, '')}-${file}`, file];
 }
 

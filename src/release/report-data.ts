@@ -6,14 +6,17 @@
  * (build-manifest.json of this and the previous release directory).
  */
 import { statSync } from 'node:fs';
+import { IsoBuildError } from '../errors.js';
 import { IsoImage } from '../image/iso9660.js';
 import { LayerStack, detectIsoLayout, openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
+import { MANIFEST_NAME as PAYLOAD_MANIFEST_NAME } from '../packages/manifest.js';
+import { PAYLOAD_DIR } from '../packages/payload.js';
 import { diffPackages, previousRelease, type PackageChanges } from './notes.js';
 import type { BuildManifest } from './manifest.js';
 
-/** Where the payload lies in the rootfs (src/packages/payload.ts PAYLOAD_DIR); on the ISO with `onIso` under /novasphere/packages. */
-const PAYLOAD_DIR = '/opt/novasphere/packages';
+/** Where `packages.onIso` copies the payload in the ISO tree (src/stages/packages.ts ISO_PAYLOAD_DIR). */
+const ISO_PAYLOAD_PREFIX = '/novasphere/packages/';
 
 export interface StageTiming {
   title: string;
@@ -107,6 +110,14 @@ function sumParts(files: { kind: PayloadKind; size: number }[], labelPrefix: str
   return parts;
 }
 
+function parsePayloadManifest(text: string): { files?: { path: string; size: number; sha256: string }[] } {
+  try {
+    return JSON.parse(text) as { files?: { path: string; size: number; sha256: string }[] };
+  } catch {
+    throw new IsoBuildError(`${PAYLOAD_DIR}/${PAYLOAD_MANIFEST_NAME} in the rootfs is not valid JSON`, { hint: 'check the payload with iso-build packages verify' });
+  }
+}
+
 export interface ReportInput {
   /** The ISO to read (at build time still the .partial file). */
   isoPath: string;
@@ -133,7 +144,7 @@ export async function collectReportData(input: ReportInput): Promise<ReportData>
     for await (const { path, entry } of iso.walk()) {
       if (entry.isDir || entry.target !== undefined) continue;
       if (layers.has(path)) isoParts.push({ label: path, bytes: entry.size, kind: 'layer' });
-      else if (path.startsWith('/novasphere/packages/')) onIso.push({ kind: payloadKind(path.slice('/novasphere/packages/'.length)), size: entry.size });
+      else if (path.startsWith(ISO_PAYLOAD_PREFIX)) onIso.push({ kind: payloadKind(path.slice(ISO_PAYLOAD_PREFIX.length)), size: entry.size });
       else {
         treeBytes += entry.size;
         treeFiles++;
@@ -161,7 +172,7 @@ export async function collectReportData(input: ReportInput): Promise<ReportData>
         const [reference, digest, file] = line.split(' ');
         if (reference && digest && file && !line.startsWith('#')) images.set(`images/${file}`, { reference, digest });
       }
-      const listed = JSON.parse((await readText('manifest.json')) ?? '{"files":[]}') as { files?: { path: string; size: number; sha256: string }[] };
+      const listed = parsePayloadManifest((await readText(PAYLOAD_MANIFEST_NAME)) ?? '{"files":[]}');
       for (const f of listed.files ?? []) {
         const kind = payloadKind(f.path);
         payload.push({ kind, path: f.path, size: f.size, sha256: f.sha256, ...images.get(f.path) });
