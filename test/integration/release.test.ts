@@ -4,7 +4,7 @@
  * edited SHA256SUMS and a signature by another key. Keys are made in a throw-away GNUPGHOME; gpg checks independently.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { cpSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IS_ROOT, REPO, runCli, sh, sha256, tempDir, type CliResult } from '../support/cli.js';
@@ -154,6 +154,12 @@ describe.skipIf(!IS_ROOT)('release artifacts and iso-build verify', () => {
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^✔ signature: SHA256SUMS is signed by/m);
+    // a release that publishes one sums file per ISO, named after it: verify finds that one too
+    for (const f of ['SHA256SUMS', 'SHA256SUMS.asc']) renameSync(join(assets, f), join(assets, `${stem}-${f}`));
+    const perIso = runCli(['verify', join(assets, ISO), '--key', pubKeyFile]);
+    expect(perIso.stderr).toBe('');
+    expect(perIso.stdout).toMatch(new RegExp(`^✔ signature: ${stem}-SHA256SUMS is signed by`, 'm'));
+    for (const f of ['SHA256SUMS', 'SHA256SUMS.asc']) renameSync(join(assets, `${stem}-${f}`), join(assets, f));
     // the published manifest is the one verify trusts: changed, it fails naming it
     writeFileSync(join(assets, `${stem}-build-manifest.json`), '{}\n');
     const changed = runCli(['verify', join(assets, ISO), '--key', pubKeyFile]);
