@@ -4,10 +4,13 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // needs(): under CI=true a test that lacks root, a tool or the fixtures fails its file instead of skipping.
+    setupFiles: ['test/support/needs-setup.ts'],
     // Integration and e2e tests share loop devices, mounts and 2 cores: run files one at a time.
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 300_000,
-    reporters: ['default'],
+    // skip-reporter: lists what needs() skipped on this machine, and why, after the summary.
+    reporters: ['default', './test/support/skip-reporter.ts'],
   },
 });

@@ -6,12 +6,13 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, fixtureIso, fixtureSha, runCli, tempDir, type Variant } from '../support/cli.js';
+import { fixtureIso, fixtureSha, runCli, tempDir, type Variant } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 const VARIANTS: Variant[] = ['single', 'layered', 'live'];
 
-describe.skipIf(!IS_ROOT).each(VARIANTS)('fixture-%s: build, then boot BIOS and UEFI', (variant) => {
+describe.each(VARIANTS)('fixture-%s: build, then boot BIOS and UEFI', needs(requireRoot(), requireFixtures(), requireTools('qemu-system-x86_64')), (variant) => {
   let dir: string;
   let iso: string;
   let build: ReturnType<typeof runCli>;

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, findmntUnder, runCli, sh, tempDir } from '../support/cli.js';
+import { findmntUnder, runCli, sh, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 describe('iso-build init', () => {
   let dir: string;
@@ -42,7 +43,7 @@ describe('iso-build init', () => {
     expect(show.stdout).toMatch(/^  lateCommands: \[\]$/m);
   });
 
-  it.skipIf(!IS_ROOT)('builds as it is', () => {
+  it('builds as it is', { ...needs(requireRoot(), requireFixtures()), timeout: 300_000 }, () => {
     const out = join(dir, 'release');
     const work = join(dir, 'work');
     const res = runCli(['v1.0.0', '--profile', join(target, 'profile.yaml'), '--output', out, '--work', work, '--keep-work']);
@@ -53,5 +54,5 @@ describe('iso-build init', () => {
     expect(sh('unsquashfs', ['-cat', sqfs, 'etc/my-appliance-release'])).toBe('my-appliance\n');
     expect(readFileSync(join(work, 'iso/nocloud/user-data'), 'utf8')).toContain('hostname: "my-appliance"');
     expect(findmntUnder(work)).toEqual([]);
-  }, 300_000);
+  });
 });

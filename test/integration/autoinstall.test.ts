@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderAutoinstall } from '../../src/profile/autoinstall.js';
 import { loadProfile } from '../../src/profile/load.js';
-import { IS_ROOT, REPO, runCli, sh, tempDir } from '../support/cli.js';
+import { REPO, runCli, sh, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 
@@ -16,7 +17,7 @@ function menuEntries(cfg: string): { title: string; linux: string }[] {
   return [...cfg.matchAll(/menuentry "(.*?)" \{\n([\s\S]*?)\n\}/g)].map((m) => ({ title: m[1]!, linux: /^\s*linux\s+(.*)$/m.exec(m[2]!)?.[1] ?? '' }));
 }
 
-describe.skipIf(!IS_ROOT)('fixture build with autoinstall and boot menu', () => {
+describe('fixture build with autoinstall and boot menu', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let tree: string;
   let result: ReturnType<typeof runCli>;

@@ -4,9 +4,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, fixtureIso, fixtureSha, runCliAsync, tempDir } from '../support/cli.js';
+import { REPO, fixtureIso, fixtureSha, runCliAsync, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
-describe.skipIf(!IS_ROOT)('base ISO from a URL', () => {
+describe('base ISO from a URL', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let server: Server;
   let requests = 0;

@@ -12,11 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootCommand } from '../../src/commands/boot.js';
 import { isIsoBuildError } from '../../src/errors.js';
 import { bootIso } from '../../src/tools/qemu.js';
+import { needs, requireFile, requireTools } from '../support/needs.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 // ISO_BUILD_FIXTURE_ISO: boot another fixture-like ISO (same markers) without building the project's one.
 const fixtureIso = process.env.ISO_BUILD_FIXTURE_ISO ?? join(repo, 'fixtures/out/fixture-single.iso');
-const hasXorriso = existsSync('/usr/bin/xorriso');
+const xorriso = requireTools('xorriso');
 
 /**
  * x86 real mode: print `message` on COM1 (0x3f8), then optionally power off with an ACPI S5 write to PM1a_CNT
@@ -57,7 +58,7 @@ beforeAll(async () => {
   diskHang = join(dir, 'hang.img');
   writeFileSync(diskOff, disk(bootSector(message, true)));
   writeFileSync(diskHang, disk(bootSector(message, false)));
-  if (hasXorriso) {
+  if (!xorriso.missing) {
     const tree = join(dir, 'tree');
     await execa('mkdir', ['-p', tree]);
     writeFileSync(join(tree, 'boot.img'), Buffer.concat([bootSector(message, true), Buffer.alloc(1536)]));
@@ -72,7 +73,7 @@ afterAll(() => {
 });
 
 describe('bootIso on a tiny boot sector (BIOS, TCG)', () => {
-  it.skipIf(!hasXorriso)('CD-ROM: matches the marker and returns as soon as the guest powers off', async () => {
+  it('CD-ROM: matches the marker and returns as soon as the guest powers off', needs(xorriso), async () => {
     const lines: string[] = [];
     const started = Date.now();
     const logPath = join(dir, 'cd.log');
@@ -187,7 +188,7 @@ describe('SIGINT during a UEFI boot', () => {
 
 // The fixture is built by `scripts/make-fixture-iso --variant single` (~45 s, needs root and Debian packages):
 // these boots only run once it exists.
-describe.skipIf(!existsSync(fixtureIso))('boot the fixture ISO (BIOS and UEFI, TCG)', () => {
+describe('boot the fixture ISO (BIOS and UEFI, TCG)', needs(requireFile(fixtureIso, 'scripts/make-fixture-iso --variant single, as root; or ISO_BUILD_FIXTURE_ISO')), () => {
   it('both firmwares reach NOVASPHERE-VERSION', async () => {
     const out: string[] = [];
     const code = await bootCommand(fixtureIso, { expect: 'NOVASPHERE-VERSION: ', timeout: 120, accel: 'tcg', log: dir }, (l) => out.push(l));

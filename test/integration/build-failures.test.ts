@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, findmntUnder, runCli, runCliAndInterrupt, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { findmntUnder, runCli, runCliAndInterrupt, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 function writeProfile(dir: string, name: string, extra: { commands: string[]; compression?: string }): string {
   return writeFixtureProfile(dir, name, {
@@ -26,7 +27,7 @@ function chrootSleepers(): string {
   }
 }
 
-describe.skipIf(!IS_ROOT)('failed and interrupted builds release everything', () => {
+describe('failed and interrupted builds release everything', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   beforeAll(() => {
     dir = tempDir('fail');

@@ -6,7 +6,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 const BASE_LAYERS = ['casper/fixture-minimal.squashfs', 'casper/fixture-minimal.fixture-server.squashfs'];
 const NEW_LAYER = 'casper/fixture-minimal.fixture-server.layered-test.squashfs';
@@ -49,7 +50,7 @@ function kernelInstalledSize(dir: string, layersTopFirst: string[]): number {
   }
 }
 
-describe.skipIf(!IS_ROOT)('layered casper base', () => {
+describe('layered casper base', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let base: string;
   beforeAll(() => {

@@ -5,11 +5,12 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, IS_ROOT, findmntUnder, fixtureIso, fixtureSha, runCli, sh, tempDir } from '../support/cli.js';
+import { FIXTURES, findmntUnder, fixtureIso, fixtureSha, runCli, sh, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 
-describe.skipIf(!IS_ROOT)('build from the single-squashfs fixture', () => {
+describe('build from the single-squashfs fixture', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let out: string;
   let iso: string;
@@ -102,7 +103,7 @@ describe.skipIf(!IS_ROOT)('build from the single-squashfs fixture', () => {
   });
 });
 
-describe.skipIf(!IS_ROOT)('fixtures', () => {
+describe('fixtures', needs(requireFixtures()), () => {
   it('are where the fixture profile expects them', () => {
     expect(existsSync(join(FIXTURES, 'SHA256SUMS'))).toBe(true);
   });

@@ -5,7 +5,8 @@
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, findmntUnder, runCli, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { findmntUnder, runCli, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 function script(dir: string, name: string, body: string): string {
   const file = join(dir, name);
@@ -20,7 +21,7 @@ function profile(dir: string, name: string, hooks: Record<string, string[]>): st
   });
 }
 
-describe.skipIf(!IS_ROOT)('build hooks', () => {
+describe('build hooks', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   beforeAll(() => {
     dir = tempDir('hooks');

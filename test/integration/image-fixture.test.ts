@@ -11,10 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsoImage } from '../../src/image/iso9660.js';
 import { withSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
-import { IS_ROOT, fixtureIso, haveFixtures, tempDir } from '../support/cli.js';
+import { fixtureIso, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 import { inProcessHashes, inspectListing, unsquashfsListing } from './image-helpers.js';
 
-describe.skipIf(!IS_ROOT || !haveFixtures())('fixture rootfs read in-process', () => {
+describe('fixture rootfs read in-process', needs(requireRoot('unsquashfs extracts device nodes and owners'), requireFixtures()), () => {
   let dir: string;
   let xzImage: string;
   const reference = new Map<string, string>();

@@ -13,7 +13,8 @@ import { IsoImage } from '../../src/image/iso9660.js';
 import { detectIsoLayout, openLayer } from '../../src/image/rootfs.js';
 import { bufferSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
-import { fixtureIso, haveFixtures, tempDir } from '../support/cli.js';
+import { fixtureIso, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireTools } from '../support/needs.js';
 import { PSEUDO, makeTree } from './image-helpers.js';
 
 const SEED = Number(process.env.ISO_BUILD_FUZZ_SEED ?? 20261123);
@@ -112,7 +113,7 @@ async function exerciseSquashfs(fs: SquashFs): Promise<void> {
   await fs.lookup('/etc/os-release', { follow: true });
 }
 
-describe.skipIf(!haveFixtures())('fuzzing the readers (bounded)', () => {
+describe('fuzzing the readers (bounded)', needs(requireFixtures()), () => {
   it('mutated squashfs: only IsoBuildErrors, no hang', async () => {
     const iso = await IsoImage.open(bufferSource(readFileSync(fixtureIso('single')), 'fixture.iso'));
     const image = Buffer.from(await iso.readAll((await iso.lookup('/casper/filesystem.squashfs'))!, 64 << 20));
@@ -155,7 +156,7 @@ describe.skipIf(!haveFixtures())('fuzzing the readers (bounded)', () => {
   }, 60_000);
 });
 
-describe('fuzzing the gzip, zstd and lz4 decoders through the squashfs reader (bounded)', () => {
+describe('fuzzing the gzip, zstd and lz4 decoders through the squashfs reader (bounded)', needs(requireTools('mksquashfs')), () => {
   it('mutated gzip/zstd/lz4 images: only IsoBuildErrors, no hang', async () => {
     const dir = tempDir('fuzzcodec');
     try {

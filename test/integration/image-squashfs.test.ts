@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
 import { runCli, tempDir } from '../support/cli.js';
+import { needs, requireTools } from '../support/needs.js';
 import { PSEUDO, VARIANTS, inProcessHashes, inspectListing, makeTree, unsquashfsListing } from './image-helpers.js';
 
-describe('squashfs reader vs squashfs-tools', () => {
+describe('squashfs reader vs squashfs-tools', needs(requireTools('mksquashfs', 'unsquashfs', 'rdsquashfs', 'gensquashfs')), () => {
   let dir: string;
   const images = new Map<string, string>();
   beforeAll(() => {

@@ -4,11 +4,12 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, IS_ROOT, REPO, fixtureIso, haveFixtures, runCli, tempDir } from '../support/cli.js';
+import { CLI, REPO, fixtureIso, runCli, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 
-describe('iso-build inspect', () => {
+describe('iso-build inspect', needs(requireTools('mksquashfs', 'xorriso')), () => {
   let dir: string;
   let iso: string;
   beforeAll(() => {
@@ -55,7 +56,7 @@ describe('iso-build inspect', () => {
     expect(report.md5sum).toMatchObject({ ok: 2, problems: [] });
   });
 
-  it.skipIf(!IS_ROOT)('--cat and --ls work as an unprivileged user (no root, no mounts)', () => {
+  it('--cat and --ls work as an unprivileged user (no root, no mounts)', needs(requireRoot('switches to user nobody with setpriv')), () => {
     const asNobody = (args: string[]) =>
       spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', CLI, 'inspect', iso, ...args], { cwd: REPO, encoding: 'utf8' });
     const cat = asNobody(['--cat', '/opt/novasphere/VERSION']);
@@ -101,7 +102,7 @@ describe('iso-build inspect', () => {
     expect(res.stderr).toMatch(/^error: .*truncated\.iso: ISO 9660 primary volume descriptor is broken: the volume has \d+ bytes but the file only 81920 \(truncated download\?\)\nhint: the image is truncated or corrupt/);
   });
 
-  describe.skipIf(!haveFixtures())('on the fixture ISOs', () => {
+  describe('on the fixture ISOs', needs(requireFixtures()), () => {
     it('names each layout and its rootfs stack; md5sum.txt is OK', () => {
       const expected = {
         single: [/layout: +casper/, /rootfs: +\/casper\/filesystem\.squashfs$/m],

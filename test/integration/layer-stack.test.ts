@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImages, type OpenedImages } from '../../src/image/open-images.js';
 import { LayerStack, layerBytes } from '../../src/image/rootfs.js';
-import { IS_ROOT, sh, tempDir } from '../support/cli.js';
+import { sh, tempDir } from '../support/cli.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
 
-describe.skipIf(!IS_ROOT)('LayerStack (overlayfs rules over squashfs images)', () => {
+describe('LayerStack (overlayfs rules over squashfs images)', needs(requireRoot('mknod, trusted.* xattrs, loop and overlayfs mounts'), requireTools('mksquashfs', 'setfattr')), () => {
   let dir: string;
   let images: OpenedImages;
   beforeAll(async () => {

@@ -8,7 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, fixtureIso, fixtureSha, runCli, sh, tempDir } from '../support/cli.js';
+import { REPO, fixtureIso, fixtureSha, runCli, sh, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 const PKG = join(REPO, 'test/fixtures/packages');
@@ -75,7 +76,7 @@ function arArchive(members: { name: string; data: Buffer }[]): Buffer {
   return Buffer.concat(parts);
 }
 
-describe.skipIf(!IS_ROOT)('offline package payload (fixture build)', () => {
+describe('offline package payload (fixture build)', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let profile: string;
   let first: ReturnType<typeof runCli>;

@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, runCli, sh, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { REPO, runCli, sh, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 const ISO = `novasphere-fixture-${VERSION}.iso`;
@@ -22,7 +23,7 @@ function newKey(home: string, uid: string): string {
   return fpr![1]!;
 }
 
-describe.skipIf(!IS_ROOT)('release artifacts and iso-build verify', () => {
+describe('release artifacts and iso-build verify', needs(requireRoot(), requireFixtures(), requireTools('gpg')), () => {
   let dir: string;
   let home: string;
   let releaseKey: string;

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, IS_ROOT, REPO, findmntUnder, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { CLI, REPO, findmntUnder, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 const ISO = `novasphere-fixture-${VERSION}.iso`;
@@ -39,7 +40,7 @@ function checkoutCopy(dir: string): string {
   return dir;
 }
 
-describe.skipIf(!IS_ROOT)('reproducible builds of the fixture', () => {
+describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let checked: CliResult;
   let other: CliResult;
@@ -101,7 +102,7 @@ describe.skipIf(!IS_ROOT)('reproducible builds of the fixture', () => {
   });
 });
 
-describe.skipIf(!IS_ROOT)('--check-reproducible on a build that is not reproducible', () => {
+describe('--check-reproducible on a build that is not reproducible', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let result: CliResult;
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeSquashfs } from '../../src/image/squashfs-merge.js';
 import { tempDir } from '../support/cli.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
 import { makeTree, unsquashfsListing } from './image-helpers.js';
 
 const MTIME = 1700000000;
@@ -102,7 +103,7 @@ function sqfsdiff(a: string, b: string): string[] {
   return out.split('\n').filter((l) => l && !/ has an? (basic|extended) type$/.test(l));
 }
 
-describe('squashfs merge vs mksquashfs of the overlay', () => {
+describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overlayfs and loop mounts, chown, mknod, setcap'), requireTools('mksquashfs', 'unsquashfs', 'sqfsdiff', 'setfattr', 'getfattr', 'setcap')), () => {
   let dir: string;
   beforeAll(() => {
     dir = tempDir('merge');

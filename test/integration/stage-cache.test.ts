@@ -6,9 +6,10 @@
 import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
-describe.skipIf(!IS_ROOT)('stage cache', () => {
+describe('stage cache', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let profile: string;
   const env = { SOURCE_DATE_EPOCH: '1700000000' };

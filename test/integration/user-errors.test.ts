@@ -2,7 +2,8 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, IS_ROOT, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { FIXTURES, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 function expectUserError(res: ReturnType<typeof runCli>, message: RegExp): void {
   expect(res.code).toBe(2);
@@ -14,7 +15,7 @@ function expectUserError(res: ReturnType<typeof runCli>, message: RegExp): void 
   expect(lines.length).toBeLessThanOrEqual(3);
 }
 
-describe.skipIf(!IS_ROOT)('user errors', () => {
+describe('user errors', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   beforeAll(() => {
     dir = tempDir('usererr');

@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(REPO, 'bin/iso-build.js');
 export const FIXTURES = join(REPO, 'fixtures/out');
-export const IS_ROOT = process.getuid?.() === 0;
 
 export type Variant = 'single' | 'layered' | 'live';
 
