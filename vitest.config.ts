@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Type tests (expectTypeOf asserts nothing at run time): tsc checks *.test-d.ts files as part of `vitest run`.
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.json' },
     globalSetup: ['test/support/global-setup.ts'],
     // needs(): under CI=true a test that lacks root, a tool or the fixtures fails its file instead of skipping.
     setupFiles: ['test/support/needs-setup.ts'],

@@ -52,7 +52,7 @@ interface ExpectedProfile {
   extends?: string;
 }
 
-// Checked by `tsc --noEmit` (test/ is in tsconfig.json); the runtime test only keeps vitest happy.
+// A type test: `vitest run` checks it with tsc (typecheck in vitest.config.ts), and so does `tsc --noEmit`.
 describe('profile types', () => {
   it('match the documented shape', () => {
     expectTypeOf<Compression>().toEqualTypeOf<'xz' | 'zstd' | 'gzip'>();
