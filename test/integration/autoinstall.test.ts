@@ -10,6 +10,7 @@ import { renderAutoinstall } from '../../src/profile/autoinstall.js';
 import { loadProfile } from '../../src/profile/load.js';
 import { REPO, runCli, sh, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { writeProfile } from '../support/profile.js';
 
 const VERSION = 'v1.0.0';
 
@@ -83,9 +84,11 @@ describe('profile validate refuses bad autoinstall templates', () => {
   function profileWith(template: string): string {
     const good = readFileSync(join(REPO, 'profiles/templates/user-data.yaml.hbs'), 'utf8');
     writeFileSync(join(dir, 'user-data.yaml.hbs'), template === 'good' ? good : good.replace('  packages: {{json packages}}', template));
-    const file = join(dir, 'profile.yaml');
-    writeFileSync(file, `extends: ${join(REPO, 'profiles/fixture.yaml')}\nname: validate\nautoinstall:\n  userData: user-data.yaml.hbs\n  packages: [nginx, jq]\n`);
-    return file;
+    return writeProfile(dir, 'profile', {
+      extends: join(REPO, 'profiles/fixture.yaml'),
+      name: 'validate',
+      autoinstall: { userData: 'user-data.yaml.hbs', packages: ['nginx', 'jq'] },
+    });
   }
 
   it('accepts the shipped template', () => {

@@ -1,11 +1,12 @@
 /** A profile whose base is a URL: downloaded once (served here on loopback), verified, then read from the cache by sha256. */
-import { createReadStream, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, fixtureIso, fixtureSha, runCliAsync, tempDir } from '../support/cli.js';
+import { fixtureIso, fixtureSha, runCliAsync, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { FIXTURE_OVERLAY, writeProfile } from '../support/profile.js';
 
 describe('base ISO from a URL', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
@@ -26,12 +27,12 @@ describe('base ISO from a URL', needs(requireRoot(), requireFixtures()), () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    profile = join(dir, 'url.yaml');
-    writeFileSync(
-      profile,
-      `name: url-test\nbase:\n  url: http://127.0.0.1:${port}/fixture-single.iso\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compression: gzip\n` +
-        `overlay:\n  - source: ${join(REPO, 'overlay/fixture/rootfs')}\n    target: /\n`,
-    );
+    profile = writeProfile(dir, 'url', {
+      name: 'url-test',
+      base: { url: `http://127.0.0.1:${port}/fixture-single.iso`, sha256: fixtureSha('single') },
+      rootfs: { compression: 'gzip' },
+      overlay: [FIXTURE_OVERLAY],
+    });
   });
   afterAll(async () => {
     await new Promise((r) => server.close(r));
@@ -52,8 +53,8 @@ describe('base ISO from a URL', needs(requireRoot(), requireFixtures()), () => {
   });
 
   it('a URL that answers 404 is a clear user error', async () => {
-    writeFileSync(profile.replace('url.yaml', 'bad.yaml'), `name: bad\nbase:\n  url: http://127.0.0.1:${(server.address() as AddressInfo).port}/missing.iso\n  sha256: ${'b'.repeat(64)}\n`);
-    const res = await runCliAsync(['v1.0.0', '--profile', join(dir, 'bad.yaml'), '--cache', join(dir, 'cache2'), '--output', join(dir, 'o'), '--work', join(dir, 'w')]);
+    const bad = writeProfile(dir, 'bad', { name: 'bad', base: { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/missing.iso`, sha256: 'b'.repeat(64) } });
+    const res = await runCliAsync(['v1.0.0', '--profile', bad, '--cache', join(dir, 'cache2'), '--output', join(dir, 'o'), '--work', join(dir, 'w')]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^error: cannot download the base ISO from http:\/\/127\.0\.0\.1:\d+\/missing\.iso: HTTP 404/);
   });

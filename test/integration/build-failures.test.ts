@@ -5,14 +5,12 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findmntUnder, runCli, runCliAndInterrupt, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { findmntUnder, runCli, runCliAndInterrupt, sh, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { fixtureProfile, writeProfile } from '../support/profile.js';
 
-function writeProfile(dir: string, name: string, extra: { commands: string[]; compression?: string }): string {
-  return writeFixtureProfile(dir, name, {
-    compression: extra.compression,
-    extra: ['chroot:', '  commands:', ...extra.commands.map((c) => `    - ${JSON.stringify(c)}`)],
-  });
+function profileWith(dir: string, name: string, opts: { commands: string[]; compression?: 'gzip' | 'xz' }): string {
+  return writeProfile(dir, name, fixtureProfile(name, { rootfs: { compression: opts.compression ?? 'gzip' }, chroot: { commands: opts.commands } }));
 }
 
 function isoFilesIn(dir: string): string[] {
@@ -35,7 +33,7 @@ describe('failed and interrupted builds release everything', needs(requireRoot()
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a failing chroot command fails the build, names the command and the log', () => {
-    const profile = writeProfile(dir, 'chroot-fails', { commands: ['echo preparing', 'echo about to fail >&2; exit 7'] });
+    const profile = profileWith(dir, 'chroot-fails', { commands: ['echo preparing', 'echo about to fail >&2; exit 7'] });
     const work = join(dir, 'work-chroot');
     const out = join(dir, 'out-chroot');
     const res = runCli(['v1.0.0', '--profile', profile, '--output', out, '--work', work]);
@@ -52,7 +50,7 @@ describe('failed and interrupted builds release everything', needs(requireRoot()
   });
 
   it('SIGINT during a chroot command stops it, unmounts and leaves no ISO', async () => {
-    const profile = writeProfile(dir, 'chroot-sigint', { commands: ['sleep 4242'] });
+    const profile = profileWith(dir, 'chroot-sigint', { commands: ['sleep 4242'] });
     const work = join(dir, 'work-sigint-chroot');
     const out = join(dir, 'out-sigint-chroot');
     const res = await runCliAndInterrupt(['v1.0.0', '--profile', profile, '--output', out, '--work', work], () =>
@@ -68,7 +66,7 @@ describe('failed and interrupted builds release everything', needs(requireRoot()
   });
 
   it('SIGINT during mksquashfs stops it and leaves no ISO and no mounts', async () => {
-    const profile = writeProfile(dir, 'mksquashfs-sigint', { commands: ['true'], compression: 'xz' });
+    const profile = profileWith(dir, 'mksquashfs-sigint', { commands: ['true'], compression: 'xz' });
     const work = join(dir, 'work-sigint-mksquashfs');
     const out = join(dir, 'out-sigint-mksquashfs');
     const log = join(work, 'build.log');

@@ -2,26 +2,25 @@
  * Layered casper bases (Ubuntu 22.04+ style): the `layer` strategy adds a new top layer and leaves the base layers
  * byte-identical; `repack` rewrites the layer the installer copies. Read back with xorriso and unsquashfs.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { findmntUnder, fixtureIso, runCli, sh, sha256, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { FIXTURE_OVERLAY, fixtureBase, writeProfile } from '../support/profile.js';
 
 const BASE_LAYERS = ['casper/fixture-minimal.squashfs', 'casper/fixture-minimal.fixture-server.squashfs'];
 const NEW_LAYER = 'casper/fixture-minimal.fixture-server.layered-test.squashfs';
 
-function profile(dir: string, strategy: string): string {
-  const file = join(dir, `${strategy}.yaml`);
-  writeFileSync(
-    file,
-    `name: layered-test\nbase:\n  path: ${fixtureIso('layered')}\n  sha256: ${fixtureSha('layered')}\n` +
-      `rootfs:\n  compression: gzip\n  strategy: ${strategy}\n` +
-      `overlay:\n  - source: ${join(REPO, 'overlay/fixture/rootfs')}\n    target: /\n` +
-      `chroot:\n  commands:\n    - rm /etc/fixture-layer\n`,
-  );
-  return file;
+function profile(dir: string, strategy: 'layer' | 'repack'): string {
+  return writeProfile(dir, strategy, {
+    name: 'layered-test',
+    base: fixtureBase('layered'),
+    rootfs: { compression: 'gzip', strategy },
+    overlay: [FIXTURE_OVERLAY],
+    chroot: { commands: ['rm /etc/fixture-layer'] },
+  });
 }
 
 function extract(iso: string, dest: string): string {
@@ -59,7 +58,7 @@ describe('layered casper base', needs(requireRoot(), requireFixtures()), () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const build = (strategy: string): string => {
+  const build = (strategy: 'layer' | 'repack'): string => {
     const res = runCli(['v2.0.0', '--profile', profile(dir, strategy), '--output', join(dir, `out-${strategy}`), '--work', join(dir, `work-${strategy}`)], {
       env: { SOURCE_DATE_EPOCH: '1700000000' },
     });
@@ -107,8 +106,7 @@ describe('layered casper base', needs(requireRoot(), requireFixtures()), () => {
   });
 
   it('layer on a single-squashfs base is refused', () => {
-    const file = join(dir, 'bad.yaml');
-    writeFileSync(file, `name: bad\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  strategy: layer\n`);
+    const file = writeProfile(dir, 'bad', { name: 'bad', base: fixtureBase('single'), rootfs: { strategy: 'layer' } });
     const res = runCli(['v1.0.0', '--profile', file, '--output', join(dir, 'o'), '--work', join(dir, 'w')]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^error: rootfs.strategy "layer" needs a layered casper base ISO; this one is casper/);

@@ -5,8 +5,9 @@
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findmntUnder, runCli, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { findmntUnder, runCli, sh, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { fixtureProfile, writeProfile, type ProfileDocument } from '../support/profile.js';
 
 function script(dir: string, name: string, body: string): string {
   const file = join(dir, name);
@@ -15,10 +16,17 @@ function script(dir: string, name: string, body: string): string {
   return name;
 }
 
-function profile(dir: string, name: string, hooks: Record<string, string[]>): string {
-  return writeFixtureProfile(dir, name, {
-    extra: ['hooks:', ...Object.entries(hooks).map(([point, list]) => `  ${point}: [${list.join(', ')}]`)],
-  });
+type Hooks = NonNullable<ProfileDocument['hooks']>;
+
+function profile(dir: string, name: string, hooks: Hooks): string {
+  return writeProfile(dir, name, fixtureProfile(name, { hooks }));
+}
+
+/** `line:column` of the first occurrence of `text` in `file`, as the profile errors print it. */
+function positionOf(file: string, text: string): string {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const line = lines.findIndex((l) => l.includes(text));
+  return `${line + 1}:${lines[line]!.indexOf(text) + 1}`;
 }
 
 describe('build hooks', needs(requireRoot(), requireFixtures()), () => {
@@ -83,6 +91,6 @@ describe('build hooks', needs(requireRoot(), requireFixtures()), () => {
     const file = profile(dir, 'hook-missing', { 'pre-repack': ['nope.sh'] });
     const res = runCli(['v1.0.0', '--profile', file, '--output', join(dir, 'out-missing'), '--work', join(dir, 'work-missing')]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^error: .*hook-missing\.yaml:11:16: hooks\["pre-repack"\]\[0\]: file not found: .*nope\.sh$/m);
+    expect(res.stderr).toMatch(new RegExp(`^error: .*hook-missing\\.yaml:${positionOf(file, 'nope.sh')}: hooks\\["pre-repack"\\]\\[0\\]: file not found: .*nope\\.sh$`, 'm'));
   });
 });

@@ -13,6 +13,7 @@ import { withSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
 import { fixtureIso, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { mksquashfs } from '../support/squashfs.js';
 import { inProcessHashes, inspectListing, unsquashfsListing } from './image-helpers.js';
 
 describe('fixture rootfs read in-process', needs(requireRoot('unsquashfs extracts device nodes and owners'), requireFixtures()), () => {
@@ -55,7 +56,7 @@ describe('fixture rootfs read in-process', needs(requireRoot('unsquashfs extract
   for (const comp of ['gzip', 'zstd', 'lz4'] as const) {
     it(`${comp}: the repacked rootfs lists and reads the same, bare and inside an ISO`, async () => {
       const image = join(dir, `${comp}.sqfs`);
-      execFileSync('mksquashfs', [join(dir, 'root'), image, '-noappend', '-quiet', '-no-progress', '-comp', comp, ...(comp === 'lz4' ? [] : ['-Xcompression-level', '1'])], { stdio: 'ignore' });
+      mksquashfs(join(dir, 'root'), image, ['-comp', comp, ...(comp === 'lz4' ? [] : ['-Xcompression-level', '1'])]);
       const theirs = unsquashfsListing(image);
       expect(inspectListing(image)).toEqual(theirs);
       const ours = await inProcessHashes(image);

@@ -3,7 +3,6 @@
  * success or an IsoBuildError; anything else (TypeError, RangeError, a hang) is a bug in the readers.
  * Reproduce a failure with ISO_BUILD_FUZZ_SEED=<seed printed in the failure>.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { bufferSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
 import { fixtureIso, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireTools } from '../support/needs.js';
+import { mksquashfs } from '../support/squashfs.js';
 import { PSEUDO, makeTree } from './image-helpers.js';
 
 const SEED = Number(process.env.ISO_BUILD_FUZZ_SEED ?? 20261123);
@@ -164,7 +164,7 @@ describe('fuzzing the gzip, zstd and lz4 decoders through the squashfs reader (b
       let seed = 3;
       for (const comp of ['gzip', 'zstd', 'lz4']) {
         const file = join(dir, `${comp}.sqfs`);
-        execFileSync('mksquashfs', [join(dir, 'tree'), file, '-noappend', '-quiet', '-no-progress', '-comp', comp, '-b', '16K', ...PSEUDO], { stdio: 'ignore' });
+        mksquashfs(join(dir, 'tree'), file, ['-comp', comp, '-b', '16K', ...PSEUDO]);
         const image = readFileSync(file);
         const rand = rng(SEED + seed++);
         // Data blocks and fragments hold most of these small images: mutate anywhere.

@@ -11,6 +11,7 @@ import { withSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
 import { runCli, tempDir } from '../support/cli.js';
 import { needs, requireTools } from '../support/needs.js';
+import { mksquashfs } from '../support/squashfs.js';
 import { PSEUDO, VARIANTS, inProcessHashes, inspectListing, makeTree, unsquashfsListing } from './image-helpers.js';
 
 describe('squashfs reader vs squashfs-tools', needs(requireTools('mksquashfs', 'unsquashfs', 'rdsquashfs', 'gensquashfs')), () => {
@@ -21,7 +22,7 @@ describe('squashfs reader vs squashfs-tools', needs(requireTools('mksquashfs', '
     makeTree(join(dir, 'tree'));
     for (const [name, args] of Object.entries(VARIANTS)) {
       const image = join(dir, `${name}.sqfs`);
-      execFileSync('mksquashfs', [join(dir, 'tree'), image, '-noappend', '-quiet', '-no-progress', '-processors', '1', ...args, ...PSEUDO], { stdio: 'ignore' });
+      mksquashfs(join(dir, 'tree'), image, ['-processors', '1', ...args, ...PSEUDO]);
       images.set(name, image);
     }
   });
@@ -85,7 +86,7 @@ describe('squashfs reader vs squashfs-tools', needs(requireTools('mksquashfs', '
   it('decodes wide device numbers like the kernel and rdsquashfs (unsquashfs 4.5 -lln prints them in the old 8:8 form)', async () => {
     const image = join(dir, 'wide.sqfs');
     mkdirSync(join(dir, 'empty'), { recursive: true });
-    execFileSync('mksquashfs', [join(dir, 'empty'), image, '-noappend', '-quiet', '-no-progress', '-p', 'dev-wide c 600 0 0 300 70000'], { stdio: 'ignore' });
+    mksquashfs(join(dir, 'empty'), image, ['-p', 'dev-wide c 600 0 0 300 70000']);
     expect(execFileSync('rdsquashfs', ['-s', '/dev-wide', image], { encoding: 'utf8' })).toMatch(/Device number: 300:70000/);
     const lines = inspectListing(image);
     expect(lines[1]).toMatch(/^crw------- 0\/0 +300,70000 .* \/dev-wide$/);
@@ -93,7 +94,7 @@ describe('squashfs reader vs squashfs-tools', needs(requireTools('mksquashfs', '
 
   it('refuses lzo with a clear error', () => {
     const image = join(dir, 'lzo.sqfs');
-    execFileSync('mksquashfs', [join(dir, 'tree'), image, '-noappend', '-quiet', '-no-progress', '-comp', 'lzo'], { stdio: 'ignore' });
+    mksquashfs(join(dir, 'tree'), image, ['-comp', 'lzo']);
     const res = runCli(['inspect', image, '--ls', '/']);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^error: .*squashfs compressed with lzo cannot be read in-process\nhint: supported: gzip, xz, lz4, zstd/);

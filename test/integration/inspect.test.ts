@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, REPO, fixtureIso, runCli, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
+import { mksquashfs } from '../support/squashfs.js';
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 
@@ -24,7 +25,7 @@ describe('iso-build inspect', needs(requireTools('mksquashfs', 'xorriso')), () =
     writeFileSync(join(root, 'etc/hostname'), 'appliance\n');
     const tree = join(dir, 'tree');
     mkdirSync(join(tree, 'casper'), { recursive: true });
-    execFileSync('mksquashfs', [root, join(tree, 'casper/filesystem.squashfs'), '-noappend', '-quiet', '-no-progress', '-comp', 'zstd'], { stdio: 'ignore' });
+    mksquashfs(root, join(tree, 'casper/filesystem.squashfs'), ['-comp', 'zstd']);
     writeFileSync(join(tree, 'casper/filesystem.size'), '123\n');
     const sq = readFileSync(join(tree, 'casper/filesystem.squashfs'));
     writeFileSync(join(tree, 'md5sum.txt'), `${md5('123\n')}  ./casper/filesystem.size\n${md5(sq)}  ./casper/filesystem.squashfs\n`);

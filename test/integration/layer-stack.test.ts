@@ -10,6 +10,7 @@ import { openImages, type OpenedImages } from '../../src/image/open-images.js';
 import { LayerStack, layerBytes } from '../../src/image/rootfs.js';
 import { sh, tempDir } from '../support/cli.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
+import { mksquashfs } from '../support/squashfs.js';
 
 describe('LayerStack (overlayfs rules over squashfs images)', needs(requireRoot('mknod, trusted.* xattrs, loop and overlayfs mounts'), requireTools('mksquashfs', 'setfattr')), () => {
   let dir: string;
@@ -31,7 +32,7 @@ describe('LayerStack (overlayfs rules over squashfs images)', needs(requireRoot(
     writeFileSync(join(upper, 'e/y'), 'yyyy');
     sh('mknod', [join(upper, 'f'), 'c', '0', '0']);
     writeFileSync(join(upper, 'g'), 'gg');
-    for (const layer of ['lower', 'upper']) sh('mksquashfs', [join(dir, layer), join(dir, `${layer}.squashfs`), '-noappend', '-quiet', '-no-progress']);
+    for (const layer of ['lower', 'upper']) mksquashfs(join(dir, layer), join(dir, `${layer}.squashfs`));
     images = await openImages([join(dir, 'upper.squashfs'), join(dir, 'lower.squashfs')]);
   });
   afterAll(async () => {

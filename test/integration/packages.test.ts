@@ -8,42 +8,31 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, fixtureIso, fixtureSha, runCli, sh, tempDir } from '../support/cli.js';
+import { REPO, runCli, sh, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { fixtureBase, writeProfile, type ProfileDocument } from '../support/profile.js';
 
 const VERSION = 'v1.0.0';
 const PKG = join(REPO, 'test/fixtures/packages');
 const PAYLOAD = 'opt/novasphere/packages';
 const IMAGE_REF = 'registry.novasphere.invalid/test/hello:1.0';
 
-function profileYaml(): string {
-  return `name: pkg-test
-product: Package Test
-base:
-  path: ${fixtureIso('single')}
-  sha256: ${fixtureSha('single')}
-rootfs:
-  compression: gzip
-  compressionLevel: 1
-packages:
-  system: [jq]
-  sources:
-    - uri: host-mirror
-      suites: [bookworm]
-      signedBy: /usr/share/keyrings/debian-archive-keyring.gpg
-  debs: [${PKG}/novasphere-hello-offline_1.0.0_all.deb]
-  images:
-    - archive: ${PKG}/hello-image-oci.tar
-      reference: ${IMAGE_REF}
-  charts:
-    - name: hello
-      version: 0.1.0
-      path: ${PKG}/hello-chart-0.1.0.tgz
-  installScript: ${REPO}/profiles/templates/install.sh.hbs
-  k3sAirgap: true
-  onIso: true
-`;
-}
+const PROFILE: ProfileDocument = {
+  name: 'pkg-test',
+  product: 'Package Test',
+  base: fixtureBase('single'),
+  rootfs: { compression: 'gzip', compressionLevel: 1 },
+  packages: {
+    system: ['jq'],
+    sources: [{ uri: 'host-mirror', suites: ['bookworm'], signedBy: '/usr/share/keyrings/debian-archive-keyring.gpg' }],
+    debs: [`${PKG}/novasphere-hello-offline_1.0.0_all.deb`],
+    images: [{ archive: `${PKG}/hello-image-oci.tar`, reference: IMAGE_REF }],
+    charts: [{ name: 'hello', version: '0.1.0', path: `${PKG}/hello-chart-0.1.0.tgz` }],
+    installScript: `${REPO}/profiles/templates/install.sh.hbs`,
+    k3sAirgap: true,
+    onIso: true,
+  },
+};
 
 /** Runs a shell script in a fresh network and mount namespace: no network at all, mounts vanish with it. */
 function offline(rootfs: string, script: string): { code: number | null; out: string } {
@@ -86,8 +75,7 @@ describe('offline package payload (fixture build)', needs(requireRoot(), require
 
   beforeAll(() => {
     dir = tempDir('packages');
-    profile = join(dir, 'profile.yaml');
-    writeFileSync(profile, profileYaml());
+    profile = writeProfile(dir, 'profile', PROFILE);
     const build = (n: number): ReturnType<typeof runCli> =>
       runCli([VERSION, '--profile', profile, '--output', join(dir, `r${n}`), '--work', join(dir, `w${n}`)], {
         env: { SOURCE_DATE_EPOCH: '1700000000' },

@@ -13,13 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeSquashfs } from '../../src/image/squashfs-merge.js';
 import { tempDir } from '../support/cli.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
+import { mksquashfs } from '../support/squashfs.js';
 import { makeTree, unsquashfsListing } from './image-helpers.js';
 
 const MTIME = 1700000000;
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
 
-function mksquashfs(src: string, image: string, comp: string[], time = 0): void {
-  sh('mksquashfs', [src, image, '-noappend', '-quiet', '-no-progress', '-processors', '2', ...comp, '-all-time', String(time), '-mkfs-time', String(time)]);
+/** mksquashfs with fixed times: sqfsdiff then compares the merge with mksquashfs's reference including mtimes. */
+function pack(src: string, image: string, comp: string[], time = 0): void {
+  mksquashfs(src, image, ['-processors', '2', ...comp, '-all-time', String(time), '-mkfs-time', String(time)]);
 }
 
 /** Mounts `lowers` (top first) + `upper` as overlayfs the way the build does, runs `fn` on the view, unmounts. */
@@ -116,8 +118,8 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
       const d = join(dir, name);
       const upper = join(d, 'upper');
       throughOverlay(d, [join(dir, 'base')], upper, change);
-      mksquashfs(join(dir, 'base'), join(d, 'base.sqfs'), comp);
-      mksquashfs(upper, join(d, 'changes.sqfs'), comp);
+      pack(join(dir, 'base'), join(d, 'base.sqfs'), comp);
+      pack(upper, join(d, 'changes.sqfs'), comp);
       const out = join(d, 'merged.sqfs');
       const result = await mergeSquashfs({ base: join(d, 'base.sqfs'), changes: join(d, 'changes.sqfs'), out, keepWhiteouts: false, mtime: MTIME });
       expect(result.reusedBytes).toBeGreaterThan(300_000);
@@ -125,7 +127,7 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
       let reference = '';
       throughOverlay(d, [join(dir, 'base')], upper, (view) => {
         reference = join(d, 'reference.sqfs');
-        mksquashfs(view, reference, comp, MTIME);
+        pack(view, reference, comp, MTIME);
       });
       expect(sqfsdiff(reference, out)).toEqual([]);
       const ours = tree(out, d);
@@ -160,8 +162,8 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
       rmSync(join(v, 'frag'), { recursive: true });
       writeFileSync(join(v, 'new-file'), 'new\n');
     });
-    mksquashfs(layer1, join(d, 'layer1.sqfs'), comp);
-    mksquashfs(layer2, join(d, 'layer2.sqfs'), comp);
+    pack(layer1, join(d, 'layer1.sqfs'), comp);
+    pack(layer2, join(d, 'layer2.sqfs'), comp);
     const merged = join(d, 'merged.sqfs');
     await mergeSquashfs({ base: join(d, 'layer1.sqfs'), changes: join(d, 'layer2.sqfs'), out: merged, keepWhiteouts: true, mtime: MTIME });
 
@@ -172,11 +174,11 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
     mkdirSync(mnt, { recursive: true });
     sh('mount', ['-t', 'squashfs', '-o', 'ro,loop', merged, mnt]);
     try {
-      throughOverlay(d, [mnt, join(dir, 'base')], join(d, 'scratch1'), (v) => mksquashfs(v, viaMerged, comp, MTIME));
+      throughOverlay(d, [mnt, join(dir, 'base')], join(d, 'scratch1'), (v) => pack(v, viaMerged, comp, MTIME));
     } finally {
       sh('umount', [mnt]);
     }
-    throughOverlay(d, [layer2, layer1, join(dir, 'base')], join(d, 'scratch2'), (v) => mksquashfs(v, viaBoth, comp, MTIME));
+    throughOverlay(d, [layer2, layer1, join(dir, 'base')], join(d, 'scratch2'), (v) => pack(v, viaBoth, comp, MTIME));
     expect(sqfsdiff(viaBoth, viaMerged)).toEqual([]);
     const listing = unsquashfsListing(viaMerged).join('\n');
     expect(listing).toMatch(/ \/many\/second-layer$/m);
@@ -188,8 +190,8 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
     const d = join(dir, 'redirect');
     mkdirSync(join(d, 'upper/moved'), { recursive: true });
     execFileSync('setfattr', ['-n', 'trusted.overlay.redirect', '-v', '/many-dir', join(d, 'upper/moved')]);
-    mksquashfs(join(dir, 'base'), join(d, 'base.sqfs'), ['-comp', 'gzip']);
-    mksquashfs(join(d, 'upper'), join(d, 'changes.sqfs'), ['-comp', 'gzip']);
+    pack(join(dir, 'base'), join(d, 'base.sqfs'), ['-comp', 'gzip']);
+    pack(join(d, 'upper'), join(d, 'changes.sqfs'), ['-comp', 'gzip']);
     await expect(mergeSquashfs({ base: join(d, 'base.sqfs'), changes: join(d, 'changes.sqfs'), out: join(d, 'out.sqfs'), keepWhiteouts: false, mtime: MTIME })).rejects.toThrow(
       /\/moved carries trusted\.overlay\.redirect/,
     );

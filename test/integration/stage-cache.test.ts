@@ -3,11 +3,12 @@
  * extracted ISO tree and the customized rootfs with its squashfs (no xorriso extraction, no unsquashfs, no chroot
  * commands, no apt, no mksquashfs of the rootfs) and still gives the ISO a full build gives.
  */
-import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { writeProfile } from '../support/profile.js';
 
 describe('stage cache', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
@@ -22,20 +23,21 @@ describe('stage cache', needs(requireRoot(), requireFixtures()), () => {
     return { iso: join(dir, out, `cache-test-${version}.iso`), log: readFileSync(join(dir, work, 'build.log'), 'utf8') };
   };
 
-  const writeProfile = (command: string): void => {
-    writeFileSync(
-      profile,
-      `name: cache-test\nbase:\n  path: ${join(dir, 'base.iso')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compression: gzip\n` +
-        `overlay:\n  - source: ${join(dir, 'overlay')}\n    target: /\nchroot:\n  commands:\n    - ${JSON.stringify(command)}\n`,
-    );
+  const writeProfileWith = (command: string): void => {
+    profile = writeProfile(dir, 'profile', {
+      name: 'cache-test',
+      base: { path: join(dir, 'base.iso'), sha256: fixtureSha('single') },
+      rootfs: { compression: 'gzip' },
+      overlay: [{ source: join(dir, 'overlay'), target: '/' }],
+      chroot: { commands: [command] },
+    });
   };
 
   beforeAll(() => {
     dir = tempDir('stagecache');
     cpSync(join(REPO, 'overlay/fixture/rootfs'), join(dir, 'overlay'), { recursive: true });
     cpSync(fixtureIso('single'), join(dir, 'base.iso'));
-    profile = join(dir, 'profile.yaml');
-    writeProfile('echo cached-step > /etc/cached-step');
+    writeProfileWith('echo cached-step > /etc/cached-step');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -67,7 +69,7 @@ describe('stage cache', needs(requireRoot(), requireFixtures()), () => {
   });
 
   it('a changed chroot command is not served from the cache', () => {
-    writeProfile('echo changed-step > /etc/cached-step');
+    writeProfileWith('echo changed-step > /etc/cached-step');
     const rebuilt = build('work', 'out-command');
     expect(rebuilt.log).toContain('chroot command 1/1');
     const tree = join(dir, 'tree-command');

@@ -2,8 +2,9 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { FIXTURES, findmntUnder, fixtureIso, runCli, sh, sha256, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { fixtureBase, writeProfile, type ProfileDocument } from '../support/profile.js';
 
 function expectUserError(res: ReturnType<typeof runCli>, message: RegExp): void {
   expect(res.code).toBe(2);
@@ -39,20 +40,16 @@ describe('user errors', needs(requireRoot(), requireFixtures()), () => {
   });
 
   it('a missing overlay directory', () => {
-    const profile = join(dir, 'missing-overlay.yaml');
-    writeFileSync(
-      profile,
-      `name: x\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\noverlay:\n  - source: ./no-such-dir\n    target: /etc\n`,
-    );
+    const profile = writeProfile(dir, 'missing-overlay', { name: 'x', base: fixtureBase('single'), overlay: [{ source: './no-such-dir', target: '/etc' }] });
     const res = runCli(['v1.0.0', '--profile', profile, ...common('overlay')]);
     expectUserError(res, /missing-overlay\.yaml:\d+:\d+: overlay\[0\]\.source.*no-such-dir/);
   });
 
   it('an unknown profile key', () => {
-    const profile = join(dir, 'unknown-key.yaml');
     mkdirSync(join(dir, 'o'), { recursive: true });
     copyFileSync(join(FIXTURES, 'SHA256SUMS'), join(dir, 'SHA256SUMS'));
-    writeFileSync(profile, `name: x\nbase:\n  path: ${fixtureIso('single')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compresion: xz\n`);
+    // the misspelt key is the point: past the type on purpose
+    const profile = writeProfile(dir, 'unknown-key', { name: 'x', base: fixtureBase('single'), rootfs: { compresion: 'xz' } } as ProfileDocument);
     const res = runCli(['v1.0.0', '--profile', profile, ...common('key')]);
     expectUserError(res, /unknown-key\.yaml:6:\d+: .*unknown key "compresion".*rootfs/);
   });

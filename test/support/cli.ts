@@ -1,7 +1,7 @@
 /** Shared helpers for integration and e2e tests: run the real CLI, read results back with independent tools. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,29 +96,4 @@ export function sh(cmd: string, args: string[], cwd?: string): string {
 
 export function fixtureSha(variant: Variant): string {
   return sha256(fixtureIso(variant));
-}
-
-/**
- * A profile in `dir` on the single-squashfs fixture with the repo's fixture overlay, plus the given YAML lines
- * (top-level sections such as chroot: or hooks:). Returns its path.
- */
-export function writeFixtureProfile(dir: string, name: string, opts: { compression?: string; extra?: string[] } = {}): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      `name: ${name}`,
-      'base:',
-      `  path: ${fixtureIso('single')}`,
-      `  sha256sums: ${join(FIXTURES, 'SHA256SUMS')}`,
-      'rootfs:',
-      `  compression: ${opts.compression ?? 'gzip'}`,
-      'overlay:',
-      `  - source: ${join(REPO, 'overlay/fixture/rootfs')}`,
-      '    target: /',
-      ...(opts.extra ?? []),
-      '',
-    ].join('\n'),
-  );
-  return file;
 }

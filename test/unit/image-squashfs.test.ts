@@ -1,5 +1,4 @@
 /** Bad squashfs images give an IsoBuildError naming the broken structure, never a crash or a hang. */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,14 +7,13 @@ import { IsoBuildError } from '../../src/errors.js';
 import { modeString } from '../../src/image/listing.js';
 import { bufferSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
+import { mksquashfs } from '../support/squashfs.js';
 
 let dir: string;
 let plain: Buffer; // metadata stored uncompressed (-noI), so tests can patch directory entries
 
 function squash(name: string, args: string[]): Buffer {
-  const image = join(dir, `${name}.sqfs`);
-  execFileSync('mksquashfs', [join(dir, 'tree'), image, '-noappend', '-quiet', '-no-progress', ...args], { stdio: 'ignore' });
-  return readFileSync(image);
+  return readFileSync(mksquashfs(join(dir, 'tree'), join(dir, `${name}.sqfs`), args));
 }
 
 async function readEverything(image: Buffer): Promise<number> {
