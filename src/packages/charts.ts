@@ -1,4 +1,5 @@
 /** Helm charts: Chart.yaml read from the .tgz and checked against the profile, and the index.yaml of a local repository. */
+import semver from 'semver';
 import { parse, stringify } from 'yaml';
 import { scanTar, TarFormatError } from './tar.js';
 
@@ -58,11 +59,24 @@ export interface IndexEntry {
   sha256: string;
 }
 
+/**
+ * Helm's order of one chart's versions in index.yaml: newest SemVer first, versions that do not parse last (helm
+ * pkg/repo/index.go, ChartVersions.Less: "Failed parse pushes to the back"; sorted in reverse). Ties by text, so the
+ * index is the same whatever order the profile lists the charts in.
+ */
+export function compareChartVersions(a: string, b: string): number {
+  const [va, vb] = [semver.parse(a, { loose: true }), semver.parse(b, { loose: true })];
+  if (va && vb) return semver.rcompare(va, vb) || (a < b ? -1 : a > b ? 1 : 0);
+  if (va || vb) return va ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** index.yaml as `helm repo index` writes it, with relative URLs and a fixed timestamp. */
 export function chartIndexYaml(entries: readonly IndexEntry[], epochSeconds: number): string {
   const created = new Date(epochSeconds * 1000).toISOString();
   const byName: Record<string, unknown[]> = {};
-  for (const e of [...entries].sort((a, b) => (a.name === b.name ? (a.version < b.version ? 1 : -1) : a.name < b.name ? -1 : 1))) {
+  const byNameThenVersion = (a: IndexEntry, b: IndexEntry): number => (a.name === b.name ? compareChartVersions(a.version, b.version) : a.name < b.name ? -1 : 1);
+  for (const e of [...entries].sort(byNameThenVersion)) {
     (byName[e.name] ??= []).push({
       apiVersion: e.apiVersion ?? 'v2',
       name: e.name,

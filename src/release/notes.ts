@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Handlebars from 'handlebars';
+import semver from 'semver';
 import { IsoBuildError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import { readManifest, type BuildManifest, type Package } from './manifest.js';
@@ -30,29 +31,11 @@ export function diffPackages(before: Package[], after: Package[]): PackageChange
   };
 }
 
-/** Orders release versions: v1.2.3 (a pre-release sorts before its release) and yyyymmdd dates. */
+/** Orders release versions: v1.2.3 as SemVer (a pre-release sorts before its release) and yyyymmdd dates. */
 export function compareVersions(a: string, b: string): number {
-  const semver = (v: string): [number[], string[] | undefined] | undefined => {
-    const m = /^v(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+.*)?$/.exec(v);
-    return m ? [[Number(m[1]), Number(m[2]), Number(m[3])], m[4]?.split('.')] : undefined;
-  };
-  const sa = semver(a);
-  const sb = semver(b);
-  if (sa && sb) {
-    for (let i = 0; i < 3; i++) if (sa[0][i] !== sb[0][i]) return sa[0][i]! - sb[0][i]!;
-    const [pa, pb] = [sa[1], sb[1]];
-    if (!pa || !pb) return pa ? -1 : pb ? 1 : 0;
-    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-      const [x, y] = [pa[i], pb[i]];
-      if (x === undefined || y === undefined) return x === undefined ? -1 : 1;
-      if (x === y) continue;
-      const [nx, ny] = [/^\d+$/.test(x), /^\d+$/.test(y)];
-      if (nx && ny) return Number(x) - Number(y);
-      if (nx !== ny) return nx ? -1 : 1;
-      return x < y ? -1 : 1;
-    }
-    return 0;
-  }
+  const release = (v: string): semver.SemVer | null => (v.startsWith('v') ? semver.parse(v.slice(1)) : null);
+  const [sa, sb] = [release(a), release(b)];
+  if (sa && sb) return semver.compare(sa, sb);
   if (/^\d{8}$/.test(a) && /^\d{8}$/.test(b)) return Number(a) - Number(b);
   return a < b ? -1 : a > b ? 1 : 0;
 }
