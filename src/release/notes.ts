@@ -5,29 +5,42 @@ import Handlebars from 'handlebars';
 import semver from 'semver';
 import { IsoBuildError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { compareDebianVersions } from '../tools/dpkg-versions.js';
 import { readManifest, type BuildManifest, type Package } from './manifest.js';
 
 export const NOTES_NAME = 'RELEASE-NOTES.md';
 /** The repository's release/ directory (the templates ship with iso-build). */
 export const RELEASE_TEMPLATES_DIR = join(packageRoot(), 'release');
 
+export interface VersionChange {
+  name: string;
+  from: string;
+  to: string;
+}
+
 export interface PackageChanges {
   added: Package[];
   removed: Package[];
-  upgraded: { name: string; from: string; to: string }[];
+  /** Newer in dpkg's version order (epochs, `~`, revisions: 1.0~rc1 < 1.0 < 1.0-1 < 1:0.9), so not by text. */
+  upgraded: VersionChange[];
+  downgraded: VersionChange[];
 }
 
-export function diffPackages(before: Package[], after: Package[]): PackageChanges {
+/** Package changes between two releases, by name; a version dpkg holds equal (1.0 and 0:1.0) is no change. */
+export async function diffPackages(before: Package[], after: Package[]): Promise<PackageChanges> {
   const old = new Map(before.map((p) => [p.name, p.version]));
   const now = new Map(after.map((p) => [p.name, p.version]));
   const byName = <T extends { name: string }>(a: T, b: T): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const changed = after
+    .filter((p) => old.has(p.name) && old.get(p.name) !== p.version)
+    .map((p) => ({ name: p.name, from: old.get(p.name)!, to: p.version }))
+    .sort(byName);
+  const order = await compareDebianVersions(changed.map((c) => [c.from, c.to] as const));
   return {
     added: after.filter((p) => !old.has(p.name)).sort(byName),
     removed: before.filter((p) => !now.has(p.name)).sort(byName),
-    upgraded: after
-      .filter((p) => old.has(p.name) && old.get(p.name) !== p.version)
-      .map((p) => ({ name: p.name, from: old.get(p.name)!, to: p.version }))
-      .sort(byName),
+    upgraded: changed.filter((_, i) => order[i]! < 0),
+    downgraded: changed.filter((_, i) => order[i]! > 0),
   };
 }
 
@@ -68,13 +81,13 @@ export interface NotesInput {
   templatesDir?: string;
 }
 
-export function renderNotes(input: NotesInput): string {
+export async function renderNotes(input: NotesInput): Promise<string> {
   const dir = input.templatesDir ?? RELEASE_TEMPLATES_DIR;
   const templateFile = join(dir, 'notes.md.hbs');
   if (!existsSync(templateFile)) throw new IsoBuildError(`release notes template ${templateFile} is missing`);
   const checklistFile = join(dir, 'CHECKLIST.md');
   const { manifest, previous } = input;
-  const changes = previous ? diffPackages(previous.manifest.packages, manifest.packages) : undefined;
+  const changes = previous ? await diffPackages(previous.manifest.packages, manifest.packages) : undefined;
   const hb = Handlebars.create();
   hb.registerHelper('short', (s: unknown) => String(s).slice(0, 16));
   let template: Handlebars.TemplateDelegate;
@@ -89,7 +102,7 @@ export function renderNotes(input: NotesInput): string {
     packageCount: manifest.packages.length,
     previous: previous ? { version: previous.manifest.version, packageCount: previous.manifest.packages.length } : undefined,
     changes,
-    changeCount: changes ? changes.added.length + changes.removed.length + changes.upgraded.length : 0,
+    changeCount: changes ? changes.added.length + changes.removed.length + changes.upgraded.length + changes.downgraded.length : 0,
     signed: input.signed,
     checklist: existsSync(checklistFile) ? readFileSync(checklistFile, 'utf8').trim() : undefined,
   };

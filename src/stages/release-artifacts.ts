@@ -39,7 +39,7 @@ export async function writeReleaseArtifacts(
   const fingerprint = key ? await signingKeyFingerprint(key, { log: ctx.log }) : undefined;
   const previous = previousRelease(dir, ctx.version);
   ctx.log.line(`release notes: previous release ${previous ? `${previous.manifest.version} in ${previous.dir}` : 'none'}`);
-  const notes = renderNotes({ manifest, previous, signed: key && fingerprint ? { key, fingerprint } : undefined });
+  const notes = await renderNotes({ manifest, previous, signed: key && fingerprint ? { key, fingerprint } : undefined });
   write(NOTES_NAME, notes);
 
   const sums = [

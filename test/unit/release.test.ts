@@ -18,13 +18,14 @@ describe('release versions', () => {
 });
 
 describe('package changes', () => {
-  it('lists added, removed and upgraded packages by name', () => {
+  it('lists added, removed and upgraded packages by name', async () => {
     const before = parsePackageList('b\t1\na\t1\nc\t2\n');
     const after = parsePackageList('a\t1\nc\t3\nd\t1\n');
-    expect(diffPackages(before, after)).toEqual({
+    expect(await diffPackages(before, after)).toEqual({
       added: [{ name: 'd', version: '1' }],
       removed: [{ name: 'b', version: '1' }],
       upgraded: [{ name: 'c', from: '2', to: '3' }],
+      downgraded: [],
     });
   });
 });
@@ -69,8 +70,8 @@ describe('release notes', () => {
     packages: [{ name: 'a', version: '2' }],
   } satisfies BuildManifest;
 
-  it('renders the shipped template with changes and the checklist', () => {
-    const notes = renderNotes({ manifest, previous: { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: [{ name: 'a', version: '1' }] } }, signed: undefined });
+  it('renders the shipped template with changes and the checklist', async () => {
+    const notes = await renderNotes({ manifest, previous: { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: [{ name: 'a', version: '1' }] } }, signed: undefined });
     expect(notes).toMatch(/^# P v2\.0\.0$/m);
     expect(notes).toContain('Released 2023-11-14');
     expect(notes).toContain('- a 1 → 2');
@@ -78,11 +79,11 @@ describe('release notes', () => {
     expect(notes).toContain('## Release checklist');
   });
 
-  it('uses another templates directory, and names a broken template', () => {
+  it('uses another templates directory, and names a broken template', async () => {
     writeFileSync(join(dir, 'notes.md.hbs'), '{{version}} {{#if previous}}after {{previous.version}}{{else}}first{{/if}}\n');
-    expect(renderNotes({ manifest, signed: undefined, templatesDir: dir })).toBe('v2.0.0 first\n');
+    expect(await renderNotes({ manifest, signed: undefined, templatesDir: dir })).toBe('v2.0.0 first\n');
     writeFileSync(join(dir, 'notes.md.hbs'), '{{#if x}}unclosed\n');
-    expect(() => renderNotes({ manifest, signed: undefined, templatesDir: dir })).toThrow(/notes\.md\.hbs: /);
+    await expect(renderNotes({ manifest, signed: undefined, templatesDir: dir })).rejects.toThrow(/notes\.md\.hbs: /);
   });
 });
 
