@@ -33,12 +33,6 @@ export function installSignalHandlers(onSignal?: (sig: NodeJS.Signals) => void):
   process.on('SIGHUP', handler);
 }
 
-/** For tests that run several builds in one process. */
-export function resetInterrupt(): void {
-  controller = new AbortController();
-  receivedSignal = undefined;
-}
-
 type Release = () => Promise<void> | void;
 
 /**

@@ -11,7 +11,6 @@ const MAX_DIR_BYTES = 64 << 20;
 const MAX_DEPTH = 256;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
 
 export interface IsoEntry {
   name: string;
@@ -385,4 +384,3 @@ function collectSl(area: Buffer): string | undefined {
   return parts[0] === '' && parts.length === 1 ? '/' : target;
 }
 
-export const MODE = { S_IFDIR, S_IFREG, S_IFLNK } as const;

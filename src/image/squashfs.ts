@@ -582,7 +582,3 @@ function sb64(b: Buffer, off: number): number {
   return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
 }
 
-/** Opens the squashfs that starts at `offset` of `source` and spans at most `size` bytes. */
-export async function openSquashFs(source: ByteSource, offset = 0, size = source.size - offset, name = source.name): Promise<SquashFs> {
-  return SquashFs.open(source.slice(offset, size, name));
-}

@@ -5,8 +5,8 @@
  * entry with Signed-By (`repoSourcesEntry`), which apt reads since 1.1 (Ubuntu 22.04 has 2.4, Debian 12 2.6).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { IsoBuildError } from '../errors.js';
 import { debControl, ftparchivePackages, xzCompress } from '../tools/apt.js';
@@ -169,10 +169,3 @@ export async function writeRepo(opts: RepoOptions): Promise<RepoResult> {
   opts.log?.line(`packages: repository ${opts.dir}: ${packages.length} .debs, signed by ${fingerprint}`);
   return { fingerprint, publicKey, packages: packages.sort((a, b) => (a.file < b.file ? -1 : 1)) };
 }
-
-/** Sizes of the files in a directory (for progress/summary). */
-export function dirSize(dir: string): number {
-  return readdirSync(dir).reduce((sum, n) => sum + statSync(join(dir, n)).size, 0);
-}
-
-export { basename };

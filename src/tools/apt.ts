@@ -28,14 +28,6 @@ export async function aptGet(aptConfig: string, args: readonly string[], call: A
   });
 }
 
-export async function aptCache(aptConfig: string, args: readonly string[], call: AptCall = {}): Promise<RunResult> {
-  return run('apt-cache', [...args], {
-    env: { APT_CONFIG: aptConfig },
-    log: call.log,
-    what: `apt-cache ${args.slice(0, 2).join(' ')}`,
-  });
-}
-
 /** `apt-ftparchive packages .` in `dir`: the Packages index of the .debs below it (paths relative to dir). */
 export async function ftparchivePackages(dir: string, call: AptCall = {}): Promise<string> {
   const res = await run('apt-ftparchive', ['-q=2', 'packages', '.'], { cwd: dir, log: undefined, what: `apt-ftparchive packages ${dir}` });
@@ -47,11 +39,6 @@ export async function ftparchivePackages(dir: string, call: AptCall = {}): Promi
 export async function debControl(deb: string, call: AptCall = {}): Promise<string> {
   const res = await run('dpkg-deb', ['--field', deb], { log: call.log, what: `dpkg-deb --field ${deb}` });
   return res.stdout;
-}
-
-/** Reads the whole data archive of a .deb (catches a truncated or corrupt data.tar). */
-export async function debCheckData(deb: string, call: AptCall = {}): Promise<void> {
-  await run('sh', ['-c', 'dpkg-deb --fsys-tarfile "$1" | tar -t >/dev/null', 'sh', deb], { log: call.log, what: `dpkg-deb --fsys-tarfile ${deb}` });
 }
 
 /** `file` -> `file.xz` (apt repository indexes), keeping `file`. */

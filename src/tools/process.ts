@@ -46,10 +46,6 @@ export function killAllChildren(signal: NodeJS.Signals = 'SIGTERM'): void {
   for (const pid of live) killGroup(pid, signal);
 }
 
-export function liveChildCount(): number {
-  return live.size;
-}
-
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
