@@ -4,8 +4,8 @@
  */
 import { DecodeError, decompress, type Compressor } from './codecs.js';
 import { corrupt, type ByteSource } from './source.js';
+import { META_HEADER_SIZE, META_SIZE, META_SIZE_MASK, META_UNCOMPRESSED } from './squashfs-format.js';
 
-export const META_SIZE = 8192;
 /** Decoded blocks kept (8 KiB each): a whole-tree listing of a large rootfs reads each block about once. */
 const CACHE_BLOCKS = 4096;
 
@@ -35,18 +35,18 @@ export class MetadataReader {
   async block(pos: number, what: string): Promise<MetaBlock> {
     const hit = this.cache.get(pos);
     if (hit) return hit;
-    if (pos + 2 > this.end) throw corrupt(this.source.name, what, `metadata block at ${pos} lies past the end of the filesystem (${this.end})`);
-    const want = Math.min(META_SIZE + 2, this.end - pos);
+    if (pos + META_HEADER_SIZE > this.end) throw corrupt(this.source.name, what, `metadata block at ${pos} lies past the end of the filesystem (${this.end})`);
+    const want = Math.min(META_HEADER_SIZE + META_SIZE, this.end - pos);
     const w = this.window;
     const head = w && pos >= w.start && pos + want <= w.start + w.bytes.length ? w.bytes.subarray(pos - w.start, pos - w.start + want) : await this.source.read(pos, want, what);
     const word = head.readUInt16LE(0);
-    const size = word & 0x7fff;
-    if (size === 0 || size > META_SIZE || 2 + size > head.length) {
+    const size = word & META_SIZE_MASK;
+    if (size === 0 || size > META_SIZE || META_HEADER_SIZE + size > head.length) {
       throw corrupt(this.source.name, what, `metadata block at ${pos} has an impossible size ${size}`);
     }
-    const raw = head.subarray(2, 2 + size);
+    const raw = head.subarray(META_HEADER_SIZE, META_HEADER_SIZE + size);
     let data: Buffer;
-    if (word & 0x8000) {
+    if (word & META_UNCOMPRESSED) {
       data = Buffer.from(raw);
     } else {
       try {
@@ -56,7 +56,7 @@ export class MetadataReader {
         throw err;
       }
     }
-    const block = { data, next: pos + 2 + size };
+    const block = { data, next: pos + META_HEADER_SIZE + size };
     if (this.cache.size >= CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
     this.cache.set(pos, block);
     return block;

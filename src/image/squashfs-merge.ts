@@ -12,16 +12,10 @@ import { IsoBuildError } from '../errors.js';
 import { openImages } from './open-images.js';
 import { hasOpaqueMark, isWhiteout, OPAQUE_XATTR, TRUSTED_PREFIX } from './overlay-marks.js';
 import { SquashFs, type FragmentEntry, type Inode, type Xattr } from './squashfs.js';
+import { FLAG, NO_FRAGMENT, SUPERBLOCK_SIZE } from './squashfs-format.js';
 import { encodeSuperblock, writeTables, type TreeNode } from './squashfs-tables.js';
 
-const NO_FRAGMENT = 0xffffffff;
 const OVERLAY_PREFIX = Buffer.from('overlay.');
-/** Flags: inodes, ids and xattrs stored uncompressed; no NFS export table; no xattrs. */
-const FLAG_NOI = 0x1;
-const FLAG_EXPORT = 0x80;
-const FLAG_NOX = 0x100;
-const FLAG_NO_XATTRS = 0x200;
-const FLAG_NOID = 0x800;
 
 export interface MergeOptions {
   /** The base image (the customized rootfs as the stage cache holds it). */
@@ -64,8 +58,8 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
   if (a.sb.compressor !== c.sb.compressor || a.sb.blockSize !== c.sb.blockSize) {
     throw new Error(`squashfs merge: ${c.name} (${c.sb.compressor}, ${c.sb.blockSize}) was not packed like ${a.name} (${a.sb.compressor}, ${a.sb.blockSize})`);
   }
-  const aOptions = await a.source.read(96, a.dataStart - 96, 'squashfs compressor options');
-  const cOptions = await c.source.read(96, c.dataStart - 96, 'squashfs compressor options');
+  const aOptions = await a.source.read(SUPERBLOCK_SIZE, a.dataStart - SUPERBLOCK_SIZE, 'squashfs compressor options');
+  const cOptions = await c.source.read(SUPERBLOCK_SIZE, c.dataStart - SUPERBLOCK_SIZE, 'squashfs compressor options');
   if (!aOptions.equals(cOptions)) throw new Error(`squashfs merge: ${c.name} has other compressor options than ${a.name}`);
 
   // The changes' data region goes right after the base's: its block positions and fragment numbers shift.
@@ -79,8 +73,9 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
 
   const tree = finish(root, opts.keepWhiteouts);
   const tables = writeTables({ root: tree, fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
-  let flags = (a.sb.flags & ~(FLAG_EXPORT | FLAG_NOX | FLAG_NO_XATTRS)) | FLAG_NOI | FLAG_NOID;
-  flags |= tables.xattrTable < 0 ? FLAG_NO_XATTRS : FLAG_NOX;
+  // The tables are written uncompressed (inodes, ids, xattrs), without an NFS export table, with or without xattrs.
+  let flags = (a.sb.flags & ~(FLAG.EXPORTABLE | FLAG.NOX | FLAG.NO_XATTRS)) | FLAG.NOI | FLAG.NOID;
+  flags |= tables.xattrTable < 0 ? FLAG.NO_XATTRS : FLAG.NOX;
   const superblock = encodeSuperblock({
     tables,
     mtime: opts.mtime,
@@ -107,7 +102,7 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
     // Padded to 4 KiB like mksquashfs does, so the image can be a loop device's backing file.
     const padded = Math.ceil(tables.end / 4096) * 4096;
     if (padded > tables.end) await out.write(Buffer.alloc(padded - tables.end), 0, padded - tables.end, tables.end);
-    await out.write(superblock, 0, 96, 0);
+    await out.write(superblock, 0, SUPERBLOCK_SIZE, 0);
   } finally {
     await out.close();
   }

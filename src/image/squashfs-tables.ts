@@ -5,16 +5,33 @@
  *
  * Metadata blocks are stored uncompressed (header bit 15; Linux and squashfs-tools read them like any other): Node
  * has no xz or zstd encoder, and the tables are a few MB against the hundreds of MB of data.
+ *
+ * writeTables runs in passes: number the inodes; write inodes and directory listings together (assigning id and
+ * xattr indexes on the way); then lay out the tables after them: fragments, ids, xattrs.
  */
-import type { FileType, FragmentEntry, Xattr } from './squashfs.js';
-import { SQUASHFS_MAGIC } from './squashfs.js';
+import {
+  BASIC_TYPE,
+  DIR_NAME_MAX,
+  DIR_RUN_MAX,
+  EXTENDED_TYPE_OFFSET,
+  FRAGMENT_ENTRY_SIZE,
+  ID_ENTRY_SIZE,
+  META_HEADER_SIZE,
+  META_SIZE,
+  META_UNCOMPRESSED,
+  NO_FRAGMENT,
+  NO_XATTR,
+  SQUASHFS_MAGIC,
+  SQUASHFS_VERSION,
+  TABLE_ABSENT,
+  XATTR_ID_ENTRY_SIZE,
+  XATTR_TABLE_HEADER_SIZE,
+  writeSuperblock,
+  type FileType,
+} from './squashfs-format.js';
+import type { FragmentEntry, Xattr } from './squashfs.js';
 
-const META_SIZE = 8192;
-const META_BLOCK = META_SIZE + 2;
-const NO_XATTR = 0xffffffff;
-const NO_FRAGMENT = 0xffffffff;
-const NONE = 0xffffffffffffffffn;
-const BASIC_TYPE: Record<FileType, number> = { dir: 1, file: 2, symlink: 3, blockdev: 4, chardev: 5, fifo: 6, socket: 7 };
+const META_BLOCK = META_HEADER_SIZE + META_SIZE;
 
 export interface FileData {
   /** Absolute position of the first data block in the new image. */
@@ -72,6 +89,7 @@ class MetaWriter {
   private cur = Buffer.alloc(META_SIZE);
   private used = 0;
 
+  /** Position of the current block: every block but the last is full (META_BLOCK bytes on disk). */
   get block(): number {
     return this.blocks.length * META_BLOCK;
   }
@@ -92,9 +110,9 @@ class MetaWriter {
   }
 
   private flush(): void {
-    const out = Buffer.alloc(2 + this.used);
-    out.writeUInt16LE(this.used | 0x8000, 0); // bit 15: stored uncompressed
-    this.cur.copy(out, 2, 0, this.used);
+    const out = Buffer.alloc(META_HEADER_SIZE + this.used);
+    out.writeUInt16LE(this.used | META_UNCOMPRESSED, 0);
+    this.cur.copy(out, META_HEADER_SIZE, 0, this.used);
     this.blocks.push(out);
     this.cur = Buffer.alloc(META_SIZE);
     this.used = 0;
@@ -122,191 +140,38 @@ function sortedEntries(dir: TreeNode): [Buffer, TreeNode][] {
 }
 
 export function writeTables(input: TablesInput): Tables {
-  // Pass 1: inode numbers in post-order (children before their directory, the root last, as mksquashfs does),
-  // each hard-linked inode once, and how many entries point at each.
-  const numbers = new Map<TreeNode, number>();
-  const links = new Map<TreeNode, number>();
-  const parents = new Map<TreeNode, TreeNode>();
-  const listings = new Map<TreeNode, [Buffer, TreeNode][]>();
-  const order: TreeNode[] = [];
-  const visit = (dir: TreeNode): void => {
-    const entries = sortedEntries(dir);
-    listings.set(dir, entries);
-    for (const [name, node] of entries) {
-      if (name.length === 0 || name.length > 256) throw new Error(`squashfs: entry name of ${name.length} bytes`);
-      links.set(node, (links.get(node) ?? 0) + 1);
-      if (node.type === 'dir') {
-        if (parents.has(node)) throw new Error('squashfs: a directory appears twice in the tree');
-        parents.set(node, dir);
-        visit(node);
-      } else if (!numbers.has(node)) {
-        numbers.set(node, numbers.size + 1);
-        order.push(node);
-      }
-    }
-    numbers.set(dir, numbers.size + 1);
-    order.push(dir);
-  };
-  visit(input.root);
-  const inodeCount = numbers.size;
-
-  const ids = new Map<number, number>();
-  const idIndex = (id: number): number => {
-    let i = ids.get(id);
-    if (i === undefined) ids.set(id, (i = ids.size));
-    if (i > 0xffff) throw new Error('squashfs: more than 65536 distinct uids/gids');
-    return i;
-  };
-  const xattrIds = new Map<string, number>();
-  const xattrKv = new MetaWriter();
-  const xattrIdEntries: Buffer[] = [];
-  const xattrIndex = (list: Xattr[]): number => {
-    if (list.length === 0) return NO_XATTR;
-    const key = list.map((x) => `${x.prefix}:${x.name.toString('hex')}=${x.value.toString('hex')}`).join(';');
-    let i = xattrIds.get(key);
-    if (i !== undefined) return i;
-    const id = Buffer.alloc(16);
-    id.writeBigUInt64LE((BigInt(xattrKv.block) << 16n) | BigInt(xattrKv.offset), 0);
-    let size = 0;
-    for (const x of list) {
-      const kv = Buffer.alloc(8 + x.name.length + x.value.length);
-      kv.writeUInt16LE(x.prefix, 0);
-      kv.writeUInt16LE(x.name.length, 2);
-      x.name.copy(kv, 4);
-      kv.writeUInt32LE(x.value.length, 4 + x.name.length);
-      x.value.copy(kv, 8 + x.name.length);
-      xattrKv.write(kv);
-      size += kv.length;
-    }
-    id.writeUInt32LE(list.length, 8);
-    id.writeUInt32LE(size, 12);
-    xattrIdEntries.push(id);
-    xattrIds.set(key, (i = xattrIds.size));
-    return i;
-  };
-
-  // Pass 2: inodes and listings in the same order, so a directory's listing can name its children's positions.
-  const inodes = new MetaWriter();
-  const dirs = new MetaWriter();
-  const refs = new Map<TreeNode, { block: number; offset: number }>();
-  const header = (node: TreeNode, ext: boolean, buf: Buffer): void => {
-    buf.writeUInt16LE(BASIC_TYPE[node.type] + (ext ? 7 : 0), 0);
-    buf.writeUInt16LE(node.perm & 0o7777, 2);
-    buf.writeUInt16LE(idIndex(node.uid), 4);
-    buf.writeUInt16LE(idIndex(node.gid), 6);
-    buf.writeUInt32LE(input.mtime >>> 0, 8);
-    buf.writeUInt32LE(numbers.get(node)!, 12);
-  };
-  for (const node of order) {
-    const xattr = xattrIndex(node.xattrs);
-    const nlink = node.type === 'dir' ? 2 + listings.get(node)!.filter(([, n]) => n.type === 'dir').length : links.get(node)!;
-    let buf: Buffer;
-    if (node.type === 'dir') {
-      const start = { block: dirs.block, offset: dirs.offset };
-      const listing = writeListing(dirs, listings.get(node)!, refs, numbers);
-      const size = listing.size + 3; // the size counts "." and ".."
-      const parent = parents.get(node);
-      const parentNumber = parent ? numbers.get(parent)! : inodeCount + 1;
-      if (size <= 0xffff && xattr === NO_XATTR && listing.index.length === 0) {
-        buf = Buffer.alloc(32);
-        header(node, false, buf);
-        buf.writeUInt32LE(start.block, 16);
-        buf.writeUInt32LE(nlink, 20);
-        buf.writeUInt16LE(size, 24);
-        buf.writeUInt16LE(start.offset, 26);
-        buf.writeUInt32LE(parentNumber, 28);
-      } else {
-        buf = Buffer.alloc(40);
-        header(node, true, buf);
-        buf.writeUInt32LE(nlink, 16);
-        buf.writeUInt32LE(size, 20);
-        buf.writeUInt32LE(start.block, 24);
-        buf.writeUInt32LE(parentNumber, 28);
-        buf.writeUInt16LE(listing.index.length, 32);
-        buf.writeUInt16LE(start.offset, 34);
-        buf.writeUInt32LE(xattr, 36);
-        buf = Buffer.concat([buf, ...listing.index]);
-      }
-    } else if (node.type === 'file') {
-      const f = node.file!;
-      const words = Buffer.from(f.words.buffer, f.words.byteOffset, f.words.byteLength);
-      if (nlink === 1 && xattr === NO_XATTR && f.sparse === 0 && f.start < 2 ** 32 && f.size < 2 ** 32) {
-        buf = Buffer.alloc(32 + words.length);
-        header(node, false, buf);
-        buf.writeUInt32LE(f.start, 16);
-        buf.writeUInt32LE(f.fragment, 20);
-        buf.writeUInt32LE(f.fragment === NO_FRAGMENT ? 0 : f.fragmentOffset, 24);
-        buf.writeUInt32LE(f.size, 28);
-        words.copy(buf, 32);
-      } else {
-        buf = Buffer.alloc(56 + words.length);
-        header(node, true, buf);
-        buf.writeBigUInt64LE(BigInt(f.start), 16);
-        buf.writeBigUInt64LE(BigInt(f.size), 24);
-        buf.writeBigUInt64LE(BigInt(f.sparse), 32);
-        buf.writeUInt32LE(nlink, 40);
-        buf.writeUInt32LE(f.fragment, 44);
-        buf.writeUInt32LE(f.fragment === NO_FRAGMENT ? 0 : f.fragmentOffset, 48);
-        buf.writeUInt32LE(xattr, 52);
-        words.copy(buf, 56);
-      }
-    } else {
-      const ext = xattr !== NO_XATTR;
-      const body =
-        node.type === 'symlink'
-          ? Buffer.concat([u32(nlink), u32(node.target!.length), node.target!])
-          : node.type === 'blockdev' || node.type === 'chardev'
-            ? Buffer.concat([u32(nlink), u32(node.rdev ?? 0)])
-            : u32(nlink);
-      buf = Buffer.concat([Buffer.alloc(16), body, ext ? u32(xattr) : Buffer.alloc(0)]);
-      header(node, ext, buf);
-    }
-    refs.set(node, { block: inodes.block, offset: inodes.offset });
-    inodes.write(buf);
-  }
-
+  const tree = numberInodes(input.root);
+  const ids = new IdTable();
+  const xattrs = new XattrTable();
+  const { inodes, dirs, refs } = writeInodes(tree, input.mtime, ids, xattrs);
   const root = refs.get(input.root)!;
   const rootRef = (BigInt(root.block) << 16n) | BigInt(root.offset);
+
+  // Pass 3: the tables after the data region: inodes, directories, fragments, ids, xattrs.
   const parts: Buffer[] = [];
   let at = input.at;
-  const put = (b: Buffer): void => {
+  const put = (b: Buffer): number => {
+    const start = at;
     parts.push(b);
     at += b.length;
+    return start;
   };
-  const inodeTable = at;
-  put(inodes.finish());
-  const directoryTable = at;
-  put(dirs.finish());
-  const fragEntries = Buffer.alloc(input.fragments.length * 16);
-  input.fragments.forEach((f, i) => {
-    fragEntries.writeBigUInt64LE(BigInt(f.start), i * 16);
-    fragEntries.writeUInt32LE(f.word, i * 16 + 8);
-  });
-  const frag = lookupTable(fragEntries, at);
+  const inodeTable = put(inodes.finish());
+  const directoryTable = put(dirs.finish());
+  const frag = lookupTable(fragmentEntries(input.fragments), at);
   put(frag.bytes);
-  const idEntries = Buffer.alloc(ids.size * 4);
-  [...ids.keys()].forEach((id, i) => idEntries.writeUInt32LE(id, i * 4));
-  const idt = lookupTable(idEntries, at);
+  const idt = lookupTable(ids.entries(), at);
   put(idt.bytes);
   let xattrTable = -1;
-  if (xattrIdEntries.length) {
-    const kvStart = at;
-    put(xattrKv.finish());
-    const table = lookupTable(Buffer.concat(xattrIdEntries), at);
-    // The xattr lookup table's index is preceded by where the key/value blocks start and how many ids there are.
-    const blocks = table.bytes.subarray(0, table.indexAt - at);
-    const index = table.bytes.subarray(table.indexAt - at);
-    put(blocks);
-    const head = Buffer.alloc(16);
-    head.writeBigUInt64LE(BigInt(kvStart), 0);
-    head.writeUInt32LE(xattrIdEntries.length, 8);
-    xattrTable = at;
-    put(Buffer.concat([head, index]));
+  if (xattrs.count) {
+    const x = xattrs.place(at);
+    put(x.bytes);
+    xattrTable = x.tableAt;
   }
   return {
     bytes: Buffer.concat(parts),
-    inodeCount,
-    idCount: ids.size,
+    inodeCount: tree.inodeCount,
+    idCount: ids.count,
     rootRef,
     inodeTable,
     directoryTable,
@@ -315,6 +180,232 @@ export function writeTables(input: TablesInput): Tables {
     xattrTable,
     end: at,
   };
+}
+
+/** The tree with its inode numbers, link counts, parents and sorted listings. */
+interface NumberedTree {
+  numbers: Map<TreeNode, number>;
+  links: Map<TreeNode, number>;
+  parents: Map<TreeNode, TreeNode>;
+  listings: Map<TreeNode, [Buffer, TreeNode][]>;
+  /** Every inode once, in number order. */
+  order: TreeNode[];
+  inodeCount: number;
+}
+
+/**
+ * Pass 1: inode numbers in post-order (children before their directory, the root last, as mksquashfs does), each
+ * hard-linked inode once, and how many entries point at each.
+ */
+function numberInodes(root: TreeNode): NumberedTree {
+  const t: NumberedTree = { numbers: new Map(), links: new Map(), parents: new Map(), listings: new Map(), order: [], inodeCount: 0 };
+  const visit = (dir: TreeNode): void => {
+    const entries = sortedEntries(dir);
+    t.listings.set(dir, entries);
+    for (const [name, node] of entries) {
+      if (name.length === 0 || name.length > DIR_NAME_MAX) throw new Error(`squashfs: entry name of ${name.length} bytes`);
+      t.links.set(node, (t.links.get(node) ?? 0) + 1);
+      if (node.type === 'dir') {
+        if (t.parents.has(node)) throw new Error('squashfs: a directory appears twice in the tree');
+        t.parents.set(node, dir);
+        visit(node);
+      } else if (!t.numbers.has(node)) {
+        t.numbers.set(node, t.numbers.size + 1);
+        t.order.push(node);
+      }
+    }
+    t.numbers.set(dir, t.numbers.size + 1);
+    t.order.push(dir);
+  };
+  visit(root);
+  t.inodeCount = t.numbers.size;
+  return t;
+}
+
+/** The id table: each distinct uid/gid once, in order of first use. */
+class IdTable {
+  private readonly ids = new Map<number, number>();
+
+  index(id: number): number {
+    let i = this.ids.get(id);
+    if (i === undefined) this.ids.set(id, (i = this.ids.size));
+    if (i > 0xffff) throw new Error('squashfs: more than 65536 distinct uids/gids');
+    return i;
+  }
+
+  get count(): number {
+    return this.ids.size;
+  }
+
+  entries(): Buffer {
+    const b = Buffer.alloc(this.ids.size * ID_ENTRY_SIZE);
+    [...this.ids.keys()].forEach((id, i) => b.writeUInt32LE(id, i * ID_ENTRY_SIZE));
+    return b;
+  }
+}
+
+/** The xattr tables: each distinct list of xattrs once, its key/value pairs in metadata blocks, an id per list. */
+class XattrTable {
+  private readonly byKey = new Map<string, number>();
+  private readonly kv = new MetaWriter();
+  private readonly ids: Buffer[] = [];
+
+  index(list: Xattr[]): number {
+    if (list.length === 0) return NO_XATTR;
+    const key = list.map((x) => `${x.prefix}:${x.name.toString('hex')}=${x.value.toString('hex')}`).join(';');
+    let i = this.byKey.get(key);
+    if (i !== undefined) return i;
+    const id = Buffer.alloc(XATTR_ID_ENTRY_SIZE);
+    id.writeBigUInt64LE((BigInt(this.kv.block) << 16n) | BigInt(this.kv.offset), 0);
+    let size = 0;
+    for (const x of list) {
+      const kv = Buffer.alloc(8 + x.name.length + x.value.length);
+      kv.writeUInt16LE(x.prefix, 0);
+      kv.writeUInt16LE(x.name.length, 2);
+      x.name.copy(kv, 4);
+      kv.writeUInt32LE(x.value.length, 4 + x.name.length);
+      x.value.copy(kv, 8 + x.name.length);
+      this.kv.write(kv);
+      size += kv.length;
+    }
+    id.writeUInt32LE(list.length, 8);
+    id.writeUInt32LE(size, 12);
+    this.ids.push(id);
+    this.byKey.set(key, (i = this.byKey.size));
+    return i;
+  }
+
+  get count(): number {
+    return this.ids.length;
+  }
+
+  /**
+   * The tables as they go at `at`: the key/value blocks, the id blocks, then the header (where the key/value blocks
+   * start, how many ids) and the index of the id blocks; `tableAt` is the header's position (the superblock's field).
+   */
+  place(at: number): { bytes: Buffer; tableAt: number } {
+    const kv = this.kv.finish();
+    const idsAt = at + kv.length;
+    const ids = lookupTable(Buffer.concat(this.ids), idsAt);
+    const split = ids.indexAt - idsAt;
+    const head = Buffer.alloc(XATTR_TABLE_HEADER_SIZE);
+    head.writeBigUInt64LE(BigInt(at), 0);
+    head.writeUInt32LE(this.ids.length, 8);
+    return { bytes: Buffer.concat([kv, ids.bytes.subarray(0, split), head, ids.bytes.subarray(split)]), tableAt: ids.indexAt };
+  }
+}
+
+function fragmentEntries(fragments: readonly FragmentEntry[]): Buffer {
+  const b = Buffer.alloc(fragments.length * FRAGMENT_ENTRY_SIZE);
+  fragments.forEach((f, i) => {
+    b.writeBigUInt64LE(BigInt(f.start), i * FRAGMENT_ENTRY_SIZE);
+    b.writeUInt32LE(f.word, i * FRAGMENT_ENTRY_SIZE + 8);
+  });
+  return b;
+}
+
+type Refs = Map<TreeNode, { block: number; offset: number }>;
+
+/** Pass 2: inodes and listings in the same order, so a directory's listing can name its children's positions. */
+function writeInodes(tree: NumberedTree, mtime: number, ids: IdTable, xattrs: XattrTable): { inodes: MetaWriter; dirs: MetaWriter; refs: Refs } {
+  const inodes = new MetaWriter();
+  const dirs = new MetaWriter();
+  const refs: Refs = new Map();
+  const header = (node: TreeNode, ext: boolean, buf: Buffer): void => {
+    buf.writeUInt16LE(BASIC_TYPE[node.type] + (ext ? EXTENDED_TYPE_OFFSET : 0), 0);
+    buf.writeUInt16LE(node.perm & 0o7777, 2);
+    buf.writeUInt16LE(ids.index(node.uid), 4);
+    buf.writeUInt16LE(ids.index(node.gid), 6);
+    buf.writeUInt32LE(mtime >>> 0, 8);
+    buf.writeUInt32LE(tree.numbers.get(node)!, 12);
+  };
+  for (const node of tree.order) {
+    const xattr = xattrs.index(node.xattrs);
+    const buf =
+      node.type === 'dir'
+        ? dirInode(node, tree, dirs, refs, xattr, header)
+        : node.type === 'file'
+          ? fileInode(node, tree.links.get(node)!, xattr, header)
+          : otherInode(node, tree.links.get(node)!, xattr, header);
+    refs.set(node, { block: inodes.block, offset: inodes.offset });
+    inodes.write(buf);
+  }
+  return { inodes, dirs, refs };
+}
+
+type Header = (node: TreeNode, ext: boolean, buf: Buffer) => void;
+
+/** A directory inode (basic when its listing is small and it has no xattrs and no index), its listing written first. */
+function dirInode(node: TreeNode, tree: NumberedTree, dirs: MetaWriter, refs: Refs, xattr: number, header: Header): Buffer {
+  const entries = tree.listings.get(node)!;
+  const nlink = 2 + entries.filter(([, n]) => n.type === 'dir').length;
+  const start = { block: dirs.block, offset: dirs.offset };
+  const listing = writeListing(dirs, entries, refs, tree.numbers);
+  const size = listing.size + 3; // the size counts "." and ".."
+  const parent = tree.parents.get(node);
+  const parentNumber = parent ? tree.numbers.get(parent)! : tree.inodeCount + 1;
+  if (size <= 0xffff && xattr === NO_XATTR && listing.index.length === 0) {
+    const buf = Buffer.alloc(32);
+    header(node, false, buf);
+    buf.writeUInt32LE(start.block, 16);
+    buf.writeUInt32LE(nlink, 20);
+    buf.writeUInt16LE(size, 24);
+    buf.writeUInt16LE(start.offset, 26);
+    buf.writeUInt32LE(parentNumber, 28);
+    return buf;
+  }
+  const buf = Buffer.alloc(40);
+  header(node, true, buf);
+  buf.writeUInt32LE(nlink, 16);
+  buf.writeUInt32LE(size, 20);
+  buf.writeUInt32LE(start.block, 24);
+  buf.writeUInt32LE(parentNumber, 28);
+  buf.writeUInt16LE(listing.index.length, 32);
+  buf.writeUInt16LE(start.offset, 34);
+  buf.writeUInt32LE(xattr, 36);
+  return Buffer.concat([buf, ...listing.index]);
+}
+
+/** A regular file inode with its block size words (extended for links, xattrs, sparse files and 4 GiB positions). */
+function fileInode(node: TreeNode, nlink: number, xattr: number, header: Header): Buffer {
+  const f = node.file!;
+  const words = Buffer.from(f.words.buffer, f.words.byteOffset, f.words.byteLength);
+  const fragmentOffset = f.fragment === NO_FRAGMENT ? 0 : f.fragmentOffset;
+  if (nlink === 1 && xattr === NO_XATTR && f.sparse === 0 && f.start < 2 ** 32 && f.size < 2 ** 32) {
+    const buf = Buffer.alloc(32 + words.length);
+    header(node, false, buf);
+    buf.writeUInt32LE(f.start, 16);
+    buf.writeUInt32LE(f.fragment, 20);
+    buf.writeUInt32LE(fragmentOffset, 24);
+    buf.writeUInt32LE(f.size, 28);
+    words.copy(buf, 32);
+    return buf;
+  }
+  const buf = Buffer.alloc(56 + words.length);
+  header(node, true, buf);
+  buf.writeBigUInt64LE(BigInt(f.start), 16);
+  buf.writeBigUInt64LE(BigInt(f.size), 24);
+  buf.writeBigUInt64LE(BigInt(f.sparse), 32);
+  buf.writeUInt32LE(nlink, 40);
+  buf.writeUInt32LE(f.fragment, 44);
+  buf.writeUInt32LE(fragmentOffset, 48);
+  buf.writeUInt32LE(xattr, 52);
+  words.copy(buf, 56);
+  return buf;
+}
+
+/** Symlinks, devices, fifos and sockets: the link count, then the target or device word; the xattr index if any. */
+function otherInode(node: TreeNode, nlink: number, xattr: number, header: Header): Buffer {
+  const ext = xattr !== NO_XATTR;
+  const body =
+    node.type === 'symlink'
+      ? Buffer.concat([u32(nlink), u32(node.target!.length), node.target!])
+      : node.type === 'blockdev' || node.type === 'chardev'
+        ? Buffer.concat([u32(nlink), u32(node.rdev ?? 0)])
+        : u32(nlink);
+  const buf = Buffer.concat([Buffer.alloc(16), body, ext ? u32(xattr) : Buffer.alloc(0)]);
+  header(node, ext, buf);
+  return buf;
 }
 
 /**
@@ -331,7 +422,7 @@ function writeListing(dirs: MetaWriter, entries: [Buffer, TreeNode][], refs: Map
     const first = refs.get(entries[i]![1])!;
     const base = numbers.get(entries[i]![1])!;
     let j = i;
-    while (j < entries.length && j - i < 256) {
+    while (j < entries.length && j - i < DIR_RUN_MAX) {
       const node = entries[j]![1];
       const d = numbers.get(node)! - base;
       if (refs.get(node)!.block !== first.block || d < -32768 || d > 32767) break;
@@ -385,25 +476,25 @@ export interface SuperblockFields {
 }
 
 export function encodeSuperblock(f: SuperblockFields): Buffer {
-  const b = Buffer.alloc(96);
-  b.writeUInt32LE(SQUASHFS_MAGIC, 0);
-  b.writeUInt32LE(f.tables.inodeCount, 4);
-  b.writeUInt32LE(f.mtime >>> 0, 8);
-  b.writeUInt32LE(f.blockSize, 12);
-  b.writeUInt32LE(f.fragmentCount, 16);
-  b.writeUInt16LE(f.compressorId, 20);
-  b.writeUInt16LE(Math.log2(f.blockSize), 22);
-  b.writeUInt16LE(f.flags, 24);
-  b.writeUInt16LE(f.tables.idCount, 26);
-  b.writeUInt16LE(4, 28);
-  b.writeUInt16LE(0, 30);
-  b.writeBigUInt64LE(f.tables.rootRef, 32);
-  b.writeBigUInt64LE(BigInt(f.tables.end), 40);
-  b.writeBigUInt64LE(BigInt(f.tables.idTable), 48);
-  b.writeBigUInt64LE(f.tables.xattrTable < 0 ? NONE : BigInt(f.tables.xattrTable), 56);
-  b.writeBigUInt64LE(BigInt(f.tables.inodeTable), 64);
-  b.writeBigUInt64LE(BigInt(f.tables.directoryTable), 72);
-  b.writeBigUInt64LE(BigInt(f.tables.fragmentTable), 80);
-  b.writeBigUInt64LE(NONE, 88); // no NFS export table
-  return b;
+  return writeSuperblock({
+    magic: SQUASHFS_MAGIC,
+    inodeCount: f.tables.inodeCount,
+    mtime: f.mtime,
+    blockSize: f.blockSize,
+    fragmentCount: f.fragmentCount,
+    compressorId: f.compressorId,
+    blockLog: Math.log2(f.blockSize),
+    flags: f.flags,
+    idCount: f.tables.idCount,
+    versionMajor: SQUASHFS_VERSION.major,
+    versionMinor: SQUASHFS_VERSION.minor,
+    rootRef: f.tables.rootRef,
+    bytesUsed: BigInt(f.tables.end),
+    idTable: BigInt(f.tables.idTable),
+    xattrTable: f.tables.xattrTable < 0 ? TABLE_ABSENT : BigInt(f.tables.xattrTable),
+    inodeTable: BigInt(f.tables.inodeTable),
+    directoryTable: BigInt(f.tables.directoryTable),
+    fragmentTable: BigInt(f.tables.fragmentTable),
+    exportTable: TABLE_ABSENT, // no NFS export table
+  });
 }

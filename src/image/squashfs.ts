@@ -7,10 +7,33 @@ import { ExitCode, IsoBuildError } from '../errors.js';
 import { COMPRESSOR_IDS, DecodeError, SUPPORTED, decompress, type Compressor } from './codecs.js';
 import { DecodedTable, MetadataReader, type SyncCursor } from './metadata.js';
 import { corrupt, type ByteSource } from './source.js';
+import {
+  BASIC_TYPE,
+  DATA_SIZE_MASK,
+  DATA_UNCOMPRESSED,
+  DIR_RUN_MAX,
+  EXTENDED_TYPE_OFFSET,
+  FLAG,
+  FRAGMENT_ENTRY_SIZE,
+  ID_ENTRY_SIZE,
+  META_SIZE,
+  NO_FRAGMENT,
+  NO_XATTR,
+  SQUASHFS_MAGIC,
+  SQUASHFS_VERSION,
+  SUPERBLOCK_SIZE,
+  TABLE_ABSENT,
+  TYPES,
+  TYPE_BITS,
+  XATTR_ID_ENTRY_SIZE,
+  XATTR_PREFIX_MASK,
+  XATTR_TABLE_HEADER_SIZE,
+  XATTR_VALUE_OOL,
+  readSuperblock,
+  type FileType,
+} from './squashfs-format.js';
 
-export const SQUASHFS_MAGIC = 0x73717368;
-const SUPERBLOCK_SIZE = 96;
-const NO_FRAGMENT = 0xffffffff;
+export { SQUASHFS_MAGIC, type FileType };
 /** Bigger block lists (4 bytes per block) are corruption: 16 M blocks is 2 TiB at 128 KiB. */
 const MAX_BLOCK_LIST = 16 << 20;
 const MAX_SYMLINK = 4096;
@@ -20,10 +43,6 @@ const FRAGMENT_CACHE = 8;
 const MAX_TABLE = 256 << 20;
 /** Tables up to this size are read at open in one go; bigger ones (huge trees) block by block, bounding memory. */
 const PRELOAD_MAX = 32 << 20;
-
-export type FileType = 'dir' | 'file' | 'symlink' | 'blockdev' | 'chardev' | 'fifo' | 'socket';
-const TYPES: readonly FileType[] = ['dir', 'file', 'symlink', 'blockdev', 'chardev', 'fifo', 'socket'];
-const TYPE_BITS: Record<FileType, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, blockdev: 0o060000, chardev: 0o020000, fifo: 0o010000, socket: 0o140000 };
 
 export interface SquashStat {
   type: FileType;
@@ -98,7 +117,7 @@ export interface Superblock {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function setXattr(inode: Mutable<Inode>, index: number): void {
-  if (index !== 0xffffffff) inode.xattr = index;
+  if (index !== NO_XATTR) inode.xattr = index;
 }
 
 export class SquashFs {
@@ -107,7 +126,7 @@ export class SquashFs {
   private dirs!: DecodedTable;
   private ids: Uint32Array | undefined;
   private readonly fragments = new Map<number, Buffer>();
-  /** Where file data begins: after the superblock and the compressor options block that follows it when flag 0x400 is set. */
+  /** Where file data begins: after the superblock and the compressor options block that follows it (FLAG.COMPRESSOR_OPTIONS). */
   dataStart = SUPERBLOCK_SIZE;
 
   private constructor(
@@ -121,7 +140,7 @@ export class SquashFs {
   static async open(source: ByteSource): Promise<SquashFs> {
     const sb = parseSuperblock(source.name, await source.read(0, Math.min(SUPERBLOCK_SIZE, source.size), 'squashfs superblock'), source.size);
     const fs = new SquashFs(source, sb);
-    if (sb.flags & 0x400) fs.dataStart = SUPERBLOCK_SIZE + 2 + ((await source.read(SUPERBLOCK_SIZE, 2, 'squashfs compressor options')).readUInt16LE(0) & 0x7fff);
+    if (sb.flags & FLAG.COMPRESSOR_OPTIONS) fs.dataStart = SUPERBLOCK_SIZE + 2 + ((await source.read(SUPERBLOCK_SIZE, 2, 'squashfs compressor options')).readUInt16LE(0) & 0x7fff);
     await fs.meta.preload(sb.inodeTable, PRELOAD_MAX);
     await fs.loadIds();
     fs.inodes = await DecodedTable.load(fs.meta, sb.inodeTable, sb.directoryTable, MAX_TABLE, 'squashfs inode table');
@@ -152,9 +171,9 @@ export class SquashFs {
     const b = c.bytes;
     let p = c.span(16);
     const typeCode = b.readUInt16LE(p);
-    const type = TYPES[(typeCode > 7 ? typeCode - 7 : typeCode) - 1];
-    if (!type || typeCode < 1 || typeCode > 14) throw corrupt(this.name, what(), `unknown inode type ${typeCode}`);
-    const ext = typeCode > 7;
+    const ext = typeCode > EXTENDED_TYPE_OFFSET;
+    const type = TYPES[(ext ? typeCode - EXTENDED_TYPE_OFFSET : typeCode) - 1];
+    if (!type || typeCode < BASIC_TYPE.dir || typeCode > BASIC_TYPE.socket + EXTENDED_TYPE_OFFSET) throw corrupt(this.name, what(), `unknown inode type ${typeCode}`);
     const inode: Mutable<Inode> = {
       ref,
       type,
@@ -259,7 +278,7 @@ export class SquashFs {
       left -= 12;
       const count = b.readUInt32LE(p) + 1;
       const start = b.readUInt32LE(p + 4) * 65536;
-      if (count > 256) throw corrupt(this.name, what, `a header announces ${count} entries (at most 256)`);
+      if (count > DIR_RUN_MAX) throw corrupt(this.name, what, `a header announces ${count} entries (at most ${DIR_RUN_MAX})`);
       for (let i = 0; i < count; i++) {
         if (left < 8) throw corrupt(this.name, what, 'an entry runs past the listing size');
         p = c.span(8);
@@ -358,7 +377,7 @@ export class SquashFs {
     for (let i = 0; i < blocks; i++) {
       const want = Math.min(bs, file.size - i * bs);
       const word = table.readUInt32LE(list + i * 4);
-      const onDisk = word & 0xffffff;
+      const onDisk = word & DATA_SIZE_MASK;
       if (onDisk === 0) {
         yield Buffer.alloc(want); // sparse block
         continue;
@@ -398,14 +417,16 @@ export class SquashFs {
   async fragmentTable(): Promise<FragmentEntry[]> {
     const { fragmentCount, fragmentTable } = this.sb;
     const entries: FragmentEntry[] = [];
-    const blocks = Math.ceil((fragmentCount * 16) / 8192);
+    const perBlock = META_SIZE / FRAGMENT_ENTRY_SIZE;
+    const blocks = Math.ceil(fragmentCount / perBlock);
     const ptrs = blocks ? await this.source.read(fragmentTable, blocks * 8, 'squashfs fragment table index') : Buffer.alloc(0);
     for (let blk = 0; blk < blocks; blk++) {
-      const n = Math.min(512, fragmentCount - blk * 512);
+      const n = Math.min(perBlock, fragmentCount - blk * perBlock);
       const ptr = safe(ptrs.readBigUInt64LE(blk * 8), this.name, 'squashfs fragment table index', 'pointer');
-      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs fragment table').take(n * 16);
+      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs fragment table').take(n * FRAGMENT_ENTRY_SIZE);
       for (let i = 0; i < n; i++) {
-        entries.push({ start: safe(data.readBigUInt64LE(i * 16), this.name, 'squashfs fragment table', 'start'), word: data.readUInt32LE(i * 16 + 8) });
+        const at = i * FRAGMENT_ENTRY_SIZE;
+        entries.push({ start: safe(data.readBigUInt64LE(at), this.name, 'squashfs fragment table', 'start'), word: data.readUInt32LE(at + 8) });
       }
     }
     return entries;
@@ -415,12 +436,12 @@ export class SquashFs {
   async xattrs(index: number): Promise<Xattr[]> {
     const what = `squashfs xattr table (id ${index})`;
     if (this.sb.xattrTable < 0) throw corrupt(this.name, what, 'an inode has xattrs but the filesystem has no xattr table');
-    const head = await this.source.read(this.sb.xattrTable, 16, 'squashfs xattr id table');
+    const head = await this.source.read(this.sb.xattrTable, XATTR_TABLE_HEADER_SIZE, 'squashfs xattr id table');
     const kvStart = safe(head.readBigUInt64LE(0), this.name, what, 'key/value table start');
     if (index >= head.readUInt32LE(8)) throw corrupt(this.name, what, `index ${index} is past the ${head.readUInt32LE(8)} ids`);
-    const ptrAt = this.sb.xattrTable + 16 + Math.floor(index / 512) * 8;
+    const ptrAt = this.sb.xattrTable + XATTR_TABLE_HEADER_SIZE + Math.floor((index * XATTR_ID_ENTRY_SIZE) / META_SIZE) * 8;
     const ptr = safe((await this.source.read(ptrAt, 8, what)).readBigUInt64LE(0), this.name, what, 'pointer');
-    const id = await this.meta.cursor(ptr, 0, (index * 16) % 8192, what).take(16);
+    const id = await this.meta.cursor(ptr, 0, (index * XATTR_ID_ENTRY_SIZE) % META_SIZE, what).take(XATTR_ID_ENTRY_SIZE);
     const ref = safe(id.readBigUInt64LE(0), this.name, what, 'reference');
     const count = id.readUInt32LE(8);
     const cur = this.meta.cursor(kvStart, Math.floor(ref / 65536), ref % 65536, what);
@@ -431,7 +452,7 @@ export class SquashFs {
       const name = Buffer.from(await cur.take(kh.readUInt16LE(2)));
       let value: Buffer;
       const vsize = (await cur.take(4)).readUInt32LE(0);
-      if (type & 0x100) {
+      if (type & XATTR_VALUE_OOL) {
         // Out of line: the value field is a u64 reference to the value stored elsewhere in the key/value table.
         const vref = safe((await cur.take(vsize)).readBigUInt64LE(0), this.name, what, 'value reference');
         const vc = this.meta.cursor(kvStart, Math.floor(vref / 65536), vref % 65536, what);
@@ -439,7 +460,7 @@ export class SquashFs {
       } else {
         value = Buffer.from(await cur.take(vsize));
       }
-      out.push({ prefix: type & 0xff, name, value });
+      out.push({ prefix: type & XATTR_PREFIX_MASK, name, value });
     }
     return out;
   }
@@ -450,12 +471,12 @@ export class SquashFs {
   }
 
   private async dataBlock(pos: number, word: number, what: string): Promise<Buffer> {
-    const onDisk = word & 0xffffff;
+    const onDisk = word & DATA_SIZE_MASK;
     if (onDisk > this.sb.blockSize || pos + onDisk > this.sb.bytesUsed) {
       throw corrupt(this.name, what, `${onDisk} bytes at ${pos} do not fit a ${this.sb.blockSize}-byte block inside the filesystem`);
     }
     const raw = await this.source.read(pos, onDisk, what);
-    if (word & 0x1000000) return raw; // stored uncompressed
+    if (word & DATA_UNCOMPRESSED) return raw;
     try {
       return await decompress(this.sb.compressor, raw, this.sb.blockSize);
     } catch (err) {
@@ -467,10 +488,10 @@ export class SquashFs {
   private async fragment(index: number, what: string): Promise<Buffer> {
     const hit = this.fragments.get(index);
     if (hit) return hit;
-    // The fragment table is a list of 16-byte entries in metadata blocks, indexed by a u64 array at fragmentTable.
-    const ptrPos = this.sb.fragmentTable + Math.floor((index * 16) / 8192) * 8;
+    // The fragment table: entries in metadata blocks, indexed by a u64 array at fragmentTable.
+    const ptrPos = this.sb.fragmentTable + Math.floor((index * FRAGMENT_ENTRY_SIZE) / META_SIZE) * 8;
     const ptr = safe((await this.source.read(ptrPos, 8, 'squashfs fragment table index')).readBigUInt64LE(0), this.name, 'squashfs fragment table index', 'pointer');
-    const entry = await this.meta.cursor(ptr, 0, (index * 16) % 8192, 'squashfs fragment table').take(16);
+    const entry = await this.meta.cursor(ptr, 0, (index * FRAGMENT_ENTRY_SIZE) % META_SIZE, 'squashfs fragment table').take(FRAGMENT_ENTRY_SIZE);
     const start = safe(entry.readBigUInt64LE(0), this.name, 'squashfs fragment table', 'start');
     const data = await this.dataBlock(start, entry.readUInt32LE(8), what);
     if (this.fragments.size >= FRAGMENT_CACHE) this.fragments.delete(this.fragments.keys().next().value as number);
@@ -494,14 +515,15 @@ export class SquashFs {
 
   private async loadIds(): Promise<void> {
     const { idCount, idTable } = this.sb;
-    const blocks = Math.ceil((idCount * 4) / 8192);
+    const perBlock = META_SIZE / ID_ENTRY_SIZE;
+    const blocks = Math.ceil(idCount / perBlock);
     const ptrs = await this.source.read(idTable, blocks * 8, 'squashfs id table index');
     const ids = new Uint32Array(idCount);
     for (let b = 0; b < blocks; b++) {
       const ptr = safe(ptrs.readBigUInt64LE(b * 8), this.name, 'squashfs id table index', 'pointer');
-      const n = Math.min(2048, idCount - b * 2048);
-      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs id table').take(n * 4);
-      for (let i = 0; i < n; i++) ids[b * 2048 + i] = data.readUInt32LE(i * 4);
+      const n = Math.min(perBlock, idCount - b * perBlock);
+      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs id table').take(n * ID_ENTRY_SIZE);
+      for (let i = 0; i < n; i++) ids[b * perBlock + i] = data.readUInt32LE(i * ID_ENTRY_SIZE);
     }
     this.ids = ids;
   }
@@ -521,43 +543,42 @@ function safe(v: bigint, image: string, what: string, field: string): number {
 export function parseSuperblock(image: string, b: Buffer, imageSize: number): Superblock {
   const what = 'squashfs superblock';
   if (b.length < SUPERBLOCK_SIZE) throw corrupt(image, what, `the image has only ${b.length} bytes`);
-  if (b.readUInt32LE(0) !== SQUASHFS_MAGIC) {
+  const raw = readSuperblock(b);
+  if (raw.magic !== SQUASHFS_MAGIC) {
     throw new IsoBuildError(`${image} is not a squashfs image (no hsqs magic)`, { hint: 'give a squashfs file or an ISO that contains one', exitCode: ExitCode.Usage });
   }
-  const major = b.readUInt16LE(28);
-  const minor = b.readUInt16LE(30);
-  if (major !== 4 || minor !== 0) throw corrupt(image, what, `version ${major}.${minor} (only 4.0 is read)`);
-  const compressor = COMPRESSOR_IDS[b.readUInt16LE(20)];
-  if (!compressor) throw corrupt(image, what, `unknown compressor id ${b.readUInt16LE(20)}`);
+  const [major, minor] = [raw.versionMajor, raw.versionMinor];
+  if (major !== SQUASHFS_VERSION.major || minor !== SQUASHFS_VERSION.minor) throw corrupt(image, what, `version ${major}.${minor} (only 4.0 is read)`);
+  const compressor = COMPRESSOR_IDS[raw.compressorId];
+  if (!compressor) throw corrupt(image, what, `unknown compressor id ${raw.compressorId}`);
   if (!SUPPORTED.includes(compressor)) {
     throw new IsoBuildError(`${image}: squashfs compressed with ${compressor} cannot be read in-process`, {
       hint: `supported: ${SUPPORTED.join(', ')}; repack it with mksquashfs -comp xz (or read it with unsquashfs)`,
       exitCode: ExitCode.Usage,
     });
   }
-  const blockSize = b.readUInt32LE(12);
-  const blockLog = b.readUInt16LE(22);
+  const { blockSize, blockLog } = raw;
   if (blockSize < 4096 || blockSize > 1 << 20 || 1 << blockLog !== blockSize) {
     throw corrupt(image, what, `block size ${blockSize} (log ${blockLog}) is not a power of two from 4 KiB to 1 MiB`);
   }
-  const u64 = (off: number, field: string): number => safe(b.readBigUInt64LE(off), image, what, field);
+  const u64 = (v: bigint, field: string): number => safe(v, image, what, field);
   const sb: Superblock = {
-    inodeCount: b.readUInt32LE(4),
-    mtime: b.readUInt32LE(8),
+    inodeCount: raw.inodeCount,
+    mtime: raw.mtime,
     blockSize,
-    fragmentCount: b.readUInt32LE(16),
+    fragmentCount: raw.fragmentCount,
     compressor,
-    compressorId: b.readUInt16LE(20),
-    flags: b.readUInt16LE(24),
-    idCount: b.readUInt16LE(26),
-    rootRef: rootRef(image, b.readBigUInt64LE(32)),
-    bytesUsed: u64(40, 'bytes_used'),
-    idTable: u64(48, 'id table start'),
-    inodeTable: u64(64, 'inode table start'),
-    directoryTable: u64(72, 'directory table start'),
-    fragmentTable: sb64(b, 80),
-    exportTable: sb64(b, 88),
-    xattrTable: sb64(b, 56),
+    compressorId: raw.compressorId,
+    flags: raw.flags,
+    idCount: raw.idCount,
+    rootRef: rootRef(image, raw.rootRef),
+    bytesUsed: u64(raw.bytesUsed, 'bytes_used'),
+    idTable: u64(raw.idTable, 'id table start'),
+    inodeTable: u64(raw.inodeTable, 'inode table start'),
+    directoryTable: u64(raw.directoryTable, 'directory table start'),
+    fragmentTable: optionalTable(raw.fragmentTable),
+    exportTable: optionalTable(raw.exportTable),
+    xattrTable: optionalTable(raw.xattrTable),
   };
   if (sb.bytesUsed > imageSize) throw corrupt(image, what, `it claims ${sb.bytesUsed} bytes but the image has ${imageSize} (truncated?)`);
   if (sb.idCount === 0) throw corrupt(image, what, 'the id table is empty');
@@ -576,9 +597,7 @@ function rootRef(image: string, ref: bigint): number {
   return Number(ref >> 16n) * 65536 + Number(ref & 0xffffn);
 }
 
-/** A u64 table offset that may be "absent" (all ones); absent becomes -1. */
-function sb64(b: Buffer, off: number): number {
-  const v = b.readBigUInt64LE(off);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
+/** A u64 table offset that may be absent (TABLE_ABSENT, or anything past a safe integer): absent becomes -1. */
+function optionalTable(v: bigint): number {
+  return v === TABLE_ABSENT || v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
 }
-
