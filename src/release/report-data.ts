@@ -194,7 +194,7 @@ export async function collectReportData(input: ReportInput): Promise<ReportData>
     payloadParts: image.payloadParts,
     payloadLayer: image.payloadLayer,
     payload: image.payload,
-    previous: previous ? { version: previous.manifest.version, changes: diffPackages(previous.manifest.packages, manifest.packages) } : undefined,
+    previous: previous ? { version: previous.manifest.version, changes: await diffPackages(previous.manifest.packages, manifest.packages) } : undefined,
     packageCount: manifest.packages.length,
   };
 }

@@ -107,11 +107,12 @@ function payloadTable(data: ReportData): string {
 
 function changesSection(data: ReportData): string {
   if (!data.previous) return `<p class="none">No previous release beside this one: ${data.packageCount} packages, none compared.</p>`;
-  const { added, removed, upgraded } = data.previous.changes;
+  const { added, removed, upgraded, downgraded } = data.previous.changes;
   const list = (title: string, items: string[]): string =>
     `<h3>${esc(title)} (${items.length})</h3>${items.length ? `<ul>${items.map((i) => `<li>${esc(i)}</li>`).join('')}</ul>` : '<p class="none">none</p>'}`;
   return `<p>Against ${esc(data.previous.version)}: ${data.packageCount} packages now.</p>` +
     list('Upgraded', upgraded.map((u) => `${u.name} ${u.from} → ${u.to}`)) +
+    (downgraded.length ? list('Downgraded', downgraded.map((u) => `${u.name} ${u.from} → ${u.to}`)) : '') +
     list('Added', added.map((p) => `${p.name} ${p.version}`)) +
     list('Removed', removed.map((p) => `${p.name} ${p.version}`));
 }

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanBytes } from '../../src/release/report-html.js';
-import { IS_ROOT, REPO, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { REPO, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 const ISO = `novasphere-fixture-${VERSION}.iso`;
@@ -61,7 +62,7 @@ function section(dom: string, id: string): string {
   return m![1]!.replace(/<[^>]+>/g, ' ').replace(/&#(\d+);/g, (_m, c: string) => String.fromCharCode(Number(c))).replace(/\s+/g, ' ');
 }
 
-describe.skipIf(!IS_ROOT)('build report (report.html) in headless Chromium', () => {
+describe('build report (report.html) in headless Chromium', needs(requireRoot(), requireFixtures(), requireTools('chromium')), () => {
   let dir: string;
   let rel: string;
   let result: CliResult;
