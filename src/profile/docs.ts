@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { stringify } from 'yaml';
 import { DEFAULT_PROFILE, ProfileDocumentSchema } from './schema.js';
-import { defaultOf, descriptionOf, isOptional, metaOf, unwrap } from './schema-walk.js';
+import { acceptsFalse, defaultOf, descriptionOf, isOptional, metaOf, unwrap } from './schema-walk.js';
 
 type Schema = z.core.$ZodType;
 
@@ -103,6 +103,7 @@ bootMenu:
   timeout: 5
   default: 0
   kernelArgs: ["console=ttyS0,115200"]
+  installedKernelArgs: ["console=ttyS0,115200"]
 hooks:
   pre-customize: [hooks/check-base.sh]
   post-customize: [hooks/harden.sh]
@@ -124,6 +125,7 @@ function numberType(schema: z.ZodNumber): string {
 
 function typeName(schema: Schema): string {
   const inner = unwrap(schema);
+  if (acceptsFalse(schema)) return `${typeName(inner)} or \`false\``;
   if (inner instanceof z.ZodEnum) return `one of ${inner.options.map((o) => `\`${String(o)}\``).join(', ')}`;
   if (inner instanceof z.ZodNumber) return numberType(inner);
   if (inner instanceof z.ZodObject) return 'mapping';

@@ -358,7 +358,7 @@ export const ProfileDocumentSchema = z
       .optional()
       .describe('Release artifacts: how SHA256SUMS is signed (unsigned, with a warning, when no key is named).'),
     autoinstall: AutoinstallSchema.optional(),
-    bootMenu: BootMenuSchema.optional(),
+    bootMenu: z.union([z.literal(false), BootMenuSchema]).optional(),
     hooks: HooksSchema.prefault({}),
     vars: VarsSchema,
     extends: ExtendsSchema,

@@ -46,7 +46,7 @@ interface ExpectedProfile {
     packages: string[];
     lateCommands: string[];
   };
-  bootMenu?: { title: string; timeout?: number; default?: number; kernelArgs: string[] };
+  bootMenu?: false | { title: string; timeout?: number; default?: number; kernelArgs: string[]; installedKernelArgs: string[] };
   hooks: { 'pre-customize': string[]; 'post-customize': string[]; 'pre-repack': string[]; 'post-build': string[] };
   vars?: Record<string, string>;
   extends?: string;
