@@ -1,7 +1,7 @@
 /** The one way a boot configuration is rejected: file and line named, exit 2, and the way around it. */
 import { usageError, type IsoBuildError } from '../errors.js';
 
-export const SKIP_MENU_HINT =
+const SKIP_MENU_HINT =
   'set `bootMenu: false` in the profile to leave the boot menus as they are (then add `autoinstall` to the kernel command line yourself)';
 
 export function bootConfigError(file: string, line: number, message: string): IsoBuildError {

@@ -55,7 +55,7 @@ export type GrubNode = GrubEntry | GrubSubmenu | GrubIf | GrubInclude | GrubSet;
 const KERNEL_COMMANDS = new Set(['linux', 'linuxefi', 'linux16', 'linux32', 'kernel']);
 
 /** Splits a GRUB command line into words (quotes removed, `\` escapes kept as written outside quotes). */
-export function grubWords(line: string, file: string, lineNo: number): string[] {
+function grubWords(line: string, file: string, lineNo: number): string[] {
   const words: string[] = [];
   let cur = '';
   let inWord = false;
@@ -103,7 +103,7 @@ export function grubWords(line: string, file: string, lineNo: number): string[] 
 }
 
 /** Where `source` / `configfile` point in the tree: `($root)/x`, `$prefix/x`, `/x` resolve; other variables do not. */
-export function resolveGrubPath(path: string, prefix: string): string | undefined {
+function resolveGrubPath(path: string, prefix: string): string | undefined {
   let p = path.replace(/^\((?:\$\{?(?:root|cmdpath)\}?|[a-z]+[0-9,a-z]*)\)/i, '');
   p = p.replace(/^\$\{?prefix\}?/, prefix);
   if (p.includes('$') || p.includes('(') || p === '') return undefined;

@@ -14,9 +14,9 @@ import { LineEdits, type ConfigReader, type MenuEdit } from './menu-edit.js';
 import { editSyslinux } from './syslinux-edit.js';
 import type { BuildLog } from '../build-log.js';
 
-export const GRUB_MENUS = ['boot/grub/grub.cfg', 'boot/grub/loopback.cfg'];
+const GRUB_MENUS = ['boot/grub/grub.cfg', 'boot/grub/loopback.cfg'];
 /** Where isolinux.bin / syslinux look for their config (syslinux 6, in this order). */
-export const SYSLINUX_MENUS = ['boot/isolinux/isolinux.cfg', 'isolinux/isolinux.cfg', 'isolinux.cfg', 'boot/syslinux/syslinux.cfg', 'syslinux/syslinux.cfg', 'syslinux.cfg'];
+const SYSLINUX_MENUS = ['boot/isolinux/isolinux.cfg', 'isolinux/isolinux.cfg', 'isolinux.cfg', 'boot/syslinux/syslinux.cfg', 'syslinux/syslinux.cfg', 'syslinux.cfg'];
 /** Menus are small; anything bigger is not one (and would not be read into memory). */
 const MAX_CONFIG_BYTES = 1 << 20;
 

@@ -3,7 +3,7 @@ import { editGrub, type GrubMenu } from './grub-edit.js';
 import { parseGrub, type GrubNode } from './grub-parse.js';
 import { LineEdits, type ConfigReader, type MenuEdit } from './menu-edit.js';
 import { editSyslinux, type SyslinuxMenu } from './syslinux-edit.js';
-import { parseSyslinux, type SyslinuxNode } from './syslinux-parse.js';
+import { parseSyslinux } from './syslinux-parse.js';
 
 function recording(read: ConfigReader): { read: ConfigReader; texts: Map<string, string> } {
   const texts = new Map<string, string>();
@@ -36,10 +36,6 @@ export function grubIncludesOnly(nodes: readonly GrubNode[]): boolean {
   const holdsEntry = (n: GrubNode): boolean =>
     n.kind === 'entry' || n.kind === 'submenu' || (n.kind === 'if' && n.branches.some((b) => b.children.some(holdsEntry)));
   return nodes.some((n) => n.kind === 'include') && !nodes.some(holdsEntry);
-}
-
-export function syslinuxIncludesOnly(nodes: readonly SyslinuxNode[]): boolean {
-  return nodes.some((n) => n.kind === 'include') && !nodes.some((n) => n.kind === 'label' || n.kind === 'menu');
 }
 
 /** The edited text of every file of the menu that changed. */

@@ -9,7 +9,7 @@ import { ISOLINUX_AUTOINSTALL_ARGS, addInstalledSystemArgs, addKernelArgs, isUti
 import { DEFAULT_AUTOMATIC_TIMEOUT, LineEdits, bare, indentOf, withEnding, type MenuEdit } from './menu-edit.js';
 import { firstMenuItem, syslinuxDirectives, syslinuxLabels, type SyslinuxLabel, type SyslinuxNode } from './syslinux-parse.js';
 
-export const ISOLINUX_LABEL = 'autoinstall';
+const ISOLINUX_LABEL = 'autoinstall';
 const APPEND_LINE = /^(\s*append\s+)(.*)$/i;
 
 export interface SyslinuxMenu {
