@@ -6,12 +6,14 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, fixtureIso, runCli, sh, sha256, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { REPO, fixtureIso, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { fixtureProfile, writeProfile } from '../support/profile.js';
 
 const VERSION = 'v1.0.0';
 const BROKEN = 'set timeout=1\nmenuentry "Try or Install" {\n\tlinux\t/casper/vmlinuz ---\n\tinitrd\t/casper/initrd\nif true; then\n}\n';
 
-describe.skipIf(!IS_ROOT)('a base ISO with a boot menu the model does not understand', () => {
+describe('a base ISO with a boot menu the model does not understand', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let base: string;
 
@@ -34,9 +36,11 @@ describe.skipIf(!IS_ROOT)('a base ISO with a boot menu the model does not unders
 
   it('builds with bootMenu: false and leaves the menu as it is', () => {
     // autoinstall asks for a menu entry; bootMenu: false says to leave the menus alone
-    const profile = writeFixtureProfile(dir, 'novasphere-fixture', {
-      extra: ['autoinstall:', `  userData: ${join(REPO, 'profiles/templates/user-data.yaml.hbs')}`, 'bootMenu: false'],
-    });
+    const profile = writeProfile(
+      dir,
+      'novasphere-fixture',
+      fixtureProfile('novasphere-fixture', { autoinstall: { userData: join(REPO, 'profiles/templates/user-data.yaml.hbs') }, bootMenu: false }),
+    );
     const out = join(dir, 'release-off');
     const res = runCli([VERSION, '--profile', profile, '--base', base, '--base-sha256', sha256(base), '--output', out, '--work', join(dir, 'work-off')]);
     expect(res.code, res.stderr).toBe(0);

@@ -10,6 +10,7 @@ import { editIsoBootMenus } from '../../src/boot-config/iso-menus.js';
 import { loadGrubMenu, grubEntries } from '../../src/boot-config/index.js';
 import { efiImageInTree } from '../../src/stages/boot-menu.js';
 import { sh, tempDir } from '../support/cli.js';
+import { needs, requireTools } from '../support/needs.js';
 
 const TITLE = 'Install NovaSphere (automatic)';
 const OWN_MENU = `search --set=root --file /.disk/info
@@ -36,7 +37,7 @@ function mtype(img: string, path: string): string {
   return sh('env', ['MTOOLS_SKIP_CHECK=1', 'mtype', '-i', img, `::/${path}`]);
 }
 
-describe('the GRUB config in the EFI image file', () => {
+describe('the GRUB config in the EFI image file', needs(requireTools('mkfs.fat', 'fsck.fat', 'mmd', 'mcopy', 'mtype', 'mdir')), () => {
   it('finds the image in the replayed boot setup, not an appended partition', () => {
     expect(efiImageInTree(['-b', '/isolinux/isolinux.bin', '-eltorito-alt-boot', '-e', '/boot/grub/efi.img', '-no-emul-boot'])).toBe('boot/grub/efi.img');
     expect(efiImageInTree(['-e', '--interval:appended_partition_2_start_1234s_size_8496d:all::', '-no-emul-boot'])).toBeUndefined();
