@@ -67,6 +67,7 @@ export const STAGES = [
   stage('Apply overlay files', () => import('../stages/apply-overlay.js'), 'applyOverlayStage'),
   hook('post-customize'),
   stage('Write VERSION, build-info.json and .disk/info', () => import('../stages/product-files.js'), 'productFilesStage'),
+  stage('Write the first-boot bring-up', () => import('../stages/bringup.js'), 'bringupStage'),
   stage('Write autoinstall (nocloud user-data, meta-data)', () => import('../stages/autoinstall.js'), 'autoinstallStage'),
   stage('Edit the boot menu', () => import('../stages/boot-menu.js'), 'bootMenuStage'),
   hook('pre-repack'),

@@ -83,6 +83,12 @@ export function absolutizePaths(data: unknown, dir: string): void {
       }
     }
   }
+  const bringup = data['bringup'];
+  if (isPlainObject(bringup)) {
+    fix(bringup, 'script');
+    fix(bringup['k3s'], 'binary');
+    fix(bringup['k3s'], 'installScript');
+  }
   fix(data['autoinstall'], 'userData');
   fix(data['autoinstall'], 'metaData');
   const hooks = data['hooks'];

@@ -24,6 +24,7 @@ import {
 } from './checks.js';
 import { OUTPUT_NAME_VARIABLES, TemplateError, renderTemplate } from './template.js';
 import { AutoinstallSchema, BootMenuSchema, ExtendsSchema, HooksSchema, VarsSchema } from './schema-autoinstall.js';
+import { BringupSchema } from './schema-bringup.js';
 
 export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
 export const DEFAULT_OUTPUT_NAME = '{{name}}-{{version}}.iso';
@@ -340,6 +341,7 @@ export const ProfileDocumentSchema = z
       .describe('Directory trees copied into the rootfs or the ISO, in order (later entries win).'),
     chroot: ChrootSchema.prefault({}),
     packages: PackagesSchema.optional(),
+    bringup: BringupSchema.optional(),
     output: OutputSchema.prefault({}),
     sourceDateEpoch: z
       .number()

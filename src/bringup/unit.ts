@@ -1,0 +1,28 @@
+/**
+ * novasphere-bringup.service. It starts on every boot and the script decides (its state file records each step for
+ * the installed version), so the console always shows the NOVASPHERE-* markers and a second boot says "nothing to do".
+ * Not in the live installer session: casper boots with `boot=casper` on the kernel command line.
+ */
+import { BRINGUP_SCRIPT } from './paths.js';
+
+export function bringupUnit(product: string): string {
+  return `[Unit]
+Description=${product} first-boot bring-up (offline payload)
+Documentation=file:${BRINGUP_SCRIPT}
+After=local-fs.target containerd.service docker.service
+ConditionPathExists=${BRINGUP_SCRIPT}
+ConditionKernelCommandLine=!boot=casper
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${BRINGUP_SCRIPT}
+# Image imports can take long on slow disks; the script's own steps bound what they wait for.
+TimeoutStartSec=infinity
+StandardOutput=journal+console
+StandardError=journal+console
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
