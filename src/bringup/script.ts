@@ -42,12 +42,12 @@ export function readBringupTemplate(file: string): string {
   }
 }
 
-/** Strict (unknown variables are errors), no HTML escaping; `{{sh x}}` shell-quotes a value, `{{words list}}` a list. */
+/** Strict (unknown variables are errors), no HTML escaping; `{{sh x}}` shell-quotes a value, `{{words list}}` a list of quoted words, `{{join list}}` one space-separated string. */
 export function renderBringupScript(template: string, vars: BringupScriptVars): string {
   const hb = Handlebars.create();
   hb.registerHelper('sh', (value: unknown) => shellQuote(String(value)));
   hb.registerHelper('words', (list: unknown) => (Array.isArray(list) ? list.map((v) => shellQuote(String(v))).join(' ') : ''));
-  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.map(String).join(' ') : ''));
   try {
     return hb.compile(template, { noEscape: true, strict: true })(vars);
   } catch (err) {
