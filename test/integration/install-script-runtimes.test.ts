@@ -105,6 +105,17 @@ describe.skipIf(!ready)('install.sh container runtimes', () => {
     expect(again.out).toMatch(/nothing to do/);
   });
 
+  it('k3sAirgap: the archive is copied to the k3s images directory; the next run has nothing to do', () => {
+    const k3sDir = join(dir, 'airgap');
+    const k3sScript = renderTo(k3sDir, true);
+    const first = run(k3sScript, { PATH: noDocker });
+    expect(first.out).toMatch(/copied to .*no-k3s-here \(k3s imports it when it starts\)/);
+    expect(readFileSync(join(k3sDir, 'no-k3s-here/hello-install-gz.tar.gz'))).toEqual(readFileSync(join(k3sDir, 'payload/images/hello-install-gz.tar.gz')));
+    const again = run(k3sScript, { PATH: noDocker });
+    expect(again.out).toMatch(/nothing to do/);
+    expect(again.code).toBe(0);
+  });
+
   it('the fixture archive is a plain tar (the .tar.gz case above is the one ctr 1.6 refuses undecompressed)', () => {
     const res = sh('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'import', join(dir, 'payload/images/hello-install-gz.tar.gz')]);
     expect(res.code).not.toBe(0);
