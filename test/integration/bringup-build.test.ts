@@ -9,14 +9,13 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IS_ROOT, REPO, haveFixtures, runCli, sh, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { REPO, runCli, sh, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
+import { fixtureProfile, writeProfile } from '../support/profile.js';
 
 const VERSION = 'v1.5.0';
 const CHART = join(REPO, 'test/fixtures/packages/hello-chart-0.1.0.tgz');
-const ready = IS_ROOT && haveFixtures();
-if (!ready && process.env.CI === 'true') throw new Error('the bringup build test needs root and the fixture ISOs (scripts/make-fixture-iso --variant all)');
-
-describe.skipIf(!ready)('build of a k3s profile with bringup', () => {
+describe('build of a k3s profile with bringup', needs(requireRoot(), requireFixtures(), requireTools('xorriso', 'unsquashfs', 'shellcheck')), () => {
   let dir: string;
   let tree: string;
   let result: ReturnType<typeof runCli>;
@@ -26,24 +25,22 @@ describe.skipIf(!ready)('build of a k3s profile with bringup', () => {
     dir = tempDir('bringup-build');
     writeFileSync(join(dir, 'k3s'), '#!/bin/sh\necho k3s test binary\n', { mode: 0o755 });
     writeFileSync(join(dir, 'k3s-install.sh'), '#!/bin/sh\necho upstream install script stand-in\n', { mode: 0o755 });
-    const profile = writeFixtureProfile(dir, 'bringup-build', {
-      extra: [
-        'packages:',
-        '  images:',
-        `    - archive: ${join(REPO, 'test/fixtures/packages/hello-image-oci.tar')}`,
-        '      reference: registry.novasphere.invalid/test/hello:1.0',
-        '  charts:',
-        `    - { name: hello, version: 0.1.0, path: ${CHART} }`,
-        `  installScript: ${join(REPO, 'profiles/templates/install.sh.hbs')}`,
-        'bringup:',
-        `  script: ${join(REPO, 'profiles/templates/bringup.sh.hbs')}`,
-        '  k3s:',
-        `    binary: ${join(dir, 'k3s')}`,
-        `    installScript: ${join(dir, 'k3s-install.sh')}`,
-        '  charts:',
-        '    - { name: hello, values: { greeting: offline } }',
-      ],
-    });
+    const profile = writeProfile(
+      dir,
+      'bringup-build',
+      fixtureProfile('bringup-build', {
+        packages: {
+          images: [{ archive: join(REPO, 'test/fixtures/packages/hello-image-oci.tar'), reference: 'registry.novasphere.invalid/test/hello:1.0' }],
+          charts: [{ name: 'hello', version: '0.1.0', path: CHART }],
+          installScript: join(REPO, 'profiles/templates/install.sh.hbs'),
+        },
+        bringup: {
+          script: join(REPO, 'profiles/templates/bringup.sh.hbs'),
+          k3s: { binary: join(dir, 'k3s'), installScript: join(dir, 'k3s-install.sh') },
+          charts: [{ name: 'hello', values: { greeting: 'offline' } }],
+        },
+      }),
+    );
     result = runCli([VERSION, '--profile', profile, '--output', join(dir, 'out'), '--work', join(dir, 'work')], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
     tree = join(dir, 'tree');
     if (result.code === 0) sh('xorriso', ['-osirrox', 'on', '-indev', join(dir, 'out', `bringup-build-${VERSION}.iso`), '-extract', '/casper', join(tree, 'casper')]);

@@ -16,17 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBringup } from '../../src/bringup/write.js';
 import { BringupSchema } from '../../src/profile/schema-bringup.js';
 import { PackagesSchema } from '../../src/profile/schema.js';
-import { IS_ROOT, REPO, tempDir } from '../support/cli.js';
+import { REPO, tempDir } from '../support/cli.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
 import { FIXTURE_CHART, FIXTURE_IMAGE, FIXTURE_REF, imageArchive, pathWithout, payloadRootfs, sh, startContainerd, type Containerd } from './bringup-helpers.js';
 
-const TOOLS = ['containerd', 'ctr', 'shellcheck', 'gzip', 'zstd', 'tar'];
-const missing = TOOLS.filter((t) => sh('sh', ['-c', `command -v ${t}`]).code !== 0);
-const ready = IS_ROOT && missing.length === 0;
-if (!ready) {
-  const why = `bringup tests need root and ${TOOLS.join(', ')} (missing: ${IS_ROOT ? missing.join(', ') : 'root'}; run scripts/setup)`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.warn(`SKIPPED: ${why}`);
-}
+const NEEDS = needs(requireRoot('the script checks it runs as root'), requireTools('containerd', 'ctr', 'shellcheck', 'gzip', 'zstd', 'tar'));
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -45,7 +39,7 @@ function run(root: string, env: Record<string, string> = {}): { code: number | n
   return sh('sh', [join(root, 'opt/novasphere/bringup.sh')], { env: { ...process.env, NOVASPHERE_ROOT: root, ...env } });
 }
 
-describe.skipIf(!ready)('bringup.sh with containerd (non-k3s profile)', () => {
+describe('bringup.sh with containerd (non-k3s profile)', NEEDS, () => {
   let containerd: Containerd;
   let root: string;
   const refs = {
@@ -114,7 +108,7 @@ describe.skipIf(!ready)('bringup.sh with containerd (non-k3s profile)', () => {
   });
 });
 
-describe.skipIf(!ready)('bringup.sh without a container runtime', () => {
+describe('bringup.sh without a container runtime', NEEDS, () => {
   it('says so, records no image and never reports "nothing to do"', () => {
     const root = payloadRootfs([{ archive: FIXTURE_IMAGE, reference: FIXTURE_REF }]);
     build(root, {}, {});
@@ -130,7 +124,7 @@ describe.skipIf(!ready)('bringup.sh without a container runtime', () => {
   });
 });
 
-describe.skipIf(!ready)('bringup.sh for a k3s profile', () => {
+describe('bringup.sh for a k3s profile', NEEDS, () => {
   let root: string;
   let files: string;
   const values = { replicas: 2, service: { type: 'NodePort' } };

@@ -8,17 +8,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderInstallScript } from '../../src/packages/install-script.js';
-import { IS_ROOT, REPO, tempDir } from '../support/cli.js';
+import { REPO, tempDir } from '../support/cli.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
 import { FIXTURE_IMAGE, imageArchive, pathWithout, sh, startContainerd, type Containerd } from './bringup-helpers.js';
-
-const TOOLS = ['containerd', 'ctr', 'shellcheck', 'gzip', 'tar', 'unshare'];
-const missing = TOOLS.filter((t) => sh('sh', ['-c', `command -v ${t}`]).code !== 0);
-const ready = IS_ROOT && missing.length === 0;
-if (!ready) {
-  const why = `install.sh runtime tests need root and ${TOOLS.join(', ')} (missing: ${IS_ROOT ? missing.join(', ') : 'root'}; run scripts/setup)`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.warn(`SKIPPED: ${why}`);
-}
 
 const GZ_REF = 'registry.novasphere.invalid/test/hello-install-gz:1.0';
 
@@ -52,7 +44,7 @@ function run(script: string, env: Record<string, string>): { code: number | null
   return { ...res, ms: Date.now() - started };
 }
 
-describe.skipIf(!ready)('install.sh container runtimes', () => {
+describe('install.sh container runtimes', needs(requireRoot('install.sh checks it runs as root; unshare --mount'), requireTools('containerd', 'ctr', 'shellcheck', 'gzip', 'tar', 'unshare')), () => {
   let containerd: Containerd;
   let dir: string;
   let script: string;
