@@ -17,8 +17,9 @@ ConditionKernelCommandLine=!boot=casper
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=${BRINGUP_SCRIPT}
-# Image imports can take long on slow disks; the script's own steps bound what they wait for.
-TimeoutStartSec=infinity
+# multi-user.target is ordered after the units it wants (systemd.target(5)), so a hung step must not hold the boot
+# forever; an hour leaves room for multi-GB image imports on slow disks. The next boot resumes from the state file.
+TimeoutStartSec=1h
 StandardOutput=journal+console
 StandardError=journal+console
 

@@ -122,7 +122,7 @@ function copyInto(rootfs: string, source: string, inRoot: string, mode: number, 
 }
 
 /** images/images.txt of the payload: `reference digest file` lines. */
-export function payloadImages(payloadDir: string): BringupImage[] {
+function payloadImages(payloadDir: string): BringupImage[] {
   const list = join(payloadDir, 'images', 'images.txt');
   if (!existsSync(list)) return [];
   return readFileSync(list, 'utf8')

@@ -46,7 +46,6 @@ export const BringupK3sSchema = z
     mirrors: z.array(BringupMirrorSchema).default(() => []).describe('Registry mirrors; none: no registries.yaml is written.'),
   })
   .describe('Makes this a k3s profile: install k3s from these files and deploy the charts with its helm-controller.');
-export type BringupK3s = z.output<typeof BringupK3sSchema>;
 
 export const BringupChartSchema = z
   .strictObject({
@@ -59,7 +58,6 @@ export const BringupChartSchema = z
     values: z.record(z.string(), z.unknown()).default(() => ({})).describe('Helm values for the release (HelmChart `valuesContent`).'),
   })
   .describe("How one chart is deployed; charts not listed are deployed with the chart's own defaults.");
-export type BringupChart = z.output<typeof BringupChartSchema>;
 
 export const BringupSchema = z
   .strictObject({
