@@ -92,10 +92,11 @@ describe('bringup.sh with containerd (non-k3s profile)', NEEDS, () => {
     for (const ref of Object.values(refs)) expect(res.out).toContain(`image ${ref}: imported into containerd`);
     expect(existsSync(join(root, 'var/tmp')) ? sh('ls', [join(root, 'var/tmp')]).out : '').toBe(''); // no decompressed leftovers
     const log = readFileSync(join(root, 'var/log/novasphere/bringup.log'), 'utf8');
-    expect(log).toMatch(/bringup: NOVASPHERE-PAYLOAD: ok/);
+    expect(log).toMatch(/Z NOVASPHERE-PAYLOAD: ok$/m);
+    expect(log).toMatch(/Z bringup: image registry\.novasphere\.invalid\/test\/hello-gz:1\.0: imported into containerd$/m);
     const again = run(root, { CONTAINERD_ADDRESS: containerd.socket });
     expect(again.out).toMatch(/nothing to do: NovaSphere Test 1\.2\.3 is brought up/);
-    expect(again.out).toMatch(/NOVASPHERE-VERSION: 1\.2\.3\nbringup: NOVASPHERE-PAYLOAD: ok/);
+    expect(again.out).toMatch(/^NOVASPHERE-VERSION: 1\.2\.3\nNOVASPHERE-PAYLOAD: ok$/m);
     expect(again.code).toBe(0);
   });
 
