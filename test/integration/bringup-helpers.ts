@@ -4,13 +4,24 @@
  * stage leaves it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, tempDir } from '../support/cli.js';
 
 export const FIXTURE_IMAGE = join(REPO, 'test/fixtures/packages/hello-image-oci.tar');
 export const FIXTURE_CHART = join(REPO, 'test/fixtures/packages/hello-chart-0.1.0.tgz');
 export const FIXTURE_REF = 'registry.novasphere.invalid/test/hello:1.0';
+
+const made: string[] = [];
+/** A temp dir removed by removeTempDirs(). */
+export function scratch(prefix: string): string {
+  const dir = tempDir(prefix);
+  made.push(dir);
+  return dir;
+}
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 export function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): { code: number | null; out: string } {
   const res = spawnSync(cmd, args, { encoding: 'utf8', env: opts.env ?? process.env, input: opts.input, maxBuffer: 64 << 20 });
@@ -27,7 +38,7 @@ export interface Containerd {
 
 /** containerd with root, state, socket and opt dir under a temp dir (no host-wide path); the CRI plugin off. */
 export async function startContainerd(): Promise<Containerd> {
-  const dir = tempDir('containerd');
+  const dir = scratch('containerd');
   const socket = join(dir, 'containerd.sock');
   writeFileSync(
     join(dir, 'config.toml'),
@@ -81,7 +92,7 @@ export function imageArchive(dir: string, name: string, ref: string, compress: '
 
 /** A rootfs with /opt/novasphere/VERSION and the payload parts the bring-up reads: images/ with images.txt, charts/. */
 export function payloadRootfs(images: { archive: string; reference: string }[], charts: { source: string; file: string }[] = []): string {
-  const root = tempDir('bringup-root');
+  const root = scratch('bringup-root');
   const payload = join(root, 'opt/novasphere/packages');
   mkdirSync(join(payload, 'images'), { recursive: true });
   writeFileSync(join(root, 'opt/novasphere/VERSION'), '1.2.3\n');

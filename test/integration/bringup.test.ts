@@ -16,9 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBringup } from '../../src/bringup/write.js';
 import { BringupSchema } from '../../src/profile/schema-bringup.js';
 import { PackagesSchema } from '../../src/profile/schema.js';
-import { REPO, tempDir } from '../support/cli.js';
+import { REPO } from '../support/cli.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
-import { FIXTURE_CHART, FIXTURE_IMAGE, FIXTURE_REF, imageArchive, pathWithout, payloadRootfs, sh, startContainerd, type Containerd } from './bringup-helpers.js';
+import { type Containerd, FIXTURE_CHART, FIXTURE_IMAGE, FIXTURE_REF, imageArchive, pathWithout, payloadRootfs, removeTempDirs, scratch, sh, startContainerd } from './bringup-helpers.js';
+
+afterAll(removeTempDirs);
 
 const NEEDS = needs(requireRoot('the script checks it runs as root'), requireTools('containerd', 'ctr', 'shellcheck', 'gzip', 'zstd', 'tar'));
 
@@ -49,7 +51,7 @@ describe('bringup.sh with containerd (non-k3s profile)', NEEDS, () => {
   };
   beforeAll(async () => {
     containerd = await startContainerd();
-    const dir = tempDir('bringup-images');
+    const dir = scratch('bringup-images');
     root = payloadRootfs([
       { archive: FIXTURE_IMAGE, reference: refs.plain },
       { archive: imageArchive(dir, 'hello-gz', refs.gz, 'gzip'), reference: refs.gz },
@@ -131,7 +133,7 @@ describe('bringup.sh for a k3s profile', NEEDS, () => {
   const values = { replicas: 2, service: { type: 'NodePort' } };
   beforeAll(() => {
     root = payloadRootfs([{ archive: FIXTURE_IMAGE, reference: FIXTURE_REF }], [{ source: FIXTURE_CHART, file: 'hello-0.1.0.tgz' }]);
-    files = tempDir('bringup-k3s-files');
+    files = scratch('bringup-k3s-files');
     writeFileSync(join(files, 'k3s'), '#!/bin/sh\necho "k3s version v1.30.4+k3s1 (test binary)"\n', { mode: 0o755 });
     // Stands in for the upstream get.k3s.io script: records the environment it is run with; hangs while $R/hang exists.
     writeFileSync(

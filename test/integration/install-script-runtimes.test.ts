@@ -8,9 +8,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderInstallScript } from '../../src/packages/install-script.js';
-import { REPO, tempDir } from '../support/cli.js';
+import { REPO } from '../support/cli.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
-import { FIXTURE_IMAGE, imageArchive, pathWithout, sh, startContainerd, type Containerd } from './bringup-helpers.js';
+import { type Containerd, FIXTURE_IMAGE, imageArchive, pathWithout, removeTempDirs, scratch, sh, startContainerd } from './bringup-helpers.js';
 
 const GZ_REF = 'registry.novasphere.invalid/test/hello-install-gz:1.0';
 
@@ -51,12 +51,13 @@ describe('install.sh container runtimes', needs(requireRoot('install.sh checks i
   let noDocker: string;
   beforeAll(async () => {
     containerd = await startContainerd();
-    dir = tempDir('install-sh');
+    dir = scratch('install-sh');
     script = renderTo(dir, false);
     noDocker = pathWithout(join(dir, 'no-docker'), ['docker']);
   }, 60_000);
   afterAll(async () => {
     await containerd?.stop();
+    removeTempDirs();
   });
 
   it('passes shellcheck (with and without k3sAirgap)', () => {
