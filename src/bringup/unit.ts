@@ -1,7 +1,9 @@
 /**
  * novasphere-bringup.service. It starts on every boot and the script decides (its state file records each step for
  * the installed version), so the console always shows the NOVASPHERE-* markers and a second boot says "nothing to do".
- * Not in the live installer session: casper boots with `boot=casper` on the kernel command line.
+ * Not in the live installer session: casper (scripts/casper: `mountpoint=/cdrom`) mounts the boot medium on /cdrom,
+ * which an installed system never has; Ubuntu's live-server GRUB entry has no `boot=casper` (`linux /casper/vmlinuz
+ * ---`), so that condition only covers live systems that do pass it.
  */
 import { BRINGUP_SCRIPT } from './paths.js';
 
@@ -12,6 +14,7 @@ Documentation=file:${BRINGUP_SCRIPT}
 After=local-fs.target containerd.service docker.service
 ConditionPathExists=${BRINGUP_SCRIPT}
 ConditionKernelCommandLine=!boot=casper
+ConditionPathIsMountPoint=!/cdrom
 
 [Service]
 Type=oneshot

@@ -55,5 +55,6 @@ describe('registries.yaml and the unit', () => {
     expect(unit).not.toMatch(/network/);
     expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
     expect(unit).toMatch(/^StandardError=journal\+console$/m);
+    expect(unit).toMatch(/^ConditionPathIsMountPoint=!\/cdrom$/m);
   });
 });
