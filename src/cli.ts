@@ -40,10 +40,18 @@ function program(): Command {
     .description('boot an ISO headless in qemu and wait for a line on its serial console')
     .argument('<iso>', 'ISO image to boot')
     .addOption(new Option('--firmware <fw>', 'bios, uefi or both').choices(['bios', 'uefi', 'both']).default('both'))
-    .option('--expect <regex>', 'serial console pattern that means success', 'NOVASPHERE-VERSION: ')
+    .option('--expect <regex>', 'serial console pattern that means success (default NOVASPHERE-VERSION: ; with --install: optional)')
     .option('--timeout <seconds>', 'give up after this many seconds per boot', (v) => Number(v), 300)
     .option('--log <path>', 'serial log file or directory')
     .addOption(new Option('--accel <accel>', 'qemu accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--wait-poweroff', 'after the match, wait for the guest to power off (default: return at once)')
+    .option('--json', 'print the result as one JSON document')
+    .option('--install', 'install QA: boot with a blank disk, wait for the installer to power off, check the installed disk')
+    .option('--expect-file <path[=content]>', 'with --install: a file the installed disk must have (repeatable)', collect, [])
+    .option('--expect-absent <path>', 'with --install: a path the installed disk must not have (repeatable)', collect, [])
+    .option('--disk-size <size>', 'with --install: size of the blank (sparse) disk', '8G')
+    .option('--keep-disk', 'with --install: keep the installed disk image beside the serial log')
+    .option('--installed-expect <regex>', 'with --install: boot the installed system (its /boot kernel) and wait for this pattern')
     .action(async (iso: string, opts: Parameters<typeof bootCommand>[1]) => {
       process.exitCode = await (await import('./commands/boot.js')).bootCommand(iso, opts);
     });
@@ -156,4 +164,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`internal error (a bug in iso-build): ${err instanceof Error ? err.stack : String(err)}\n`);
     return ExitCode.Failed;
   }
+}
+
+/** Repeatable options: each occurrence appended. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -15,11 +15,25 @@ import { interruptedError, run } from './process.js';
 export type Firmware = 'bios' | 'uefi';
 export type Accel = 'auto' | 'kvm' | 'tcg';
 
+/** Boot a kernel and initrd directly (qemu -kernel/-initrd/-append), e.g. read from an installed disk. */
+export interface DirectKernel {
+  kernel: string;
+  initrd?: string;
+  append: string;
+}
+
 export interface BootOptions {
-  iso: string;
+  /** The medium (a CD-ROM, or a read-only virtio disk with media 'disk'); none for a disk-only boot. */
+  iso?: string;
   firmware: Firmware;
-  /** Tested against every serial line (ANSI escapes and control characters removed). */
-  expect: RegExp;
+  /** Tested against every serial line (ANSI escapes and control characters removed). None: wait for power-off. */
+  expect?: RegExp;
+  /** Keep running after the match until the guest powers off (or the timeout), e.g. to let an installer finish. */
+  waitPoweroff?: boolean;
+  /** Writable raw disk images, attached as virtio disks in this order (the first is /dev/vda). */
+  disks?: string[];
+  /** Boot this kernel instead of the firmware's boot order. */
+  directKernel?: DirectKernel;
   timeoutSec: number;
   /** The serial console is written here (truncated first). */
   logPath: string;
@@ -42,7 +56,11 @@ export interface BootResult {
   logPath: string;
   /** Seconds from QEMU's start to the match (or to the timeout / the guest's exit). */
   seconds: number;
-  exit: 'matched' | 'timeout' | 'guest-exited';
+  /** Seconds from QEMU's start to the guest's power-off, when it powered off while we waited. */
+  poweroffSeconds?: number;
+  /** matched: the pattern appeared (and, with waitPoweroff, the guest powered off); powered-off: no pattern was
+   * asked for and the guest powered off; timeout; guest-exited: it powered off without the pattern. */
+  exit: 'matched' | 'powered-off' | 'timeout' | 'guest-exited';
   /** Anything the reader should know, e.g. that KVM was abandoned for TCG. */
   note?: string;
 }
@@ -50,8 +68,6 @@ export interface BootResult {
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const DEFAULT_MEMORY_MIB = 2048;
 export const DEFAULT_CPUS = 2;
-/** After the marker, the guest usually powers itself off; give it this long before stopping QEMU. */
-const POWEROFF_GRACE_MS = 20_000;
 /** A KVM boot that writes nothing to the serial console in this time is taken as a broken KVM (nested hosts). */
 const KVM_SILENCE_MS = 20_000;
 const POLL_MS = 200;
@@ -84,10 +100,19 @@ export function qemuArgs(opts: QemuArgsOptions): string[] {
     // The legacy `file:` syntax takes the rest of the string as the path, commas included: no escaping here.
     '-serial', `file:${opts.logPath}`,
   ];
-  if ((opts.media ?? 'cdrom') === 'cdrom') {
-    args.push('-drive', `file=${qemuOptValue(opts.iso)},media=cdrom,readonly=on,format=raw`, '-boot', 'd');
-  } else {
-    args.push('-drive', `file=${qemuOptValue(opts.iso)},if=virtio,readonly=on,format=raw`);
+  // Writable disks first: the installer's target is the first virtual disk (/dev/vda).
+  for (const disk of opts.disks ?? []) args.push('-drive', `file=${qemuOptValue(disk)},if=virtio,format=raw`);
+  if (opts.iso !== undefined) {
+    if ((opts.media ?? 'cdrom') === 'cdrom') {
+      args.push('-drive', `file=${qemuOptValue(opts.iso)},media=cdrom,readonly=on,format=raw`);
+      if (!opts.directKernel) args.push('-boot', 'd');
+    } else {
+      args.push('-drive', `file=${qemuOptValue(opts.iso)},if=virtio,readonly=on,format=raw`);
+    }
+  }
+  if (opts.directKernel) {
+    args.push('-kernel', opts.directKernel.kernel, '-append', opts.directKernel.append);
+    if (opts.directKernel.initrd) args.push('-initrd', opts.directKernel.initrd);
   }
   if (opts.firmware === 'uefi') {
     if (!opts.varsPath) throw new Error('qemuArgs: UEFI needs varsPath (a writable copy of OVMF_VARS)');
@@ -108,7 +133,7 @@ function qemuOptValue(value: string): string {
 
 export async function bootIso(opts: BootOptions): Promise<BootResult> {
   const qemu = await findQemu();
-  await checkIso(opts.iso);
+  if (opts.iso !== undefined) await checkIso(opts.iso);
   const ovmf = opts.firmware === 'uefi' ? await findOvmf() : undefined;
   const requested = opts.accel ?? 'auto';
   const accel = await resolveAccel(requested);
@@ -194,7 +219,8 @@ async function bootOnce(
   const interrupted = interruptSignal();
   if (interrupted.aborted) throw interruptedError(`${opts.firmware} boot`);
   // A `g` or `y` flag would make test() stateful (lastIndex) and skip matches.
-  const expect = new RegExp(opts.expect.source, opts.expect.flags.replace(/[gy]/g, ''));
+  const expect = opts.expect ? new RegExp(opts.expect.source, opts.expect.flags.replace(/[gy]/g, '')) : undefined;
+  const waitPoweroff = opts.waitPoweroff === true || expect === undefined;
   const tmp = await mkdtemp(join(tmpdir(), 'iso-build-qemu-'));
   const stop = new AbortController();
   let qemuDone: Promise<QemuOutcome> | undefined;
@@ -222,10 +248,11 @@ async function bootOnce(
     let matchedAt = 0;
     let exit: BootResult['exit'] | 'silent' | undefined;
     let outcome: QemuOutcome | undefined;
+    let poweroffSeconds: number | undefined;
     const consume = (lines: string[]): void => {
       for (const line of lines) {
         opts.onLine?.(line);
-        if (matched === undefined && expect.test(line)) {
+        if (matched === undefined && expect?.test(line)) {
           matched = line;
           matchedAt = elapsed();
         }
@@ -237,9 +264,11 @@ async function bootOnce(
       if (interrupted.aborted) throw interruptedError(`${opts.firmware} boot`);
       if (outcome) {
         consume(log.flush()); // a marker printed right before power-off may have no newline
-        exit = matched !== undefined ? 'matched' : 'guest-exited';
-      } else if (matched !== undefined) {
-        if (elapsed() - matchedAt > POWEROFF_GRACE_MS / 1000) exit = 'matched';
+        poweroffSeconds = round1(elapsed());
+        exit = matched !== undefined ? 'matched' : expect === undefined ? 'powered-off' : 'guest-exited';
+      } else if (matched !== undefined && !waitPoweroff) {
+        // The answer is known: return now instead of waiting for the guest to power itself off (issue 17).
+        exit = 'matched';
       } else if (elapsed() > opts.timeoutSec) {
         exit = 'timeout';
       } else if (silenceLimitMs !== undefined && log.bytesRead === 0 && elapsed() * 1000 > silenceLimitMs) {
@@ -258,7 +287,7 @@ async function bootOnce(
       throw outcome.err;
     }
     if (exit === 'silent') return 'silent';
-    return { firmware: opts.firmware, accel, matched, logPath: opts.logPath, seconds, exit };
+    return { firmware: opts.firmware, accel, matched, logPath: opts.logPath, seconds, exit, ...(poweroffSeconds !== undefined ? { poweroffSeconds } : {}) };
   } finally {
     stop.abort();
     await qemuDone; // never resolves before QEMU's process group is gone
