@@ -1,28 +1,66 @@
+import { isMap, isSeq, parseDocument } from 'yaml';
 /**
  * How casper and the installer read a layered live-server ISO, shared by the build (on the extracted tree) and the
  * in-process readers (on the ISO image): which install source is the default, and which layers a layer sits on.
+ * Sources: subiquity/models/source.py (default choice), curtin/commands/extract.py `_get_image_stack` (chain),
+ * casper `scripts/casper` (the live stack, same naming rule); see ../shared/ubuntu-facts.md.
  */
 export interface InstallSource {
   id?: string;
   path?: string;
   default?: boolean;
   type?: string;
+  size?: number;
 }
 
-/** The source the installer copies unless told otherwise: the one marked `default: true`, else the last one. */
+/**
+ * The source the installer copies unless told otherwise: subiquity's SourceModel takes the entry marked
+ * `default: true`, else the first one.
+ */
 export function defaultInstallSource(parsed: unknown): InstallSource | undefined {
   if (!Array.isArray(parsed) || parsed.length === 0) return undefined;
   const sources = parsed as InstallSource[];
-  return sources.find((s) => s.default === true) ?? sources[sources.length - 1];
+  return sources.find((s) => s.default === true) ?? sources[0];
+}
+
+/** curtin's expansion of an fsimage-layered path: a.b.c.squashfs -> a.squashfs, a.b.squashfs, a.b.c.squashfs (bottom first). */
+export function layerChain(layer: string): string[] {
+  const parts = layer.replace(/\.squashfs$/, '').split('.');
+  return parts.map((_, i) => `${parts.slice(0, i + 1).join('.')}.squashfs`);
 }
 
 /** casper stacks by name: a.b.c.squashfs sits on a.b.squashfs, which sits on a.squashfs. The lower layers present, bottom first. */
 export function lowerLayersOf(layer: string, present: (name: string) => boolean): string[] {
-  const parts = layer.replace(/\.squashfs$/, '').split('.');
-  const lowers: string[] = [];
-  for (let i = 1; i < parts.length; i++) {
-    const name = `${parts.slice(0, i).join('.')}.squashfs`;
-    if (present(name)) lowers.push(name);
+  return layerChain(layer).slice(0, -1).filter(present);
+}
+
+/** The layers of LAYER's chain that are missing: casper ("File system layers are missing") and curtin refuse such a chain. */
+export function missingChainLayers(layer: string, present: (name: string) => boolean): string[] {
+  return layerChain(layer).filter((name) => !present(name));
+}
+
+/** What the installer puts on the disk for a source: the chain for fsimage-layered, the one image for fsimage. */
+export function installedLayers(source: InstallSource): string[] {
+  if (!source.path) return [];
+  return source.type === 'fsimage-layered' ? layerChain(source.path) : [source.path];
+}
+
+/**
+ * install-sources.yaml with one entry's path and/or size replaced, every other field and entry kept (a yaml
+ * Document edit, not a re-serialisation of parsed data). Throws when no entry has that id.
+ */
+export function rewriteInstallSources(text: string, id: string, change: { path?: string; size?: number }): string {
+  const doc = parseDocument(text);
+  if (!isSeq(doc.contents)) throw new Error('install-sources.yaml is not a list');
+  let found = false;
+  for (const item of doc.contents.items) {
+    if (!isMap(item)) continue;
+    const entry = item as unknown as { get(k: string): unknown; set(k: string, v: unknown): void };
+    if (entry.get('id') !== id) continue;
+    found = true;
+    if (change.size !== undefined) entry.set('size', change.size);
+    if (change.path !== undefined) entry.set('path', change.path);
   }
-  return lowers;
+  if (!found) throw new Error(`install-sources.yaml has no source with id ${id}`);
+  return doc.toString();
 }

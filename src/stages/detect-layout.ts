@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { defaultInstallSource, lowerLayersOf } from '../casper-layers.js';
+import { defaultInstallSource, lowerLayersOf, missingChainLayers } from '../casper-layers.js';
 import { IsoBuildError, ExitCode } from '../errors.js';
 import type { LayoutKind, RootfsLayout } from '../context.js';
 import type { BaseLayout } from '../profile/schema.js';
@@ -97,6 +97,14 @@ function layered(tree: string, rootfsLayer?: string): RootfsLayout {
     const have = existsSync(casper) ? readdirSync(casper).filter((f) => f.endsWith('.squashfs')) : [];
     throw new IsoBuildError(`layer casper/${target} is not on the base ISO`, {
       hint: `casper has: ${have.join(', ') || 'no squashfs'}`,
+      exitCode: ExitCode.Usage,
+    });
+  }
+  // A gap in the chain (a.b.c without a.b) makes casper and curtin refuse the medium: not a layout to build on.
+  const gaps = missingChainLayers(target, (name) => existsSync(join(casper, name)));
+  if (gaps.length > 0) {
+    throw new IsoBuildError(`casper/${target}${id ? ` (install-sources.yaml source ${id})` : ''} sits on missing layers: ${gaps.map((g) => `casper/${g}`).join(', ')}`, {
+      hint: 'casper and curtin stack a.b.c.squashfs on a.b.squashfs and a.squashfs; every one must exist',
       exitCode: ExitCode.Usage,
     });
   }

@@ -4,7 +4,7 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { rewriteInstallSources } from '../casper-layers.js';
 import { dpkgChangedSince, packageManifest } from './package-manifest.js';
 import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
@@ -126,15 +126,10 @@ async function installedSize(image: string, below: Promise<SizeIndex>): Promise<
  */
 function updateInstallSource(ctx: BuildContext, id: string, newLayer: string | undefined): void {
   const file = join(ctx.work.tree, 'casper/install-sources.yaml');
-  const doc = parseDocument(readFileSync(file, 'utf8'));
-  const items = doc.contents && 'items' in doc.contents ? (doc.contents.items as unknown[]) : [];
-  for (const item of items) {
-    const node = item as { get(k: string): unknown; set(k: string, v: unknown): void };
-    if (node.get('id') !== id) continue;
-    if (ctx.installedSize !== undefined) node.set('size', ctx.installedSize);
-    if (newLayer) node.set('path', basename(newLayer));
-  }
-  writeFileSync(file, doc.toString());
+  writeFileSync(file, rewriteInstallSources(readFileSync(file, 'utf8'), id, {
+    ...(ctx.installedSize !== undefined ? { size: ctx.installedSize } : {}),
+    ...(newLayer ? { path: basename(newLayer) } : {}),
+  }));
 }
 
 /** Boot entries that run the edited stack live (casper's layerfs-path=) should run it with the new layer on top. */
