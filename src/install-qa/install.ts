@@ -4,7 +4,7 @@
  * (its /boot kernel and initrd, network off) waiting for a marker. Works for any installer that writes an ext4
  * root to the first virtual disk (/dev/vda).
  */
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExtImage } from '../tools/debugfs.js';
@@ -65,7 +65,10 @@ export async function installAndCheck(o: InstallQaOptions): Promise<InstallQaRes
   if (install.exit === 'timeout') return { ...base, ok: false, problem: `the installer did not power off within ${o.timeoutSec} s` };
   if (install.exit === 'guest-exited') return { ...base, ok: false, problem: `the guest powered off without printing /${o.expect?.source}/` };
   const root = await findExtRoot(o.diskPath);
-  if (!root) return { ...base, ok: false, problem: 'no ext2/3/4 file system on the disk: nothing was installed' };
+  if (!root) {
+    const why = await lastTelltale(o.logPath);
+    return { ...base, ok: false, problem: `no ext2/3/4 file system on the disk: nothing was installed${why ? ` (serial log: ${why})` : ''}` };
+  }
   const fs = new ExtImage(o.diskPath, root.offsetBytes);
   const checks: DiskCheckResult[] = [];
   for (const c of o.checks) checks.push(await runDiskCheck(fs, c));
@@ -73,6 +76,18 @@ export async function installAndCheck(o: InstallQaOptions): Promise<InstallQaRes
   if (o.installedExpect) installedBoot = await bootInstalled(fs, root, o);
   const ok = checks.every((c) => c.ok) && (installedBoot === undefined || installedBoot.result?.exit === 'matched');
   return { ...base, root, checks, ...(installedBoot ? { installedBoot } : {}), ok };
+}
+
+/** The line of the serial log that most likely says why an install wrote nothing (a panic, an installer error). */
+async function lastTelltale(logPath: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(logPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return lines.reverse().find((l) => /Kernel panic|INSTALLER-FAILED|CASPER-PANIC|error|failed/i.test(l))?.slice(0, 200);
 }
 
 /** A sparse file: costs no space until the installer writes. */
@@ -107,7 +122,7 @@ async function bootInstalled(fs: ExtImage, root: Partition, o: InstallQaOptions)
       logPath: o.installedLogPath,
       disks: [o.diskPath],
       expect: o.installedExpect!,
-      directKernel: { kernel: kernelFile, ...(initrdFile ? { initrd: initrdFile } : {}), append: `root=${rootDev} rw console=ttyS0,115200 panic=5` },
+      directKernel: { kernel: kernelFile, ...(initrdFile ? { initrd: initrdFile } : {}), append: `root=${rootDev} rw console=ttyS0,115200 panic=5 no_timer_check` },
     });
     return { result, kernel: kernel.path, ...(initrd ? { initrd: initrd.path } : {}) };
   } finally {

@@ -77,6 +77,14 @@ export const repackRootfsStage: StageTask = {
     ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
     rmSync(changes, { force: true });
     renameSync(fresh, image);
+    // The base's detached signature (NAME.squashfs.gpg, Ubuntu's CD key) no longer matches the changed layer. Nothing
+    // in casper, subiquity or curtin verifies it (ubuntu-facts.md), and only the base's key could re-sign it: remove it
+    // rather than ship a signature that fails. The release's SHA256SUMS(.asc) covers the new ISO instead.
+    const staleSignature = `${image}.gpg`;
+    if (existsSync(staleSignature)) {
+      rmSync(staleSignature);
+      ctx.log.line(`removed the stale signature ${basename(staleSignature)} of the changed layer`);
+    }
     ctx.installedSize = merged.fileBytes ?? (await installedSize(image, ctx.sizesBelow!));
     writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
     if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);

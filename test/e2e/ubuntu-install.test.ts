@@ -1,0 +1,129 @@
+/**
+ * Issue 12's acceptance on the Ubuntu look-alike fixtures (scripts/make-fixture-ubuntu): for the 22.04-like (jammy) and
+ * the 24.04-like (noble) layout, with `repack` and with `layer`, the remastered ISO's live session still reaches the
+ * installer (BIOS and UEFI), `iso-build boot --install` installs it to a blank disk, and the installed disk has the
+ * built VERSION, build-info.json, the payload and the overlay files, the autoinstall late-command's file, and none of
+ * the installer layers' files. A deliberately wrong remaster (changes put into the installer layer) fails the same
+ * checks with exit 3. Each ISO is built once and reused by its boots.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, IS_ROOT, REPO, runCli, tempDir } from '../support/cli.js';
+
+const VERSION = 'v1.0.0';
+type UbuntuVariant = 'jammy' | 'noble';
+const BOOT_TIMEOUT = '300';
+const INSTALL_TIMEOUT = '600';
+
+function ubuntuFixture(variant: UbuntuVariant): { iso: string; sha256: string } {
+  const iso = join(FIXTURES, `fixture-${variant}.iso`);
+  if (!existsSync(iso)) execFileSync(join(REPO, 'scripts/make-fixture-iso'), ['--variant', variant], { cwd: REPO, stdio: 'inherit' });
+  const sums = readFileSync(join(FIXTURES, 'SHA256SUMS'), 'utf8');
+  const sha256 = new RegExp(`^([0-9a-f]{64})  fixture-${variant}\\.iso$`, 'm').exec(sums)?.[1];
+  if (!sha256) throw new Error(`fixture-${variant}.iso is not in ${FIXTURES}/SHA256SUMS`);
+  return { iso, sha256 };
+}
+
+/** The checks that prove the profile reached the installed system and the installer did not. */
+const INSTALLED_CHECKS = [
+  '--expect-file', `/opt/novasphere/VERSION=${VERSION}`,
+  '--expect-file', '/opt/novasphere/build-info.json',
+  '--expect-file', '/opt/novasphere/packages/system',
+  '--expect-file', '/etc/novasphere/overlay-marker',
+  '--expect-file', '/etc/novasphere/chroot-proof',
+  '--expect-file', '/etc/novasphere-installed=installed',
+  '--expect-file', '/etc/fixture-layer=ubuntu-server-minimal.ubuntu-server',
+  '--expect-absent', '/usr/lib/fixture-installer',
+  '--expect-absent', '/etc/fixture-installer-only',
+  '--expect-absent', '/etc/fixture-boot.d/zz-subiquity',
+  '--expect-absent', '/etc/fixture-kernel-flavour',
+];
+
+interface Build {
+  dir: string;
+  iso: string;
+  code: number | null;
+  output: string;
+}
+
+function build(variant: UbuntuVariant, name: string, profileExtra: string): Build {
+  const { iso: base, sha256 } = ubuntuFixture(variant);
+  const dir = tempDir(`e2e-${variant}-${name}`);
+  // The profile's relative paths (templates, ../overlay, ../test/fixtures) resolve from a copy of profiles/ with links
+  // to the rest, so a variant profile can sit beside the one it extends.
+  cpSync(join(REPO, 'profiles'), join(dir, 'profiles'), { recursive: true });
+  for (const d of ['overlay', 'test']) symlinkSync(join(REPO, d), join(dir, d));
+  const profile = join(dir, 'profiles', `e2e-${name}.yaml`);
+  writeFileSync(profile, `extends: fixture.yaml\n${profileExtra}`);
+  const res = runCli([VERSION, '--profile', profile, '--base', base, '--base-sha256', sha256,
+    '--output', join(dir, 'release'), '--work', join(dir, 'work')]);
+  return { dir, iso: join(dir, 'release', `novasphere-fixture-${VERSION}.iso`), code: res.code, output: res.stdout + res.stderr };
+}
+
+interface InstallJson {
+  ok: boolean;
+  installs: { firmware: string; ok: boolean; checks: { check: string; ok: boolean; detail: string }[]; problem?: string }[];
+}
+
+const CASES: { variant: UbuntuVariant; strategy: 'layer' | 'repack'; installFirmware: 'bios' | 'uefi' }[] = [
+  { variant: 'jammy', strategy: 'layer', installFirmware: 'bios' },
+  { variant: 'jammy', strategy: 'repack', installFirmware: 'uefi' },
+  { variant: 'noble', strategy: 'layer', installFirmware: 'uefi' },
+  { variant: 'noble', strategy: 'repack', installFirmware: 'bios' },
+];
+
+describe.skipIf(!IS_ROOT && process.env.CI !== 'true').each(CASES)('fixture-$variant, $strategy', ({ variant, strategy, installFirmware }) => {
+  let b: Build;
+  beforeAll(() => {
+    b = build(variant, strategy, `rootfs:\n  strategy: ${strategy}\n`);
+  }, 600_000);
+  afterAll(() => rmSync(b.dir, { recursive: true, force: true }));
+
+  it('builds', () => {
+    expect(b.code, b.output).toBe(0);
+  });
+
+  it.each(['bios', 'uefi'])('the live session reaches the installer with %s (whole installer chain mounted)', (firmware) => {
+    const log = join(b.dir, `live-${firmware}.log`);
+    const res = runCli(['boot', b.iso, '--firmware', firmware, '--expect', 'INSTALLER-START', '--timeout', BOOT_TIMEOUT, '--log', log]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    const serial = readFileSync(log, 'utf8');
+    const stack = /CASPER-LAYERS: (.*)/.exec(serial)?.[1]?.split(' ') ?? [];
+    expect(stack.at(-1)).toBe('ubuntu-server-minimal.ubuntu-server.installer.generic.squashfs');
+    expect(stack).toHaveLength(4);
+  }, 400_000);
+
+  it(`installs (${installFirmware}): VERSION, payload and overlay on the disk, no installer files`, () => {
+    const log = join(b.dir, `install-${installFirmware}.log`);
+    const res = runCli(['boot', b.iso, '--install', '--json', '--firmware', installFirmware, '--disk-size', '1G',
+      '--timeout', INSTALL_TIMEOUT, '--log', log, ...INSTALLED_CHECKS]);
+    const report = JSON.parse(res.stdout) as InstallJson;
+    expect(report.installs[0]!.checks.filter((c) => !c.ok), res.stderr).toEqual([]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(report.ok).toBe(true);
+    const serial = readFileSync(log, 'utf8');
+    expect(serial).toMatch(/INSTALLER-SOURCE: ubuntu-server \(fsimage-layered\) chain: .*ubuntu-server-minimal\.ubuntu-server/);
+    expect(serial).not.toMatch(/INSTALLER-SOURCE: .*installer/);
+    expect(serial).toContain('INSTALLER-DONE');
+  }, 700_000);
+});
+
+describe.skipIf(!IS_ROOT && process.env.CI !== 'true')('a wrong remaster: changes in the installer layer', () => {
+  let b: Build;
+  beforeAll(() => {
+    b = build('noble', 'wrong', 'base:\n  rootfsLayer: casper/ubuntu-server-minimal.ubuntu-server.installer.squashfs\nrootfs:\n  strategy: layer\n');
+  }, 600_000);
+  afterAll(() => rmSync(b.dir, { recursive: true, force: true }));
+
+  it('builds, installs, and the installed-disk checks fail with exit 3', () => {
+    expect(b.code, b.output).toBe(0);
+    const res = runCli(['boot', b.iso, '--install', '--json', '--firmware', 'bios', '--disk-size', '1G',
+      '--timeout', INSTALL_TIMEOUT, '--log', join(b.dir, 'install.log'), ...INSTALLED_CHECKS]);
+    expect(res.code, res.stderr).toBe(3);
+    const report = JSON.parse(res.stdout) as InstallJson;
+    const failed = report.installs[0]!.checks.filter((c) => !c.ok).map((c) => c.check);
+    expect(failed).toEqual(expect.arrayContaining([`/opt/novasphere/VERSION = "${VERSION}"`, '/etc/novasphere/overlay-marker exists']));
+  }, 900_000);
+});
