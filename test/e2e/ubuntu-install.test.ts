@@ -113,7 +113,7 @@ describe.skipIf(!IS_ROOT && process.env.CI !== 'true').each(CASES)('fixture-$var
 describe.skipIf(!IS_ROOT && process.env.CI !== 'true')('a wrong remaster: changes in the installer layer', () => {
   let b: Build;
   beforeAll(() => {
-    b = build('noble', 'wrong', 'base:\n  rootfsLayer: casper/ubuntu-server-minimal.ubuntu-server.installer.squashfs\nrootfs:\n  strategy: layer\n');
+    b = build('noble', 'wrong', 'base:\n  rootfsLayer: ubuntu-server-minimal.ubuntu-server.installer.squashfs\nrootfs:\n  strategy: layer\n');
   }, 600_000);
   afterAll(() => rmSync(b.dir, { recursive: true, force: true }));
 

@@ -95,6 +95,28 @@ describe('bootIso on a tiny boot sector (BIOS, TCG)', () => {
     expect(r).toMatchObject({ exit: 'matched', matched: 'NOVASPHERE-VERSION: tiny' });
   });
 
+  it('returns at the match even when the guest never powers off (issue 17), and --wait-poweroff waits', async () => {
+    const started = Date.now();
+    const r = await bootIso({
+      iso: diskHang, firmware: 'bios', accel: 'tcg', media: 'disk', expect: /NOVASPHERE-VERSION: /, timeoutSec: 60,
+      logPath: join(dir, 'hang-match.log'),
+    });
+    expect(r).toMatchObject({ exit: 'matched', matched: 'NOVASPHERE-VERSION: tiny' });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const waited = await bootIso({
+      iso: diskHang, firmware: 'bios', accel: 'tcg', media: 'disk', expect: /NOVASPHERE-VERSION: /, timeoutSec: 8,
+      waitPoweroff: true, logPath: join(dir, 'hang-wait.log'),
+    });
+    expect(waited.exit).toBe('timeout');
+    expect(waited.matched).toBe('NOVASPHERE-VERSION: tiny');
+    const off = await bootIso({
+      iso: diskOff, firmware: 'bios', accel: 'tcg', media: 'disk', expect: /NOVASPHERE-VERSION: /, timeoutSec: 30,
+      waitPoweroff: true, logPath: join(dir, 'off-wait.log'),
+    });
+    expect(off.exit).toBe('matched');
+    expect(off.poweroffSeconds).toBeGreaterThanOrEqual(off.seconds);
+  });
+
   it('a guest that powers off without the marker is guest-exited, not a timeout', async () => {
     const r = await bootIso({
       iso: diskOff, firmware: 'bios', accel: 'tcg', media: 'disk', expect: /NEVER-PRINTED/, timeoutSec: 30,
