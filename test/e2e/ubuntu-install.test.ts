@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, IS_ROOT, REPO, runCli, tempDir } from '../support/cli.js';
+import { FIXTURES, REPO, runCli, tempDir } from '../support/cli.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
 type UbuntuVariant = 'jammy' | 'noble';
@@ -74,7 +75,9 @@ const CASES: { variant: UbuntuVariant; strategy: 'layer' | 'repack'; installFirm
   { variant: 'noble', strategy: 'repack', installFirmware: 'bios' },
 ];
 
-describe.skipIf(!IS_ROOT && process.env.CI !== 'true').each(CASES)('fixture-$variant, $strategy', ({ variant, strategy, installFirmware }) => {
+const NEEDS = needs(requireRoot('builds mount images; the fixtures are made with debootstrap'), requireTools('qemu-system-x86_64', 'debugfs', 'xorriso'));
+
+describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy, installFirmware }) => {
   let b: Build;
   beforeAll(() => {
     b = build(variant, strategy, `rootfs:\n  strategy: ${strategy}\n`);
@@ -110,7 +113,7 @@ describe.skipIf(!IS_ROOT && process.env.CI !== 'true').each(CASES)('fixture-$var
   }, 700_000);
 });
 
-describe.skipIf(!IS_ROOT && process.env.CI !== 'true')('a wrong remaster: changes in the installer layer', () => {
+describe('a wrong remaster: changes in the installer layer', NEEDS, () => {
   let b: Build;
   beforeAll(() => {
     b = build('noble', 'wrong', 'base:\n  rootfsLayer: ubuntu-server-minimal.ubuntu-server.installer.squashfs\nrootfs:\n  strategy: layer\n');
