@@ -6,6 +6,7 @@
  * chroot commands and apt, and mounts the cached layer read-only under an overlay that collects its changes. The
  * entry also keeps the layer packed as squashfs, so the rebuild packs only the changes and merges them in.
  */
+import { lockPath } from './packages/lock.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,6 +32,8 @@ export function rootfsCacheKey(ctx: BuildContext): string {
     chroot: profile.chroot,
     preCustomize: profile.hooks?.['pre-customize'] ?? [],
     packages: profile.packages ?? null,
+    // The lock pins what the packages' registry/repository/URL sources are: another lock, another payload.
+    packagesLock: profile.packages ? lockPath(profile.file) : null,
   };
   const hash = createHash('sha256');
   hash.update(JSON.stringify(inputs));

@@ -7,6 +7,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { basename, join, relative } from 'node:path';
 import { toolVersion } from '../tools/versions.js';
 import { packageVersion } from '../package-root.js';
+import { lockItems, lockPath, readLock, type PayloadItem } from '../packages/lock.js';
 import type { BuildContext } from '../context.js';
 
 export const MANIFEST_NAME = 'build-manifest.json';
@@ -36,6 +37,8 @@ export interface BuildManifest {
   inputs: InputFile[];
   tools: Record<string, string>;
   packages: Package[];
+  /** Every payload item pulled from a registry, a chart repository or a URL: its digest and source (from the lock). */
+  payload?: PayloadItem[];
 }
 
 export function sha256Of(data: Buffer | string): string {
@@ -70,6 +73,8 @@ export function inputFiles(ctx: BuildContext): InputFile[] {
     }
   };
   for (const mapping of ctx.profile.overlay) if (existsSync(mapping.source)) walk(mapping.source);
+  const lock = lockPath(ctx.profile.file);
+  if (ctx.profile.packages && existsSync(lock)) files.push({ path: relative(dir, lock), sha256: sha256Of(readFileSync(lock)) });
   return files;
 }
 
@@ -103,7 +108,13 @@ export async function buildManifest(ctx: BuildContext, isoSize: number): Promise
     inputs: inputFiles(ctx),
     tools: await toolVersions(),
     packages: parsePackageList(ctx.packageManifest),
+    ...(ctx.profile.packages ? { payload: payloadItems(ctx.profile.file) } : {}),
   };
+}
+
+function payloadItems(profileFile: string): PayloadItem[] {
+  const lock = readLock(profileFile);
+  return lock ? lockItems(lock) : [];
 }
 
 /** A release directory's manifest, or undefined when it has none (or an unreadable one). */

@@ -13,7 +13,7 @@ export const ISO_PAYLOAD_DIR = 'novasphere/packages';
 
 function hasPayload(ctx: BuildContext): boolean {
   const p = ctx.profile.packages;
-  return p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0);
+  return p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0 || p.files.length > 0);
 }
 
 export const packagesStage: StageTask = {
@@ -26,6 +26,8 @@ export const packagesStage: StageTask = {
       product: ctx.profile.product,
       version: ctx.version,
       profileDir: ctx.profile.dir,
+      profileFile: ctx.profile.file,
+      updateLock: process.env.ISO_BUILD_UPDATE_LOCK === '1',
       packages,
       rootfs: ctx.rootfsView!,
       cacheDir: ctx.cacheDir,
