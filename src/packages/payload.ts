@@ -16,7 +16,7 @@ import { repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
 import { sha256File } from '../file-hash.js';
 import { resolveClosure, targetArchitecture, type ResolveResult } from './resolve.js';
 import { hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
-import { archiveReference, fetchLocked, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
+import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
 import { progressPrinter } from './download.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
 import type { BuildLog } from '../build-log.js';
@@ -250,10 +250,11 @@ function failed(what: string, file: string, problems: string[]): IsoBuildError {
   return usageError(`${what} ${file}: ${problems.join('; ')}`, 'fix or replace the file named in the profile\'s packages section');
 }
 
-/** The payload file name of a pulled image: readable, unique per repository + tag (or digest). */
-function pulledImageFile(name: string, tag: string | undefined, digest: string): string {
-  const last = name.slice(name.lastIndexOf('/') + 1);
-  return `${last}_${(tag ?? digest.slice(7, 19)).replace(/[^A-Za-z0-9._-]/g, '_')}.tar`;
+/** The payload file name of a pulled image: readable, unique per repository + tag (or digest) + platform. */
+function pulledImageFile(locked: { name: string; tag?: string; digest: string; platform: string }): string {
+  const last = locked.name.slice(locked.name.lastIndexOf('/') + 1);
+  const arch = locked.platform.split('/').slice(1).join('');
+  return `${last}_${locked.tag ?? locked.digest.slice(7, 19)}_${arch}.tar`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
 async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<PayloadImage[]> {
@@ -274,12 +275,12 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
     if (image.ref !== undefined) {
       const key = imageKey(image.ref, image.platform ?? arch(), image.format ?? 'docker-archive');
       const locked = remote!.lock.images.find((i) => imageKey(i.ref, i.platform, i.format) === key)!;
-      const source = remote!.fetched.images.get(locked.digest)!;
+      const source = remote!.fetched.images.get(imageCachePath(input.cacheDir, locked))!;
       const pulled = true;
       const reference = archiveReference(locked) ?? `${locked.name}@${locked.digest}`;
       const check = await checkImage(source, archiveReference(locked));
       if (check.problems.length > 0) throw failed('packages.images: cached image archive', source, check.problems);
-      const file = pulledImageFile(locked.name, locked.tag, locked.digest);
+      const file = pulledImageFile(locked);
       place(source, file);
       // The manifest digest the lock pins (the registry's), not the archive's own: docker-archives carry no manifest.
       out.push({ reference, digest: locked.digest, file, format: check.format, pulled });

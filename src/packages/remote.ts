@@ -189,9 +189,13 @@ export async function resolveSources(sources: RemoteSources, opts: RemoteOptions
   return { lockVersion: 1, images, charts, files };
 }
 
-/** Where a locked image's archive is cached. */
+/**
+ * Where a locked image's archive is cached: by manifest digest, format and the name the archive gives it (the same
+ * image under two names is two archives: each names its own tag).
+ */
 export function imageCachePath(cacheDir: string, image: LockedImage): string {
-  return join(cacheDir, 'packages', 'images', `${image.digest.slice('sha256:'.length)}.${image.format}.tar`);
+  const named = createHash('sha256').update(archiveReference(image) ?? '').digest('hex').slice(0, 12);
+  return join(cacheDir, 'packages', 'images', `${image.digest.slice('sha256:'.length)}.${named}.${image.format}.tar`);
 }
 
 /** The reference the archive names: the tag (docker-archive RepoTags / OCI ref.name). */
@@ -243,7 +247,7 @@ export interface FetchedPayload {
   cached: number;
 }
 
-/** Brings everything the lock names into the cache (bounded parallelism); keys: image digest, chart/file sha256. */
+/** Brings everything the lock names into the cache (bounded parallelism); keys: imageCachePath, chart/file sha256. */
 export async function fetchLocked(lock: Lock, opts: RemoteOptions): Promise<FetchedPayload> {
   const out: FetchedPayload = { images: new Map(), charts: new Map(), files: new Map(), downloaded: 0, cached: 0 };
   const count = (downloaded: boolean): void => void (downloaded ? out.downloaded++ : out.cached++);
@@ -255,7 +259,7 @@ export async function fetchLocked(lock: Lock, opts: RemoteOptions): Promise<Fetc
   await mapLimit(lock.images, Math.min(jobs, 2), async (image) => {
     const got = await fetchImage(image, opts);
     count(got.downloaded);
-    out.images.set(image.digest, got.path);
+    out.images.set(imageCachePath(opts.cacheDir, image), got.path);
   });
   await mapLimit([...lock.charts.map((c) => ({ kind: 'chart' as const, c })), ...lock.files.map((f) => ({ kind: 'file' as const, f }))], jobs, async (item) => {
     if (item.kind === 'chart') {

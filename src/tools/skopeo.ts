@@ -3,7 +3,8 @@
  *
  * Credentials are skopeo's own standard ones: `$REGISTRY_AUTH_FILE` (skopeo's --authfile default), else
  * ${XDG_RUNTIME_DIR}/containers/auth.json, else ~/.docker/config.json. Plain-HTTP registries are marked `insecure` in
- * registries.conf (`$CONTAINERS_REGISTRIES_CONF`), as for podman. A custom CA goes in through --cert-dir: a directory
+ * registries.conf (/etc/containers/registries.conf, or ~/.config/containers/registries.conf which replaces it), as for
+ * podman. A custom CA goes in through --cert-dir: a directory
  * of *.crt files, added to the system roots (containers/image pkg/tlsclientconfig.SetupCertificates).
  * Transient failures (connection refused/reset, timeouts, 5xx) are retried with exponential backoff; a missing tag,
  * a denied login or an unknown CA are not, and each becomes one line with a hint.
