@@ -116,7 +116,8 @@ function program(): Command {
     .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
     .option('--arch <debian-arch>', 'target architecture for images without a platform (default: packages.architecture, else the local base ISO\'s)')
     .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
-    .action(async (opts: { profile: string; arch?: string; cache?: string }) => {
+    .option('--if-missing', 'keep an existing lock that matches the profile')
+    .action(async (opts: { profile: string; arch?: string; cache?: string; ifMissing?: boolean }) => {
       process.exitCode = await (await import('./commands/packages.js')).packagesLockCommand(opts);
     });
   packages

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { buildPayload, fetchRemote } from '../packages/payload.js';
-import { hasRemoteSources, lockPath, remoteSources, writeLock } from '../packages/lock.js';
+import { hasRemoteSources, lockMismatch, lockPath, readLock, remoteSources, writeLock } from '../packages/lock.js';
 import { platformForDebianArch, resolveSources } from '../packages/remote.js';
 import { parseChartIndex } from '../packages/charts.js';
 import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
@@ -39,8 +39,8 @@ export async function packagesFetchCommand(opts: FetchOptions): Promise<number> 
   const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE, opts.base ? { basePath: opts.base, baseSha256: opts.baseSha256 } : {});
   const packages = profile.packages;
   if (!packages) throw usageError(`${profile.file} has no packages section`);
-  // Only the lock's items with no system packages and no --output: no target rootfs is needed.
-  if (packages.system.length === 0 && !opts.output && !opts.rootfs && !opts.base && hasRemoteSources(packages) && !profile.base.path) {
+  // The target is in a base ISO still to be downloaded: fetch what the lock pins; the build resolves packages.system.
+  if (!opts.output && !opts.rootfs && !opts.base && !profile.base.path && hasRemoteSources(packages)) {
     return await fetchRemoteOnly(profile, packages, opts);
   }
   let rootfs: string;
@@ -112,6 +112,7 @@ async function fetchRemoteOnly(profile: Profile, packages: PackagesOptions, opts
     throw usageError('packages fetch: images without a platform need the target architecture', 'set packages.architecture, or pass --base <iso> / --rootfs <dir>');
   }
   await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: cacheDir(opts.cache), rootfs }, say);
+  if (packages.system.length > 0) say('packages.system: resolved by the build (the base ISO is a URL; pass --base ISO to resolve it now)');
   return 0;
 }
 
@@ -119,6 +120,8 @@ export interface LockOptions {
   profile?: string;
   arch?: string;
   cache?: string;
+  /** Keep a lock that exists and matches the profile (release jobs: create it only when missing). */
+  ifMissing?: boolean;
 }
 
 /** Resolves every remote payload source and writes `<profile>.lock.yaml` (needs the network; fills the cache too). */
@@ -133,6 +136,16 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
     return platformForDebianArch(a);
   };
   const sources = remoteSources(packages, arch);
+  if (opts.ifMissing) {
+    const existing = readLock(profile.file);
+    if (existing) {
+      const { missing, extra } = lockMismatch(existing, sources);
+      if (missing.length === 0 && extra.length === 0) {
+        say(`${lockPath(profile.file)} matches the profile: kept`);
+        return 0;
+      }
+    }
+  }
   const lock = await resolveSources(sources, {
     cacheDir: cacheDir(opts.cache),
     caFile: packages.caFile ? resolve(profile.dir, packages.caFile) : undefined,

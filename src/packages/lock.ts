@@ -69,14 +69,15 @@ export function imageKey(ref: string, platform: string, format: string): string 
 function chartKey(c: { repo: string; name: string; version: string }): string {
   return `${c.repo.replace(/\/+$/, '')} ${c.name} ${c.version}`;
 }
-function fileKey(f: { url: string; dest: string; sha256: string }): string {
-  return `${f.url} ${f.dest} ${f.sha256}`;
+/** A file the profile pins by sha256 matches only a lock entry with it; an unpinned one any entry for its URL. */
+function fileKey(f: { url: string; dest: string; sha256?: string }, lockSha?: string): string {
+  return `${f.url} ${f.dest} ${f.sha256 ?? lockSha ?? ''}`;
 }
 
 export interface RemoteSources {
   images: { ref: string; platform: string; format: 'docker-archive' | 'oci-archive' }[];
   charts: { repo: string; name: string; version: string }[];
-  files: { url: string; dest: string; sha256: string }[];
+  files: { url: string; dest: string; sha256?: string; sha256sums?: string }[];
 }
 
 /** The profile's remote sources, platforms filled in from the target architecture. */
@@ -86,7 +87,7 @@ export function remoteSources(packages: PackagesOptions, defaultPlatform: () => 
       .filter((i) => i.ref !== undefined)
       .map((i) => ({ ref: i.ref!, platform: i.platform ?? defaultPlatform(), format: i.format ?? 'docker-archive' })),
     charts: packages.charts.filter((c) => isRemoteChartRepo(c.repo)).map((c) => ({ repo: c.repo!, name: c.name, version: c.version })),
-    files: packages.files.map((f) => ({ url: f.url, dest: f.dest, sha256: f.sha256 })),
+    files: packages.files.map((f) => ({ url: f.url, dest: f.dest, ...(f.sha256 ? { sha256: f.sha256 } : {}), ...(f.sha256sums ? { sha256sums: f.sha256sums } : {}) })),
   };
 }
 
@@ -146,10 +147,11 @@ export function readLock(profileFile: string): Lock | undefined {
 
 /** What of the profile's sources the lock lacks, and what it has that the profile no longer names. */
 export function lockMismatch(lock: Lock, sources: RemoteSources): { missing: string[]; extra: string[] } {
+  const lockedSha = new Map(lock.files.map((f) => [`${f.url} ${f.dest}`, f.sha256]));
   const want = new Set([
     ...sources.images.map((i) => `image ${imageKey(i.ref, i.platform, i.format)}`),
     ...sources.charts.map((c) => `chart ${chartKey(c)}`),
-    ...sources.files.map((f) => `file ${fileKey(f)}`),
+    ...sources.files.map((f) => `file ${fileKey(f, lockedSha.get(`${f.url} ${f.dest}`))}`),
   ]);
   const have = new Set([
     ...lock.images.map((i) => `image ${imageKey(i.ref, i.platform, i.format)}`),

@@ -144,7 +144,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   const images = await addImages(input, payloadDir, remote);
   progress(`checking ${packages.charts.length} charts`);
   const charts = await addCharts(input, payloadDir, remote);
-  addFiles(input, payloadDir, remote);
+  await addFiles(input, payloadDir, remote);
   progress('writing install.sh and manifest.json');
   writeInRoot(
     rootfs,
@@ -337,10 +337,20 @@ async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote
   return entries;
 }
 
-/** packages.files: each to files/DEST with its mode (the cache checked its sha256). */
-function addFiles(input: PayloadInput, payloadDir: string, remote: Remote | undefined): void {
+/** packages.files: each to files/DEST with its mode (the cache checked its sha256); image bundles checked too. */
+async function addFiles(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<void> {
   for (const f of input.packages.files) {
-    const source = remote!.fetched.files.get(f.sha256)!;
+    const locked = remote!.lock.files.find((l) => l.url === f.url && l.dest === f.dest)!;
+    const source = remote!.fetched.files.get(locked.sha256)!;
+    if (f.k3sImages) {
+      const check = await checkImage(source);
+      if (check.problems.length > 0) throw failed(`packages.files (${f.dest}): image bundle`, source, check.problems);
+      if (input.packages.k3sAirgap) {
+        const k3s = resolveInRoot(input.rootfs, K3S_IMAGES_DIR);
+        mkdirSync(k3s, { recursive: true });
+        copyFileSync(source, join(k3s, basename(f.dest)));
+      }
+    }
     const target = join(payloadDir, 'files', f.dest);
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
     copyFileSync(source, target);

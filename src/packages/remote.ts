@@ -174,9 +174,29 @@ async function lockOciChart(src: RemoteSources['charts'][number], opts: RemoteOp
   return { repo: src.repo, name: src.name, version: src.version, resolved, url, sha256 };
 }
 
+/** The sha256 a published checksum file gives for `url`'s file name (or its only hash). */
+export function checksumFor(text: string, url: string): string | undefined {
+  const name = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  for (const line of lines) {
+    const m = /^([0-9a-fA-F]{64})\s+\*?(\S+)$/.exec(line);
+    if (m && (m[2] === name || m[2]!.split('/').pop() === name)) return m[1]!.toLowerCase();
+  }
+  if (lines.length === 1 && /^[0-9a-fA-F]{64}$/.test(lines[0]!)) return lines[0]!.toLowerCase();
+  return undefined;
+}
+
 async function lockFile(src: RemoteSources['files'][number], opts: RemoteOptions): Promise<LockedFile> {
-  const got = await fetchToCache(src.url, src.sha256, opts.cacheDir, `file ${src.dest}`, { caFile: opts.caFile, log: opts.log });
-  opts.say?.(`file ${src.dest}: sha256 ${got.sha256} checked`);
+  let expected = src.sha256;
+  if (!expected && src.sha256sums) {
+    const text = await fetchText(src.sha256sums, `checksums of file ${src.dest}`, { caFile: opts.caFile, log: opts.log });
+    expected = checksumFor(text, src.url);
+    if (!expected) {
+      throw usageError(`file ${src.dest}: ${redact(src.sha256sums)} lists no sha256 for ${redact(src.url)}`, 'check files[].sha256sums and the URL\'s file name');
+    }
+  }
+  const got = await fetchToCache(src.url, expected, opts.cacheDir, `file ${src.dest}`, { caFile: opts.caFile, log: opts.log });
+  opts.say?.(`file ${src.dest}: sha256 ${got.sha256} ${expected ? 'checked' : 'pinned (no checksum given)'}`);
   return { url: src.url, dest: src.dest, sha256: got.sha256, size: got.size };
 }
 

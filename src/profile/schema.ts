@@ -338,7 +338,19 @@ export type PackageChart = z.output<typeof PackageChartSchema>;
 export const PackageFileSchema = z
   .strictObject({
     url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).describe('Where the file is downloaded from.'),
-    sha256: sha256.describe('SHA-256 of the file (64 hex characters): checked while it downloads.'),
+    sha256: sha256
+      .optional()
+      .describe(
+        'SHA-256 of the file (64 hex characters), checked while it downloads. Without it (and without `sha256sums`) ' +
+          '`packages lock` pins the sha256 it downloads (trust on first lock).',
+      ),
+    sha256sums: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .optional()
+      .describe(
+        'URL of a checksum file the project publishes (`sha256sum` format: `HEX  NAME` lines, or just `HEX`): ' +
+          '`packages lock` takes the line of the URL\'s file name and checks the download against it.',
+      ),
     dest: z
       .string()
       .refine((d) => /^[^/\0\\]/.test(d) && d.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), "expected a relative path without '.', '..' or empty segments")
@@ -348,7 +360,15 @@ export const PackageFileSchema = z
       .regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as "0755"')
       .default('0644')
       .describe('File mode in the payload (quote it in YAML: `"0755"` for binaries and scripts).'),
+    k3sImages: z
+      .boolean()
+      .default(false)
+      .describe(
+        'The file is an image archive bundle (`k3s-airgap-images-amd64.tar.zst`, docker-archive/OCI, optionally .gz/.zst): ' +
+          'checked like an image archive and, with `k3sAirgap`, also copied to /var/lib/rancher/k3s/agent/images/ as it is.',
+      ),
   })
+  .refine((f) => f.sha256 === undefined || f.sha256sums === undefined, { message: 'expected at most one of sha256 / sha256sums', params: OMIT_VALUE })
   .describe('One file downloaded from a URL (a release binary, an install script, an air-gap image bundle, a .deb).');
 export type PackageFile = z.output<typeof PackageFileSchema>;
 

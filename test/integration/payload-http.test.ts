@@ -131,6 +131,7 @@ describe('payload charts and files over HTTP', () => {
   let dir: string;
   let server: Server;
   let big: Buffer;
+  let bundle: Buffer;
   const charts: Record<string, Buffer> = {};
 
   beforeAll(async () => {
@@ -141,7 +142,15 @@ describe('payload charts and files over HTTP', () => {
       apiVersion: 'v1',
       entries: { hello: Object.entries(charts).map(([version, tgz]) => ({ name: 'hello', version, urls: [`hello-${version}.tgz`], digest: sha(tgz) })) },
     };
-    const routes: Record<string, Buffer> = { '/repo/index.yaml': Buffer.from(stringify(index)), '/files/big.bin': big };
+    // An air-gap image bundle as k3s publishes them: an image archive compressed with zstd.
+    bundle = execFileSync('zstd', ['-q', '-c', join(REPO, 'test/fixtures/packages/hello-image-oci.tar')]);
+    const routes: Record<string, Buffer> = {
+      '/repo/index.yaml': Buffer.from(stringify(index)),
+      '/files/big.bin': big,
+      '/rel/v1.0%2Bx/airgap-images.tar.zst': bundle,
+      '/rel/v1.0%2Bx/sha256sum.txt': Buffer.from(`${sha(big)}  other\n${sha(bundle)}  airgap-images.tar.zst\n`),
+      '/rel/install.sh': Buffer.from('#!/bin/sh\necho install\n'),
+    };
     for (const [v, tgz] of Object.entries(charts)) routes[`/repo/hello-${v}.tgz`] = tgz;
     server = await startServer(routes, { dropFirst: '/files/big.bin' });
   });
@@ -160,6 +169,9 @@ describe('payload charts and files over HTTP', () => {
       `  - { repo: ${server.url}/repo, name: hello, version: 0.2.0 }`,
       'files:',
       `  - { url: ${server.url}/files/big.bin, sha256: ${sha(big)}, dest: big/big.bin, mode: "0755" }`,
+      `  - { url: "${server.url}/rel/v1.0%2Bx/airgap-images.tar.zst", sha256sums: "${server.url}/rel/v1.0%2Bx/sha256sum.txt", dest: k3s/airgap-images.tar.zst, k3sImages: true }`,
+      `  - { url: ${server.url}/rel/install.sh, dest: k3s/install.sh, mode: "0755" }`,
+      'k3sAirgap: true',
     ]);
     const lock = await runCliAsync(['packages', 'lock', '--profile', file, '--cache', cache], { env: ENV });
     expect(lock.stderr).toBe('');
@@ -172,7 +184,11 @@ describe('payload charts and files over HTTP', () => {
       ['~0.1.0', '0.1.5'],
     ]);
     expect(locked.charts.find((c) => c.resolved === '0.1.5')).toMatchObject({ sha256: sha(charts['0.1.5']!), url: `${server.url}/repo/hello-0.1.5.tgz` });
-    expect(locked.files).toEqual([{ url: `${server.url}/files/big.bin`, dest: 'big/big.bin', sha256: sha(big), size: big.length }]);
+    expect(locked.files).toEqual([
+      { url: `${server.url}/files/big.bin`, dest: 'big/big.bin', sha256: sha(big), size: big.length },
+      { url: `${server.url}/rel/v1.0%2Bx/airgap-images.tar.zst`, dest: 'k3s/airgap-images.tar.zst', sha256: sha(bundle), size: bundle.length },
+      { url: `${server.url}/rel/install.sh`, dest: 'k3s/install.sh', sha256: sha(Buffer.from('#!/bin/sh\necho install\n')), size: 23 },
+    ]);
 
     const out = join(dir, 'out-online');
     const hitsBefore = { ...server.hits };
@@ -184,6 +200,8 @@ describe('payload charts and files over HTTP', () => {
     const payload = join(out, 'opt/novasphere/packages');
     expect(readFileSync(join(payload, 'files/big/big.bin')).equals(big)).toBe(true);
     expect(statSync(join(payload, 'files/big/big.bin')).mode & 0o777).toBe(0o755);
+    // The zstd bundle is checked as an image archive and goes to k3s's air-gap directory as it is.
+    expect(readFileSync(join(out, 'var/lib/rancher/k3s/agent/images/airgap-images.tar.zst')).equals(bundle)).toBe(true);
     expect(readFileSync(join(payload, 'charts/hello-0.1.5.tgz')).equals(charts['0.1.5']!)).toBe(true);
     const index = parse(readFileSync(join(payload, 'charts/index.yaml'), 'utf8')) as { entries: { hello: Record<string, unknown>[] } };
     expect(index.entries.hello.map((e) => e.version)).toEqual(['0.10.0', '0.2.0', '0.1.5']);
