@@ -79,6 +79,11 @@ packages:
       sha256: 3f4c2b0e8f5a6d7c9b1e2a3d4c5b6a7980f1e2d3c4b5a6978877665544332211
       dest: k3s/k3s
       mode: "0755"
+    - url: https://example.com/releases/v1.30.4%2Bk3s1/k3s-airgap-images-amd64.tar.zst
+      # or sha256: <hex>; with neither, the lock pins what it downloads
+      sha256sums: https://example.com/releases/v1.30.4%2Bk3s1/sha256sum-amd64.txt
+      dest: k3s/k3s-airgap-images-amd64.tar.zst
+      k3sImages: true
   caFile: certs/registry-ca.pem
   signingKey: keys/packages-signing.asc
   k3sAirgap: true
