@@ -6,6 +6,7 @@ import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { buildPayload, fetchRemote } from '../packages/payload.js';
 import { hasRemoteSources, lockMismatch, lockPath, readLock, remoteSources, writeLock } from '../packages/lock.js';
 import { platformForDebianArch, resolveSources } from '../packages/remote.js';
+import { targetArchitecture } from '../packages/resolve.js';
 import { parseChartIndex } from '../packages/charts.js';
 import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
 import { controlField } from '../packages/repo.js';
@@ -131,11 +132,9 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
   if (!packages || !hasRemoteSources(packages)) {
     throw usageError(`${profile.file} names no remote payload sources (packages.images[].ref, charts from a repository URL, files)`, 'nothing to lock');
   }
-  const arch = (): string => {
-    const a = opts.arch ?? packages.architecture ?? baseArchitecture(profile);
-    return platformForDebianArch(a);
-  };
-  const sources = remoteSources(packages, arch);
+  const needsArch = packages.images.some((i) => i.ref !== undefined && !i.platform);
+  const debianArch = opts.arch ?? packages.architecture ?? (needsArch ? await baseArchitecture(profile) : 'amd64');
+  const sources = remoteSources(packages, () => platformForDebianArch(debianArch));
   if (opts.ifMissing) {
     const existing = readLock(profile.file);
     if (existing) {
@@ -156,11 +155,21 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
   return 0;
 }
 
-function baseArchitecture(profile: Profile): string {
-  throw usageError(
-    `cannot tell the target architecture of ${profile.file} for images without a platform`,
-    `set packages.architecture (e.g. amd64) or pass --arch; the lock goes to ${lockPath(profile.file)}`,
-  );
+/** The dpkg architecture of the installed system in the profile's local base ISO (read without extracting it). */
+async function baseArchitecture(profile: Profile): Promise<string> {
+  if (!profile.base.path) {
+    throw usageError(
+      `cannot tell the target architecture of ${profile.file} for images without a platform (its base ISO is a URL)`,
+      `set packages.architecture (e.g. amd64) or pass --arch; the lock goes to ${lockPath(profile.file)}`,
+    );
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'isob-target-'));
+  try {
+    await extractTargetAptState(profile.base.path, scratch);
+    return targetArchitecture(scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 export async function packagesVerifyCommand(dir: string): Promise<number> {
