@@ -299,16 +299,17 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
 }
 
 /**
- * images.txt: one image per line. The digest is the image manifest's for pulled images (the platform manifest the
- * lock pins, for both archive formats) and for OCI archives (index.json's manifest); a local docker-archive has no
- * manifest, so its line carries the image config digest. The fourth column says which.
+ * images.txt: `reference digest file` per image, under a header that says which digest it is: the image manifest
+ * digest for pulled images (the platform manifest the lock pins, for both archive formats) and for OCI archives
+ * (index.json's manifest); a local docker-archive has no manifest, so its line carries the image config digest.
  */
 export function imagesTxt(images: readonly PayloadImage[]): string {
-  const kind = (i: PayloadImage): string => (i.format === 'docker-archive' && !i.pulled ? 'config' : 'manifest');
-  return (
-    '# reference digest file digest-kind (manifest: the image manifest digest; config: a local docker-archive\'s image config digest)\n' +
-    images.map((i) => `${i.reference} ${i.digest} ${i.file} ${kind(i)}\n`).join('')
-  );
+  const header = [
+    '# reference digest file',
+    '# digest: the image manifest digest (pulled images: the platform manifest the lock pins; OCI archives: the manifest',
+    "# index.json names); local docker-archives carry no manifest: their line has the image config digest",
+  ];
+  return `${header.join('\n')}\n${images.map((i) => `${i.reference} ${i.digest} ${i.file}\n`).join('')}`;
 }
 
 async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<IndexEntry[]> {

@@ -104,7 +104,7 @@ describe.skipIf(!HAVE)('a fixture build with its payload from a registry and an 
     const payload = join(root, 'opt/novasphere/packages');
     expect(readFileSync(join(payload, 'charts/hello-0.1.0.tgz')).equals(chart)).toBe(true);
     expect(readFileSync(join(payload, 'files/bin/tool.sh')).equals(tool)).toBe(true);
-    expect(readFileSync(join(payload, 'images/images.txt'), 'utf8')).toContain(`${registry.host}/team/app:1.0 ${image.manifests.amd64} app_1.0_amd64.tar manifest`);
+    expect(readFileSync(join(payload, 'images/images.txt'), 'utf8')).toContain(`${registry.host}/team/app:1.0 ${image.manifests.amd64} app_1.0_amd64.tar\n`);
     expect(existsSync(join(root, 'var/lib/rancher/k3s/agent/images/app_1.0_amd64.tar'))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(dir, 'r1', 'build-manifest.json'), 'utf8')) as { payload: { kind: string; digest: string; source: string }[] };
     expect(manifest.payload).toEqual(

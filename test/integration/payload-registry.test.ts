@@ -136,8 +136,8 @@ describe.skipIf(!HAVE_TOOLS)('payload images from a registry', () => {
     const ociIndex = JSON.parse(execFileSync('tar', ['-xOf', join(images, 'tool_2.0_amd64.tar'), 'index.json'], { encoding: 'utf8' })) as { manifests: { digest: string }[] };
     expect(ociIndex.manifests[0]!.digest).toBe(single.manifests.amd64);
     const txt = readFileSync(join(images, 'images.txt'), 'utf8');
-    expect(txt).toMatch(/^# reference digest file digest-kind/);
-    expect(txt).toContain(`${plain.host}/team/app:1.0 ${multi.manifests.arm64} app_1.0_arm64.tar manifest`);
+    expect(txt).toMatch(/^# reference digest file\n# digest: the image manifest digest/);
+    expect(txt).toContain(`${plain.host}/team/app:1.0 ${multi.manifests.arm64} app_1.0_arm64.tar\n`);
     expect(runCli(['packages', 'verify', join(out, 'opt/novasphere/packages')]).code).toBe(0);
     expect(cacheFiles(cache).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
