@@ -5,12 +5,13 @@
  * the payload archive holds that platform's layer (read back with tar), and errors are one line with a hint.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO, fixtureIso, runCli, tempDir } from '../support/cli.js';
-import { makeCa, makeOciLayout, push, homeWithInsecure, startRegistry, type OciImage, type Registry } from './payload-servers.js';
+import { makeCa, makeChartLayout, makeOciLayout, push, homeWithInsecure, startRegistry, type OciImage, type Registry } from './payload-servers.js';
 
 const HAVE_TOOLS = ['skopeo', 'docker-registry', 'htpasswd', 'openssl'].every((t) => {
   try {
@@ -67,6 +68,8 @@ function archOf(archive: string): string {
   return execFileSync('tar', ['-xO', 'arch.txt'], { input: layer, encoding: 'utf8' }).trim();
 }
 
+const chartTgz = readFileSync(join(REPO, 'test/fixtures/packages/hello-chart-0.1.0.tgz'));
+
 describe.skipIf(!HAVE_TOOLS)('payload images from a registry', () => {
   let dir: string;
   let plain: Registry;
@@ -90,6 +93,7 @@ describe.skipIf(!HAVE_TOOLS)('payload images from a registry', () => {
     push(single, `${plain.host}/team/tool:2.0`, env);
     push(single, `${authed.host}/team/tool:2.0`, env, ['--dest-creds', 'builder:s3cret']);
     push(single, `${tls.host}/team/tool:2.0`, env, ['--dest-cert-dir', ca.certDir]);
+    for (const version of ['0.1.0', '0.1.5', '0.2.0']) push(makeChartLayout(join(dir, `chart-${version}`), chartTgz, { name: 'hello', version }), `${plain.host}/charts/hello:${version}`, env);
   });
 
   afterAll(async () => {
@@ -196,5 +200,28 @@ describe.skipIf(!HAVE_TOOLS)('payload images from a registry', () => {
     expect(updated.stderr).toBe('');
     expect(updated.code).toBe(0);
     expect(readFileSync(join(dir, 'nolock.lock.yaml'), 'utf8')).toContain(multi.manifests.amd64);
+  });
+
+  it('pins a chart from an OCI registry (oci://) by semver range and takes its chart layer', () => {
+    const cache = join(dir, 'cache-oci-chart');
+    // Every tag holds the same 0.1.0 .tgz: the Chart.yaml check must then refuse the one resolved as 0.1.5.
+    const file = profile(dir, 'oci-chart', ['charts:', `  - { repo: oci://${plain.host}/charts, name: hello, version: "~0.1.0" }`]);
+    const lock = runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env });
+    expect(lock.stderr).toBe('');
+    expect(lock.code).toBe(0);
+    const locked = parse(readFileSync(join(dir, 'oci-chart.lock.yaml'), 'utf8')) as { charts: { resolved: string; sha256: string; url: string }[] };
+    expect(locked.charts[0]).toMatchObject({ resolved: '0.1.5', sha256: createHash('sha256').update(chartTgz).digest('hex') });
+    expect(locked.charts[0]!.url).toMatch(new RegExp(`^oci://${plain.host.replace(/\./g, '\\.')}/charts/hello@sha256:[0-9a-f]{64}$`));
+    const out = join(dir, 'out-oci-chart');
+    const fetch = runCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', out], { env });
+    expect(fetch.code).toBe(2);
+    expect(fetch.stderr).toMatch(/^error: packages\.charts: chart .*has version "0\.1\.0", expected "0\.1\.5"\nhint: .+\n$/);
+
+    const exact = profile(dir, 'oci-chart-exact', ['charts:', `  - { repo: oci://${plain.host}/charts, name: hello, version: 0.1.0 }`]);
+    expect(runCli(['packages', 'lock', '--profile', exact, '--cache', cache], { env }).code).toBe(0);
+    const good = runCli(['packages', 'fetch', '--profile', exact, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', join(dir, 'out-oci-exact')], { env });
+    expect(good.stderr).toBe('');
+    expect(good.code).toBe(0);
+    expect(readFileSync(join(dir, 'out-oci-exact/opt/novasphere/packages/charts/hello-0.1.0.tgz')).equals(chartTgz)).toBe(true);
   });
 });

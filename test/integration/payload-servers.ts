@@ -188,3 +188,34 @@ export function push(image: OciImage, dest: string, env: Record<string, string> 
     stdio: 'pipe',
   });
 }
+
+/** A Helm chart as an OCI artifact (what `helm push` writes): a helm config blob and the .tgz as the one layer. */
+export function makeChartLayout(dir: string, tgz: Buffer, chart: { name: string; version: string }): OciImage {
+  const layout = join(dir, 'layout');
+  const blobs = join(layout, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (buf: Buffer): { digest: string; size: number } => {
+    const hex = sha256hex(buf);
+    writeFileSync(join(blobs, hex), buf);
+    return { digest: `sha256:${hex}`, size: buf.length };
+  };
+  const config = put(Buffer.from(JSON.stringify({ apiVersion: 'v2', name: chart.name, version: chart.version })));
+  const layer = put(tgz);
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', ...layer }],
+      }),
+    ),
+  );
+  const tag = chart.version.replaceAll('+', '_');
+  writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
+  );
+  return { layout, tag, manifests: { chart: manifest.digest } };
+}
