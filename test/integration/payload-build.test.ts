@@ -11,20 +11,12 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, IS_ROOT, REPO, haveFixtures, runCliAsync, sh, tempDir, writeFixtureProfile, type CliResult } from '../support/cli.js';
+import { CLI, REPO, runCliAsync, sh, tempDir, type CliResult } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
+import { fixtureProfile, writeProfile } from '../support/profile.js';
 import { homeWithInsecure, makeOciLayout, push, startRegistry, type OciImage, type Registry } from './payload-servers.js';
 
 const VERSION = 'v1.0.0';
-const HAVE = IS_ROOT && haveFixtures() && ['skopeo', 'docker-registry', 'unshare'].every((t) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
-if (!HAVE && process.env.CI === 'true') throw new Error('payload-build needs root, the fixture ISOs, skopeo, docker-registry and unshare');
-
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 function cli(args: string[], env: Record<string, string>, offline = false): Promise<CliResult> {
@@ -39,7 +31,10 @@ function cli(args: string[], env: Record<string, string>, offline = false): Prom
   });
 }
 
-describe.skipIf(!HAVE)('a fixture build with its payload from a registry and an HTTP server', () => {
+describe(
+  'a fixture build with its payload from a registry and an HTTP server',
+  needs(requireRoot(), requireFixtures(), requireTools('skopeo', 'docker-registry', 'unshare', 'xorriso', 'unsquashfs')),
+  () => {
   let dir: string;
   let registry: Registry;
   let server: http.Server;
@@ -65,19 +60,19 @@ describe.skipIf(!HAVE)('a fixture build with its payload from a registry and an 
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const profile = writeFixtureProfile(dir, 'payload-build', {
-      extra: [
-        'packages:',
-        `  installScript: ${join(REPO, 'profiles/templates/install.sh.hbs')}`,
-        '  images:',
-        `    - ref: ${registry.host}/team/app:1.0`,
-        '  charts:',
-        `    - { repo: ${url}/charts, name: hello, version: ^0.1.0 }`,
-        '  files:',
-        `    - { url: ${url}/files/tool.sh, sha256: ${sha(tool)}, dest: bin/tool.sh, mode: "0755" }`,
-        '  k3sAirgap: true',
-      ],
-    });
+    const profile = writeProfile(
+      dir,
+      'payload-build',
+      fixtureProfile('payload-build', {
+        packages: {
+          installScript: join(REPO, 'profiles/templates/install.sh.hbs'),
+          images: [{ ref: `${registry.host}/team/app:1.0` }],
+          charts: [{ repo: `${url}/charts`, name: 'hello', version: '^0.1.0' }],
+          files: [{ url: `${url}/files/tool.sh`, sha256: sha(tool), dest: 'bin/tool.sh', mode: '0755' }],
+          k3sAirgap: true,
+        },
+      }),
+    );
     const cache = join(dir, 'cache');
     const lock = await runCliAsync(['packages', 'lock', '--profile', profile, '--cache', cache], { env });
     if (lock.code !== 0) throw new Error(`packages lock failed: ${lock.stderr}`);
@@ -123,5 +118,5 @@ describe.skipIf(!HAVE)('a fixture build with its payload from a registry and an 
     const b = readFileSync(join(dir, 'r2', `payload-build-${VERSION}.iso`));
     expect(sha(b)).toBe(sha(a));
   });
-});
-
+  },
+);

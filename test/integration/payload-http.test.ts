@@ -12,7 +12,8 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, FIXTURES, IS_ROOT, REPO, fixtureIso, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { CLI, FIXTURES, REPO, fixtureIso, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -127,11 +128,14 @@ function offlineCli(args: string[], env: Record<string, string>): Promise<CliRes
 
 const ENV = { ISO_BUILD_FETCH_BACKOFF_MS: '50', ISO_BUILD_FETCH_RETRIES: '2' };
 
-describe('payload charts and files over HTTP', () => {
+describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip', 'zstd')), () => {
   let dir: string;
   let server: Server;
   let big: Buffer;
   let bundle: Buffer;
+  let goodProfile: string;
+  let goodCache: string;
+  let onlinePayload: string;
   const charts: Record<string, Buffer> = {};
 
   beforeAll(async () => {
@@ -160,8 +164,9 @@ describe('payload charts and files over HTTP', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('locks chart ranges and files, resumes a dropped download, and builds the same payload offline from the cache', async () => {
+  it('locks chart ranges and files, resumes a dropped download, and writes the payload from the warm cache', async () => {
     const cache = join(dir, 'cache');
+    goodCache = cache;
     const file = profile(dir, 'good', [
       'charts:',
       `  - { repo: ${server.url}/repo, name: hello, version: "~0.1.0" }`,
@@ -215,8 +220,13 @@ describe('payload charts and files over HTTP', () => {
     });
     expect(index.entries.hello[0]).not.toHaveProperty('notAHelmField');
     expect((await runCliAsync(['packages', 'verify', payload])).code).toBe(0);
+    goodProfile = file;
+    onlinePayload = payload;
+  });
 
-    if (!IS_ROOT) return; // unshare needs root; the rest of the test ran
+  it('writes the same payload again inside unshare --net from the warm cache; a cold cache fails there as a network error', needs(requireRoot('unshare --net'), requireTools('unshare')), async () => {
+    const [file, cache, payload] = [goodProfile, goodCache, onlinePayload];
+    expect(file, 'the previous test made the lock and the cache').toBeDefined();
     const offline = join(dir, 'out-offline');
     const cut = await offlineCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', cache, '--output', offline], ENV);
     expect(cut.stderr).toBe('');

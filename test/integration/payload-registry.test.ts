@@ -11,17 +11,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO, fixtureIso, runCli, tempDir } from '../support/cli.js';
+import { needs, requireTools } from '../support/needs.js';
 import { makeCa, makeChartLayout, makeOciLayout, push, homeWithInsecure, startRegistry, type OciImage, type Registry } from './payload-servers.js';
-
-const HAVE_TOOLS = ['skopeo', 'docker-registry', 'htpasswd', 'openssl'].every((t) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
-if (!HAVE_TOOLS && process.env.CI === 'true') throw new Error('payload-registry tests need skopeo, docker-registry, htpasswd, openssl (scripts/setup)');
 
 function profile(dir: string, name: string, packagesYaml: string[]): string {
   const file = join(dir, `${name}.yaml`);
@@ -70,7 +61,7 @@ function archOf(archive: string): string {
 
 const chartTgz = readFileSync(join(REPO, 'test/fixtures/packages/hello-chart-0.1.0.tgz'));
 
-describe.skipIf(!HAVE_TOOLS)('payload images from a registry', () => {
+describe('payload images from a registry', needs(requireTools('skopeo', 'docker-registry', 'htpasswd', 'openssl', 'tar')), () => {
   let dir: string;
   let plain: Registry;
   let authed: Registry;
