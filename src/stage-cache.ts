@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { BuildContext } from './context.js';
+import type { BuildInputs } from './context.js';
+import type { RootfsLayout } from './layout.js';
 
 /** Bump when what a cache entry holds changes meaning. */
 const FORMAT = 2;
@@ -22,12 +23,12 @@ export function stageCacheDir(workRoot: string): string {
 }
 
 /** Key of the rootfs as it is after unpack, pre-customize hooks, chroot commands and the package payload. */
-export function rootfsCacheKey(ctx: BuildContext): string {
-  const { profile, layout } = ctx;
+export function rootfsCacheKey(ctx: Pick<BuildInputs, 'profile'>, baseSha256: string, layout: RootfsLayout): string {
+  const { profile } = ctx;
   const inputs = {
     format: FORMAT,
-    base: ctx.base?.sha256,
-    layout: layout && { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy },
+    base: baseSha256,
+    layout: { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy },
     chroot: profile.chroot,
     preCustomize: profile.hooks?.['pre-customize'] ?? [],
     packages: profile.packages ?? null,

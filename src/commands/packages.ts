@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
+import { resolveCacheDir } from '../cache-dir.js';
 import { buildPayload } from '../packages/payload.js';
 import { parseChartIndex } from '../packages/charts.js';
 import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
@@ -23,7 +24,7 @@ export interface FetchOptions {
 }
 
 function cacheDir(opt?: string): string {
-  return resolve(opt ?? process.env.ISO_BUILD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'iso-build'));
+  return resolveCacheDir(opt);
 }
 
 function progressLine(line: string): void {

@@ -1,5 +1,5 @@
 /**
- * Stage: the boot menu. With `autoinstall`, a new first entry (a copy of the base's first installer entry) boots
+ * Stage: reads the profile's autoinstall and bootMenu and the ISO tree; edits its boot menus. With `autoinstall`, a new first entry (a copy of the base's first installer entry) boots
  * with `autoinstall ds=nocloud;s=/cdrom/nocloud/` before `---`; the original entries stay below it. The profile's
  * kernel arguments go into every entry, and its timeout / default replace the base's. Edits boot/grub/grub.cfg,
  * boot/grub/loopback.cfg and the isolinux menu when the base has them; runs before md5sum.txt is regenerated.
@@ -7,7 +7,8 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderTemplate } from '../profile/template.js';
-import type { StageTask } from './task.js';
+import type { BuildInputs } from '../context.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
 /** What GRUB passes on as `autoinstall ds=nocloud;s=/cdrom/nocloud/` (GRUB needs the `;` escaped). */
 export const GRUB_AUTOINSTALL_ARGS = ['autoinstall', 'ds=nocloud\\;s=/cdrom/nocloud/'];
@@ -152,47 +153,48 @@ export function editIsolinuxMenu(text: string, edit: MenuEdit): string {
   return lines.join('\n');
 }
 
-export const bootMenuStage: StageTask = {
-  skip: (ctx) => (ctx.profile.autoinstall === undefined && ctx.profile.bootMenu === undefined ? 'no autoinstall or bootMenu in the profile' : false),
-  task: (ctx, task) => {
-    const menu = ctx.profile.bootMenu;
-    const vars = { name: ctx.profile.name, product: ctx.profile.product, version: ctx.version };
-    const title = renderTemplate(menu?.title ?? 'Install {{product}} (automatic)', vars).replace(/[\r\n]/g, ' ');
-    const edit: MenuEdit = {
-      entry: ctx.profile.autoinstall === undefined ? undefined : { title },
-      kernelArgs: menu?.kernelArgs ?? [],
-      timeout: menu?.timeout,
-      default: menu?.default,
-    };
-    const edited: string[] = [];
-    for (const rel of GRUB_MENUS) {
-      const file = join(ctx.work.tree, rel);
-      if (!existsSync(file)) continue;
-      try {
-        writeFileSync(file, editGrubMenu(readFileSync(file, 'utf8'), edit));
-      } catch (err) {
-        throw new Error(`${rel}: ${(err as Error).message}`);
-      }
-      edited.push(rel);
+export function bootMenuSkip(ctx: BuildInputs): string | false {
+  return ctx.profile.autoinstall === undefined && ctx.profile.bootMenu === undefined ? 'no autoinstall or bootMenu in the profile' : false;
+}
+
+export function bootMenuStage(ctx: BuildInputs, task: Reporter): void {
+  const menu = ctx.profile.bootMenu;
+  const vars = { name: ctx.profile.name, product: ctx.profile.product, version: ctx.version };
+  const title = renderTemplate(menu?.title ?? 'Install {{product}} (automatic)', vars).replace(/[\r\n]/g, ' ');
+  const edit: MenuEdit = {
+    entry: ctx.profile.autoinstall === undefined ? undefined : { title },
+    kernelArgs: menu?.kernelArgs ?? [],
+    timeout: menu?.timeout,
+    default: menu?.default,
+  };
+  const edited: string[] = [];
+  for (const rel of GRUB_MENUS) {
+    const file = join(ctx.work.tree, rel);
+    if (!existsSync(file)) continue;
+    try {
+      writeFileSync(file, editGrubMenu(readFileSync(file, 'utf8'), edit));
+    } catch (err) {
+      throw new Error(`${rel}: ${(err as Error).message}`);
     }
-    for (const dir of ISOLINUX_DIRS) {
-      const abs = join(ctx.work.tree, dir);
-      if (!existsSync(abs)) continue;
-      for (const name of readdirSync(abs).filter((f) => f.endsWith('.cfg')).sort()) {
-        const file = join(abs, name);
-        const before = readFileSync(file, 'utf8');
-        if (!/^\s*label\s/im.test(before)) continue;
-        // the new entry, timeout and default go into the first menu file with labels only
-        const first = !edited.some((e) => e.startsWith(`${dir}/`));
-        const after = editIsolinuxMenu(before, first ? edit : { kernelArgs: edit.kernelArgs });
-        if (after !== before) {
-          writeFileSync(file, after);
-          edited.push(`${dir}/${name}`);
-        }
+    edited.push(rel);
+  }
+  for (const dir of ISOLINUX_DIRS) {
+    const abs = join(ctx.work.tree, dir);
+    if (!existsSync(abs)) continue;
+    for (const name of readdirSync(abs).filter((f) => f.endsWith('.cfg')).sort()) {
+      const file = join(abs, name);
+      const before = readFileSync(file, 'utf8');
+      if (!/^\s*label\s/im.test(before)) continue;
+      // the new entry, timeout and default go into the first menu file with labels only
+      const first = !edited.some((e) => e.startsWith(`${dir}/`));
+      const after = editIsolinuxMenu(before, first ? edit : { kernelArgs: edit.kernelArgs });
+      if (after !== before) {
+        writeFileSync(file, after);
+        edited.push(`${dir}/${name}`);
       }
     }
-    for (const rel of edited) ctx.log.line(`boot menu: edited ${rel}`);
-    if (edited.length === 0) ctx.log.line('boot menu: warning: the base ISO has no GRUB or isolinux menu to edit');
-    task.title = `Edit the boot menu: ${edited.join(', ') || 'no menu found'}`;
-  },
-};
+  }
+  for (const rel of edited) ctx.log.line(`boot menu: edited ${rel}`);
+  if (edited.length === 0) ctx.log.line('boot menu: warning: the base ISO has no GRUB or isolinux menu to edit');
+  task.title = `Edit the boot menu: ${edited.join(', ') || 'no menu found'}`;
+}
