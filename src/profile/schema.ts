@@ -24,6 +24,7 @@ import {
 } from './checks.js';
 import { OUTPUT_NAME_VARIABLES, TemplateError, renderTemplate } from './template.js';
 import { AutoinstallSchema, BootMenuSchema, ExtendsSchema, HooksSchema, VarsSchema } from './schema-autoinstall.js';
+import { profilePath } from './schema-marks.js';
 
 export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
 export const DEFAULT_OUTPUT_NAME = '{{name}}-{{version}}.iso';
@@ -46,13 +47,6 @@ export const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number 
   gzip: { min: 1, max: 9 },
 };
 
-/** A path in the profile: relative to the profile file's directory, or absolute. */
-function localPath() {
-  return z
-    .string()
-    .min(1)
-    .refine((p) => !p.includes('\0'), 'expected a path without NUL characters');
-}
 
 const sha256 = z
   .string()
@@ -89,7 +83,7 @@ function checkBase(
 
 export const BaseSchema = z
   .strictObject({
-    path: localPath()
+    path: profilePath()
       .optional()
       .describe('Local base ISO, relative to the profile file\'s directory. Exactly one of `path` / `url`.'),
     url: z
@@ -99,7 +93,7 @@ export const BaseSchema = z
     sha256: sha256
       .optional()
       .describe('SHA-256 of the base ISO (64 hex characters, any case). At least one of `sha256` / `sha256sums`.'),
-    sha256sums: localPath()
+    sha256sums: profilePath()
       .optional()
       .describe(
         'A SHA256SUMS file (relative to the profile file\'s directory) that lists the ISO\'s file name. ' +
@@ -157,7 +151,7 @@ export type RootfsOptions = z.output<typeof RootfsSchema>;
 
 export const OverlayMappingSchema = z
   .strictObject({
-    source: localPath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
+    source: profilePath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
     target: z
       .string()
       .refine(isSafeTarget, "expected an absolute path inside the rootfs without '..'")
@@ -184,7 +178,11 @@ export const ChrootSchema = z
     commands: z
       .array(z.string().min(1).describe('A shell command line.'))
       .default(() => [])
-      .describe('Commands run in order with `/bin/sh -c` inside the rootfs; the build fails on the first non-zero exit.'),
+      .describe(
+        'Commands run in order with `/bin/sh -c` inside the rootfs; the build fails on the first non-zero exit. ' +
+          'Environment: `chroot.env` and `ISO_BUILD_PROFILE`; not the version, so that their result is reused across versions ' +
+          '(the stage cache): use a `pre-customize` hook (which gets `ISO_BUILD_VERSION`) for a command that needs it.',
+      ),
     env: z
       .record(z.string().regex(ENV_NAME_PATTERN, 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)'), z.string())
       .default(() => ({}))
@@ -221,7 +219,7 @@ export type PackageSource = z.output<typeof PackageSourceSchema>;
 
 export const PackageImageSchema = z
   .strictObject({
-    archive: localPath().describe('Image archive (docker-archive or OCI layout tarball, optionally gzip-compressed), relative to the profile.'),
+    archive: profilePath().describe('Image archive (docker-archive or OCI layout tarball, optionally gzip-compressed), relative to the profile.'),
     reference: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/, 'expected an image reference such as "docker.io/rancher/mirrored-pause:3.6"')
@@ -234,8 +232,8 @@ export const PackageChartSchema = z
   .strictObject({
     name: z.string().min(1).describe('Chart name, checked against its Chart.yaml.'),
     version: z.string().min(1).describe('Chart version, checked against its Chart.yaml.'),
-    path: localPath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
-    repo: localPath().optional().describe('Local chart directory holding `NAME-VERSION.tgz`, relative to the profile. Exactly one of `path` / `repo`.'),
+    path: profilePath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
+    repo: profilePath().optional().describe('Local chart directory holding `NAME-VERSION.tgz`, relative to the profile. Exactly one of `path` / `repo`.'),
   })
   .refine((c) => (c.path === undefined) !== (c.repo === undefined), { message: 'expected exactly one of path / repo', params: OMIT_VALUE })
   .describe('One Helm chart.');
@@ -263,10 +261,10 @@ export const PackagesSchema = z
       .regex(/^[a-z0-9-]+$/, 'expected a Debian architecture such as amd64 or arm64')
       .optional()
       .meta({ description: 'Debian architecture of the payload.', defaultText: "the target's dpkg architecture" }),
-    debs: z.array(localPath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
+    debs: z.array(profilePath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
     images: z.array(PackageImageSchema).default(() => []).describe('Container image archives, checked and copied to `images/`.'),
     charts: z.array(PackageChartSchema).default(() => []).describe('Helm charts, checked and copied to `charts/` with an `index.yaml`.'),
-    signingKey: localPath()
+    signingKey: profilePath()
       .optional()
       .meta({
         description: 'ASCII-armored OpenPGP secret key without passphrase that signs the repository, relative to the profile.',
@@ -274,7 +272,7 @@ export const PackagesSchema = z
       }),
     k3sAirgap: z.boolean().default(false).describe('Also copy the image archives to /var/lib/rancher/k3s/agent/images/ in the rootfs.'),
     onIso: z.boolean().default(false).describe('Also copy the payload into the ISO tree at `/novasphere/packages/` (for the installer to copy).'),
-    installScript: localPath()
+    installScript: profilePath()
       .default('templates/install.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
   })
@@ -318,12 +316,13 @@ export const ProfileDocumentSchema = z
     name: z
       .string()
       .regex(NAME_PATTERN, 'expected lower-case letters, digits and "-", starting with a letter or digit')
-      .describe('Short machine name, used in file names: lower-case letters, digits and `-`.'),
+      .describe('Short machine name, used in file names: lower-case letters, digits and `-`.')
+      .meta({ stageCache: true }), // ISO_BUILD_PROFILE of chroot commands and hooks
     product: z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'Human product name, written to `.disk/info`.', defaultText: 'same as `name`' }),
+      .meta({ description: 'Human product name, written to `.disk/info`.', defaultText: 'same as `name`', stageCache: true }), // the payload's repository
     volumeLabel: z
       .string()
       .regex(VOLUME_LABEL_PATTERN, 'expected at most 32 characters from A-Z a-z 0-9 space _ . -')
@@ -338,8 +337,8 @@ export const ProfileDocumentSchema = z
       .array(OverlayMappingSchema)
       .default(() => [])
       .describe('Directory trees copied into the rootfs or the ISO, in order (later entries win).'),
-    chroot: ChrootSchema.prefault({}),
-    packages: PackagesSchema.optional(),
+    chroot: ChrootSchema.prefault({}).meta({ stageCache: true }),
+    packages: PackagesSchema.optional().meta({ stageCache: true }),
     output: OutputSchema.prefault({}),
     sourceDateEpoch: z
       .number()

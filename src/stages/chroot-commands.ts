@@ -1,4 +1,8 @@
-/** Stage: reads the profile's chroot commands and the rootfs view; runs the commands inside it, in a chroot session that is always torn down. */
+/**
+ * Stage: reads the profile's chroot commands and the rootfs view; runs the commands inside it, in a chroot session that
+ * is always torn down. They see the profile's name but not the version: their result is kept in the stage cache across
+ * versions (a command that needs the version belongs in a hook, whose environment is in the cache key).
+ */
 import { ChrootSession } from '../tools/chroot.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
@@ -16,7 +20,7 @@ export async function chrootCommandsStage(ctx: BuildInputs, rootfsView: string, 
       task.output = `[${i + 1}/${commands.length}] ${command}`;
       ctx.log.section(`chroot command ${i + 1}/${commands.length}`);
       await session.exec(command, {
-        env: { ...ctx.profile.chroot.env, ISO_BUILD_VERSION: ctx.version, ISO_BUILD_PROFILE: ctx.profile.name },
+        env: { ...ctx.profile.chroot.env, ISO_BUILD_PROFILE: ctx.profile.name },
         what: `chroot command ${i + 1} (chroot.commands[${i}]: ${command})`,
         onLine: (line) => (task.output = line),
       });
