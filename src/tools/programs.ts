@@ -2,7 +2,7 @@
  * The external programs the tool wrappers run, each with the Debian package that provides it, and the check that they
  * are all on PATH before a build does any work (a PATH lookup in-process: nothing is started).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { usageError } from '../errors.js';
 
@@ -37,7 +37,7 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
     const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
-      return candidate;
+      if (statSync(candidate).isFile()) return candidate;
     } catch {
       /* not here */
     }
