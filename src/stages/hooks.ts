@@ -1,6 +1,6 @@
 /**
- * Stages: read the profile's hook scripts at one named point, the rootfs view and the ISO tree; run them.
- * The profile's hook scripts at one named point. pre-customize / post-customize run inside the chroot
+ * Stages: read the profile's hook scripts at one named point, the rootfs view and the ISO tree; run the scripts.
+ * pre-customize / post-customize run inside the chroot
  * (a ChrootSession, always closed), pre-repack / post-build on the build host. Output goes to the build log;
  * a non-zero exit fails the build naming the hook and its exit code, and the build's usual teardown runs.
  */

@@ -1,0 +1,79 @@
+/**
+ * Root stages run one at a time on a prepared BuildInputs, without listr2 or the pipeline, on the single fixture ISO:
+ * verify-base, extract-iso, detect-layout, unpack-rootfs, chroot-commands, rootfs-cache. Each gets what it reads; what
+ * it produces is read back with independent tools (findmnt, the files on disk), and the build's resources release
+ * every mount.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BuildLog } from '../../src/build-log.js';
+import { workPaths, type BuildInputs } from '../../src/context.js';
+import { ResourceStack } from '../../src/lifecycle.js';
+import { recordingReporter } from '../../src/pipeline/reporter.js';
+import { loadProfile } from '../../src/profile/load.js';
+import { chrootCommandsStage } from '../../src/stages/chroot-commands.js';
+import { detectLayoutStage } from '../../src/stages/detect-layout.js';
+import { extractIsoStage } from '../../src/stages/extract-iso.js';
+import { saveRootfsCacheStage } from '../../src/stages/rootfs-cache.js';
+import { unpackRootfsStage } from '../../src/stages/unpack-rootfs.js';
+import { verifyBaseStage } from '../../src/stages/verify-base.js';
+import { IS_ROOT, findmntUnder, fixtureIso, fixtureSha, tempDir } from '../support/cli.js';
+
+describe.skipIf(!IS_ROOT)('stages on the single fixture, one at a time', () => {
+  const dir = tempDir('stages');
+  const resources = new ResourceStack();
+  afterAll(async () => {
+    await resources.releaseAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('extract, detect, unpack, chroot commands and the cache save each produce what the next one reads', async () => {
+    const fixture = await loadProfile('profiles/fixture.yaml', { basePath: fixtureIso('single'), baseSha256: fixtureSha('single') });
+    const profile = { ...fixture, chroot: { commands: ['echo "stage test as $(id -un)" > /etc/stage-test'], env: {} } };
+    const work = workPaths(join(dir, 'work'));
+    mkdirSync(work.root, { recursive: true });
+    const ctx: BuildInputs = {
+      profile,
+      version: 'v4.0.0',
+      epochSeconds: 1700000000,
+      work,
+      log: new BuildLog(work.log),
+      resources,
+      cacheDir: join(dir, 'cache'),
+      outputDir: join(dir, 'release'),
+      outputIso: join(dir, 'release', 'x.iso'),
+      partialIso: join(dir, 'release', 'x.iso.partial'),
+      childEnv: {},
+    };
+    const base = await verifyBaseStage(ctx, recordingReporter());
+    const tree = await extractIsoStage(ctx, base, recordingReporter());
+    expect(findmntUnder(work.root)).toContain(work.tree);
+    expect(tree.platforms).toEqual(['BIOS', 'UEFI']);
+    expect(tree.bootSetup.length).toBeGreaterThan(0);
+    expect((await tree.baseTreeMd5).has('casper/filesystem.squashfs')).toBe(true);
+
+    const layout = detectLayoutStage(ctx, recordingReporter());
+    expect(layout).toMatchObject({ kind: 'casper', squashfs: 'casper/filesystem.squashfs', strategy: 'repack' });
+
+    const unpacked = await unpackRootfsStage(ctx, base, layout, recordingReporter());
+    expect(unpacked.fromCache).toBeUndefined();
+    expect(unpacked.view).toBe(work.layer);
+    expect(readFileSync(join(unpacked.view, 'etc/debian_version'), 'utf8')).toMatch(/^12\./);
+
+    const chroot = recordingReporter();
+    await chrootCommandsStage(ctx, unpacked.view, chroot);
+    expect(chroot.title).toBe('Run chroot commands: 1 done');
+    expect(readFileSync(join(unpacked.view, 'etc/stage-test'), 'utf8')).toBe('stage test as root\n');
+
+    const cached = await saveRootfsCacheStage(ctx, layout, unpacked, recordingReporter());
+    expect(cached.view).toBe(work.merged);
+    expect(findmntUnder(work.root)).toContain(work.merged);
+    expect(readFileSync(join(cached.view, 'etc/stage-test'), 'utf8')).toBe('stage test as root\n');
+    expect(cached.layer.startsWith(join(work.root, 'stage-cache'))).toBe(true);
+    expect(await cached.packagesAtCachePoint).toMatch(/^dpkg\t/m);
+
+    expect(await resources.releaseAll()).toEqual([]);
+    expect(findmntUnder(work.root)).toEqual([]);
+  });
+});
