@@ -1,6 +1,7 @@
 /**
  * Root stages run one at a time on a prepared BuildInputs, without listr2 or the pipeline, on the single fixture ISO:
- * verify-base, extract-iso, detect-layout, unpack-rootfs, chroot-commands, rootfs-cache. Each gets what it reads; what
+ * verify-base, extract-iso, detect-layout, unpack-rootfs, chroot-commands, rootfs-cache, product-files, repack-rootfs,
+ * md5sum, rebuild-iso, verify-iso, publish. Each gets what it reads; what
  * it produces is read back with independent tools (findmnt, the files on disk), and the build's resources release
  * every mount.
  */
@@ -18,7 +19,13 @@ import { extractIsoStage } from '../../src/stages/extract-iso.js';
 import { saveRootfsCacheStage } from '../../src/stages/rootfs-cache.js';
 import { unpackRootfsStage } from '../../src/stages/unpack-rootfs.js';
 import { verifyBaseStage } from '../../src/stages/verify-base.js';
-import { IS_ROOT, findmntUnder, fixtureIso, fixtureSha, tempDir } from '../support/cli.js';
+import { md5sumStage } from '../../src/stages/md5sum.js';
+import { productFilesStage } from '../../src/stages/product-files.js';
+import { publishStage } from '../../src/stages/publish.js';
+import { rebuildIsoStage } from '../../src/stages/rebuild-iso.js';
+import { repackRootfsStage } from '../../src/stages/repack-rootfs.js';
+import { verifyIsoStage } from '../../src/stages/verify-iso.js';
+import { IS_ROOT, findmntUnder, fixtureIso, fixtureSha, sh, sha256, tempDir } from '../support/cli.js';
 
 describe.skipIf(!IS_ROOT)('stages on the single fixture, one at a time', () => {
   const dir = tempDir('stages');
@@ -28,7 +35,7 @@ describe.skipIf(!IS_ROOT)('stages on the single fixture, one at a time', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('extract, detect, unpack, chroot commands and the cache save each produce what the next one reads', async () => {
+  it('each stage produces what the next one reads, from the base ISO to the published release', async () => {
     const fixture = await loadProfile('profiles/fixture.yaml', { basePath: fixtureIso('single'), baseSha256: fixtureSha('single') });
     const profile = { ...fixture, chroot: { commands: ['echo "stage test as $(id -un)" > /etc/stage-test'], env: {} } };
     const work = workPaths(join(dir, 'work'));
@@ -72,6 +79,22 @@ describe.skipIf(!IS_ROOT)('stages on the single fixture, one at a time', () => {
     expect(readFileSync(join(cached.view, 'etc/stage-test'), 'utf8')).toBe('stage test as root\n');
     expect(cached.layer.startsWith(join(work.root, 'stage-cache'))).toBe(true);
     expect(await cached.packagesAtCachePoint).toMatch(/^dpkg\t/m);
+
+    productFilesStage(ctx, base, cached.view, recordingReporter());
+    const repacked = await repackRootfsStage(ctx, layout, unpacked, cached, recordingReporter());
+    expect(repacked.packageManifest).toMatch(/^dpkg\t/m);
+    expect(readFileSync(join(work.tree, 'casper/filesystem.size'), 'utf8')).toBe(`${repacked.installedSize}\n`);
+    const image = join(work.tree, 'casper/filesystem.squashfs');
+    expect(sh('unsquashfs', ['-cat', image, 'opt/novasphere/VERSION'])).toBe('v4.0.0\n');
+    expect(sh('unsquashfs', ['-cat', image, 'etc/stage-test'])).toBe('stage test as root\n');
+
+    await md5sumStage(ctx, tree, recordingReporter());
+    expect(sh('md5sum', ['-c', 'md5sum.txt'], work.tree)).not.toMatch(/FAILED/);
+    await rebuildIsoStage(ctx, tree, recordingReporter());
+    const iso = await verifyIsoStage(ctx, tree.platforms, layout, recordingReporter());
+    expect(iso.sha256).toBe(sha256(ctx.partialIso));
+    await publishStage(ctx, { base, platforms: tree.platforms, layout, packageList: repacked.packageManifest, isoSha256: iso.sha256 }, recordingReporter());
+    expect(sh('sha256sum', ['-c', 'SHA256SUMS'], ctx.outputDir)).toContain('x.iso: OK');
 
     expect(await resources.releaseAll()).toEqual([]);
     expect(findmntUnder(work.root)).toEqual([]);
