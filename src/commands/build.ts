@@ -35,7 +35,7 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
   process.umask(0o022);
   checkPrograms(requiredPrograms(profile, { signing: signingKey({ profile }) !== undefined, keepWork: opts.keepWork, checkReproducible: opts.checkReproducible }));
   await checkSigningKey(profile);
-  const started = Date.now();
+  let started = Date.now();
   const inputOptions = { output: opts.output, work: opts.work, force: opts.force, cacheDir: resolveCacheDir(opts.cache), epochSeconds: await sourceDateEpoch(profile, version) };
   if (opts.checkReproducible) {
     const { checkReproducible } = await import('../pipeline/reproducible.js');
@@ -45,6 +45,7 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
     return 0;
   }
   const ctx = await createInputs(profile, version, inputOptions);
+  started = Date.now();
   const { isoSha256 } = await runBuild(ctx, { keepWork: opts.keepWork });
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   process.stdout.write(`\n${ctx.outputIso}\n  sha256 ${isoSha256}\n  built in ${secs} s; log: ${ctx.log.path}\n`);

@@ -15,7 +15,7 @@ function sourceFiles(dir = SRC): string[] {
 }
 
 /** Module specifiers of static imports, re-exports and dynamic import()s. */
-export function importSpecifiers(text: string): string[] {
+function importSpecifiers(text: string): string[] {
   const out: string[] = [];
   const patterns = [/^\s*(?:import|export)\s[^'"]*?\sfrom\s+['"]([^'"]+)['"]/gm, /^\s*import\s+['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
   for (const p of patterns) for (const m of text.matchAll(p)) if (m[1] !== undefined) out.push(m[1]);
