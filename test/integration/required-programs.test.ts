@@ -3,9 +3,10 @@ import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROGRAMS, findOnPath } from '../../src/tools/programs.js';
-import { IS_ROOT, fixtureIso, fixtureSha, runCli, tempDir } from '../support/cli.js';
+import { fixtureIso, fixtureSha, runCli, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
-describe.skipIf(!IS_ROOT)('required programs', () => {
+describe('required programs', needs(requireRoot(), requireFixtures()), () => {
   const dir = tempDir('programs');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

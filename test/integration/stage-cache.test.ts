@@ -3,7 +3,7 @@
  * extracted ISO tree and the customized rootfs with its squashfs (no xorriso extraction, no unsquashfs, no chroot
  * commands, no apt, no mksquashfs of the rootfs) and still gives the ISO a full build gives.
  */
-import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';

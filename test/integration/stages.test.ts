@@ -25,9 +25,10 @@ import { publishStage } from '../../src/stages/publish.js';
 import { rebuildIsoStage } from '../../src/stages/rebuild-iso.js';
 import { repackRootfsStage } from '../../src/stages/repack-rootfs.js';
 import { verifyIsoStage } from '../../src/stages/verify-iso.js';
-import { IS_ROOT, findmntUnder, fixtureIso, fixtureSha, sh, sha256, tempDir } from '../support/cli.js';
+import { findmntUnder, fixtureIso, fixtureSha, sh, sha256, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
-describe.skipIf(!IS_ROOT)('stages on the single fixture, one at a time', () => {
+describe('stages on the single fixture, one at a time', needs(requireRoot(), requireFixtures()), () => {
   const dir = tempDir('stages');
   const resources = new ResourceStack();
   afterAll(async () => {
