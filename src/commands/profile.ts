@@ -30,16 +30,16 @@ export async function profileValidateCommand(file: string, opts: ProfileCommandO
     const rendered = renderAutoinstall(profile, version);
     checked.push(`autoinstall user-data (${rendered.userData.split('\n').length} lines), meta-data${rendered.writeRootYaml ? ', /autoinstall.yaml' : ''}`);
   }
-  if (profile.bootMenu !== undefined) checked.push(`boot menu "${bootTitle(profile, version)}"`);
+  if (profile.bootMenu) checked.push(`boot menu "${bootTitle(profile, profile.bootMenu.title, version)}"`);
   const hooks = Object.values(profile.hooks).flat().length;
   if (hooks > 0) checked.push(`${hooks} hook${hooks === 1 ? '' : 's'}`);
   process.stdout.write(`${profile.file}: OK (${checked.join('; ')})\n`);
   return 0;
 }
 
-function bootTitle(profile: Profile, version: string): string {
+function bootTitle(profile: Profile, title: string, version: string): string {
   try {
-    return renderTemplate(profile.bootMenu!.title, { name: profile.name, product: profile.product, version });
+    return renderTemplate(title, { name: profile.name, product: profile.product, version });
   } catch (err) {
     if (err instanceof TemplateError) throw usageError(`${profile.file}: bootMenu.title: ${err.message}`);
     throw err;

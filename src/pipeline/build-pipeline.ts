@@ -28,6 +28,7 @@ const stages = {
   rootfsCache: () => import('../stages/rootfs-cache.js'),
   applyOverlay: () => import('../stages/apply-overlay.js'),
   productFiles: () => import('../stages/product-files.js'),
+  bringup: () => import('../stages/bringup.js'),
   autoinstall: () => import('../stages/autoinstall.js'),
   bootMenu: () => import('../stages/boot-menu.js'),
   repackRootfs: () => import('../stages/repack-rootfs.js'),
@@ -51,13 +52,15 @@ export function requiredPrograms(profile: Profile, opts: { signing: boolean; kee
   const p = profile.packages;
   const payload = p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0);
   const inChroot = profile.chroot.commands.length > 0 || profile.hooks['pre-customize'].length > 0 || profile.hooks['post-customize'].length > 0;
+  const menus = profile.bootMenu !== false && (profile.autoinstall !== undefined || profile.bootMenu !== undefined);
   const onHost = profile.hooks['pre-repack'].length > 0 || profile.hooks['post-build'].length > 0;
   return [
     ...PROGRAMS.digest, // Verify base ISO (openssl), Regenerate md5sum.txt, Verify the new ISO
     ...PROGRAMS.xorriso, // Extract ISO tree, Rebuild ISO, Verify the new ISO
     ...PROGRAMS.mount, // Extract ISO tree (overlay), Unpack rootfs (layer stack)
     ...PROGRAMS.squashfs, // Unpack rootfs, Repack rootfs squashfs
-    ...PROGRAMS.dpkg, // Repack rootfs squashfs: the package list
+    ...PROGRAMS.dpkg, // Repack rootfs squashfs: the package list; release notes: dpkg's version order
+    ...(menus ? PROGRAMS.mtools : []), // Edit the boot menu: the GRUB config inside an El Torito EFI image file
     ...(inChroot ? PROGRAMS.chroot : []), // chroot commands, pre-/post-customize hooks
     ...(onHost ? PROGRAMS.hostScript : []), // pre-repack, post-build hooks
     ...(payload ? [...PROGRAMS.apt, ...PROGRAMS.gpg] : []), // Build and verify the offline package payload
@@ -136,6 +139,11 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       run: async (t) => (await stages.productFiles()).productFilesStage(ctx, base.get(), afterCacheView(), t),
     },
     {
+      title: 'Write the first-boot bring-up',
+      skip: async () => (await stages.bringup()).bringupSkip(ctx),
+      run: async (t) => (await stages.bringup()).bringupStage(ctx, afterCacheView(), t),
+    },
+    {
       title: 'Write autoinstall (nocloud user-data, meta-data)',
       skip: async () => (await stages.autoinstall()).autoinstallSkip(ctx),
       run: async (t) => (await stages.autoinstall()).autoinstallStage(ctx, t),
@@ -143,7 +151,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     {
       title: 'Edit the boot menu',
       skip: async () => (await stages.bootMenu()).bootMenuSkip(ctx),
-      run: async (t) => (await stages.bootMenu()).bootMenuStage(ctx, t),
+      run: async (t) => (await stages.bootMenu()).bootMenuStage(ctx, tree.get().bootSetup, t),
     },
     hooks('pre-repack', afterCacheView),
     {

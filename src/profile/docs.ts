@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { stringify } from 'yaml';
 import { DEFAULT_PROFILE, ProfileDocumentSchema } from './schema.js';
-import { defaultOf, descriptionOf, isOptional, metaOf, unwrap } from './schema-walk.js';
+import { acceptsFalse, defaultOf, descriptionOf, isOptional, metaOf, unwrap } from './schema-walk.js';
 
 type Schema = z.core.$ZodType;
 
@@ -74,6 +74,22 @@ packages:
   k3sAirgap: true
   onIso: true
   installScript: templates/install.sh.hbs
+# First boot of the installed system: novasphere-bringup.service runs /opt/novasphere/bringup.sh.
+bringup:
+  k3s:
+    binary: payload/k3s/k3s
+    installScript: payload/k3s/install.sh
+    exec: server --disable traefik
+    mirrors:
+      - registry: docker.io
+        endpoints: [https://registry.example.internal:5000]
+  charts:
+    - name: longhorn
+      targetNamespace: longhorn-system
+      values:
+        defaultSettings: { defaultReplicaCount: 1 }
+  runtime: auto
+  script: templates/bringup.sh.hbs
 output:
   name: "{{name}}-{{version}}-amd64.iso"
 sourceDateEpoch: 1735689600
@@ -103,6 +119,7 @@ bootMenu:
   timeout: 5
   default: 0
   kernelArgs: ["console=ttyS0,115200"]
+  installedKernelArgs: ["console=ttyS0,115200"]
 hooks:
   pre-customize: [hooks/check-base.sh]
   post-customize: [hooks/harden.sh]
@@ -124,6 +141,7 @@ function numberType(schema: z.ZodNumber): string {
 
 function typeName(schema: Schema): string {
   const inner = unwrap(schema);
+  if (acceptsFalse(schema)) return `${typeName(inner)} or \`false\``;
   if (inner instanceof z.ZodEnum) return `one of ${inner.options.map((o) => `\`${String(o)}\``).join(', ')}`;
   if (inner instanceof z.ZodNumber) return numberType(inner);
   if (inner instanceof z.ZodObject) return 'mapping';

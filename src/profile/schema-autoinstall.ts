@@ -104,8 +104,15 @@ export const BootMenuSchema = z
       .array(z.string().min(1).refine((a) => !/\s|^---$/.test(a), 'expected one kernel argument without spaces (not "---")'))
       .default(() => [])
       .describe('Kernel arguments added to every boot entry, before `---` (e.g. `console=ttyS0,115200`).'),
+    installedKernelArgs: z
+      .array(z.string().min(1).refine((a) => !/\s|^---$/.test(a), 'expected one kernel argument without spaces (not "---")'))
+      .default(() => [])
+      .describe('Kernel arguments added to every boot entry after `---`: the Ubuntu installer copies them to the installed system\'s boot loader.'),
   })
-  .describe('Boot menu of the ISO (boot/grub/grub.cfg, boot/grub/loopback.cfg, isolinux): with `autoinstall`, a new first entry boots the installer with `autoinstall ds=nocloud;s=/cdrom/nocloud/`.');
+  .describe(
+    'Boot menu of the ISO (GRUB, isolinux/syslinux, the GRUB config in an EFI image file): with `autoinstall`, a new first entry boots the installer with `autoinstall ds=nocloud;s=/cdrom/nocloud/`. ' +
+      '`bootMenu: false` leaves every menu as it is.',
+  );
 export type BootMenuOptions = z.output<typeof BootMenuSchema>;
 
 export const HOOK_POINTS = ['pre-customize', 'post-customize', 'pre-repack', 'post-build'] as const;

@@ -11,7 +11,21 @@ function unwrapOnce(schema: Schema): Schema | undefined {
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) {
     return schema.unwrap();
   }
-  return schema instanceof z.ZodPipe ? schema.in : undefined;
+  return schema instanceof z.ZodPipe ? schema.in : switchableSection(schema);
+}
+
+/** `false | X`: a section that `false` switches off (e.g. `bootMenu: false`); X. */
+function switchableSection(schema: Schema): Schema | undefined {
+  if (!(schema instanceof z.ZodUnion) || schema.options.length !== 2) return undefined;
+  const on = schema.options.filter((o) => !(o instanceof z.ZodLiteral && o.value === false));
+  return on.length === 1 ? on[0] : undefined;
+}
+
+/** Whether `false` is accepted in place of the section (see switchableSection). */
+export function acceptsFalse(schema: Schema): boolean {
+  if (switchableSection(schema) !== undefined) return true;
+  const inner = unwrapOnce(schema);
+  return inner !== undefined && !(inner instanceof z.ZodObject) && acceptsFalse(inner);
 }
 
 /** Strips optional / default / prefault / transform wrappers. */

@@ -25,6 +25,7 @@ import {
 import { OUTPUT_NAME_VARIABLES, TemplateError, renderTemplate } from './template.js';
 import { AutoinstallSchema, BootMenuSchema, ExtendsSchema, HooksSchema, VarsSchema } from './schema-autoinstall.js';
 import { profilePath } from './schema-marks.js';
+import { BringupSchema } from './schema-bringup.js';
 
 export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
 export const DEFAULT_OUTPUT_NAME = '{{name}}-{{version}}.iso';
@@ -339,6 +340,7 @@ export const ProfileDocumentSchema = z
       .describe('Directory trees copied into the rootfs or the ISO, in order (later entries win).'),
     chroot: ChrootSchema.prefault({}).meta({ stageCache: true }),
     packages: PackagesSchema.optional().meta({ stageCache: true }),
+    bringup: BringupSchema.optional(),
     output: OutputSchema.prefault({}),
     sourceDateEpoch: z
       .number()
@@ -357,7 +359,7 @@ export const ProfileDocumentSchema = z
       .optional()
       .describe('Release artifacts: how SHA256SUMS is signed (unsigned, with a warning, when no key is named).'),
     autoinstall: AutoinstallSchema.optional(),
-    bootMenu: BootMenuSchema.optional(),
+    bootMenu: z.union([z.literal(false), BootMenuSchema]).optional(),
     hooks: HooksSchema.prefault({}),
     vars: VarsSchema,
     extends: ExtendsSchema,

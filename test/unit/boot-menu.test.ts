@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addKernelArgs, editGrubMenu, editIsolinuxMenu } from '../../src/stages/boot-menu.js';
+import { addKernelArgs, editGrubMenu, editIsolinuxMenu } from '../../src/boot-config/index.js';
 
 const FIXTURE_GRUB = `set timeout=1
 set default=0

@@ -126,7 +126,7 @@ describe('boot-menu stage', () => {
     const ctx = await inputs();
     write(ctx.work.tree, { 'boot/grub/grub.cfg': 'set timeout=30\nmenuentry "Try or Install" {\n\tlinux /casper/vmlinuz ---\n}\n' });
     const task = recordingReporter();
-    bootMenuStage(ctx, task);
+    await bootMenuStage(ctx, [], task);
     const cfg = readFileSync(join(ctx.work.tree, 'boot/grub/grub.cfg'), 'utf8');
     expect(cfg).toContain('menuentry "Install NovaSphere Fixture v3.0.0 (automatic)"');
     expect(cfg).toContain('set timeout=1');

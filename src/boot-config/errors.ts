@@ -1,0 +1,12 @@
+/** The one way a boot configuration is rejected: file and line named, exit 2, and the way around it. */
+import { usageError, type IsoBuildError } from '../errors.js';
+
+const SKIP_MENU_HINT =
+  'set `bootMenu: false` in the profile to leave the boot menus as they are (then add `autoinstall` to the kernel command line yourself)';
+
+export function bootConfigError(file: string, line: number, message: string): IsoBuildError {
+  return usageError(`${file}:${line}: ${message}`, SKIP_MENU_HINT);
+}
+
+/** Includes deeper than this are a loop or a config iso-build was not meant for. */
+export const MAX_INCLUDE_DEPTH = 16;
