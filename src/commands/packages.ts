@@ -7,6 +7,7 @@ import { buildPayload, fetchRemote } from '../packages/payload.js';
 import { hasRemoteSources, lockMismatch, lockPath, readLock, remoteSources, writeLock } from '../packages/lock.js';
 import { platformForDebianArch, resolveSources } from '../packages/remote.js';
 import { targetArchitecture } from '../packages/resolve.js';
+import { resolveCacheDir } from '../cache-dir.js';
 import { parseChartIndex } from '../packages/charts.js';
 import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
 import { controlField } from '../packages/repo.js';
@@ -27,7 +28,7 @@ export interface FetchOptions {
 }
 
 function cacheDir(opt?: string): string {
-  return resolve(opt ?? process.env.ISO_BUILD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'iso-build'));
+  return resolveCacheDir(opt);
 }
 
 function progressLine(line: string): void {

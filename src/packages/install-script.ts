@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { usageError } from '../errors.js';
 import { shellQuote } from '../tools/process.js';
+import { normalizeReference } from './images.js';
 
 export interface InstallScriptVars {
   product: string;
@@ -30,6 +31,8 @@ export function readInstallTemplate(file: string): string {
 export function renderInstallScript(template: string, vars: InstallScriptVars): string {
   const hb = Handlebars.create();
   hb.registerHelper('sh', (value: unknown) => shellQuote(String(value)));
+  // the name containerd lists an imported image under (docker.io/ and :latest explicit): install.sh's "already there" check
+  hb.registerHelper('ctrName', (ref: unknown) => normalizeReference(String(ref)));
   hb.registerHelper('words', (list: unknown) => (Array.isArray(list) ? list.map((v) => shellQuote(String(v))).join(' ') : ''));
   try {
     return hb.compile(template, { noEscape: true, strict: true })(vars);

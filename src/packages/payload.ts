@@ -22,8 +22,9 @@ import { isRemoteChartRepo } from '../profile/schema.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
 
-export const PRODUCT_DIR = '/opt/novasphere';
-export const PAYLOAD_DIR = `${PRODUCT_DIR}/packages`;
+import { PAYLOAD_DIR, PRODUCT_DIR } from '../product.js';
+
+export { PAYLOAD_DIR, PRODUCT_DIR };
 export const REPO_DIR = `${PAYLOAD_DIR}/system`;
 export const INSTALL_SCRIPT = `${PRODUCT_DIR}/install.sh`;
 export const K3S_IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';

@@ -89,6 +89,22 @@ packages:
   k3sAirgap: true
   onIso: true
   installScript: templates/install.sh.hbs
+# First boot of the installed system: novasphere-bringup.service runs /opt/novasphere/bringup.sh.
+bringup:
+  k3s:
+    binary: payload/k3s/k3s
+    installScript: payload/k3s/install.sh
+    exec: server --disable traefik
+    mirrors:
+      - registry: docker.io
+        endpoints: [https://registry.example.internal:5000]
+  charts:
+    - name: longhorn
+      targetNamespace: longhorn-system
+      values:
+        defaultSettings: { defaultReplicaCount: 1 }
+  runtime: auto
+  script: templates/bringup.sh.hbs
 output:
   name: "{{name}}-{{version}}-amd64.iso"
 sourceDateEpoch: 1735689600

@@ -25,6 +25,8 @@ import {
 } from './checks.js';
 import { OUTPUT_NAME_VARIABLES, TemplateError, renderTemplate } from './template.js';
 import { AutoinstallSchema, BootMenuSchema, ExtendsSchema, HooksSchema, VarsSchema } from './schema-autoinstall.js';
+import { profilePath } from './schema-marks.js';
+import { BringupSchema } from './schema-bringup.js';
 
 export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
 export const DEFAULT_OUTPUT_NAME = '{{name}}-{{version}}.iso';
@@ -47,13 +49,6 @@ export const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number 
   gzip: { min: 1, max: 9 },
 };
 
-/** A path in the profile: relative to the profile file's directory, or absolute. */
-function localPath() {
-  return z
-    .string()
-    .min(1)
-    .refine((p) => !p.includes('\0'), 'expected a path without NUL characters');
-}
 
 const sha256 = z
   .string()
@@ -90,7 +85,7 @@ function checkBase(
 
 export const BaseSchema = z
   .strictObject({
-    path: localPath()
+    path: profilePath()
       .optional()
       .describe('Local base ISO, relative to the profile file\'s directory. Exactly one of `path` / `url`.'),
     url: z
@@ -100,7 +95,7 @@ export const BaseSchema = z
     sha256: sha256
       .optional()
       .describe('SHA-256 of the base ISO (64 hex characters, any case). At least one of `sha256` / `sha256sums`.'),
-    sha256sums: localPath()
+    sha256sums: profilePath()
       .optional()
       .describe(
         'A SHA256SUMS file (relative to the profile file\'s directory) that lists the ISO\'s file name. ' +
@@ -158,7 +153,7 @@ export type RootfsOptions = z.output<typeof RootfsSchema>;
 
 export const OverlayMappingSchema = z
   .strictObject({
-    source: localPath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
+    source: profilePath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
     target: z
       .string()
       .refine(isSafeTarget, "expected an absolute path inside the rootfs without '..'")
@@ -185,7 +180,11 @@ export const ChrootSchema = z
     commands: z
       .array(z.string().min(1).describe('A shell command line.'))
       .default(() => [])
-      .describe('Commands run in order with `/bin/sh -c` inside the rootfs; the build fails on the first non-zero exit.'),
+      .describe(
+        'Commands run in order with `/bin/sh -c` inside the rootfs; the build fails on the first non-zero exit. ' +
+          'Environment: `chroot.env` and `ISO_BUILD_PROFILE`; not the version, so that their result is reused across versions ' +
+          '(the stage cache): use a `pre-customize` hook (which gets `ISO_BUILD_VERSION`) for a command that needs it.',
+      ),
     env: z
       .record(z.string().regex(ENV_NAME_PATTERN, 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)'), z.string())
       .default(() => ({}))
@@ -277,7 +276,7 @@ export const PackageImageSchema = z
           'imports it; Docker only from 25.0).',
         defaultText: '`docker-archive`',
       }),
-    archive: localPath()
+    archive: profilePath()
       .optional()
       .describe(
         'A local image archive (docker-archive or OCI layout tarball, optionally .gz or .zst compressed), relative to the ' +
@@ -319,11 +318,12 @@ export const PackageChartSchema = z
         'Chart version, checked against its Chart.yaml. With a remote `repo` also a semver range (`~1.7.0`, `1.3.x`, ' +
           '`>=1.60 <1.61`): `packages lock` pins the highest version the repository has in the range.',
       ),
-    path: localPath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
+    path: profilePath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
     repo: z
       .string()
       .min(1)
       .refine((p) => !p.includes('\0'), 'expected a path or URL without NUL characters')
+      .meta({ profilePath: true }) // a local directory is made absolute; a URL is left as it is (compose.ts)
       .optional()
       .describe(
         'A Helm HTTP(S) repository (`https://charts.longhorn.io`: its index.yaml names the .tgz), an OCI registry ' +
@@ -394,7 +394,7 @@ export const PackagesSchema = z
       .regex(/^[a-z0-9-]+$/, 'expected a Debian architecture such as amd64 or arm64')
       .optional()
       .meta({ description: 'Debian architecture of the payload.', defaultText: "the target's dpkg architecture" }),
-    debs: z.array(localPath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
+    debs: z.array(profilePath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
     images: z
       .array(PackageImageSchema)
       .default(() => [])
@@ -407,13 +407,13 @@ export const PackagesSchema = z
       .array(PackageFileSchema)
       .default(() => [])
       .describe('Files downloaded from URLs with a fixed sha256, copied to `files/DEST`.'),
-    caFile: localPath()
+    caFile: profilePath()
       .optional()
       .meta({
         description: 'PEM file of extra CA certificates trusted for registries and HTTPS sources, relative to the profile.',
         defaultText: "the system's CA certificates",
       }),
-    signingKey: localPath()
+    signingKey: profilePath()
       .optional()
       .meta({
         description: 'ASCII-armored OpenPGP secret key without passphrase that signs the repository, relative to the profile.',
@@ -421,7 +421,7 @@ export const PackagesSchema = z
       }),
     k3sAirgap: z.boolean().default(false).describe('Also copy the image archives to /var/lib/rancher/k3s/agent/images/ in the rootfs.'),
     onIso: z.boolean().default(false).describe('Also copy the payload into the ISO tree at `/novasphere/packages/` (for the installer to copy).'),
-    installScript: localPath()
+    installScript: profilePath()
       .default('templates/install.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
   })
@@ -465,12 +465,13 @@ export const ProfileDocumentSchema = z
     name: z
       .string()
       .regex(NAME_PATTERN, 'expected lower-case letters, digits and "-", starting with a letter or digit')
-      .describe('Short machine name, used in file names: lower-case letters, digits and `-`.'),
+      .describe('Short machine name, used in file names: lower-case letters, digits and `-`.')
+      .meta({ stageCache: true }), // ISO_BUILD_PROFILE of chroot commands and hooks
     product: z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'Human product name, written to `.disk/info`.', defaultText: 'same as `name`' }),
+      .meta({ description: 'Human product name, written to `.disk/info`.', defaultText: 'same as `name`', stageCache: true }), // the payload's repository
     volumeLabel: z
       .string()
       .regex(VOLUME_LABEL_PATTERN, 'expected at most 32 characters from A-Z a-z 0-9 space _ . -')
@@ -485,8 +486,9 @@ export const ProfileDocumentSchema = z
       .array(OverlayMappingSchema)
       .default(() => [])
       .describe('Directory trees copied into the rootfs or the ISO, in order (later entries win).'),
-    chroot: ChrootSchema.prefault({}),
-    packages: PackagesSchema.optional(),
+    chroot: ChrootSchema.prefault({}).meta({ stageCache: true }),
+    packages: PackagesSchema.optional().meta({ stageCache: true }),
+    bringup: BringupSchema.optional(),
     output: OutputSchema.prefault({}),
     sourceDateEpoch: z
       .number()

@@ -8,9 +8,22 @@ import { basename, join, relative } from 'node:path';
 import { toolVersion } from '../tools/versions.js';
 import { packageVersion } from '../package-root.js';
 import { lockItems, lockPath, readLock, type PayloadItem } from '../packages/lock.js';
-import type { BuildContext } from '../context.js';
+import { MANIFEST_NAME } from '../product.js';
+import type { BuildInputs } from '../context.js';
+import type { RootfsLayout } from '../layout.js';
 
-export const MANIFEST_NAME = 'build-manifest.json';
+export { MANIFEST_NAME };
+
+/** What the pipeline found out that a release records. */
+export interface BuiltIso {
+  base: { path: string; sha256: string };
+  /** The base's El Torito platforms. */
+  platforms: readonly string[];
+  layout: RootfsLayout;
+  /** `name\tversion` lines of the customized rootfs. */
+  packageList?: string;
+  isoSha256: string;
+}
 
 export interface Package {
   name: string;
@@ -57,7 +70,7 @@ export function parsePackageList(text: string | undefined): Package[] {
 }
 
 /** Every file of every input the build reads, sorted, hashed (overlay trees file by file). */
-export function inputFiles(ctx: BuildContext): InputFile[] {
+export function inputFiles(ctx: Pick<BuildInputs, 'profile'>): InputFile[] {
   const dir = ctx.profile.dir;
   const files: InputFile[] = [{ path: relative(dir, ctx.profile.file), sha256: sha256Of(readFileSync(ctx.profile.file)) }];
   const walk = (path: string): void => {
@@ -89,7 +102,7 @@ export async function toolVersions(): Promise<Record<string, string>> {
   return { 'iso-build': packageVersion(), node: process.version, xorriso, mksquashfs, unsquashfs, gpg };
 }
 
-export async function buildManifest(ctx: BuildContext, isoSize: number): Promise<BuildManifest> {
+export async function buildManifest(ctx: BuildInputs, built: BuiltIso, isoSize: number): Promise<BuildManifest> {
   return {
     manifestVersion: 1,
     product: ctx.profile.product,
@@ -98,16 +111,16 @@ export async function buildManifest(ctx: BuildContext, isoSize: number): Promise
     sourceDateEpoch: ctx.epochSeconds,
     iso: {
       name: basename(ctx.outputIso),
-      sha256: ctx.isoSha256!,
+      sha256: built.isoSha256,
       size: isoSize,
       volumeLabel: ctx.profile.volumeLabel,
-      bootPlatforms: [...(ctx.basePlatforms ?? [])].sort(),
-      rootfs: ctx.layout?.squashfs,
+      bootPlatforms: [...built.platforms].sort(),
+      rootfs: built.layout.squashfs,
     },
-    base: { name: basename(ctx.base!.path), sha256: ctx.base!.sha256, layout: ctx.layout?.kind },
+    base: { name: basename(built.base.path), sha256: built.base.sha256, layout: built.layout.kind },
     inputs: inputFiles(ctx),
     tools: await toolVersions(),
-    packages: parsePackageList(ctx.packageManifest),
+    packages: parsePackageList(built.packageList),
     ...(ctx.profile.packages ? { payload: payloadItems(ctx.profile.file) } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type { BaseLayout, Compression, OverlayMapping, Profile } from '../../src/profile/schema.js';
 import type { PackagesOptions } from '../../src/profile/schema.js';
+import type { BringupOptions } from '../../src/profile/schema-bringup.js';
 
 /** The contract the rest of the code relies on; the types derived from the zod schema must match it exactly. */
 interface ExpectedOverlayMapping {
@@ -29,6 +30,7 @@ interface ExpectedProfile {
   output: { name: string };
   sourceDateEpoch?: number;
   packages?: PackagesOptions;
+  bringup?: BringupOptions;
   release?: { gpgKey?: string };
   autoinstall?: {
     userData: string;

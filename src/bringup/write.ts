@@ -1,0 +1,147 @@
+/**
+ * Writes the first-boot bring-up into the rootfs at build time: the script and its systemd unit (enabled), and for
+ * k3s profiles the k3s files, the HelmChart manifests (charts embedded) and registries.yaml, so the ISO itself shows
+ * what the installed system will do. Reads the payload as the packages stage left it in the rootfs (images.txt,
+ * charts/NAME-VERSION.tgz, system/Packages).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { usageError } from '../errors.js';
+import { normalizeReference } from '../packages/images.js';
+import { PAYLOAD_DIR, sourcesPath, writeInRoot } from '../packages/payload.js';
+import { resolveInRoot } from '../rootfs-path.js';
+import type { BringupOptions } from '../profile/schema-bringup.js';
+import type { PackagesOptions } from '../profile/schema.js';
+import { helmChartManifest } from './helmchart.js';
+import {
+  BRINGUP_LOG_DIR,
+  BRINGUP_SCRIPT,
+  BRINGUP_STATE,
+  BRINGUP_UNIT,
+  BRINGUP_WANTS,
+  chartManifestPath,
+  K3S_FILES_DIR,
+  K3S_IMAGES_DIR,
+  K3S_REGISTRIES,
+  VERSION_FILE,
+} from './paths.js';
+import { registriesYaml } from './registries.js';
+import { readBringupTemplate, renderBringupScript, type BringupImage } from './script.js';
+import { bringupUnit } from './unit.js';
+
+export interface BringupInput {
+  rootfs: string;
+  name: string;
+  product: string;
+  profileDir: string;
+  packages: PackagesOptions;
+  bringup: BringupOptions;
+}
+
+export interface BringupResult {
+  /** Paths written, as on the installed system. */
+  files: string[];
+  images: number;
+  charts: number;
+  k3s: boolean;
+}
+
+export function writeBringup(input: BringupInput): BringupResult {
+  const { rootfs, bringup } = input;
+  const files: string[] = [];
+  const write = (inRoot: string, content: string | Buffer, mode = 0o644): void => {
+    writeInRoot(rootfs, inRoot, content, mode);
+    files.push(inRoot);
+  };
+  const payload = resolveInRoot(rootfs, PAYLOAD_DIR);
+  const images = payloadImages(payload);
+  const chartManifests: string[] = [];
+  if (bringup.k3s) {
+    const k3s = bringup.k3s;
+    copyInto(rootfs, resolve(input.profileDir, k3s.binary), `${K3S_FILES_DIR}/k3s`, 0o755, 'bringup.k3s.binary');
+    copyInto(rootfs, resolve(input.profileDir, k3s.installScript), `${K3S_FILES_DIR}/install.sh`, 0o755, 'bringup.k3s.installScript');
+    files.push(`${K3S_FILES_DIR}/k3s`, `${K3S_FILES_DIR}/install.sh`);
+    if (k3s.mirrors.length > 0) write(K3S_REGISTRIES, registriesYaml(k3s.mirrors), 0o600);
+    for (const chart of input.packages.charts) {
+      const file = join(payload, 'charts', `${chart.name}-${chart.version}.tgz`);
+      if (!existsSync(file)) throw usageError(`bringup: chart ${chart.name} ${chart.version} is not in the payload (${file})`);
+      const settings = bringup.charts.find((c) => c.name === chart.name);
+      const manifest = helmChartManifest({
+        name: chart.name,
+        version: chart.version,
+        targetNamespace: settings?.targetNamespace ?? chart.name,
+        values: settings?.values ?? {},
+        chart: readFileSync(file),
+      });
+      write(chartManifestPath(chart.name), manifest, 0o600);
+      chartManifests.push(chartManifestPath(chart.name));
+    }
+  }
+  const unknownCharts = bringup.charts.filter((c) => !input.packages.charts.some((p) => p.name === c.name)).map((c) => c.name);
+  if (unknownCharts.length > 0) {
+    throw usageError(`bringup.charts: not in packages.charts: ${unknownCharts.join(', ')}`, 'name charts the payload ships');
+  }
+  const system = systemPackages(input.packages, payload);
+  const steps = [
+    ...(system.length > 0 ? ['system'] : []),
+    ...(bringup.k3s ? ['k3s-binary', 'k3s-install'] : []),
+    ...images.map((i) => i.step),
+    ...(chartManifests.length > 0 ? ['charts'] : []),
+  ];
+  const script = renderBringupScript(readBringupTemplate(resolve(input.profileDir, bringup.script)), {
+    product: input.product,
+    payloadDir: PAYLOAD_DIR,
+    versionFile: VERSION_FILE,
+    stateFile: BRINGUP_STATE,
+    logDir: BRINGUP_LOG_DIR,
+    sourcesPath: sourcesPath(input.name),
+    system,
+    images,
+    k3s: bringup.k3s !== undefined,
+    k3sFilesDir: K3S_FILES_DIR,
+    k3sExec: bringup.k3s?.exec ?? '',
+    k3sImagesDir: K3S_IMAGES_DIR,
+    chartManifests,
+    runtime: bringup.runtime,
+    steps: steps.join(' '),
+  });
+  write(BRINGUP_SCRIPT, script, 0o755);
+  write(BRINGUP_UNIT, bringupUnit(input.product));
+  const wants = join(resolveInRoot(rootfs, dirname(BRINGUP_WANTS)), basename(BRINGUP_WANTS));
+  mkdirSync(dirname(wants), { recursive: true });
+  rmSync(wants, { force: true });
+  symlinkSync(BRINGUP_UNIT, wants); // what `systemctl enable` makes for WantedBy=multi-user.target
+  files.push(BRINGUP_WANTS);
+  return { files, images: images.length, charts: chartManifests.length, k3s: bringup.k3s !== undefined };
+}
+
+function copyInto(rootfs: string, source: string, inRoot: string, mode: number, key: string): void {
+  if (!existsSync(source)) throw usageError(`${key}: file not found: ${source}`, "paths in bringup are relative to the profile's directory");
+  writeInRoot(rootfs, inRoot, '', mode);
+  copyFileSync(source, join(resolveInRoot(rootfs, dirname(inRoot)), basename(inRoot)));
+}
+
+/** images/images.txt of the payload: `reference digest file` lines. */
+function payloadImages(payloadDir: string): BringupImage[] {
+  const list = join(payloadDir, 'images', 'images.txt');
+  if (!existsSync(list)) return [];
+  return readFileSync(list, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+    .map((l, i) => {
+      const [reference = '', , file = ''] = l.trim().split(/\s+/);
+      return { file, reference: normalizeReference(reference), step: `image:${i + 1}:${file.replace(/[^A-Za-z0-9._-]/g, '_')}` };
+    });
+}
+
+/** `packages.system` names (without =version) and the package names of the profile's own .debs. */
+function systemPackages(packages: PackagesOptions, payloadDir: string): string[] {
+  const names = packages.system.map((p) => p.replace(/=.*$/, ''));
+  const index = join(payloadDir, 'system', 'Packages');
+  const stanzas = existsSync(index) ? readFileSync(index, 'utf8').split(/\n\s*\n/) : [];
+  for (const deb of packages.debs) {
+    const stanza = stanzas.find((s) => basename(/^Filename:\s*(.*)$/m.exec(s)?.[1]?.trim() ?? '') === basename(deb));
+    names.push(/^Package:\s*(.*)$/m.exec(stanza ?? '')?.[1]?.trim() ?? basename(deb).split('_')[0]!);
+  }
+  return [...new Set(names)];
+}

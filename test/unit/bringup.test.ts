@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { helmChartManifest } from '../../src/bringup/helmchart.js';
+import { registriesYaml } from '../../src/bringup/registries.js';
+import { bringupUnit } from '../../src/bringup/unit.js';
+import { BringupSchema } from '../../src/profile/schema-bringup.js';
+
+const CHART = 'test/fixtures/packages/hello-chart-0.1.0.tgz';
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('bringup schema', () => {
+  it('defaults: no k3s, runtime auto, the stock template', () => {
+    expect(BringupSchema.parse({})).toEqual({ charts: [], runtime: 'auto', script: 'templates/bringup.sh.hbs' });
+  });
+
+  it('a k3s profile names the binary and the install script; mirrors default to none', () => {
+    const b = BringupSchema.parse({ k3s: { binary: 'k3s/k3s', installScript: 'k3s/install.sh' } });
+    expect(b.k3s).toEqual({ binary: 'k3s/k3s', installScript: 'k3s/install.sh', mirrors: [] });
+  });
+
+  it('rejects charts without k3s, bad namespaces and mirror endpoints that are not URLs', () => {
+    const issues = (v: unknown): string[] => BringupSchema.safeParse(v).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    expect(issues({ charts: [{ name: 'hello' }] })).toEqual(['charts: expected bringup.k3s: charts are deployed by k3s (HelmChart manifests)']);
+    expect(issues({ k3s: { binary: 'a', installScript: 'b' }, charts: [{ name: 'x', targetNamespace: 'Bad_NS' }] })[0]).toMatch(/^charts\.0\.targetNamespace: /);
+    expect(issues({ k3s: { binary: 'a', installScript: 'b', mirrors: [{ registry: 'docker.io', endpoints: ['registry:5000'] }] } })[0]).toMatch(
+      /^k3s\.mirrors\.0\.endpoints\.0: expected an http/,
+    );
+  });
+});
+
+describe('HelmChart manifest (helm-controller pkg/apis/helm.cattle.io/v1 HelmChartSpec)', () => {
+  it('embeds the chart byte for byte and omits valuesContent when there are no values', () => {
+    const chart = readFileSync(CHART);
+    const doc = parse(helmChartManifest({ name: 'hello', version: '0.1.0', targetNamespace: 'hello', values: {}, chart })) as {
+      spec: Record<string, unknown>;
+    };
+    expect(sha256(Buffer.from(String(doc.spec['chartContent']), 'base64'))).toBe(sha256(chart));
+    expect(doc.spec).not.toHaveProperty('valuesContent');
+    expect(Object.keys(doc.spec).sort()).toEqual(['chart', 'chartContent', 'createNamespace', 'targetNamespace', 'version']);
+  });
+});
+
+describe('registries.yaml and the unit', () => {
+  it('registries.yaml keys mirrors by registry with an endpoint list', () => {
+    expect(parse(registriesYaml([{ registry: '*', endpoints: ['http://10.0.0.1:5000', 'https://m.invalid'] }]))).toEqual({
+      mirrors: { '*': { endpoint: ['http://10.0.0.1:5000', 'https://m.invalid'] } },
+    });
+  });
+
+  it('the unit is a oneshot after local-fs, on the console, never in the live session', () => {
+    const unit = bringupUnit('NovaSphere');
+    expect(unit).toMatch(/^After=local-fs\.target /m);
+    expect(unit).not.toMatch(/network/);
+    expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
+    expect(unit).toMatch(/^StandardError=journal\+console$/m);
+    expect(unit).toMatch(/^ConditionPathIsMountPoint=!\/cdrom$/m);
+  });
+});
