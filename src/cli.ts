@@ -31,7 +31,10 @@ function program(): Command {
     .option('--keep-work', 'keep the ISO tree (copied out of its overlay), the rootfs changes and other scratch files after a successful build')
     .option('--force', 'replace an existing ISO at the output path')
     .option('--check-reproducible', 'build twice in separate work directories and fail unless the ISOs are identical')
-    .action(async (version: string, opts: Parameters<typeof buildCommand>[1]) => {
+    .option('--update-lock', "resolve the payload's registry/chart/URL sources again and rewrite <profile>.lock.yaml (same as ISO_BUILD_UPDATE_LOCK=1)")
+    .action(async (version: string, opts: Parameters<typeof buildCommand>[1] & { updateLock?: boolean }) => {
+      // The payload stage reads it from the environment: the lock is an input of that stage alone.
+      if (opts.updateLock) process.env.ISO_BUILD_UPDATE_LOCK = '1';
       process.exitCode = await (await import('./commands/build.js')).buildCommand(version, opts);
     });
 
@@ -114,16 +117,27 @@ function program(): Command {
       process.exitCode = await (await import('./commands/init.js')).initCommand(dir);
     });
 
-  const packages = cli.command('packages').description('the offline package payload: fetch, verify, list');
+  const packages = cli.command('packages').description('the offline package payload: lock, fetch, verify, list');
+  packages
+    .command('lock')
+    .description("resolve the profile's registry images, repository charts and URL files to digests and write <profile>.lock.yaml")
+    .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
+    .option('--arch <debian-arch>', 'target architecture for images without a platform (default: packages.architecture, else the local base ISO\'s)')
+    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
+    .option('--if-missing', 'keep an existing lock that matches the profile')
+    .action(async (opts: { profile: string; arch?: string; cache?: string; ifMissing?: boolean }) => {
+      process.exitCode = await (await import('./commands/packages.js')).packagesLockCommand(opts);
+    });
   packages
     .command('fetch')
-    .description("resolve the profile's packages.system for an unpacked target rootfs into the cache (with --output: write the whole payload)")
+    .description("fetch what <profile>.lock.yaml pins and resolve packages.system for the target into the cache (with --output: write the whole payload)")
     .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
     .option('--rootfs <dir>', "unpacked target root filesystem to resolve against (default: read from the base ISO)")
     .option('--base <iso>', "read the target from this local base ISO instead of the profile's")
     .option('--base-sha256 <hex>', 'expected sha256 of --base')
     .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
     .option('-o, --output <dir>', 'also write the payload as <dir>/opt/novasphere/packages')
+    .option('--update-lock', 'resolve the remote sources again and rewrite the lock file first')
     .action(async (opts: Parameters<typeof packagesFetchCommand>[0]) => {
       process.exitCode = await (await import('./commands/packages.js')).packagesFetchCommand(opts);
     });

@@ -1,10 +1,11 @@
-/** What one build knows: the immutable inputs, its work paths, and what each stage found out for the next. */
+/**
+ * The immutable inputs of one build: the profile, version and epoch, its work and output paths, the cache, the log and
+ * the resources it owns. What the stages find out is not here: each stage returns its own typed result (src/pipeline).
+ */
 import { join, resolve } from 'node:path';
 import type { BuildLog } from './build-log.js';
 import type { ResourceStack } from './lifecycle.js';
 import type { Profile } from './profile/schema.js';
-import type { Md5Memo } from './stages/md5sum.js';
-import type { SizeIndex } from './image/rootfs.js';
 
 export interface WorkPaths {
   root: string;
@@ -45,47 +46,16 @@ export function workPaths(root: string): WorkPaths {
   };
 }
 
-export type LayoutKind = 'casper' | 'casper-layered' | 'debian-live';
+/** The scratch directories of a build (not the stage cache, not the log): removed after a build unless --keep-work. */
+export const SCRATCH_DIRS = ['tree', 'treeChanges', 'treeWork', 'layer', 'changes', 'merged', 'lowers', 'overlayWork', 'verify'] as const;
 
-export interface RootfsLayout {
-  kind: LayoutKind;
-  /** The squashfs being customized, relative to the ISO tree. */
-  squashfs: string;
-  /** Layered casper: the layers below it, bottom first, relative to the ISO tree. */
-  lowers: string[];
-  /** Sibling files rewritten with the squashfs, relative to the ISO tree. */
-  sizeFile: string;
-  manifestFile: string;
-  /** Layered casper: the install-sources.yaml entry id that installs this layer. */
-  installSourceId?: string;
-  /**
-   * `repack`: `squashfs` is unpacked, changed and packed again in place.
-   * `layer`: `squashfs` and everything below it stay untouched; the changes become `newLayer` on top.
-   */
-  strategy: 'repack' | 'layer';
-  /** Layer strategy: the new top layer, relative to the ISO tree (its .size/.manifest are sizeFile/manifestFile). */
-  newLayer?: string;
-}
-
-/**
- * The images the changed squashfs sits on in the installed system, bottom first, relative to the ISO tree: what is
- * mounted read-only under the rootfs view (a new layer sits on the customized squashfs and its lowers).
- */
-export function imagesBelowChanged(layout: RootfsLayout): string[] {
-  return layout.newLayer ? [...layout.lowers, layout.squashfs] : layout.lowers;
-}
-
-/** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */
-export function changedImage(layout: RootfsLayout): string {
-  return layout.newLayer ?? layout.squashfs;
-}
-
-export interface BuildContext {
+export interface BuildInputs {
   readonly profile: Profile;
   readonly version: string;
   readonly epochSeconds: number;
   readonly work: WorkPaths;
   readonly log: BuildLog;
+  /** Mounts, sessions and temp files this build holds, released last in, first out whatever the outcome. */
   readonly resources: ResourceStack;
   readonly cacheDir: string;
   readonly outputDir: string;
@@ -93,32 +63,6 @@ export interface BuildContext {
   readonly partialIso: string;
   /** The topmost directory of outputDir this build created, if any (removed again when a failed build leaves it empty). */
   readonly createdOutputDir?: string;
-  base?: { path: string; sha256: string };
-  /** Settles when the base ISO's sha256 has been checked (it runs alongside the extraction); undefined when remembered. */
-  baseVerified?: Promise<void>;
-  /** md5s of the base tree's files, being computed in the background (md5sum.ts). */
-  baseTreeMd5?: Promise<Md5Memo>;
-  /** From xorriso -report_el_torito as_mkisofs of the base ISO. */
-  bootSetup?: string[];
-  basePlatforms?: string[];
-  layout?: RootfsLayout;
-  /** Where the rootfs being customized is visible (the layer itself, or the merged overlay for layered casper). */
-  rootfsView?: string;
-  /** Releases the view (unmounts the overlay stack); undefined when nothing is mounted. */
-  closeRootfsView?: () => Promise<void>;
-  /** `dpkg-query` package list of the customized rootfs, taken while it was visible. */
-  packageManifest?: string;
-  /** The package list when the changes overlay was mounted (read in the background; repack-rootfs.ts). */
-  packagesAtCachePoint?: Promise<string | undefined>;
-  /** Sizes in the stack of imagesBelowChanged, read in the background while the rootfs is customized. */
-  sizesBelow?: Promise<SizeIndex>;
-  /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
-  installedSize?: number;
-  isoSha256?: string;
-  /** Stage-cache key of the customized rootfs (see stage-cache.ts). */
-  rootfsCacheKey?: string;
-  /** The rootfs came from the stage cache: unpack, pre-customize hooks, chroot commands and packages are skipped. */
-  rootfsFromCache?: boolean;
-  /** The customized layer as the stage cache holds it (read-only: the lower of the `changes` overlay). */
-  cachedLayer?: string;
+  /** Added to the environment of the profile's host hooks (the reproducibility check's second build sets another TZ). */
+  readonly childEnv: Readonly<Record<string, string>>;
 }

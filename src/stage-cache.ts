@@ -1,15 +1,18 @@
 /**
  * Content-addressed cache of the extracted base ISO tree and of the customized rootfs, kept in the work directory
  * between builds. Builds never write into an entry: both are mounted as overlayfs lower dirs.
- * The key hashes everything the cached stages read (base ISO, layout, chroot commands, pre-customize hooks,
- * package payload), so a rebuild that changes only overlay files or the version skips unsquashfs, the
- * chroot commands and apt, and mounts the cached layer read-only under an overlay that collects its changes. The
+ * The key hashes everything the cached stages read (rootfsCacheKey), so a rebuild that changes only overlay files (or
+ * the version, without pre-customize hooks) skips unsquashfs, the chroot commands and apt, and mounts the cached layer read-only under an overlay that collects its changes. The
  * entry also keeps the layer packed as squashfs, so the rebuild packs only the changes and merges them in.
  */
+import { lockPath } from './packages/lock.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { BuildContext } from './context.js';
+import type { BuildInputs } from './context.js';
+import type { RootfsLayout } from './layout.js';
+import { ProfileDocumentSchema } from './profile/schema.js';
+import { forEachAt, markedFields, markedValues, type FieldPath } from './profile/schema-marks.js';
 
 /** Bump when what a cache entry holds changes meaning. */
 const FORMAT = 2;
@@ -21,32 +24,51 @@ export function stageCacheDir(workRoot: string): string {
   return join(workRoot, 'stage-cache');
 }
 
-/** Key of the rootfs as it is after unpack, pre-customize hooks, chroot commands and the package payload. */
-export function rootfsCacheKey(ctx: BuildContext): string {
-  const { profile, layout } = ctx;
+/**
+ * Key of the rootfs as it is after unpack, pre-customize hooks, chroot commands and the package payload: the base, the
+ * layout, the profile fields the schema marks `stageCache` (with the files their path fields name), and what those
+ * stages see besides the profile: the pre-customize hooks' environment (the version and host paths, hooks.ts) and the
+ * payload's epoch (its Release file and chart index are dated). Chroot commands see neither (chroot-commands.ts).
+ */
+export function rootfsCacheKey(ctx: Pick<BuildInputs, 'profile' | 'version' | 'epochSeconds' | 'outputIso' | 'work'>, baseSha256: string, layout: RootfsLayout): string {
+  const { profile } = ctx;
+  const fields = cacheFields();
+  const preCustomize = profile.hooks['pre-customize'].length > 0;
   const inputs = {
     format: FORMAT,
-    base: ctx.base?.sha256,
-    layout: layout && { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy },
-    chroot: profile.chroot,
-    preCustomize: profile.hooks?.['pre-customize'] ?? [],
-    packages: profile.packages ?? null,
+    base: baseSha256,
+    layout: { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy },
+    profile: markedValues(profile, fields.cached),
+    hookEnv: preCustomize ? { version: ctx.version, profileDir: profile.dir, isoTree: ctx.work.tree, outputIso: ctx.outputIso } : null,
+    payloadEpoch: profile.packages !== undefined ? ctx.epochSeconds : null,
+    // The lock pins what the packages' registry/repository/URL sources are: another lock, another payload.
+    packagesLock: profile.packages ? lockPath(profile.file) : null,
   };
   const hash = createHash('sha256');
   hash.update(JSON.stringify(inputs));
-  for (const file of referencedFiles(inputs)) hash.update(fileFingerprint(file));
+  for (const file of referencedFiles(profile, fields.paths)) hash.update(fileFingerprint(file));
+  if (inputs.packagesLock !== null && existsSync(inputs.packagesLock)) hash.update(fileFingerprint(inputs.packagesLock));
   return hash.digest('hex').slice(0, 32);
 }
 
-/** Absolute paths of existing files and directories named anywhere in the inputs (hook scripts, local .debs, charts). */
-function referencedFiles(value: unknown, out: string[] = []): string[] {
-  if (typeof value === 'string') {
-    if (value.startsWith('/') && existsSync(value)) out.push(value);
-  } else if (Array.isArray(value)) {
-    for (const v of value) referencedFiles(v, out);
-  } else if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) referencedFiles(v, out);
-  }
+let fields: { cached: FieldPath[]; paths: FieldPath[] } | undefined;
+
+/** The schema's stageCache fields, and its path fields inside them (hook scripts, local .debs, charts, images, keys). */
+function cacheFields(): { cached: FieldPath[]; paths: FieldPath[] } {
+  if (fields) return fields;
+  const cached = markedFields(ProfileDocumentSchema, 'stageCache');
+  const under = (p: FieldPath, prefix: FieldPath): boolean => prefix.every((s, i) => p[i] === s);
+  const paths = markedFields(ProfileDocumentSchema, 'profilePath').filter((p) => cached.some((c) => under(p, c)));
+  fields = { cached, paths };
+  return fields;
+}
+
+/** The existing files and directories the path fields name (absolute after load). */
+function referencedFiles(profile: unknown, paths: readonly FieldPath[]): string[] {
+  const out: string[] = [];
+  for (const field of paths) forEachAt(profile, field, (v) => {
+    if (typeof v === 'string' && v.startsWith('/') && existsSync(v)) out.push(v);
+  });
   return out;
 }
 

@@ -3,7 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
-import { buildPayload } from '../packages/payload.js';
+import { buildPayload, fetchRemote } from '../packages/payload.js';
+import { hasRemoteSources, lockMismatch, lockPath, readLock, remoteSources, writeLock } from '../packages/lock.js';
+import { platformForDebianArch, resolveSources } from '../packages/remote.js';
+import { targetArchitecture } from '../packages/resolve.js';
+import { resolveCacheDir } from '../cache-dir.js';
 import { parseChartIndex } from '../packages/charts.js';
 import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
 import { controlField } from '../packages/repo.js';
@@ -20,10 +24,11 @@ export interface FetchOptions {
   rootfs?: string;
   cache?: string;
   output?: string;
+  updateLock?: boolean;
 }
 
 function cacheDir(opt?: string): string {
-  return resolve(opt ?? process.env.ISO_BUILD_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'iso-build'));
+  return resolveCacheDir(opt);
 }
 
 function progressLine(line: string): void {
@@ -36,6 +41,10 @@ export async function packagesFetchCommand(opts: FetchOptions): Promise<number> 
   const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE, opts.base ? { basePath: opts.base, baseSha256: opts.baseSha256 } : {});
   const packages = profile.packages;
   if (!packages) throw usageError(`${profile.file} has no packages section`);
+  // The target is in a base ISO still to be downloaded: fetch what the lock pins; the build resolves packages.system.
+  if (!opts.output && !opts.rootfs && !opts.base && !profile.base.path && hasRemoteSources(packages)) {
+    return await fetchRemoteOnly(profile, packages, opts);
+  }
   let rootfs: string;
   let scratch: string | undefined;
   if (opts.rootfs) rootfs = resolve(opts.rootfs);
@@ -63,6 +72,8 @@ async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: str
       product: profile.product,
       version: 'unreleased',
       profileDir: profile.dir,
+      profileFile: profile.file,
+      updateLock: opts.updateLock,
       packages,
       rootfs: resolve(opts.output),
       resolveRoot: rootfs,
@@ -73,8 +84,9 @@ async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: str
     process.stdout.write(`${result.payloadDir}: ${result.debs.length} .debs, ${result.images.length} images, ${result.charts.length} charts, ${result.files} files\n`);
     return 0;
   }
+  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: cache, rootfs, resolveRoot: rootfs }, say);
   if (packages.system.length === 0) {
-    process.stdout.write('packages.system is empty: nothing to fetch\n');
+    process.stdout.write('packages.system is empty: no .debs to resolve\n');
     return 0;
   }
   const result = await resolveClosure({
@@ -89,6 +101,76 @@ async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: str
   for (const d of result.debs) process.stdout.write(`${d.fileName}  ${d.size}  sha256:${d.sha256}\n`);
   process.stdout.write(`${result.debs.length} .debs for ${result.arch}: ${result.downloaded} downloaded, ${result.fromCache} from the cache (${join(cache, 'packages/debs')})\n`);
   return 0;
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** `packages fetch` for a profile whose target is not at hand: the lock's items need no rootfs unless a platform is missing. */
+async function fetchRemoteOnly(profile: Profile, packages: PackagesOptions, opts: FetchOptions): Promise<number> {
+  const rootfs = '/nonexistent-target';
+  if (!packages.architecture && packages.images.some((i) => i.ref !== undefined && !i.platform)) {
+    throw usageError('packages fetch: images without a platform need the target architecture', 'set packages.architecture, or pass --base <iso> / --rootfs <dir>');
+  }
+  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: cacheDir(opts.cache), rootfs }, say);
+  if (packages.system.length > 0) say('packages.system: resolved by the build (the base ISO is a URL; pass --base ISO to resolve it now)');
+  return 0;
+}
+
+export interface LockOptions {
+  profile?: string;
+  arch?: string;
+  cache?: string;
+  /** Keep a lock that exists and matches the profile (release jobs: create it only when missing). */
+  ifMissing?: boolean;
+}
+
+/** Resolves every remote payload source and writes `<profile>.lock.yaml` (needs the network; fills the cache too). */
+export async function packagesLockCommand(opts: LockOptions): Promise<number> {
+  const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE);
+  const packages = profile.packages;
+  if (!packages || !hasRemoteSources(packages)) {
+    throw usageError(`${profile.file} names no remote payload sources (packages.images[].ref, charts from a repository URL, files)`, 'nothing to lock');
+  }
+  const needsArch = packages.images.some((i) => i.ref !== undefined && !i.platform);
+  const debianArch = opts.arch ?? packages.architecture ?? (needsArch ? await baseArchitecture(profile) : 'amd64');
+  const sources = remoteSources(packages, () => platformForDebianArch(debianArch));
+  if (opts.ifMissing) {
+    const existing = readLock(profile.file);
+    if (existing) {
+      const { missing, extra } = lockMismatch(existing, sources);
+      if (missing.length === 0 && extra.length === 0) {
+        say(`${lockPath(profile.file)} matches the profile: kept`);
+        return 0;
+      }
+    }
+  }
+  const lock = await resolveSources(sources, {
+    cacheDir: cacheDir(opts.cache),
+    caFile: packages.caFile ? resolve(profile.dir, packages.caFile) : undefined,
+    say,
+  });
+  const file = writeLock(lock, profile.file);
+  process.stdout.write(`${file}: ${lock.images.length} images, ${lock.charts.length} charts, ${lock.files.length} files\n`);
+  return 0;
+}
+
+/** The dpkg architecture of the installed system in the profile's local base ISO (read without extracting it). */
+async function baseArchitecture(profile: Profile): Promise<string> {
+  if (!profile.base.path) {
+    throw usageError(
+      `cannot tell the target architecture of ${profile.file} for images without a platform (its base ISO is a URL)`,
+      `set packages.architecture (e.g. amd64) or pass --arch; the lock goes to ${lockPath(profile.file)}`,
+    );
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'isob-target-'));
+  try {
+    await extractTargetAptState(profile.base.path, scratch);
+    return targetArchitecture(scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 export async function packagesVerifyCommand(dir: string): Promise<number> {

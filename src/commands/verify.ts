@@ -9,7 +9,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { MANIFEST_NAME, type BuildManifest } from '../release/manifest.js';
-import { PRODUCT_DIR } from '../stages/product-files.js';
+import { PRODUCT_DIR } from '../product.js';
+import { parseSha256Sums } from '../sha256sums.js';
 import { sha256File } from '../file-hash.js';
 import { verifyFileSignature } from '../tools/gpg.js';
 import { IsoImage } from '../image/iso9660.js';
@@ -33,16 +34,6 @@ function fail(message: string, hint?: string): IsoBuildError {
 
 function ok(line: string): void {
   process.stdout.write(`✔ ${line}\n`);
-}
-
-/** `sha256  name` lines (sha256sum format, text or binary mode). */
-export function parseSums(text: string): Map<string, string> {
-  const sums = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trimEnd());
-    if (m) sums.set(m[2]!, m[1]!.toLowerCase());
-  }
-  return sums;
 }
 
 export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<number> {
@@ -70,7 +61,7 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   }
 
   // 2. The ISO is the one SHA256SUMS lists.
-  const sums = parseSums(readFileSync(sumsPath, 'utf8'));
+  const sums = parseSha256Sums(readFileSync(sumsPath, 'utf8'));
   const expected = sums.get(name);
   if (!expected) throw fail(`sha256: ${basename(sumsPath)} has no line for ${name}`, `it lists: ${[...sums.keys()].join(', ') || 'nothing'}`);
   const actual = await sha256File(isoPath);

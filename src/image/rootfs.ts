@@ -9,7 +9,10 @@ import type { IsoImage } from './iso9660.js';
 import { SquashFs, type DirEntry, type Inode } from './squashfs.js';
 import { hasOpaqueMark, isWhiteout } from './overlay-marks.js';
 
-export type IsoLayoutKind = 'casper' | 'casper-layered' | 'debian-live';
+import type { LayoutKind } from '../layout.js';
+
+/** The layout kinds as the in-process reader sees them (the same as the build's). */
+export type IsoLayoutKind = LayoutKind;
 
 export interface IsoLayout {
   kind: IsoLayoutKind;

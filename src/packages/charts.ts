@@ -9,28 +9,39 @@ export interface ChartCheck {
   appVersion?: string;
   description?: string;
   apiVersion?: string;
+  /** The Chart.yaml fields Helm keeps in an index entry, as written. */
+  metadata: Record<string, unknown>;
   problems: string[];
 }
+
+/**
+ * The fields of Helm's chart.Metadata (pkg/chart/metadata.go), which `helm repo index` copies from Chart.yaml into each
+ * index.yaml entry, in that struct's order.
+ */
+export const HELM_METADATA_FIELDS = [
+  'name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition',
+  'tags', 'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type',
+] as const;
 
 export async function checkChart(file: string, expected: { name?: string; version?: string } = {}): Promise<ChartCheck> {
   let scan;
   try {
     scan = await scanTar(file, 1 << 20);
   } catch (err) {
-    if (err instanceof TarFormatError) return { problems: [err.message] };
+    if (err instanceof TarFormatError) return { metadata: {}, problems: [err.message] };
     throw err;
   }
   const problems: string[] = [];
   if (scan.truncated) problems.push('the archive is truncated');
   const chartYaml = [...scan.files.values()].find((f) => /^[^/]+\/Chart\.yaml$/.test(f.name));
-  if (!chartYaml?.data) return { problems: [...problems, 'no <chart>/Chart.yaml in the archive'] };
+  if (!chartYaml?.data) return { metadata: {}, problems: [...problems, 'no <chart>/Chart.yaml in the archive'] };
   let doc: Record<string, unknown>;
   try {
     const parsed: unknown = parse(chartYaml.data.toString('utf8'));
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not a mapping');
     doc = parsed as Record<string, unknown>;
   } catch (err) {
-    return { problems: [...problems, `${chartYaml.name} does not parse: ${(err as Error).message}`] };
+    return { metadata: {}, problems: [...problems, `${chartYaml.name} does not parse: ${(err as Error).message}`] };
   }
   const str = (k: string): string | undefined => (doc[k] === undefined || doc[k] === null ? undefined : String(doc[k]));
   const check: ChartCheck = {
@@ -39,6 +50,7 @@ export async function checkChart(file: string, expected: { name?: string; versio
     appVersion: str('appVersion'),
     description: str('description'),
     apiVersion: str('apiVersion'),
+    metadata: Object.fromEntries(HELM_METADATA_FIELDS.filter((k) => doc[k] !== undefined && doc[k] !== null).map((k) => [k, doc[k]])),
     problems,
   };
   if (!check.name || !check.version) problems.push(`${chartYaml.name} has no name or version`);
@@ -52,6 +64,8 @@ export async function checkChart(file: string, expected: { name?: string; versio
 export interface IndexEntry {
   name: string;
   version: string;
+  /** Chart.yaml's Helm metadata fields (see HELM_METADATA_FIELDS). */
+  metadata?: Record<string, unknown>;
   appVersion?: string;
   description?: string;
   apiVersion?: string;
@@ -78,11 +92,12 @@ export function chartIndexYaml(entries: readonly IndexEntry[], epochSeconds: num
   const byNameThenVersion = (a: IndexEntry, b: IndexEntry): number => (a.name === b.name ? compareChartVersions(a.version, b.version) : a.name < b.name ? -1 : 1);
   for (const e of [...entries].sort(byNameThenVersion)) {
     (byName[e.name] ??= []).push({
-      apiVersion: e.apiVersion ?? 'v2',
-      name: e.name,
-      version: e.version,
       ...(e.appVersion ? { appVersion: e.appVersion } : {}),
       ...(e.description ? { description: e.description } : {}),
+      ...e.metadata,
+      apiVersion: e.metadata?.apiVersion ?? e.apiVersion ?? 'v2',
+      name: e.name,
+      version: e.version,
       created,
       digest: e.sha256,
       urls: [e.file],

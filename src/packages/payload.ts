@@ -2,7 +2,7 @@
  * Assembles the offline payload under <rootfs>/opt/novasphere/packages/: system/ (signed apt repository), images/,
  * charts/, manifest.json; install.sh beside it; the repository's key and sources entry in the rootfs's /etc/apt.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveInRoot } from '../rootfs-path.js';
@@ -14,12 +14,17 @@ import { readInstallTemplate, renderInstallScript } from './install-script.js';
 import { writeManifest } from './manifest.js';
 import { repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
 import { sha256File } from '../file-hash.js';
-import { resolveClosure, type ResolveResult } from './resolve.js';
+import { resolveClosure, targetArchitecture, type ResolveResult } from './resolve.js';
+import { hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
+import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
+import { progressPrinter } from './download.js';
+import { isRemoteChartRepo } from '../profile/schema.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
 
-export const PRODUCT_DIR = '/opt/novasphere';
-export const PAYLOAD_DIR = `${PRODUCT_DIR}/packages`;
+import { PAYLOAD_DIR, PRODUCT_DIR } from '../product.js';
+
+export { PAYLOAD_DIR, PRODUCT_DIR };
 export const REPO_DIR = `${PAYLOAD_DIR}/system`;
 export const INSTALL_SCRIPT = `${PRODUCT_DIR}/install.sh`;
 export const K3S_IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';
@@ -42,6 +47,10 @@ export interface PayloadInput {
   version: string;
   /** The profile's directory: relative paths in `packages` are relative to it. */
   profileDir: string;
+  /** The profile file: its lock file is `<profile>.lock.yaml` beside it. */
+  profileFile: string;
+  /** Resolve the remote sources again and rewrite the lock instead of requiring a matching one. */
+  updateLock?: boolean;
   packages: PackagesOptions;
   rootfs: string;
   /** The target system apt resolves against; default: `rootfs` (`packages fetch --output` writes elsewhere). */
@@ -60,6 +69,8 @@ export interface PayloadResult {
   images: PayloadImage[];
   charts: IndexEntry[];
   files: number;
+  /** Every remote item with its digest and source (from the lock). */
+  items: PayloadItem[];
 }
 
 export interface PayloadImage {
@@ -67,6 +78,8 @@ export interface PayloadImage {
   digest: string;
   file: string;
   format: string;
+  /** Pulled from a registry (its digest is the registry's manifest digest). */
+  pulled?: boolean;
 }
 
 /** Writes a file inside the rootfs without following a symlink out of it. */
@@ -83,6 +96,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   const { packages, rootfs, log } = input;
   const progress = input.progress ?? (() => undefined);
   checkLocalFiles(input);
+  const remote = await fetchRemote(input, progress);
   const payloadDir = resolveInRoot(rootfs, PAYLOAD_DIR);
   rmSync(payloadDir, { recursive: true, force: true });
   mkdirSync(payloadDir, { recursive: true, mode: 0o755 });
@@ -128,9 +142,10 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   writeInRoot(rootfs, sourcesPath(input.name), sourcesEntry(input.name));
 
   progress(`checking ${packages.images.length} image archives`);
-  const images = await addImages(input, payloadDir);
+  const images = await addImages(input, payloadDir, remote);
   progress(`checking ${packages.charts.length} charts`);
-  const charts = await addCharts(input, payloadDir);
+  const charts = await addCharts(input, payloadDir, remote);
+  await addFiles(input, payloadDir, remote);
   progress('writing install.sh and manifest.json');
   writeInRoot(
     rootfs,
@@ -150,7 +165,58 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     0o755,
   );
   const manifest = await writeManifest(payloadDir, input.product);
-  return { payloadDir, closure, debs: repo.packages, fingerprint: repo.fingerprint, images, charts, files: manifest.files.length };
+  return {
+    payloadDir,
+    closure,
+    debs: repo.packages,
+    fingerprint: repo.fingerprint,
+    images,
+    charts,
+    files: manifest.files.length,
+    items: remote ? lockItems(remote.lock) : [],
+  };
+}
+
+interface Remote {
+  lock: Lock;
+  fetched: FetchedPayload;
+}
+
+/** The target's architecture as images need it: packages.architecture, else the rootfs's dpkg architecture. */
+function payloadArchitecture(input: PayloadInput): string {
+  return input.packages.architecture ?? targetArchitecture(input.resolveRoot ?? input.rootfs);
+}
+
+/** The lock (required to match the profile, or rewritten with updateLock) and everything it names, in the cache. */
+export async function fetchRemote(
+  input: Pick<PayloadInput, 'packages' | 'profileDir' | 'profileFile' | 'updateLock' | 'cacheDir' | 'log' | 'rootfs' | 'resolveRoot'>,
+  progress: (text: string) => void,
+): Promise<Remote | undefined> {
+  if (!hasRemoteSources(input.packages)) return undefined;
+  const sources = remoteSources(input.packages, () => platformForDebianArch(payloadArchitecture(input as PayloadInput)));
+  const caFile = input.packages.caFile ? resolve(input.profileDir, input.packages.caFile) : undefined;
+  const opts = {
+    cacheDir: input.cacheDir,
+    caFile,
+    log: input.log,
+    say: (line: string) => {
+      input.log?.line(`payload: ${line}`);
+      progress(line);
+    },
+    progress: progressPrinter((text) => progress(text.replace(/^\r\x1b\[K/, '').trimEnd()), false),
+  };
+  let lock: Lock;
+  if (input.updateLock) {
+    progress(`resolving the remote payload sources into ${lockPath(input.profileFile)}`);
+    lock = await resolveSources(sources, opts);
+    writeLock(lock, input.profileFile);
+  } else {
+    lock = requireLock(input.profileFile, sources);
+  }
+  const fetched = await fetchLocked(lock, opts);
+  progress(`remote payload: ${fetched.downloaded} fetched, ${fetched.cached} from the cache`);
+  input.log?.line(`payload: remote items: ${fetched.downloaded} fetched, ${fetched.cached} from the cache (${input.cacheDir})`);
+  return { lock, fetched };
 }
 
 /** Every local file the section names must exist before anything is fetched: one error lists all missing ones. */
@@ -159,11 +225,11 @@ export function checkLocalFiles(input: Pick<PayloadInput, 'packages' | 'profileD
   const at = (f: string): string => resolve(input.profileDir, f);
   const wanted: [string, string][] = [
     ...p.debs.map((d, i): [string, string] => [`packages.debs[${i}]`, at(d)]),
-    ...p.images.map((img, i): [string, string] => [`packages.images[${i}].archive`, at(img.archive)]),
-    ...p.charts.map((c, i): [string, string] => [
-      `packages.charts[${i}]`,
-      c.path ? at(c.path) : join(at(c.repo!), `${c.name}-${c.version}.tgz`),
-    ]),
+    ...p.images.flatMap((img, i): [string, string][] => (img.archive !== undefined ? [[`packages.images[${i}].archive`, at(img.archive)]] : [])),
+    ...p.charts.flatMap((c, i): [string, string][] =>
+      isRemoteChartRepo(c.repo) ? [] : [[`packages.charts[${i}]`, c.path ? at(c.path) : join(at(c.repo!), `${c.name}-${c.version}.tgz`)]],
+    ),
+    ...(p.caFile ? [['packages.caFile', at(p.caFile)] as [string, string]] : []),
     ['packages.installScript', at(p.installScript)],
     ...(p.signingKey ? [['packages.signingKey', at(p.signingKey)] as [string, string]] : []),
   ];
@@ -185,45 +251,111 @@ function failed(what: string, file: string, problems: string[]): IsoBuildError {
   return usageError(`${what} ${file}: ${problems.join('; ')}`, 'fix or replace the file named in the profile\'s packages section');
 }
 
-async function addImages(input: PayloadInput, payloadDir: string): Promise<PayloadImage[]> {
+/** The payload file name of a pulled image: readable, unique per repository + tag (or digest) + platform. */
+function pulledImageFile(locked: { name: string; tag?: string; digest: string; platform: string }): string {
+  const last = locked.name.slice(locked.name.lastIndexOf('/') + 1);
+  const arch = locked.platform.split('/').slice(1).join('');
+  return `${last}_${locked.tag ?? locked.digest.slice(7, 19)}_${arch}.tar`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<PayloadImage[]> {
   const out: PayloadImage[] = [];
   if (input.packages.images.length === 0) return out;
   const dir = join(payloadDir, 'images');
   mkdirSync(dir, { recursive: true });
-  for (const image of input.packages.images) {
-    const source = resolve(input.profileDir, image.archive);
-    if (!existsSync(source)) throw usageError(`packages.images: archive not found: ${source}`);
-    const check = await checkImage(source, image.reference);
-    if (check.problems.length > 0) throw failed('packages.images: image archive', source, check.problems);
-    const file = basename(source);
+  const place = (source: string, file: string): void => {
     copyFileSync(source, join(dir, file));
     if (input.packages.k3sAirgap) {
       const k3s = resolveInRoot(input.rootfs, K3S_IMAGES_DIR);
       mkdirSync(k3s, { recursive: true });
       copyFileSync(source, join(k3s, file));
     }
-    out.push({ reference: image.reference, digest: check.digest ?? '', file, format: check.format });
+  };
+  const arch = (): string => platformForDebianArch(payloadArchitecture(input));
+  for (const image of input.packages.images) {
+    if (image.ref !== undefined) {
+      const key = imageKey(image.ref, image.platform ?? arch(), image.format ?? 'docker-archive');
+      const locked = remote!.lock.images.find((i) => imageKey(i.ref, i.platform, i.format) === key)!;
+      const source = remote!.fetched.images.get(imageCachePath(input.cacheDir, locked))!;
+      const pulled = true;
+      const reference = archiveReference(locked) ?? `${locked.name}@${locked.digest}`;
+      const check = await checkImage(source, archiveReference(locked));
+      if (check.problems.length > 0) throw failed('packages.images: cached image archive', source, check.problems);
+      const file = pulledImageFile(locked);
+      place(source, file);
+      // The manifest digest the lock pins (the registry's), not the archive's own: docker-archives carry no manifest.
+      out.push({ reference, digest: locked.digest, file, format: check.format, pulled });
+      continue;
+    }
+    const source = resolve(input.profileDir, image.archive!);
+    if (!existsSync(source)) throw usageError(`packages.images: archive not found: ${source}`);
+    const check = await checkImage(source, image.reference);
+    if (check.problems.length > 0) throw failed('packages.images: image archive', source, check.problems);
+    const file = basename(source);
+    place(source, file);
+    out.push({ reference: image.reference!, digest: check.digest ?? '', file, format: check.format });
   }
-  writeFileSync(join(dir, 'images.txt'), `# reference digest file\n${out.map((i) => `${i.reference} ${i.digest} ${i.file}\n`).join('')}`);
+  writeFileSync(join(dir, 'images.txt'), imagesTxt(out));
   return out;
 }
 
-async function addCharts(input: PayloadInput, payloadDir: string): Promise<IndexEntry[]> {
+/**
+ * images.txt: `reference digest file` per image, under a header that says which digest it is: the image manifest
+ * digest for pulled images (the platform manifest the lock pins, for both archive formats) and for OCI archives
+ * (index.json's manifest); a local docker-archive has no manifest, so its line carries the image config digest.
+ */
+export function imagesTxt(images: readonly PayloadImage[]): string {
+  const header = [
+    '# reference digest file',
+    '# digest: the image manifest digest (pulled images: the platform manifest the lock pins; OCI archives: the manifest',
+    "# index.json names); local docker-archives carry no manifest: their line has the image config digest",
+  ];
+  return `${header.join('\n')}\n${images.map((i) => `${i.reference} ${i.digest} ${i.file}\n`).join('')}`;
+}
+
+async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<IndexEntry[]> {
   const entries: IndexEntry[] = [];
   if (input.packages.charts.length === 0) return entries;
   const dir = join(payloadDir, 'charts');
   mkdirSync(dir, { recursive: true });
   for (const chart of input.packages.charts) {
-    const source = chart.path
-      ? resolve(input.profileDir, chart.path)
-      : join(resolve(input.profileDir, chart.repo!), `${chart.name}-${chart.version}.tgz`);
-    if (!existsSync(source)) throw usageError(`packages.charts: chart ${chart.name} ${chart.version} not found: ${source}`);
-    const check = await checkChart(source, chart);
+    let source: string;
+    let version = chart.version;
+    if (isRemoteChartRepo(chart.repo)) {
+      const locked = remote!.lock.charts.find((c) => c.repo.replace(/\/+$/, '') === chart.repo!.replace(/\/+$/, '') && c.name === chart.name && c.version === chart.version)!;
+      source = remote!.fetched.charts.get(locked.sha256)!;
+      version = locked.resolved;
+    } else {
+      source = chart.path ? resolve(input.profileDir, chart.path) : join(resolve(input.profileDir, chart.repo!), `${chart.name}-${chart.version}.tgz`);
+    }
+    if (!existsSync(source)) throw usageError(`packages.charts: chart ${chart.name} ${version} not found: ${source}`);
+    const check = await checkChart(source, { name: chart.name, version });
     if (check.problems.length > 0) throw failed('packages.charts: chart', source, check.problems);
-    const file = `${chart.name}-${chart.version}.tgz`;
+    const file = `${chart.name}-${version}.tgz`;
     copyFileSync(source, join(dir, file));
-    entries.push({ ...chart, appVersion: check.appVersion, description: check.description, apiVersion: check.apiVersion, file, sha256: await sha256File(source) });
+    entries.push({ name: chart.name, version, metadata: check.metadata, file, sha256: await sha256File(source) });
   }
   writeFileSync(join(dir, 'index.yaml'), chartIndexYaml(entries, input.epochSeconds));
   return entries;
+}
+
+/** packages.files: each to files/DEST with its mode (the cache checked its sha256); image bundles checked too. */
+async function addFiles(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<void> {
+  for (const f of input.packages.files) {
+    const locked = remote!.lock.files.find((l) => l.url === f.url && l.dest === f.dest)!;
+    const source = remote!.fetched.files.get(locked.sha256)!;
+    if (f.k3sImages) {
+      const check = await checkImage(source);
+      if (check.problems.length > 0) throw failed(`packages.files (${f.dest}): image bundle`, source, check.problems);
+      if (input.packages.k3sAirgap) {
+        const k3s = resolveInRoot(input.rootfs, K3S_IMAGES_DIR);
+        mkdirSync(k3s, { recursive: true });
+        copyFileSync(source, join(k3s, basename(f.dest)));
+      }
+    }
+    const target = join(payloadDir, 'files', f.dest);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    copyFileSync(source, target);
+    chmodSync(target, parseInt(f.mode, 8));
+  }
 }

@@ -1,11 +1,13 @@
 /**
- * A streaming tar reader (ustar, pax and GNU long names; optionally gzip-compressed): every regular file's size and
+ * A streaming tar reader (ustar, pax and GNU long names; optionally gzip- or zstd-compressed): every regular file's size and
  * sha256, and the content of the small ones. Image archives can be gigabytes, so nothing else is kept in memory.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdStream } from 'fzstd';
 
 export interface TarFile {
   /** Path without a leading "./". */
@@ -66,21 +68,53 @@ function paxRecords(data: Buffer): Record<string, string> {
   return out;
 }
 
-async function isGzip(file: string): Promise<boolean> {
+type Compression = 'gzip' | 'zstd' | undefined;
+
+/** By magic number, not by name: k3s names its air-gap bundles .tar.zst and imports them by content too. */
+async function compressionOf(file: string): Promise<Compression> {
   const fh = await open(file, 'r');
   try {
-    const { bytesRead, buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+    const { bytesRead, buffer } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'gzip';
+    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return undefined;
   } finally {
     await fh.close();
   }
 }
 
+/** A streaming zstd decompressor (node 20's zlib has none): fzstd's frame decoder behind a Transform. */
+function zstdDecompressor(): Transform {
+  let push: (chunk: Uint8Array) => void = () => undefined;
+  const decoder = new ZstdStream((chunk) => push(chunk));
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      push = (c) => this.push(Buffer.from(c));
+      try {
+        decoder.push(chunk);
+        done();
+      } catch (err) {
+        done(new Error(`zstd: ${(err as Error).message}`));
+      }
+    },
+    flush(done) {
+      push = (c) => this.push(Buffer.from(c));
+      try {
+        decoder.push(new Uint8Array(0), true);
+        done();
+      } catch (err) {
+        done(new Error(`zstd: unexpected end of file (${(err as Error).message})`));
+      }
+    },
+  });
+}
+
 /** Reads a whole tar archive; throws TarFormatError when it is not one. Truncation is reported, not thrown. */
 export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarScan> {
-  const gzip = await isGzip(file);
+  const compression = await compressionOf(file);
+  const gzip = compression === 'gzip';
   const raw = createReadStream(file);
-  const stream = gzip ? raw.pipe(createGunzip()) : raw;
+  const stream = compression === 'gzip' ? raw.pipe(createGunzip()) : compression === 'zstd' ? raw.pipe(zstdDecompressor()) : raw;
   const files = new Map<string, TarFile>();
   let pending: Buffer = Buffer.alloc(0);
   // current entry
@@ -149,7 +183,8 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
     if (err instanceof TarFormatError) throw err;
     // zlib: "unexpected end of file" for a cut .tar.gz
     if ((err as { code?: string }).code === 'Z_BUF_ERROR') cut = true;
-    else if (gzip) throw new TarFormatError(`${file}: not a gzip-compressed tar archive (${(err as Error).message})`);
+    else if (compression === 'zstd' && /unexpected end/.test((err as Error).message)) cut = true;
+    else if (compression) throw new TarFormatError(`${file}: not a ${compression}-compressed tar archive (${(err as Error).message})`);
     else throw err;
   }
   if (!sawHeader) throw new TarFormatError(`${file}: not a tar archive (empty)`);

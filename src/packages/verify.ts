@@ -128,7 +128,7 @@ async function verifyImages(dir: string, present: string[], problems: Problem[])
       if (ref && file && !ref.startsWith('#')) refs.set(`images/${file}`, ref);
     }
   }
-  for (const image of present.filter((p) => p.startsWith('images/') && /\.(tar|tar\.gz|tgz)$/.test(p))) {
+  for (const image of present.filter((p) => p.startsWith('images/') && /\.(tar|tar\.gz|tgz|tar\.zst)$/.test(p))) {
     if (!refs.has(image)) problems.push({ file: image, problem: 'not listed in images/images.txt' });
     const check = await checkImage(join(dir, image), refs.get(image));
     for (const p of check.problems) problems.push({ file: image, problem: p });

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import { usageError } from '../errors.js';
 import { formatKeyPath, problemsError, type Problem, type ProfileSource } from './source.js';
+import { ProfileDocumentSchema } from './schema.js';
+import { forEachAt, markedFields, type FieldPath } from './schema-marks.js';
 
 export interface Layer {
   file: string;
@@ -55,47 +57,19 @@ export function replaceTaggedLists(source: ProfileSource): Set<string> {
 
 /** Path fields of a profile, made absolute against the directory of the file that wrote them. */
 export function absolutizePaths(data: unknown, dir: string): void {
-  if (!isPlainObject(data)) return;
-  const fix = (obj: unknown, field: string): void => {
-    if (!isPlainObject(obj)) return;
-    const v = obj[field];
-    if (typeof v === 'string' && v !== '' && !v.startsWith('${') && !path.isAbsolute(v)) obj[field] = path.resolve(dir, v);
-  };
-  const fixList = (list: unknown): void => {
-    if (!Array.isArray(list)) return;
-    list.forEach((v, i) => {
-      if (typeof v === 'string' && v !== '' && !v.startsWith('${') && !path.isAbsolute(v)) list[i] = path.resolve(dir, v);
+  pathFields ??= markedFields(ProfileDocumentSchema, 'profilePath');
+  for (const field of pathFields) {
+    forEachAt(data, field, (value, parent, key) => {
+      // A URL (a chart repo may be one) is not a path.
+      if (typeof value !== 'string' || value === '' || value.startsWith('${') || path.isAbsolute(value) || /^[a-z][a-z0-9+.-]*:\/\//.test(value)) return;
+      if (Array.isArray(parent)) parent[Number(key)] = path.resolve(dir, value);
+      else parent[String(key)] = path.resolve(dir, value);
     });
-  };
-  fix(data['base'], 'path');
-  fix(data['base'], 'sha256sums');
-  if (Array.isArray(data['overlay'])) for (const m of data['overlay']) fix(m, 'source');
-  const packages = data['packages'];
-  if (isPlainObject(packages)) {
-    fix(packages, 'signingKey');
-    fix(packages, 'installScript');
-    fixList(packages['debs']);
-    if (Array.isArray(packages['images'])) for (const image of packages['images']) fix(image, 'archive');
-    if (Array.isArray(packages['charts'])) {
-      for (const chart of packages['charts']) {
-        fix(chart, 'path');
-        fix(chart, 'repo');
-      }
-    }
-  }
-  const bringup = data['bringup'];
-  if (isPlainObject(bringup)) {
-    fix(bringup, 'script');
-    fix(bringup['k3s'], 'binary');
-    fix(bringup['k3s'], 'installScript');
-  }
-  fix(data['autoinstall'], 'userData');
-  fix(data['autoinstall'], 'metaData');
-  const hooks = data['hooks'];
-  if (isPlainObject(hooks)) {
-    for (const list of Object.values(hooks)) fixList(list);
   }
 }
+
+/** The profile's path fields, as the schema marks them (schema-marks.ts). */
+let pathFields: FieldPath[] | undefined;
 
 function annotate(value: unknown, at: PropertyKey[], origin: Origin, origins: Origins): void {
   origins.set(key(at), origin);

@@ -61,15 +61,30 @@ packages:
   architecture: amd64
   debs: [payload/debs/k3s_1.30.4+k3s1_amd64.deb]
   images:
-    - archive: payload/images/longhorn-manager-v1.7.1.tar
-      reference: docker.io/longhornio/longhorn-manager:v1.7.1
+    # pinned in novasphere.lock.yaml by \`iso-build packages lock\`
+    - ref: docker.io/longhornio/longhorn-manager:v1.7.1
+      platform: linux/amd64
+      format: docker-archive
+    - archive: payload/images/app-1.0.tar
+      reference: registry.example.com/team/app:1.0
   charts:
     - name: longhorn
-      version: 1.7.1
-      path: payload/charts/longhorn-1.7.1.tgz
+      version: 1.7.x
+      repo: https://charts.longhorn.io
     - name: kubevirt
       version: 1.3.1
-      repo: payload/charts
+      path: payload/charts/kubevirt-1.3.1.tgz
+  files:
+    - url: https://example.com/releases/v1.30.4%2Bk3s1/k3s
+      sha256: 3f4c2b0e8f5a6d7c9b1e2a3d4c5b6a7980f1e2d3c4b5a6978877665544332211
+      dest: k3s/k3s
+      mode: "0755"
+    - url: https://example.com/releases/v1.30.4%2Bk3s1/k3s-airgap-images-amd64.tar.zst
+      # or sha256: <hex>; with neither, the lock pins what it downloads
+      sha256sums: https://example.com/releases/v1.30.4%2Bk3s1/sha256sum-amd64.txt
+      dest: k3s/k3s-airgap-images-amd64.tar.zst
+      k3sImages: true
+  caFile: certs/registry-ca.pem
   signingKey: keys/packages-signing.asc
   k3sAirgap: true
   onIso: true

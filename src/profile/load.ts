@@ -13,6 +13,7 @@ import { TemplateError, renderTemplate } from './template.js';
 import { PROFILE_DOCS, formatKeyPath, parseProfileYaml, problemsError, type Problem } from './source.js';
 import { absolutizePaths, checkCycle, composedProblemsError, interpolate, mergeLayers, replaceTaggedLists, type Layer } from './compose.js';
 import { HOOK_POINTS } from './schema-autoinstall.js';
+import { findSha256 } from '../sha256sums.js';
 
 export { DEFAULT_PROFILE } from './schema.js';
 
@@ -76,17 +77,6 @@ async function expectKind(file: string, want: 'file' | 'directory', key: readonl
   if (kind === want) return [];
   const what = kind === 'missing' ? `${want} not found` : `expected a ${want === 'file' ? 'regular file' : 'directory'}`;
   return [{ path: key, text: `${formatKeyPath(key)}: ${what}: ${file}`, hint }];
-}
-
-/** Finds `name` in a SHA256SUMS file (GNU `<hash>  name` / `<hash> *name`, or BSD `SHA256 (name) = <hash>`). */
-export function findSha256(sums: string, name: string): string | undefined {
-  for (const line of sums.split(/\r?\n/)) {
-    const gnu = /^([0-9a-fA-F]{64}) [ *](?:\.\/)?(.+)$/.exec(line.trim());
-    const bsd = /^SHA256 \((?:\.\/)?(.+)\) = ([0-9a-fA-F]{64})$/.exec(line.trim());
-    if (gnu?.[2] === name && gnu[1] !== undefined) return gnu[1].toLowerCase();
-    if (bsd?.[1] === name && bsd[2] !== undefined) return bsd[2].toLowerCase();
-  }
-  return undefined;
 }
 
 /** Builds an object without the keys whose value is undefined (optional fields stay absent). */

@@ -6,14 +6,9 @@
  */
 import * as z from 'zod';
 import { ENV_NAME_PATTERN } from './checks.js';
+import { profilePath } from './schema-marks.js';
 import { TemplateError, renderTemplate } from './template.js';
 
-function localPath() {
-  return z
-    .string()
-    .min(1)
-    .refine((p) => !p.includes('\0'), 'expected a path without NUL characters');
-}
 
 export const HOSTNAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 export const USERNAME_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -21,13 +16,13 @@ export const RELEASE_PATTERN = /^\d{2}\.\d{2}$/;
 
 export const AutoinstallSchema = z
   .strictObject({
-    userData: localPath().describe(
+    userData: profilePath().describe(
       'Handlebars template (strict: unknown variables are errors; no HTML escaping) of the cloud-init `user-data`, ' +
         'relative to the profile file\'s directory. Its variables are the fields of this section plus `name`, ' +
         '`product`, `version` and `vars`; helper `{{json x}}` writes a quoted YAML scalar. The rendered file must have ' +
         '`autoinstall:` with `version: 1` and only sections subiquity knows, with the types it accepts.',
     ),
-    metaData: localPath()
+    metaData: profilePath()
       .optional()
       .meta({
         description: 'Handlebars template of the cloud-init `meta-data` (same variables), relative to the profile file\'s directory.',
@@ -124,12 +119,12 @@ export const HOOK_POINTS = ['pre-customize', 'post-customize', 'pre-repack', 'po
 export type HookPoint = (typeof HOOK_POINTS)[number];
 
 function hookList(description: string) {
-  return z.array(localPath()).default(() => []).describe(description);
+  return z.array(profilePath()).default(() => []).describe(description);
 }
 
 export const HooksSchema = z
   .strictObject({
-    'pre-customize': hookList('Scripts run inside the chroot before the chroot commands (their result is kept in the stage cache).'),
+    'pre-customize': hookList('Scripts run inside the chroot before the chroot commands (their result is kept in the stage cache).').meta({ stageCache: true }),
     'post-customize': hookList('Scripts run inside the chroot after the chroot commands, the package payload and the overlay files.'),
     'pre-repack': hookList('Scripts run on the build host before the rootfs is packed (ISO tree and rootfs still editable).'),
     'post-build': hookList('Scripts run on the build host after the ISO is published (a failure fails the build; the published files stay).'),

@@ -5,13 +5,7 @@
  * without it the image archives are imported into containerd or docker. Part of the profile schema (schema.ts).
  */
 import * as z from 'zod';
-
-function localPath() {
-  return z
-    .string()
-    .min(1)
-    .refine((p) => !p.includes('\0'), 'expected a path without NUL characters');
-}
+import { profilePath as localPath } from './schema-marks.js';
 
 /** A Kubernetes namespace name (RFC 1123 label). */
 const NAMESPACE_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

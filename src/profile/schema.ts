@@ -11,6 +11,7 @@
  * after the key path and append the offending value.
  */
 import * as z from 'zod';
+import semver from 'semver';
 import {
   ENV_NAME_PATTERN,
   NAME_PATTERN,
@@ -24,6 +25,7 @@ import {
 } from './checks.js';
 import { OUTPUT_NAME_VARIABLES, TemplateError, renderTemplate } from './template.js';
 import { AutoinstallSchema, BootMenuSchema, ExtendsSchema, HooksSchema, VarsSchema } from './schema-autoinstall.js';
+import { profilePath } from './schema-marks.js';
 import { BringupSchema } from './schema-bringup.js';
 
 export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
@@ -47,13 +49,6 @@ export const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number 
   gzip: { min: 1, max: 9 },
 };
 
-/** A path in the profile: relative to the profile file's directory, or absolute. */
-function localPath() {
-  return z
-    .string()
-    .min(1)
-    .refine((p) => !p.includes('\0'), 'expected a path without NUL characters');
-}
 
 const sha256 = z
   .string()
@@ -90,7 +85,7 @@ function checkBase(
 
 export const BaseSchema = z
   .strictObject({
-    path: localPath()
+    path: profilePath()
       .optional()
       .describe('Local base ISO, relative to the profile file\'s directory. Exactly one of `path` / `url`.'),
     url: z
@@ -100,7 +95,7 @@ export const BaseSchema = z
     sha256: sha256
       .optional()
       .describe('SHA-256 of the base ISO (64 hex characters, any case). At least one of `sha256` / `sha256sums`.'),
-    sha256sums: localPath()
+    sha256sums: profilePath()
       .optional()
       .describe(
         'A SHA256SUMS file (relative to the profile file\'s directory) that lists the ISO\'s file name. ' +
@@ -158,7 +153,7 @@ export type RootfsOptions = z.output<typeof RootfsSchema>;
 
 export const OverlayMappingSchema = z
   .strictObject({
-    source: localPath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
+    source: profilePath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
     target: z
       .string()
       .refine(isSafeTarget, "expected an absolute path inside the rootfs without '..'")
@@ -185,7 +180,11 @@ export const ChrootSchema = z
     commands: z
       .array(z.string().min(1).describe('A shell command line.'))
       .default(() => [])
-      .describe('Commands run in order with `/bin/sh -c` inside the rootfs; the build fails on the first non-zero exit.'),
+      .describe(
+        'Commands run in order with `/bin/sh -c` inside the rootfs; the build fails on the first non-zero exit. ' +
+          'Environment: `chroot.env` and `ISO_BUILD_PROFILE`; not the version, so that their result is reused across versions ' +
+          '(the stage cache): use a `pre-customize` hook (which gets `ISO_BUILD_VERSION`) for a command that needs it.',
+      ),
     env: z
       .record(z.string().regex(ENV_NAME_PATTERN, 'expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)'), z.string())
       .default(() => ({}))
@@ -220,27 +219,158 @@ export const PackageSourceSchema = z
   .describe('One apt repository used to resolve `packages.system`.');
 export type PackageSource = z.output<typeof PackageSourceSchema>;
 
+/** An image reference: [registry[:port]/]path[:tag][@sha256:hex] (lower-case path, as the distribution spec says). */
+const IMAGE_REF_PATTERN = /^[a-z0-9][a-z0-9._\/:-]*(@sha256:[0-9a-f]{64})?$/;
+
+export const IMAGE_ARCHIVE_FORMATS = ['docker-archive', 'oci-archive'] as const;
+
+function checkImageSource(img: { archive?: string; reference?: string; ref?: string; platform?: string; format?: string }, ctx: z.RefinementCtx): void {
+  if ((img.archive === undefined) === (img.ref === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [], message: 'expected exactly one of archive (a local image archive) / ref (an image in a registry)', params: OMIT_VALUE });
+    return;
+  }
+  if (img.archive !== undefined) {
+    if (img.reference === undefined) ctx.addIssue({ code: 'custom', path: ['reference'], message: 'expected reference: the image the archive provides' });
+    if (img.platform !== undefined || img.format !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'expected platform and format only with ref (a local archive is used as it is)', params: OMIT_VALUE });
+    }
+    return;
+  }
+  if (img.reference !== undefined) ctx.addIssue({ code: 'custom', path: ['reference'], message: 'expected no reference with ref (ref names the image)' });
+  const nameTag = img.ref!.replace(/@sha256:[0-9a-f]{64}$/, '');
+  const hasTag = nameTag.lastIndexOf(':') > nameTag.lastIndexOf('/');
+  if (!hasTag && (img.format ?? 'docker-archive') === 'docker-archive') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ref'],
+      message: 'expected a tag in ref for a docker-archive (it names images by tag): "name:tag" or "name:tag@sha256:..."',
+    });
+  }
+}
+
 export const PackageImageSchema = z
   .strictObject({
-    archive: localPath().describe('Image archive (docker-archive or OCI layout tarball, optionally gzip-compressed), relative to the profile.'),
+    ref: z
+      .string()
+      .regex(IMAGE_REF_PATTERN, 'expected an image reference such as "docker.io/longhornio/longhorn-manager:v1.7.1" or "name:tag@sha256:<hex>"')
+      .optional()
+      .describe(
+        'An image in a registry: `name:tag`, `name@sha256:<hex>` or `name:tag@sha256:<hex>`. `packages lock` pins it to the ' +
+          "manifest digest of the target's platform; the build pulls it with skopeo. Exactly one of `ref` / `archive`.",
+      ),
+    platform: z
+      .string()
+      .regex(/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/, 'expected os/arch[/variant] such as "linux/arm64"')
+      .optional()
+      .meta({
+        description: 'With `ref`: the platform picked from a multi-platform image.',
+        defaultText: '`linux/` + the target architecture (amd64, arm64, arm/v7 for armhf, ...)',
+      }),
+    format: z
+      .enum(IMAGE_ARCHIVE_FORMATS)
+      .optional()
+      .meta({
+        description:
+          'With `ref`: the archive written. `docker-archive` (what `docker save` writes and what k3s ships its own air-gap ' +
+          'images as): containerd 1.6 / k3s and every Docker load it. `oci-archive`: an OCI layout tarball (containerd ' +
+          'imports it; Docker only from 25.0).',
+        defaultText: '`docker-archive`',
+      }),
+    archive: profilePath()
+      .optional()
+      .describe(
+        'A local image archive (docker-archive or OCI layout tarball, optionally .gz or .zst compressed), relative to the ' +
+          'profile. Exactly one of `ref` / `archive`.',
+      ),
     reference: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/, 'expected an image reference such as "docker.io/rancher/mirrored-pause:3.6"')
-      .describe('The image reference the archive provides (checked against the archive\'s own tags).'),
+      .optional()
+      .describe('With `archive`: the image reference the archive provides (checked against the archive\'s own tags).'),
   })
-  .describe('One container image archive.');
+  .superRefine(checkImageSource)
+  .describe('One container image: pulled from a registry (`ref`) or a local archive (`archive` + `reference`).');
 export type PackageImage = z.output<typeof PackageImageSchema>;
+
+/** `repo` values that name a remote repository (the rest are local directories). */
+export function isRemoteChartRepo(repo: string | undefined): boolean {
+  return repo !== undefined && /^(https?|oci):\/\//.test(repo);
+}
+
+function checkChartSource(c: { name: string; version: string; path?: string; repo?: string }, ctx: z.RefinementCtx): void {
+  if ((c.path === undefined) === (c.repo === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [], message: 'expected exactly one of path / repo', params: OMIT_VALUE });
+  }
+  if (isRemoteChartRepo(c.repo)) {
+    if (semver.validRange(c.version) === null) ctx.addIssue({ code: 'custom', path: ['version'], message: 'expected a semver version or range such as "1.7.1" or "~1.7.0"' });
+  } else if (semver.valid(c.version) === null && !/^\S+$/.test(c.version)) {
+    ctx.addIssue({ code: 'custom', path: ['version'], message: 'expected an exact chart version for a local chart' });
+  }
+}
 
 export const PackageChartSchema = z
   .strictObject({
-    name: z.string().min(1).describe('Chart name, checked against its Chart.yaml.'),
-    version: z.string().min(1).describe('Chart version, checked against its Chart.yaml.'),
-    path: localPath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
-    repo: localPath().optional().describe('Local chart directory holding `NAME-VERSION.tgz`, relative to the profile. Exactly one of `path` / `repo`.'),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a chart name (letters, digits, ".", "_", "-")').describe('Chart name, checked against its Chart.yaml.'),
+    version: z
+      .string()
+      .min(1)
+      .describe(
+        'Chart version, checked against its Chart.yaml. With a remote `repo` also a semver range (`~1.7.0`, `1.3.x`, ' +
+          '`>=1.60 <1.61`): `packages lock` pins the highest version the repository has in the range.',
+      ),
+    path: profilePath().optional().describe('Chart .tgz, relative to the profile. Exactly one of `path` / `repo`.'),
+    repo: z
+      .string()
+      .min(1)
+      .refine((p) => !p.includes('\0'), 'expected a path or URL without NUL characters')
+      .meta({ profilePath: true }) // a local directory is made absolute; a URL is left as it is (compose.ts)
+      .optional()
+      .describe(
+        'A Helm HTTP(S) repository (`https://charts.longhorn.io`: its index.yaml names the .tgz), an OCI registry ' +
+          '(`oci://registry/path`: the chart is `registry/path/NAME:VERSION`), or a local directory holding ' +
+          '`NAME-VERSION.tgz` relative to the profile. Exactly one of `path` / `repo`.',
+      ),
   })
-  .refine((c) => (c.path === undefined) !== (c.repo === undefined), { message: 'expected exactly one of path / repo', params: OMIT_VALUE })
+  .superRefine(checkChartSource)
   .describe('One Helm chart.');
 export type PackageChart = z.output<typeof PackageChartSchema>;
+
+export const PackageFileSchema = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).describe('Where the file is downloaded from.'),
+    sha256: sha256
+      .optional()
+      .describe(
+        'SHA-256 of the file (64 hex characters), checked while it downloads. Without it (and without `sha256sums`) ' +
+          '`packages lock` pins the sha256 it downloads (trust on first lock).',
+      ),
+    sha256sums: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .optional()
+      .describe(
+        'URL of a checksum file the project publishes (`sha256sum` format: `HEX  NAME` lines, or just `HEX`): ' +
+          '`packages lock` takes the line of the URL\'s file name and checks the download against it.',
+      ),
+    dest: z
+      .string()
+      .refine((d) => /^[^/\0\\]/.test(d) && d.split('/').every((s) => s !== '' && s !== '.' && s !== '..'), "expected a relative path without '.', '..' or empty segments")
+      .describe('Path below /opt/novasphere/packages/files/, e.g. `k3s/k3s`.'),
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{3}$/, 'expected an octal file mode such as "0755"')
+      .default('0644')
+      .describe('File mode in the payload (quote it in YAML: `"0755"` for binaries and scripts).'),
+    k3sImages: z
+      .boolean()
+      .default(false)
+      .describe(
+        'The file is an image archive bundle (`k3s-airgap-images-amd64.tar.zst`, docker-archive/OCI, optionally .gz/.zst): ' +
+          'checked like an image archive and, with `k3sAirgap`, also copied to /var/lib/rancher/k3s/agent/images/ as it is.',
+      ),
+  })
+  .refine((f) => f.sha256 === undefined || f.sha256sums === undefined, { message: 'expected at most one of sha256 / sha256sums', params: OMIT_VALUE })
+  .describe('One file downloaded from a URL (a release binary, an install script, an air-gap image bundle, a .deb).');
+export type PackageFile = z.output<typeof PackageFileSchema>;
 
 export const PackagesSchema = z
   .strictObject({
@@ -264,10 +394,26 @@ export const PackagesSchema = z
       .regex(/^[a-z0-9-]+$/, 'expected a Debian architecture such as amd64 or arm64')
       .optional()
       .meta({ description: 'Debian architecture of the payload.', defaultText: "the target's dpkg architecture" }),
-    debs: z.array(localPath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
-    images: z.array(PackageImageSchema).default(() => []).describe('Container image archives, checked and copied to `images/`.'),
-    charts: z.array(PackageChartSchema).default(() => []).describe('Helm charts, checked and copied to `charts/` with an `index.yaml`.'),
-    signingKey: localPath()
+    debs: z.array(profilePath()).default(() => []).describe('Local .deb files added to the repository as they are, relative to the profile.'),
+    images: z
+      .array(PackageImageSchema)
+      .default(() => [])
+      .describe('Container images (from a registry, pinned in the lock file, or local archives), checked and copied to `images/`.'),
+    charts: z
+      .array(PackageChartSchema)
+      .default(() => [])
+      .describe('Helm charts (from Helm/OCI repositories, pinned in the lock file, or local), checked and copied to `charts/` with an `index.yaml`.'),
+    files: z
+      .array(PackageFileSchema)
+      .default(() => [])
+      .describe('Files downloaded from URLs with a fixed sha256, copied to `files/DEST`.'),
+    caFile: profilePath()
+      .optional()
+      .meta({
+        description: 'PEM file of extra CA certificates trusted for registries and HTTPS sources, relative to the profile.',
+        defaultText: "the system's CA certificates",
+      }),
+    signingKey: profilePath()
       .optional()
       .meta({
         description: 'ASCII-armored OpenPGP secret key without passphrase that signs the repository, relative to the profile.',
@@ -275,7 +421,7 @@ export const PackagesSchema = z
       }),
     k3sAirgap: z.boolean().default(false).describe('Also copy the image archives to /var/lib/rancher/k3s/agent/images/ in the rootfs.'),
     onIso: z.boolean().default(false).describe('Also copy the payload into the ISO tree at `/novasphere/packages/` (for the installer to copy).'),
-    installScript: localPath()
+    installScript: profilePath()
       .default('templates/install.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
   })
@@ -319,12 +465,13 @@ export const ProfileDocumentSchema = z
     name: z
       .string()
       .regex(NAME_PATTERN, 'expected lower-case letters, digits and "-", starting with a letter or digit')
-      .describe('Short machine name, used in file names: lower-case letters, digits and `-`.'),
+      .describe('Short machine name, used in file names: lower-case letters, digits and `-`.')
+      .meta({ stageCache: true }), // ISO_BUILD_PROFILE of chroot commands and hooks
     product: z
       .string()
       .min(1)
       .optional()
-      .meta({ description: 'Human product name, written to `.disk/info`.', defaultText: 'same as `name`' }),
+      .meta({ description: 'Human product name, written to `.disk/info`.', defaultText: 'same as `name`', stageCache: true }), // the payload's repository
     volumeLabel: z
       .string()
       .regex(VOLUME_LABEL_PATTERN, 'expected at most 32 characters from A-Z a-z 0-9 space _ . -')
@@ -339,8 +486,8 @@ export const ProfileDocumentSchema = z
       .array(OverlayMappingSchema)
       .default(() => [])
       .describe('Directory trees copied into the rootfs or the ISO, in order (later entries win).'),
-    chroot: ChrootSchema.prefault({}),
-    packages: PackagesSchema.optional(),
+    chroot: ChrootSchema.prefault({}).meta({ stageCache: true }),
+    packages: PackagesSchema.optional().meta({ stageCache: true }),
     bringup: BringupSchema.optional(),
     output: OutputSchema.prefault({}),
     sourceDateEpoch: z

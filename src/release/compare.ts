@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../tools/process.js';
+import { squashfsToTar } from '../tools/sqfs2tar.js';
 import { unsquash } from '../tools/squashfs.js';
 import { extractIsoTree } from '../tools/xorriso.js';
 import type { BuildLog } from '../build-log.js';
@@ -140,7 +140,7 @@ export async function firstDifference(isoA: string, isoB: string, scratch: strin
 
 /** Extended attributes per path (name and value as hex, in stored order) of a squashfs, via sqfs2tar's pax headers. */
 async function squashfsXattrs(image: string, tarFile: string, log?: BuildLog): Promise<Map<string, [string, string][]>> {
-  await run('sh', ['-c', 'exec sqfs2tar -r . "$1" > "$2"', 'sh', image, tarFile], { log, what: `sqfs2tar ${image}` });
+  await squashfsToTar(image, tarFile, log);
   try {
     return tarXattrs(tarFile);
   } finally {

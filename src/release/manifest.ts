@@ -7,9 +7,23 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { basename, join, relative } from 'node:path';
 import { toolVersion } from '../tools/versions.js';
 import { packageVersion } from '../package-root.js';
-import type { BuildContext } from '../context.js';
+import { lockItems, lockPath, readLock, type PayloadItem } from '../packages/lock.js';
+import { MANIFEST_NAME } from '../product.js';
+import type { BuildInputs } from '../context.js';
+import type { RootfsLayout } from '../layout.js';
 
-export const MANIFEST_NAME = 'build-manifest.json';
+export { MANIFEST_NAME };
+
+/** What the pipeline found out that a release records. */
+export interface BuiltIso {
+  base: { path: string; sha256: string };
+  /** The base's El Torito platforms. */
+  platforms: readonly string[];
+  layout: RootfsLayout;
+  /** `name\tversion` lines of the customized rootfs. */
+  packageList?: string;
+  isoSha256: string;
+}
 
 export interface Package {
   name: string;
@@ -36,6 +50,8 @@ export interface BuildManifest {
   inputs: InputFile[];
   tools: Record<string, string>;
   packages: Package[];
+  /** Every payload item pulled from a registry, a chart repository or a URL: its digest and source (from the lock). */
+  payload?: PayloadItem[];
 }
 
 export function sha256Of(data: Buffer | string): string {
@@ -54,7 +70,7 @@ export function parsePackageList(text: string | undefined): Package[] {
 }
 
 /** Every file of every input the build reads, sorted, hashed (overlay trees file by file). */
-export function inputFiles(ctx: BuildContext): InputFile[] {
+export function inputFiles(ctx: Pick<BuildInputs, 'profile'>): InputFile[] {
   const dir = ctx.profile.dir;
   const files: InputFile[] = [{ path: relative(dir, ctx.profile.file), sha256: sha256Of(readFileSync(ctx.profile.file)) }];
   const walk = (path: string): void => {
@@ -70,6 +86,8 @@ export function inputFiles(ctx: BuildContext): InputFile[] {
     }
   };
   for (const mapping of ctx.profile.overlay) if (existsSync(mapping.source)) walk(mapping.source);
+  const lock = lockPath(ctx.profile.file);
+  if (ctx.profile.packages && existsSync(lock)) files.push({ path: relative(dir, lock), sha256: sha256Of(readFileSync(lock)) });
   return files;
 }
 
@@ -84,7 +102,7 @@ export async function toolVersions(): Promise<Record<string, string>> {
   return { 'iso-build': packageVersion(), node: process.version, xorriso, mksquashfs, unsquashfs, gpg };
 }
 
-export async function buildManifest(ctx: BuildContext, isoSize: number): Promise<BuildManifest> {
+export async function buildManifest(ctx: BuildInputs, built: BuiltIso, isoSize: number): Promise<BuildManifest> {
   return {
     manifestVersion: 1,
     product: ctx.profile.product,
@@ -93,17 +111,23 @@ export async function buildManifest(ctx: BuildContext, isoSize: number): Promise
     sourceDateEpoch: ctx.epochSeconds,
     iso: {
       name: basename(ctx.outputIso),
-      sha256: ctx.isoSha256!,
+      sha256: built.isoSha256,
       size: isoSize,
       volumeLabel: ctx.profile.volumeLabel,
-      bootPlatforms: [...(ctx.basePlatforms ?? [])].sort(),
-      rootfs: ctx.layout?.squashfs,
+      bootPlatforms: [...built.platforms].sort(),
+      rootfs: built.layout.squashfs,
     },
-    base: { name: basename(ctx.base!.path), sha256: ctx.base!.sha256, layout: ctx.layout?.kind },
+    base: { name: basename(built.base.path), sha256: built.base.sha256, layout: built.layout.kind },
     inputs: inputFiles(ctx),
     tools: await toolVersions(),
-    packages: parsePackageList(ctx.packageManifest),
+    packages: parsePackageList(built.packageList),
+    ...(ctx.profile.packages ? { payload: payloadItems(ctx.profile.file) } : {}),
   };
+}
+
+function payloadItems(profileFile: string): PayloadItem[] {
+  const lock = readLock(profileFile);
+  return lock ? lockItems(lock) : [];
 }
 
 /** A release directory's manifest, or undefined when it has none (or an unreadable one). */

@@ -13,7 +13,9 @@ import { MANIFEST_NAME, readManifest, type BuildManifest } from './manifest.js';
 import { collectReportData, parseTimeline, type Timeline } from './report-data.js';
 import { embeddedReportData, renderReport } from './report-html.js';
 
-export const REPORT_NAME = 'report.html';
+import { REPORT_NAME } from '../product.js';
+
+export { REPORT_NAME };
 
 export interface WriteReportInput {
   releaseDir: string;

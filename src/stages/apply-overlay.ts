@@ -1,24 +1,26 @@
-/** Stage: copy the profile's overlay directories into the rootfs or the ISO tree, modes kept, owners as the profile says. */
+/** Stage: reads the profile's overlay and the rootfs view; copies the overlay directories into the rootfs or the ISO tree, modes kept, owners as the profile says. */
 import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { OverlayMapping } from '../profile/schema.js';
-import type { StageTask } from './task.js';
+import type { BuildInputs } from '../context.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
-export const applyOverlayStage: StageTask = {
-  skip: (ctx) => (ctx.profile.overlay.length === 0 ? 'no overlay in the profile' : false),
-  task: (ctx, task) => {
-    let files = 0;
-    for (const [i, mapping] of ctx.profile.overlay.entries()) {
-      const root = mapping.into === 'iso' ? ctx.work.tree : ctx.rootfsView!;
-      const owner = resolveOwner(mapping, root, `overlay[${i}].owner`);
-      files += copyTree(mapping.source, root, mapping.target, owner);
-      ctx.log.line(`overlay ${mapping.source} -> ${mapping.into}:${mapping.target} (${owner === 'keep' ? 'owners kept' : `${owner.uid}:${owner.gid}`})`);
-    }
-    task.title = `Apply overlay files: ${files} entries`;
-  },
-};
+export function applyOverlaySkip(ctx: BuildInputs): string | false {
+  return ctx.profile.overlay.length === 0 ? 'no overlay in the profile' : false;
+}
+
+export function applyOverlayStage(ctx: BuildInputs, rootfsView: string, task: Reporter): void {
+  let files = 0;
+  for (const [i, mapping] of ctx.profile.overlay.entries()) {
+    const root = mapping.into === 'iso' ? ctx.work.tree : rootfsView;
+    const owner = resolveOwner(mapping, root, `overlay[${i}].owner`);
+    files += copyTree(mapping.source, root, mapping.target, owner);
+    ctx.log.line(`overlay ${mapping.source} -> ${mapping.into}:${mapping.target} (${owner === 'keep' ? 'owners kept' : `${owner.uid}:${owner.gid}`})`);
+  }
+  task.title = `Apply overlay files: ${files} entries`;
+}
 
 type Owner = { uid: number; gid: number } | 'keep';
 

@@ -1,19 +1,25 @@
-/** Stage: the first-boot bring-up (unit, script, k3s files and HelmChart manifests) written into the rootfs. */
+/** Stage: reads the profile's `bringup` and `packages` and the rootfs view; writes the first-boot bring-up (unit, script, k3s files, HelmChart manifests) into the rootfs. */
 import { writeBringup } from '../bringup/write.js';
-import type { StageTask } from './task.js';
+import type { BuildInputs } from '../context.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
-export const bringupStage: StageTask = {
-  skip: (ctx) => (ctx.profile.bringup === undefined ? 'no bringup in the profile' : ctx.profile.packages === undefined ? 'bringup needs a packages section' : false),
-  task: (ctx, task) => {
-    const result = writeBringup({
-      rootfs: ctx.rootfsView!,
-      name: ctx.profile.name,
-      product: ctx.profile.product,
-      profileDir: ctx.profile.dir,
-      packages: ctx.profile.packages!,
-      bringup: ctx.profile.bringup!,
-    });
-    for (const f of result.files) ctx.log.line(`bringup: wrote ${f}`);
-    task.title = `First-boot bring-up: novasphere-bringup.service, ${result.images} images${result.k3s ? `, k3s, ${result.charts} HelmChart manifests` : ''}`;
-  },
-};
+export function bringupSkip(ctx: BuildInputs): string | false {
+  if (ctx.profile.bringup === undefined) return 'no bringup in the profile';
+  if (ctx.profile.packages === undefined) return 'bringup needs a packages section';
+  return false;
+}
+
+export function bringupStage(ctx: BuildInputs, rootfsView: string, task: Reporter): void {
+  const { bringup, packages } = ctx.profile;
+  if (bringup === undefined || packages === undefined) return; // bringupSkip said so
+  const result = writeBringup({
+    rootfs: rootfsView,
+    name: ctx.profile.name,
+    product: ctx.profile.product,
+    profileDir: ctx.profile.dir,
+    packages,
+    bringup,
+  });
+  for (const f of result.files) ctx.log.line(`bringup: wrote ${f}`);
+  task.title = `First-boot bring-up: novasphere-bringup.service, ${result.images} images${result.k3s ? `, k3s, ${result.charts} HelmChart manifests` : ''}`;
+}

@@ -1,63 +1,68 @@
-/** Stages: the offline package payload (resolve, fetch, sign, inject) and its verification. */
+/** Stages: read the profile's packages, the cache dir and the rootfs view; build the offline package payload (resolve, fetch, sign, inject) into the rootfs and verify it. */
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
-import { buildPayload, PAYLOAD_DIR } from '../packages/payload.js';
+import { buildPayload } from '../packages/payload.js';
+import { ISO_PAYLOAD_DIR, PAYLOAD_DIR } from '../product.js';
 import { verifyPayload } from '../packages/verify.js';
 import { resolveInRoot } from '../rootfs-path.js';
-import type { BuildContext } from '../context.js';
-import type { StageTask } from './task.js';
+import type { BuildInputs } from '../context.js';
+import type { Profile } from '../profile/schema.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
-/** Where `packages.onIso` puts a copy of the payload in the ISO tree. */
-export const ISO_PAYLOAD_DIR = 'novasphere/packages';
+type Packages = NonNullable<Profile['packages']>;
 
-function hasPayload(ctx: BuildContext): boolean {
+/** The profile's packages when they ask for any payload. */
+function payloadOf(ctx: BuildInputs): Packages | undefined {
   const p = ctx.profile.packages;
-  return p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0);
+  return p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0 || p.files.length > 0) ? p : undefined;
 }
 
-export const packagesStage: StageTask = {
-  skip: (ctx) => (hasPayload(ctx) ? false : 'no packages in the profile'),
-  task: async (ctx, task) => {
-    ctx.log.section('offline package payload');
-    const packages = ctx.profile.packages!;
-    const result = await buildPayload({
-      name: ctx.profile.name,
-      product: ctx.profile.product,
-      version: ctx.version,
-      profileDir: ctx.profile.dir,
-      packages,
-      rootfs: ctx.rootfsView!,
-      cacheDir: ctx.cacheDir,
-      epochSeconds: ctx.epochSeconds,
-      log: ctx.log,
-      progress: (text) => (task.output = text),
-    });
-    const c = result.closure;
-    const fetched = c ? ` (closure ${c.debs.length}: ${c.downloaded} downloaded, ${c.fromCache} cached)` : '';
-    task.title =
-      `Package payload: ${result.debs.length} .debs${fetched}, ${result.images.length} images, ${result.charts.length} charts, ` +
-      `signed by ${result.fingerprint.slice(-16)}`;
-  },
-};
+export function packagesSkip(ctx: BuildInputs): string | false {
+  return payloadOf(ctx) ? false : 'no packages in the profile';
+}
 
-export const packagesVerifyStage: StageTask = {
-  skip: (ctx) => (hasPayload(ctx) ? false : 'no packages in the profile'),
-  task: async (ctx, task) => {
-    const dir = resolveInRoot(ctx.rootfsView!, PAYLOAD_DIR);
-    const problems = await verifyPayload(dir, ctx.log);
-    for (const p of problems) ctx.log.line(`payload: ${p.file}: ${p.problem}`);
-    if (problems.length > 0) {
-      throw new IsoBuildError(`package payload failed verification: ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`, {
-        exitCode: ExitCode.Verification,
-      });
-    }
-    // Copied from the verified rootfs payload here (not when it is built) so a rootfs from the stage cache gets it too.
-    if (ctx.profile.packages!.onIso) {
-      const target = join(ctx.work.tree, ISO_PAYLOAD_DIR);
-      rmSync(target, { recursive: true, force: true });
-      cpSync(dir, target, { recursive: true });
-    }
-    task.title = `Verify the package payload: ${PAYLOAD_DIR} OK${ctx.profile.packages!.onIso ? `, copied to /${ISO_PAYLOAD_DIR} on the ISO` : ''}`;
-  },
-};
+export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
+  const packages = payloadOf(ctx);
+  if (packages === undefined) return;
+  ctx.log.section('offline package payload');
+  const result = await buildPayload({
+    name: ctx.profile.name,
+    product: ctx.profile.product,
+    version: ctx.version,
+    profileDir: ctx.profile.dir,
+    profileFile: ctx.profile.file,
+    updateLock: process.env.ISO_BUILD_UPDATE_LOCK === '1',
+    packages,
+    rootfs: rootfsView,
+    cacheDir: ctx.cacheDir,
+    epochSeconds: ctx.epochSeconds,
+    log: ctx.log,
+    progress: (text) => (task.output = text),
+  });
+  const c = result.closure;
+  const fetched = c ? ` (closure ${c.debs.length}: ${c.downloaded} downloaded, ${c.fromCache} cached)` : '';
+  task.title =
+    `Package payload: ${result.debs.length} .debs${fetched}, ${result.images.length} images, ${result.charts.length} charts, ` +
+    `signed by ${result.fingerprint.slice(-16)}`;
+}
+
+export async function packagesVerifyStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
+  const packages = payloadOf(ctx);
+  if (packages === undefined) return;
+  const dir = resolveInRoot(rootfsView, PAYLOAD_DIR);
+  const problems = await verifyPayload(dir, ctx.log);
+  for (const p of problems) ctx.log.line(`payload: ${p.file}: ${p.problem}`);
+  if (problems.length > 0) {
+    throw new IsoBuildError(`package payload failed verification: ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`, {
+      exitCode: ExitCode.Verification,
+    });
+  }
+  // Copied from the verified rootfs payload here (not when it is built) so a rootfs from the stage cache gets it too.
+  if (packages.onIso) {
+    const target = join(ctx.work.tree, ISO_PAYLOAD_DIR);
+    rmSync(target, { recursive: true, force: true });
+    cpSync(dir, target, { recursive: true });
+  }
+  task.title = `Verify the package payload: ${PAYLOAD_DIR} OK${packages.onIso ? `, copied to /${ISO_PAYLOAD_DIR} on the ISO` : ''}`;
+}

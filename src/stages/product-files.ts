@@ -1,11 +1,10 @@
-/** Stage: what identifies the build on the installed system and on the medium. */
+/** Stage: reads the version, the profile's product and the VerifiedBase; writes what identifies the build on the installed system (VERSION, build-info.json in the rootfs view) and on the medium (.disk/info). */
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { resolveInRoot } from '../rootfs-path.js';
-import type { BuildContext } from '../context.js';
-import type { StageTask } from './task.js';
-
-export const PRODUCT_DIR = '/opt/novasphere';
+import { PRODUCT_DIR } from '../product.js';
+import type { BuildInputs } from '../context.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
 export interface BuildInfo {
   version: string;
@@ -16,25 +15,23 @@ export interface BuildInfo {
   sourceDateEpoch: number;
 }
 
-export const productFilesStage: StageTask = {
-  task: (ctx, task) => {
-    const info = buildInfo(ctx);
-    writeInRoot(ctx.rootfsView!, `${PRODUCT_DIR}/VERSION`, `${ctx.version}\n`);
-    writeInRoot(ctx.rootfsView!, `${PRODUCT_DIR}/build-info.json`, `${JSON.stringify(info, null, 2)}\n`);
-    const diskInfo = join(ctx.work.tree, '.disk/info');
-    const previous = existsSync(diskInfo) ? readFileSync(diskInfo, 'utf8').trim() : '';
-    mkdirSync(dirname(diskInfo), { recursive: true });
-    writeFileSync(diskInfo, `${ctx.profile.product} ${ctx.version}${previous ? ` (based on ${previous})` : ''}`);
-    task.title = `Write ${PRODUCT_DIR}/VERSION (${ctx.version}), build-info.json and .disk/info`;
-  },
-};
+export function productFilesStage(ctx: BuildInputs, base: { path: string; sha256: string }, rootfsView: string, task: Reporter): void {
+  const info = buildInfo(ctx, base);
+  writeInRoot(rootfsView, `${PRODUCT_DIR}/VERSION`, `${ctx.version}\n`);
+  writeInRoot(rootfsView, `${PRODUCT_DIR}/build-info.json`, `${JSON.stringify(info, null, 2)}\n`);
+  const diskInfo = join(ctx.work.tree, '.disk/info');
+  const previous = existsSync(diskInfo) ? readFileSync(diskInfo, 'utf8').trim() : '';
+  mkdirSync(dirname(diskInfo), { recursive: true });
+  writeFileSync(diskInfo, `${ctx.profile.product} ${ctx.version}${previous ? ` (based on ${previous})` : ''}`);
+  task.title = `Write ${PRODUCT_DIR}/VERSION (${ctx.version}), build-info.json and .disk/info`;
+}
 
-export function buildInfo(ctx: BuildContext): BuildInfo {
+export function buildInfo(ctx: BuildInputs, base: { path: string; sha256: string }): BuildInfo {
   return {
     version: ctx.version,
     profile: ctx.profile.name,
     product: ctx.profile.product,
-    baseIso: { name: basename(ctx.base!.path), sha256: ctx.base!.sha256 },
+    baseIso: { name: basename(base.path), sha256: base.sha256 },
     buildTime: new Date(ctx.epochSeconds * 1000).toISOString(),
     sourceDateEpoch: ctx.epochSeconds,
   };

@@ -1,26 +1,26 @@
-/** Stage: the new ISO, written as *.partial next to its final name, with the base ISO's boot setup replayed. */
+/** Stage: reads the ISO tree and its boot setup (IsoTree); writes the new ISO as *.partial next to its final name, with the base ISO's boot setup replayed. */
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { bootCatalogPath, rebuildIso, xorrisoDate } from '../tools/xorriso.js';
-import { progressReporter, type StageTask } from './task.js';
+import { progressReporter, type Reporter } from '../pipeline/reporter.js';
+import type { BuildInputs } from '../context.js';
+import type { IsoTree } from './extract-iso.js';
 
-export const rebuildIsoStage: StageTask = {
-  task: async (ctx, task) => {
-    const bootSetup = ctx.bootSetup!;
-    // The replay creates the boot catalog itself; the extracted copy would clash with it.
-    const catalog = bootCatalogPath(bootSetup);
-    if (catalog) rmSync(join(ctx.work.tree, catalog), { force: true });
-    mkdirSync(dirname(ctx.partialIso), { recursive: true });
-    rmSync(ctx.partialIso, { force: true });
-    ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
-    await rebuildIso({
-      tree: ctx.work.tree,
-      output: ctx.partialIso,
-      bootSetup,
-      volumeId: ctx.profile.volumeLabel,
-      fileDate: xorrisoDate(ctx.epochSeconds),
-      log: ctx.log,
-      onProgress: progressReporter(task, 'xorriso'),
-    });
-  },
-};
+export async function rebuildIsoStage(ctx: BuildInputs, tree: IsoTree, task: Reporter): Promise<void> {
+  const bootSetup = tree.bootSetup;
+  // The replay creates the boot catalog itself; the extracted copy would clash with it.
+  const catalog = bootCatalogPath(bootSetup);
+  if (catalog) rmSync(join(ctx.work.tree, catalog), { force: true });
+  mkdirSync(dirname(ctx.partialIso), { recursive: true });
+  rmSync(ctx.partialIso, { force: true });
+  ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
+  await rebuildIso({
+    tree: ctx.work.tree,
+    output: ctx.partialIso,
+    bootSetup,
+    volumeId: ctx.profile.volumeLabel,
+    fileDate: xorrisoDate(ctx.epochSeconds),
+    log: ctx.log,
+    onProgress: progressReporter(task, 'xorriso'),
+  });
+}

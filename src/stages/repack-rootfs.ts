@@ -1,11 +1,13 @@
 /**
- * Stage: record the package list and size of the customized system, drop what apt/dpkg leave behind
- * (it embeds times and host state), and pack the squashfs again with its .size/.manifest siblings.
+ * Stage: reads the layout, the rootfs mounts and the CachedRootfs with this build's changes; produces the RepackedRootfs
+ * (package list and installed size of the customized system): apt/dpkg leftovers dropped (they embed times and host
+ * state), the changes packed and merged into the cached layer's squashfs, with its .size/.manifest siblings written.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { rewriteInstallSources } from '../casper-layers.js';
-import { dpkgChangedSince, packageManifest } from './package-manifest.js';
+import { removeLeftovers } from '../apt-leftovers.js';
+import { dpkgChangedSince, packageManifest } from '../package-list.js';
 import { mksquash } from '../tools/squashfs.js';
 import { toolVersion } from '../tools/versions.js';
 import { together } from '../lifecycle.js';
@@ -13,105 +15,82 @@ import { mergeSquashfs } from '../image/squashfs-merge.js';
 import { layerBytes, type SizeIndex } from '../image/rootfs.js';
 import { openImages } from '../image/open-images.js';
 import { packedLayerPath } from '../stage-cache.js';
-import { progressReporter, type StageTask } from './task.js';
-import { changedImage, imagesBelowChanged, type BuildContext } from '../context.js';
+import { changedImage, imagesBelowChanged, type RootfsLayout } from '../layout.js';
+import { progressReporter, type Reporter } from '../pipeline/reporter.js';
+import type { BuildInputs } from '../context.js';
+import type { CachedRootfs } from '../rootfs-mounts.js';
+import type { UnpackedRootfs } from './unpack-rootfs.js';
 
-/** Directory (relative to the rootfs) and the names in it to delete. */
-const LEFTOVERS: [string, RegExp][] = [
-  ['var/cache/apt', /\.bin$/],
-  ['var/cache/apt/archives', /\.deb$/],
-  ['var/cache/apt/archives/partial', /./],
-  ['var/lib/apt/lists', /^(?!lock$|partial$)/],
-  ['var/log/apt', /./],
-  ['var/log', /^(dpkg|alternatives|bootstrap)\.log$/],
-  ['var/lib/dpkg', /-old$/],
-  ['var/cache/debconf', /-old$/],
-  ['var/cache/ldconfig', /^aux-cache$/],
-  ['root', /^\.bash_history$/],
-];
+export interface RepackedRootfs {
+  /** `dpkg-query` package list of the customized rootfs, taken while it was visible. */
+  packageManifest?: string;
+  /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
+  installedSize: number;
+}
 
-export const repackRootfsStage: StageTask = {
-  task: async (ctx, task) => {
-    const layout = ctx.layout!;
-    const view = ctx.rootfsView!;
-    // Read at the stage-cache point in the background; again only if something after it touched dpkg's database.
-    const early = ctx.packagesAtCachePoint;
-    ctx.packageManifest = early && !dpkgChangedSince(ctx.work.changes, view) ? await early : await packageManifest(view);
-    // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
-    removeLeftovers(view, ctx.work.changes);
-    // Unmounted in the background (the build's end waits for it): mksquashfs reads the overlay's lower and upper
-    // directories, which nothing writes now.
-    void ctx.closeRootfsView?.().catch(() => undefined);
-    ctx.closeRootfsView = undefined;
-    const image = join(ctx.work.tree, changedImage(layout));
-    const { compression, compressionLevel } = ctx.profile.rootfs;
-    const level = compressionLevel ? ` level ${compressionLevel}` : '';
-    task.title = layout.newLayer
-      ? `Pack the changes as ${layout.newLayer} (${compression}${level}, all cores; base layers untouched)`
-      : `Repack rootfs squashfs (${compression}${level}, all cores)`;
-    // The cached layer is packed once per stage-cache entry; each build packs only its own changes and merges them
-    // in, reusing the layer's compressed blocks as they are (squashfs-merge.ts).
-    const packing = { compression, level: compressionLevel, tables: 'plain', mksquashfs: await toolVersion('mksquashfs') };
-    const packed = packedLayerPath(ctx.cachedLayer!, packing);
-    const pack = (from: string, to: string, epochSeconds: number, progress: boolean): Promise<void> =>
-      mksquash(from, to, {
-        compression,
-        level: compressionLevel,
-        epochSeconds,
-        plainTables: true, // both are only read by the merge
-        log: ctx.log,
-        onProgress: progress ? progressReporter(task, 'mksquashfs') : undefined,
-      });
-    const changes = join(ctx.work.root, 'changes.squashfs');
-    // The changes are packed alongside the (much bigger) cached layer when that is not packed yet.
-    const packLayer = async (): Promise<void> => {
-      if (existsSync(packed)) return;
-      await pack(ctx.cachedLayer!, `${packed}.partial`, 0, true);
-      renameSync(`${packed}.partial`, packed);
-    };
-    await together(packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
-    const fresh = `${image}.new`;
-    // A layer over other images keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
-    const keepWhiteouts = imagesBelowChanged(layout).length > 0;
-    const merged = await mergeSquashfs({ base: packed, changes, out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
-    ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
-    rmSync(changes, { force: true });
-    renameSync(fresh, image);
-    // The base's detached signature (NAME.squashfs.gpg, Ubuntu's CD key) no longer matches the changed layer. Nothing
-    // in casper, subiquity or curtin verifies it (ubuntu-facts.md), and only the base's key could re-sign it: remove it
-    // rather than ship a signature that fails. The release's SHA256SUMS(.asc) covers the new ISO instead.
-    const staleSignature = `${image}.gpg`;
-    if (existsSync(staleSignature)) {
-      rmSync(staleSignature);
-      ctx.log.line(`removed the stale signature ${basename(staleSignature)} of the changed layer`);
-    }
-    ctx.installedSize = merged.fileBytes ?? (await installedSize(image, ctx.sizesBelow!));
-    writeFileSync(join(ctx.work.tree, layout.sizeFile), `${ctx.installedSize}\n`);
-    if (ctx.packageManifest !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), ctx.packageManifest);
-    if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer);
-    if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);
-  },
-};
-
-/** Deletes apt/dpkg leftovers under `root`; with `onlyIn`, only those that also exist there (an overlay's upper dir). */
-export function removeLeftovers(root: string, onlyIn?: string): void {
-  for (const [dir, pattern] of LEFTOVERS) {
-    const path = join(root, dir);
-    let names: string[];
-    try {
-      if (!lstatSync(path).isDirectory()) continue;
-      names = readdirSync(path);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      if (!pattern.test(name)) continue;
-      if (onlyIn !== undefined && !existsSync(join(onlyIn, dir, name))) continue;
-      const entry = join(path, name);
-      if (lstatSync(entry).isDirectory() && dir !== 'var/lib/apt/lists') continue;
-      rmSync(entry, { recursive: true, force: true });
-    }
+export async function repackRootfsStage(
+  ctx: BuildInputs,
+  layout: RootfsLayout,
+  unpacked: UnpackedRootfs,
+  rootfs: CachedRootfs,
+  task: Reporter,
+): Promise<RepackedRootfs> {
+  const view = rootfs.view;
+  // Read at the stage-cache point in the background; again only if something after it touched dpkg's database.
+  const packages = !dpkgChangedSince(ctx.work.changes, view) ? await rootfs.packagesAtCachePoint : await packageManifest(view);
+  // Leftovers from what ran after the stage-cache point (a hook that used apt): only those this build made.
+  removeLeftovers(view, ctx.work.changes);
+  // Unmounted in the background (the build's end waits for it): mksquashfs reads the overlay's lower and upper
+  // directories, which nothing writes now.
+  void unpacked.mounts.close().catch(() => undefined);
+  const image = join(ctx.work.tree, changedImage(layout));
+  const { compression, compressionLevel } = ctx.profile.rootfs;
+  const level = compressionLevel ? ` level ${compressionLevel}` : '';
+  task.title = layout.newLayer
+    ? `Pack the changes as ${layout.newLayer} (${compression}${level}, all cores; base layers untouched)`
+    : `Repack rootfs squashfs (${compression}${level}, all cores)`;
+  // The cached layer is packed once per stage-cache entry; each build packs only its own changes and merges them
+  // in, reusing the layer's compressed blocks as they are (squashfs-merge.ts).
+  const packing = { compression, level: compressionLevel, tables: 'plain', mksquashfs: await toolVersion('mksquashfs') };
+  const packed = packedLayerPath(rootfs.layer, packing);
+  const pack = (from: string, to: string, epochSeconds: number, progress: boolean): Promise<void> =>
+    mksquash(from, to, {
+      compression,
+      level: compressionLevel,
+      epochSeconds,
+      plainTables: true, // both are only read by the merge
+      log: ctx.log,
+      onProgress: progress ? progressReporter(task, 'mksquashfs') : undefined,
+    });
+  const changes = join(ctx.work.root, 'changes.squashfs');
+  // The changes are packed alongside the (much bigger) cached layer when that is not packed yet.
+  const packLayer = async (): Promise<void> => {
+    if (existsSync(packed)) return;
+    await pack(rootfs.layer, `${packed}.partial`, 0, true);
+    renameSync(`${packed}.partial`, packed);
+  };
+  await together(packLayer(), pack(ctx.work.changes, changes, ctx.epochSeconds, false));
+  const fresh = `${image}.new`;
+  // A layer over other images keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
+  const keepWhiteouts = imagesBelowChanged(layout).length > 0;
+  const merged = await mergeSquashfs({ base: packed, changes, out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
+  ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
+  rmSync(changes, { force: true });
+  renameSync(fresh, image);
+  // The base's detached signature (NAME.squashfs.gpg, Ubuntu's CD key) no longer matches the changed layer. Nothing
+  // in casper, subiquity or curtin verifies it (ubuntu-facts.md), and only the base's key could re-sign it: remove it
+  // rather than ship a signature that fails. The release's SHA256SUMS(.asc) covers the new ISO instead.
+  const staleSignature = `${image}.gpg`;
+  if (existsSync(staleSignature)) {
+    rmSync(staleSignature);
+    ctx.log.line(`removed the stale signature ${basename(staleSignature)} of the changed layer`);
   }
+  const installed = merged.fileBytes ?? (await installedSize(image, unpacked.sizesBelow));
+  writeFileSync(join(ctx.work.tree, layout.sizeFile), `${installed}\n`);
+  if (packages !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), packages);
+  if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer, installed);
+  if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);
+  return { packageManifest: packages, installedSize: installed };
 }
 
 /**
@@ -119,10 +98,14 @@ export function removeLeftovers(root: string, onlyIn?: string): void {
  * the images below it, read from the tables in-process: only the layer is walked, over the sizes of the images below
  * (indexed in the background). A walk of the mounted stack would decompress every inode again.
  */
-async function installedSize(image: string, below: Promise<SizeIndex>): Promise<number> {
+async function installedSize(image: string, below: Promise<SizeIndex> | undefined): Promise<number> {
+  // A merge over nothing reports the size from its own tree; only a layer over images needs their index.
+  if (below === undefined) throw new Error(`the installed size of ${image}: no size index of the images below it`);
   const top = await openImages([image]);
   try {
-    return await layerBytes(top.layers[0]!, await below);
+    const [layer] = top.layers;
+    if (layer === undefined) throw new Error(`${image} did not open as a squashfs layer`);
+    return await layerBytes(layer, await below);
   } finally {
     await top.close();
   }
@@ -132,16 +115,13 @@ async function installedSize(image: string, below: Promise<SizeIndex>): Promise<
  * The installer copies the stack named by the default source's path and checks its size: keep both in step
  * with the new layer.
  */
-function updateInstallSource(ctx: BuildContext, id: string, newLayer: string | undefined): void {
+function updateInstallSource(ctx: BuildInputs, id: string, newLayer: string | undefined, installedSize: number): void {
   const file = join(ctx.work.tree, 'casper/install-sources.yaml');
-  writeFileSync(file, rewriteInstallSources(readFileSync(file, 'utf8'), id, {
-    ...(ctx.installedSize !== undefined ? { size: ctx.installedSize } : {}),
-    ...(newLayer ? { path: basename(newLayer) } : {}),
-  }));
+  writeFileSync(file, rewriteInstallSources(readFileSync(file, 'utf8'), id, { size: installedSize, ...(newLayer ? { path: basename(newLayer) } : {}) }));
 }
 
 /** Boot entries that run the edited stack live (casper's layerfs-path=) should run it with the new layer on top. */
-function pointBootEntriesAt(ctx: BuildContext, oldLayer: string, newLayer: string): void {
+function pointBootEntriesAt(ctx: BuildInputs, oldLayer: string, newLayer: string): void {
   const from = `layerfs-path=${basename(oldLayer)}`;
   const to = `layerfs-path=${basename(newLayer)}`;
   for (const cfg of ['boot/grub/grub.cfg', 'boot/grub/loopback.cfg', 'isolinux/txt.cfg', 'isolinux/isolinux.cfg']) {

@@ -1,21 +1,24 @@
 /**
- * Stage: the customized rootfs (after chroot commands and packages) moves into the stage cache for the next build in
- * this work directory, and this build goes on in an overlay above it (see stage-cache.ts).
+ * Stage: reads the UnpackedRootfs (its layer in work.layer and its cache key); produces the CachedRootfs: the customized
+ * rootfs moved into the stage cache for the next build in this work directory, and the overlay above it where this
+ * build goes on (see stage-cache.ts).
  */
+import { removeLeftovers } from '../apt-leftovers.js';
 import { storeRootfs } from '../stage-cache.js';
-import { mountChanges, releaseOverlay } from './unpack-rootfs.js';
-import { removeLeftovers } from './repack-rootfs.js';
-import type { StageTask } from './task.js';
+import { mountChanges, type CachedRootfs } from '../rootfs-mounts.js';
+import type { UnpackedRootfs } from './unpack-rootfs.js';
+import type { BuildInputs } from '../context.js';
+import type { RootfsLayout } from '../layout.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
-export const saveRootfsCacheStage: StageTask = {
-  skip: (ctx) => (ctx.rootfsFromCache ? 'reused from the stage cache' : false),
-  task: async (ctx, task) => {
-    // The squashfs images stay mounted: mountChanges puts a new overlay on the same images.
-    await releaseOverlay(ctx);
-    // What apt and dpkg left behind goes before the layer is kept (later leftovers: repack-rootfs.ts).
-    removeLeftovers(ctx.work.layer);
-    ctx.cachedLayer = await storeRootfs(ctx.work.root, ctx.rootfsCacheKey!, ctx.work.layer);
-    await mountChanges(ctx);
-    task.title = `Save the customized rootfs to the stage cache (${ctx.rootfsCacheKey!.slice(0, 12)})`;
-  },
-};
+export async function saveRootfsCacheStage(ctx: BuildInputs, layout: RootfsLayout, rootfs: UnpackedRootfs, task: Reporter): Promise<CachedRootfs> {
+  if (rootfs.fromCache) return rootfs.fromCache;
+  // The squashfs images stay mounted: mountChanges puts a new overlay on the same images.
+  await rootfs.mounts.unmountOverlay();
+  // What apt and dpkg left behind goes before the layer is kept (later leftovers: repack-rootfs.ts).
+  removeLeftovers(ctx.work.layer);
+  const layer = await storeRootfs(ctx.work.root, rootfs.cacheKey, ctx.work.layer);
+  const cached = await mountChanges(ctx, layout, rootfs.mounts, layer);
+  task.title = `Save the customized rootfs to the stage cache (${rootfs.cacheKey.slice(0, 12)})`;
+  return cached;
+}

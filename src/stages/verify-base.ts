@@ -1,4 +1,7 @@
-/** Stage 1: make the base ISO available (a local path, or a download cached by its sha256) and prove it is the one the profile names. */
+/**
+ * Stage: reads the profile's base (path or url, sha256) and the cache dir; produces the VerifiedBase: the base ISO on
+ * disk (a local path, or a download cached by its sha256) and the check that it is the one the profile names.
+ */
 import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,39 +11,49 @@ import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { assertIso9660 } from '../tools/xorriso.js';
 import { sha256OfFile } from '../tools/digest.js';
 import { stageCacheDir } from '../stage-cache.js';
-import { progressReporter, type StageTask } from './task.js';
+import { progressReporter, type Reporter } from '../pipeline/reporter.js';
+import type { BuildInputs } from '../context.js';
 
-export const verifyBaseStage: StageTask = {
-  task: async (ctx, task) => {
-    const { base } = ctx.profile;
-    const expected = base.sha256;
-    if (!expected) throw usageError(`profile ${ctx.profile.file} gives no sha256 for the base ISO`, 'set base.sha256');
-    const fetched = base.path === undefined ? await downloadCached(base.url!, expected, ctx.cacheDir, progressReporter(task, 'downloading')) : undefined;
-    const path = base.path ?? fetched!.path;
-    if (!existsSync(path)) throw usageError(`base ISO ${path} does not exist`, 'fix base.path in the profile or pass --base');
-    assertIso9660(readHeader(path), path);
-    // A download was hashed as its bytes came in: no need to read it again.
-    if (fetched?.sha256) rememberSha256(ctx.work.root, path, fetched.sha256);
-    const remembered = rememberedSha256(ctx.work.root, path);
-    ctx.base = { path, sha256: expected };
-    if (remembered !== undefined) {
-      checkSha256(path, remembered, expected);
-      ctx.log.line(`base ISO ${path} sha256 ${remembered} OK (remembered: the file is unchanged since it was hashed)`);
-      task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK (file unchanged since it was hashed)`;
-      return;
-    }
-    // openssl hashes the file on the other core while xorriso extracts it: extract-iso.ts waits for the verdict before
-    // the tree is used or kept, so nothing of an unverified base is run or cached.
-    const verifying = sha256OfFile(path, { log: ctx.log }).then((actual) => {
-      checkSha256(path, actual, expected);
-      rememberSha256(ctx.work.root, path, actual);
-      ctx.log.line(`base ISO ${path} sha256 ${actual} OK`);
-    });
-    verifying.catch(() => undefined); // awaited by extract-iso; never an unhandled rejection
-    ctx.baseVerified = verifying;
-    task.title = `Verify base ISO: ${path.split('/').pop()} is an ISO 9660 image; its sha256 is checked alongside the extraction`;
-  },
-};
+export interface VerifiedBase {
+  path: string;
+  sha256: string;
+  /** Settles when the sha256 has been checked: it runs alongside the extraction (already settled when remembered). */
+  verified: Promise<void>;
+}
+
+export async function verifyBaseStage(ctx: BuildInputs, task: Reporter): Promise<VerifiedBase> {
+  const { base } = ctx.profile;
+  const expected = base.sha256;
+  if (!expected) throw usageError(`profile ${ctx.profile.file} gives no sha256 for the base ISO`, 'set base.sha256');
+  const path = base.path ?? (await fetchBase(ctx, base.url, expected, task));
+  if (!existsSync(path)) throw usageError(`base ISO ${path} does not exist`, 'fix base.path in the profile or pass --base');
+  assertIso9660(readHeader(path), path);
+  const remembered = rememberedSha256(ctx.work.root, path);
+  if (remembered !== undefined) {
+    checkSha256(path, remembered, expected);
+    ctx.log.line(`base ISO ${path} sha256 ${remembered} OK (remembered: the file is unchanged since it was hashed)`);
+    task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK (file unchanged since it was hashed)`;
+    return { path, sha256: expected, verified: Promise.resolve() };
+  }
+  // openssl hashes the file on the other core while xorriso extracts it: extract-iso.ts waits for the verdict before
+  // the tree is used or kept, so nothing of an unverified base is run or cached.
+  const verified = sha256OfFile(path, { log: ctx.log }).then((actual) => {
+    checkSha256(path, actual, expected);
+    rememberSha256(ctx.work.root, path, actual);
+    ctx.log.line(`base ISO ${path} sha256 ${actual} OK`);
+  });
+  verified.catch(() => undefined); // awaited by extract-iso; never an unhandled rejection
+  task.title = `Verify base ISO: ${path.split('/').pop()} is an ISO 9660 image; its sha256 is checked alongside the extraction`;
+  return { path, sha256: expected, verified };
+}
+
+/** The base from its url, cached by sha256; a fresh download was hashed as its bytes came in and is remembered as such. */
+async function fetchBase(ctx: BuildInputs, url: string | undefined, expected: string, task: Reporter): Promise<string> {
+  if (url === undefined) throw usageError(`profile ${ctx.profile.file} gives neither base.path nor base.url`, 'set one of them, or pass --base');
+  const fetched = await downloadCached(url, expected, ctx.cacheDir, progressReporter(task, 'downloading'));
+  if (fetched.sha256 && existsSync(fetched.path)) rememberSha256(ctx.work.root, fetched.path, fetched.sha256);
+  return fetched.path;
+}
 
 function checkSha256(path: string, actual: string, expected: string): void {
   if (actual !== expected) {

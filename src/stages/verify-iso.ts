@@ -1,41 +1,44 @@
 /**
- * Stage: check the new ISO with tools independent of the ones that wrote it, before it gets its final name:
+ * Stage: reads the new *.partial ISO, the base's boot platforms and the layout; produces the VerifiedIso (its sha256).
+ * It checks the new ISO with tools independent of the ones that wrote it, before it gets its final name:
  * the El Torito catalog has the base's boot platforms, every md5sum.txt line matches the file read back
  * from the ISO, and the rootfs squashfs in it carries the VERSION.
  */
-import { changedImage } from '../context.js';
+import { changedImage, type RootfsLayout } from '../layout.js';
 import { ExitCode, IsoBuildError, isIsoBuildError } from '../errors.js';
 import { IsoImage } from '../image/iso9660.js';
 import { checkIsoMd5sums } from '../image/md5sum.js';
 import { openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
-import { PRODUCT_DIR } from './product-files.js';
+import { PRODUCT_DIR } from '../product.js';
 import { together } from '../lifecycle.js';
 import { md5OfRange, sha256OfFile } from '../tools/digest.js';
 import { statSync } from 'node:fs';
-import { progressReporter, type StageTask, type StageWrapper } from './task.js';
-import type { BuildContext } from '../context.js';
+import { progressReporter, type Reporter } from '../pipeline/reporter.js';
+import type { BuildInputs } from '../context.js';
 
-export const verifyIsoStage: StageTask = {
-  task: async (ctx, task) => {
-    const iso = ctx.partialIso;
-    // SHA256SUMS needs the ISO's sha256: openssl takes it on the other core while the md5 checks run here.
-    const [, sha256] = await together(verify(ctx, task, iso), sha256OfFile(iso, { log: ctx.log }));
-    ctx.isoSha256 = sha256;
-  },
-};
+export interface VerifiedIso {
+  sha256: string;
+}
+
+export async function verifyIsoStage(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, task: Reporter): Promise<VerifiedIso> {
+  const iso = ctx.partialIso;
+  // SHA256SUMS needs the ISO's sha256: openssl takes it on the other core while the md5 checks run here.
+  const [, sha256] = await together(verify(ctx, basePlatforms, layout, task, iso), sha256OfFile(iso, { log: ctx.log }));
+  return { sha256 };
+}
 
 /** Boot records, md5sum.txt and VERSION, read back from the new ISO. */
-async function verify(ctx: BuildContext, task: StageWrapper, iso: string): Promise<void> {
+async function verify(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, task: Reporter, iso: string): Promise<void> {
   // xorriso reads the boot records while the md5s are checked here.
-  const [bootImages, { checked, version }] = await together(listBootImages(iso, { log: ctx.log }), readBackFiles(ctx, task, iso));
+  const [bootImages, { checked, version }] = await together(listBootImages(iso, { log: ctx.log }), readBackFiles(ctx, layout, task, iso));
   const platforms = [...new Set(bootImages.map((b) => b.platform))].sort();
-  const missing = (ctx.basePlatforms ?? []).filter((p) => !platforms.includes(p));
+  const missing = basePlatforms.filter((p) => !platforms.includes(p));
   if (platforms.length === 0 || missing.length) {
     throw verificationError(`the new ISO lacks boot records for ${missing.join(', ') || 'any platform'} (has: ${platforms.join(', ') || 'none'})`);
   }
-  const squashfs = changedImage(ctx.layout!);
+  const squashfs = changedImage(layout);
   ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${PRODUCT_DIR}/VERSION = ${version} (read in-process)`);
   if (version !== ctx.version) {
     throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
@@ -47,9 +50,9 @@ async function verify(ctx: BuildContext, task: StageWrapper, iso: string): Promi
  * md5sum.txt and VERSION, read back in place with the in-process readers (src/image): nothing is extracted, nothing
  * is mounted. The largest files are hashed by dd | openssl on the other core, which also takes the ISO's sha256.
  */
-async function readBackFiles(ctx: BuildContext, task: StageWrapper, iso: string): Promise<{ checked: number; version: string }> {
+async function readBackFiles(ctx: BuildInputs, layout: RootfsLayout, task: Reporter, iso: string): Promise<{ checked: number; version: string }> {
   const report = progressReporter(task, 'md5sum.txt');
-  const squashfs = changedImage(ctx.layout!);
+  const squashfs = changedImage(layout);
   return readBack(iso, async (image) => {
     const md5 = await checkIsoMd5sums(image, {
       onProgress: (n, total) => report((n / total) * 100, `${n}/${total} files`),
@@ -57,7 +60,8 @@ async function readBackFiles(ctx: BuildContext, task: StageWrapper, iso: string)
       offload: { rangeMd5: (offset, length) => md5OfRange(iso, offset, length, { log: ctx.log }), otherCoreBytes: 0.4 * statSync(iso).size },
     });
     if (!md5.present) throw verificationError('the new ISO has no md5sum.txt');
-    if (md5.problems.length) throw verificationError(md5.problems[0]!.message);
+    const [problem] = md5.problems;
+    if (problem) throw verificationError(problem.message);
     const fs = await openLayer(image, `/${squashfs.replace(/^\/+/, '')}`);
     const file = await fs.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
     if (!file || file.type !== 'file') throw verificationError(`${PRODUCT_DIR}/VERSION is missing from the new ISO's ${squashfs}`);

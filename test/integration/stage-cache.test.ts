@@ -3,7 +3,7 @@
  * extracted ISO tree and the customized rootfs with its squashfs (no xorriso extraction, no unsquashfs, no chroot
  * commands, no apt, no mksquashfs of the rootfs) and still gives the ISO a full build gives.
  */
-import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, cpSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir } from '../support/cli.js';
@@ -75,6 +75,27 @@ describe('stage cache', needs(requireRoot(), requireFixtures()), () => {
     const tree = join(dir, 'tree-command');
     sh('xorriso', ['-osirrox', 'on', '-indev', rebuilt.iso, '-extract', '/casper/filesystem.squashfs', join(tree, 'fs.squashfs')]);
     expect(sh('unsquashfs', ['-cat', join(tree, 'fs.squashfs'), 'etc/cached-step'])).toBe('changed-step\n');
+  });
+
+  it('a pre-customize hook that writes the version is run again for a new version (never served stale)', () => {
+    const hook = join(dir, 'version-hook.sh');
+    writeFileSync(hook, 'echo "$ISO_BUILD_VERSION" > /etc/version-from-hook\n');
+    writeFileSync(
+      profile,
+      `name: cache-test\nbase:\n  path: ${join(dir, 'base.iso')}\n  sha256: ${fixtureSha('single')}\nrootfs:\n  compression: gzip\n` +
+        `hooks:\n  pre-customize:\n    - ${hook}\n`,
+    );
+    const read = (iso: string, name: string): string => {
+      const tree = join(dir, `tree-hook-${name}`);
+      sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/casper/filesystem.squashfs', join(tree, 'fs.squashfs')]);
+      return sh('unsquashfs', ['-cat', join(tree, 'fs.squashfs'), 'etc/version-from-hook']);
+    };
+    const first = build('work-hook', 'out-hook-1', 'v2.0.0');
+    expect(first.log).toMatch(/hook pre-customize #1/);
+    expect(read(first.iso, '1')).toBe('v2.0.0\n');
+    const second = build('work-hook', 'out-hook-2', 'v2.0.1');
+    expect(second.log).toMatch(/hook pre-customize #1/);
+    expect(read(second.iso, '2')).toBe('v2.0.1\n');
   });
 
   it('a base ISO changed after it was hashed is hashed again and refused', () => {

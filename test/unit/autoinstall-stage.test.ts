@@ -4,9 +4,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BuildLog } from '../../src/build-log.js';
 import { loadProfile } from '../../src/profile/load.js';
-import { autoinstallStage } from '../../src/stages/autoinstall.js';
-import type { BuildContext } from '../../src/context.js';
-import type { StageWrapper } from '../../src/stages/task.js';
+import { autoinstallSkip, autoinstallStage } from '../../src/stages/autoinstall.js';
+import { recordingReporter } from '../../src/pipeline/reporter.js';
+import type { BuildInputs } from '../../src/context.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'iso-build-ai-stage-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,10 +19,10 @@ async function runStage(release: string): Promise<{ tree: string; title: string 
     version: 'v2.0.0',
     work: { tree },
     log: new BuildLog(path.join(tree, '..', `${path.basename(tree)}.log`)),
-  } as unknown as BuildContext;
-  const task = { title: '', output: '' } as unknown as StageWrapper;
-  await (autoinstallStage.task as (c: BuildContext, t: StageWrapper) => unknown)(ctx, task);
-  return { tree, title: task.title as string };
+  } as unknown as BuildInputs;
+  const task = recordingReporter();
+  autoinstallStage(ctx, task);
+  return { tree, title: task.title };
 }
 
 describe('autoinstall stage', () => {
@@ -43,7 +43,6 @@ describe('autoinstall stage', () => {
 
   it('is skipped without an autoinstall section', async () => {
     const fixture = await loadProfile('profiles/fixture.yaml', { basePath: 'x.iso', baseSha256: 'a'.repeat(64) });
-    const skip = autoinstallStage.skip as (c: BuildContext) => unknown;
-    expect(skip({ profile: { ...fixture, autoinstall: undefined } } as unknown as BuildContext)).toBe('no autoinstall in the profile');
+    expect(autoinstallSkip({ profile: { ...fixture, autoinstall: undefined } })).toBe('no autoinstall in the profile');
   });
 });

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dpkgChangedSince } from '../../src/stages/package-manifest.js';
+import { dpkgChangedSince } from '../../src/package-list.js';
 
 describe('dpkgChangedSince', () => {
   let dir: string;

@@ -36,6 +36,7 @@ describe('profile packages section', () => {
       debs: [],
       images: [],
       charts: [],
+      files: [],
       k3sAirgap: false,
       onIso: false,
       installScript: 'templates/install.sh.hbs',

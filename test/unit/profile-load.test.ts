@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode, IsoBuildError } from '../../src/errors.js';
-import { findSha256, loadProfile, renderOutputName, type ProfileOverrides } from '../../src/profile/load.js';
+import { loadProfile, renderOutputName, type ProfileOverrides } from '../../src/profile/load.js';
+import { findSha256 } from '../../src/sha256sums.js';
 import { ProfileDocumentSchema, type Profile } from '../../src/profile/schema.js';
 
 const FIXTURES = 'test/unit/fixtures/profiles';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sourceDateEpoch } from '../../src/commands/build.js';
+import { sourceDateEpoch } from '../../src/pipeline/release-epoch.js';
 import type { Profile } from '../../src/profile/schema.js';
 
 const profile = (dir: string, epoch?: number): Profile => ({ dir, sourceDateEpoch: epoch }) as unknown as Profile;

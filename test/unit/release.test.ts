@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parsePackageList, type BuildManifest } from '../../src/release/manifest.js';
 import { compareVersions, diffPackages, renderNotes } from '../../src/release/notes.js';
 import { interpretStatus } from '../../src/tools/gpg.js';
-import { parseSums } from '../../src/commands/verify.js';
+import { parseSha256Sums as parseSums } from '../../src/sha256sums.js';
 
 const FPR = '5BD1F34881928990045DF98439622DA795816D9B';
 

@@ -121,10 +121,11 @@ describe('GitHub Actions workflows', () => {
           for (const path of script.match(/(?<![\w/])(?:scripts|\.ci|bin)\/[\w.-]+/g) ?? []) {
             expect(() => accessSync(join(REPO, path), constants.X_OK), `${f}: ${path}`).not.toThrow();
           }
-          for (const m of script.matchAll(/node bin\/iso-build\.js (\w+)([^\n]*)/g)) {
-            const [, verb, rest] = m as unknown as [string, string, string];
+          // `packages lock ...`: a verb with subcommands takes its options from the subcommand's help.
+          for (const m of script.matchAll(/node bin\/iso-build\.js (\w+)(?: ([a-z]+)(?=\s|$))?([^\n]*)/g)) {
+            const [, verb, sub, rest] = m as unknown as [string, string, string | undefined, string];
             expect(verbs, `${f}: verb ${verb}`).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
-            const options = help([verb]);
+            const options = help(sub ? [verb, sub] : [verb]);
             for (const opt of rest.match(/--[\w-]+/g) ?? []) expect(options, `${f}: iso-build ${verb} ${opt}`).toContain(`${opt} `);
           }
           for (const m of script.matchAll(/scripts\/make-fixture-iso([^\n]*)/g)) {

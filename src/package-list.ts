@@ -1,15 +1,13 @@
 /** The package list of a rootfs (the .manifest beside the squashfs and the build manifest's package list). */
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../tools/process.js';
+import { dpkgQueryPackages } from './tools/dpkg.js';
 
 /** "package<TAB>version" lines, sorted, as the rootfs's own dpkg database has it (not the build host's). */
 export async function packageManifest(rootfs: string): Promise<string | undefined> {
   const admindir = join(rootfs, 'var/lib/dpkg');
   if (!existsSync(join(admindir, 'status'))) return undefined;
-  const { stdout } = await run('dpkg-query', [`--admindir=${admindir}`, '-W', '--showformat=${Package}\t${Version}\n'], {
-    what: 'dpkg-query of the rootfs',
-  });
+  const stdout = await dpkgQueryPackages(admindir);
   return stdout.split('\n').filter(Boolean).sort().join('\n') + '\n';
 }
 

@@ -5,22 +5,22 @@
  */
 import { readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildManifest, MANIFEST_NAME, sha256Of } from '../release/manifest.js';
-import { NOTES_NAME, previousRelease, renderNotes } from '../release/notes.js';
+import { buildManifest, sha256Of, type BuiltIso } from './manifest.js';
+import { previousRelease, renderNotes } from './notes.js';
+import { MANIFEST_NAME, NOTES_NAME, SIGNATURE_NAME, SUMS_NAME } from '../product.js';
 import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
-import { signingKey } from '../release/signing-key.js';
-import { parseTimeline } from '../release/report-data.js';
-import { REPORT_NAME, writeReport } from '../release/report.js';
-import type { BuildContext } from '../context.js';
-import type { StageWrapper } from './task.js';
-
-export const SUMS_NAME = 'SHA256SUMS';
-export const SIGNATURE_NAME = 'SHA256SUMS.asc';
+import { signingKey } from './signing-key.js';
+import { parseTimeline } from './report-data.js';
+import { writeReport } from './report.js';
+import { REPORT_NAME } from '../product.js';
+import type { BuildInputs } from '../context.js';
+import type { Reporter } from '../pipeline/reporter.js';
 
 /** Writes the artifacts; returns the files written (for removal on failure) and a warning, if any. */
 export async function writeReleaseArtifacts(
-  ctx: BuildContext,
-  task: StageWrapper,
+  ctx: BuildInputs,
+  built: BuiltIso,
+  task: Reporter,
   written: string[],
 ): Promise<{ warning?: string; signedBy?: string }> {
   const dir = ctx.outputDir;
@@ -31,7 +31,7 @@ export async function writeReleaseArtifacts(
   };
 
   task.output = 'build-manifest.json: hashing inputs, reading tool versions';
-  const manifest = await buildManifest(ctx, statSync(ctx.partialIso).size);
+  const manifest = await buildManifest(ctx, built, statSync(ctx.partialIso).size);
   const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
   write(MANIFEST_NAME, manifestText);
 
@@ -42,12 +42,13 @@ export async function writeReleaseArtifacts(
   const notes = await renderNotes({ manifest, previous, signed: key && fingerprint ? { key, fingerprint } : undefined });
   write(NOTES_NAME, notes);
 
-  const sums = [
-    [ctx.isoSha256!, basename(ctx.outputIso)],
+  const listed: [hash: string, name: string][] = [
+    [built.isoSha256, basename(ctx.outputIso)],
     [sha256Of(manifestText), MANIFEST_NAME],
     [sha256Of(notes), NOTES_NAME],
-  ]
-    .sort((a, b) => (a[1]! < b[1]! ? -1 : 1))
+  ];
+  const sums = listed
+    .sort((a, b) => (a[1] < b[1] ? -1 : 1))
     .map(([hash, name]) => `${hash}  ${name}\n`)
     .join('');
   write(SUMS_NAME, sums);
@@ -71,7 +72,7 @@ export async function writeReleaseArtifacts(
   written.push(join(dir, REPORT_NAME));
   try {
     const timeline = parseTimeline(readFileSync(ctx.log.path, 'utf8'));
-    await writeReport({ releaseDir: dir, isoPath: ctx.partialIso, isoName: basename(ctx.outputIso), isoSha256: ctx.isoSha256!, manifest, timeline });
+    await writeReport({ releaseDir: dir, isoPath: ctx.partialIso, isoName: basename(ctx.outputIso), isoSha256: built.isoSha256, manifest, timeline });
   } catch (err) {
     // The release is complete without its report: say so, do not fail the build.
     const warning = `warning: ${REPORT_NAME} not written: ${err instanceof Error ? err.message : String(err)}`;

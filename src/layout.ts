@@ -1,0 +1,145 @@
+/**
+ * The rootfs layout of a base ISO: which squashfs holds the system to customize (Ubuntu casper, Ubuntu layered casper,
+ * Debian live), what sits below it, and how the changes reach the new ISO (repack it, or a new layer on top).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { defaultInstallSource, lowerLayersOf, missingChainLayers } from './casper-layers.js';
+import { IsoBuildError, ExitCode } from './errors.js';
+import type { BaseLayout } from './profile/schema.js';
+
+export type LayoutKind = 'casper' | 'casper-layered' | 'debian-live';
+
+export interface RootfsLayout {
+  kind: LayoutKind;
+  /** The squashfs being customized, relative to the ISO tree. */
+  squashfs: string;
+  /** Layered casper: the layers below it, bottom first, relative to the ISO tree. */
+  lowers: string[];
+  /** Sibling files rewritten with the squashfs, relative to the ISO tree. */
+  sizeFile: string;
+  manifestFile: string;
+  /** Layered casper: the install-sources.yaml entry id that installs this layer. */
+  installSourceId?: string;
+  /**
+   * `repack`: `squashfs` is unpacked, changed and packed again in place.
+   * `layer`: `squashfs` and everything below it stay untouched; the changes become `newLayer` on top.
+   */
+  strategy: 'repack' | 'layer';
+  /** Layer strategy: the new top layer, relative to the ISO tree (its .size/.manifest are sizeFile/manifestFile). */
+  newLayer?: string;
+}
+
+/**
+ * The images the changed squashfs sits on in the installed system, bottom first, relative to the ISO tree: what is
+ * mounted read-only under the rootfs view (a new layer sits on the customized squashfs and its lowers).
+ */
+export function imagesBelowChanged(layout: RootfsLayout): string[] {
+  return layout.newLayer ? [...layout.lowers, layout.squashfs] : layout.lowers;
+}
+
+/** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */
+export function changedImage(layout: RootfsLayout): string {
+  return layout.newLayer ?? layout.squashfs;
+}
+
+/**
+ * Decide how changes reach the ISO. A new top layer is only possible where casper stacks layers by name;
+ * it is named after the product so that casper's a.b.c naming puts it on top of the layer it extends.
+ */
+export function withStrategy(layout: RootfsLayout, wanted: 'auto' | 'repack' | 'layer', product: string): RootfsLayout {
+  const strategy = wanted === 'auto' ? (layout.kind === 'casper-layered' ? 'layer' : 'repack') : wanted;
+  if (strategy === 'repack') return { ...layout, strategy };
+  if (layout.kind !== 'casper-layered') {
+    throw new IsoBuildError(`rootfs.strategy "layer" needs a layered casper base ISO; this one is ${layout.kind}`, {
+      hint: 'use strategy: repack (or auto) for this base',
+      exitCode: ExitCode.Usage,
+    });
+  }
+  const stem = `${layout.squashfs.replace(/\.squashfs$/, '')}.${product}`;
+  return {
+    ...layout,
+    strategy,
+    newLayer: `${stem}.squashfs`,
+    sizeFile: `${stem}.size`,
+    manifestFile: `${stem}.manifest`,
+  };
+}
+
+export function detectLayout(tree: string, wanted: BaseLayout, rootfsLayer?: string): RootfsLayout {
+  const kind = wanted === 'auto' ? guessKind(tree) : wanted;
+  switch (kind) {
+    case 'casper':
+      return single(tree, 'casper/filesystem.squashfs', 'casper/filesystem.size', 'casper/filesystem.manifest', kind);
+    case 'debian-live':
+      return single(tree, 'live/filesystem.squashfs', 'live/filesystem.size', 'live/filesystem.packages', kind);
+    case 'casper-layered':
+      return layered(tree, rootfsLayer);
+  }
+}
+
+function guessKind(tree: string): LayoutKind {
+  if (existsSync(join(tree, 'casper/install-sources.yaml'))) return 'casper-layered';
+  if (existsSync(join(tree, 'casper/filesystem.squashfs'))) return 'casper';
+  if (existsSync(join(tree, 'live/filesystem.squashfs'))) return 'debian-live';
+  throw noRootfs('casper/filesystem.squashfs, casper/install-sources.yaml with casper/*.squashfs, live/filesystem.squashfs');
+}
+
+function noRootfs(lookedFor: string): IsoBuildError {
+  return new IsoBuildError(`the base ISO has no rootfs squashfs (looked for ${lookedFor})`, {
+    hint: 'use an Ubuntu live-server or Debian live ISO, or set base.layout in the profile',
+    exitCode: ExitCode.Usage,
+  });
+}
+
+function single(tree: string, squashfs: string, sizeFile: string, manifestFile: string, kind: LayoutKind): RootfsLayout {
+  if (!existsSync(join(tree, squashfs))) throw noRootfs(squashfs);
+  return { kind, squashfs, lowers: [], sizeFile, manifestFile, strategy: 'repack' };
+}
+
+/**
+ * Layers stack by name as in casper: a.b.c.squashfs sits on a.b.squashfs, which sits on a.squashfs.
+ * The layer to edit is the top of what the installer copies by default (install-sources.yaml `default: true`),
+ * so changes reach the installed system, not only the live session.
+ */
+function layered(tree: string, rootfsLayer?: string): RootfsLayout {
+  const casper = join(tree, 'casper');
+  const sourcesFile = join(casper, 'install-sources.yaml');
+  let target = rootfsLayer?.replace(/^casper\//, '');
+  let id: string | undefined;
+  if (!target) {
+    if (!existsSync(sourcesFile)) throw noRootfs('casper/install-sources.yaml');
+    const chosen = defaultInstallSource(parseYaml(readFileSync(sourcesFile, 'utf8')));
+    if (!chosen) throw new IsoBuildError(`casper/install-sources.yaml of the base ISO lists no sources`, { exitCode: ExitCode.Usage });
+    if (!chosen.path) throw new IsoBuildError(`install-sources.yaml entry ${chosen.id ?? '?'} has no path`, { exitCode: ExitCode.Usage });
+    target = chosen.path;
+    id = chosen.id;
+  }
+  if (!target.endsWith('.squashfs') || !existsSync(join(casper, target))) {
+    const have = existsSync(casper) ? readdirSync(casper).filter((f) => f.endsWith('.squashfs')) : [];
+    throw new IsoBuildError(`layer casper/${target} is not on the base ISO`, {
+      hint: `casper has: ${have.join(', ') || 'no squashfs'}`,
+      exitCode: ExitCode.Usage,
+    });
+  }
+  // A gap in the chain (a.b.c without a.b) makes casper and curtin refuse the medium: not a layout to build on.
+  const gaps = missingChainLayers(target, (name) => existsSync(join(casper, name)));
+  if (gaps.length > 0) {
+    throw new IsoBuildError(`casper/${target}${id ? ` (install-sources.yaml source ${id})` : ''} sits on missing layers: ${gaps.map((g) => `casper/${g}`).join(', ')}`, {
+      hint: 'casper and curtin stack a.b.c.squashfs on a.b.squashfs and a.squashfs; every one must exist',
+      exitCode: ExitCode.Usage,
+    });
+  }
+  const lowers = lowerLayersOf(target, (name) => existsSync(join(casper, name))).map((name) => `casper/${name}`);
+  const stem = `casper/${target.replace(/\.squashfs$/, '')}`;
+  return {
+    kind: 'casper-layered',
+    squashfs: `casper/${target}`,
+    lowers,
+    sizeFile: `${stem}.size`,
+    manifestFile: `${stem}.manifest`,
+    installSourceId: id,
+    strategy: 'repack',
+  };
+}

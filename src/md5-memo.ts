@@ -1,0 +1,72 @@
+/** md5s of the cached base ISO tree's files, hashed once per cache entry and kept beside it (md5sum.txt reuses them). */
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { hashFile } from './file-hash.js';
+import { md5sumFiles } from './tools/digest.js';
+
+/**
+ * Starts hashing every file of the cached base tree that is not hashed yet, in the background: md5sum on the other
+ * core while the stages mostly wait on tools. Never rejects: a file it misses is hashed later.
+ */
+export function baseTreeMd5s(baseTree: string): Promise<Md5Memo> {
+  const memo = new Md5Memo(join(dirname(baseTree), 'md5.json'));
+  return (async () => {
+    try {
+      const sums = await md5sumFiles(baseTree, listFiles(baseTree).filter((f) => !memo.has(f)));
+      for (const [f, md5] of sums) memo.set(f, md5);
+    } catch {
+      /* the md5 stage hashes what is missing */
+    }
+    return memo;
+  })();
+}
+
+/** md5 of the base tree's files by path, kept beside the cached tree (which no build writes into). */
+export class Md5Memo {
+  private readonly known: Map<string, string>;
+  private dirty = false;
+
+  constructor(private readonly file: string) {
+    let entries: [string, string][] = [];
+    try {
+      entries = Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>);
+    } catch {
+      /* first build on this cache entry */
+    }
+    this.known = new Map(entries);
+  }
+
+  has(rel: string): boolean {
+    return this.known.has(rel);
+  }
+
+  set(rel: string, md5: string): void {
+    this.known.set(rel, md5);
+    this.dirty = true;
+  }
+
+  async md5(rel: string, path: string): Promise<string> {
+    const hit = this.known.get(rel);
+    if (hit) return hit;
+    const md5 = await hashFile(path, 'md5');
+    this.set(rel, md5);
+    return md5;
+  }
+
+  save(): void {
+    if (!this.dirty) return;
+    writeFileSync(`${this.file}.tmp`, JSON.stringify(Object.fromEntries(this.known)));
+    renameSync(`${this.file}.tmp`, this.file);
+  }
+}
+
+/** Every regular file under `root`, relative to it. */
+export function listFiles(root: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(root, rel));
+    else if (e.isFile()) out.push(rel);
+  }
+  return out;
+}

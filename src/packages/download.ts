@@ -1,0 +1,262 @@
+/**
+ * HTTP(S) downloads into the content-addressed cache: the sha256 is computed while the bytes stream in, a download
+ * is written as `<hex>.partial` and renamed only after its digest matched (a killed download never leaves a file that
+ * looks complete), an interrupted transfer resumes with a Range request, transient failures (connection drops,
+ * timeouts, 5xx, 429) are retried with exponential backoff, redirects are followed.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { dirname, join } from 'node:path';
+import { ExitCode, IsoBuildError } from '../errors.js';
+import { fetchAttempts } from '../tools/skopeo.js';
+import type { BuildLog } from '../build-log.js';
+
+export interface DownloadOptions {
+  /** PEM file of extra CA certificates. */
+  caFile?: string;
+  log?: BuildLog;
+  /** Progress: bytes so far, total (when known). */
+  onProgress?: (done: number, total: number | undefined) => void;
+  attempts?: number;
+}
+
+/** Where a blob with this sha256 lives in the cache. */
+export function blobPath(cacheDir: string, sha256: string): string {
+  return join(cacheDir, 'packages', 'blobs', 'sha256', sha256);
+}
+
+class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly url: string,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/** Hides user:password in URLs that go into messages. */
+export function redact(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^/@]*@/, '$1***@');
+}
+
+function agentOptions(caFile: string | undefined): https.RequestOptions {
+  return caFile ? { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } : {};
+}
+
+interface Opened {
+  response: http.IncomingMessage;
+  url: string;
+}
+
+/** GET with redirects followed; a non-2xx status is an HttpStatusError (the body is drained). */
+function open(url: string, headers: Record<string, string>, caFile: string | undefined, redirects = 0): Promise<Opened> {
+  return new Promise((resolvePromise, reject) => {
+    const u = new URL(url);
+    const lib = u.protocol === 'https:' ? https : http;
+    const auth = u.username ? { Authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` } : {};
+    const req = lib.get(u, { headers: { 'User-Agent': 'iso-build', ...auth, ...headers }, timeout: 60_000, ...agentOptions(caFile) }, (response) => {
+      const status = response.statusCode ?? 0;
+      if (status >= 300 && status < 400 && response.headers.location && redirects < 5) {
+        response.resume();
+        open(new URL(response.headers.location, u).toString(), headers, caFile, redirects + 1).then(resolvePromise, reject);
+        return;
+      }
+      if (status < 200 || status >= 300) {
+        response.resume();
+        reject(new HttpStatusError(status, url));
+        return;
+      }
+      resolvePromise({ response, url });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof HttpStatusError) return err.status >= 500 || err.status === 429 || err.status === 408;
+  return true; // connection refused/reset, premature close, timeouts, DNS
+}
+
+function errorFor(what: string, url: string, err: unknown): IsoBuildError {
+  const shown = redact(url);
+  if (err instanceof HttpStatusError) {
+    if (err.status === 401 || err.status === 403) {
+      return new IsoBuildError(`${what} ${shown}: HTTP ${err.status} (access refused)`, {
+        exitCode: ExitCode.Usage,
+        hint: 'the server wants credentials: put them in the URL (https://user:token@host/...) or make the file public',
+      });
+    }
+    if (err.status === 404 || err.status === 410) {
+      return new IsoBuildError(`${what} ${shown}: HTTP ${err.status} (not found)`, { exitCode: ExitCode.Usage, hint: 'check the URL in the profile' });
+    }
+    if (err.status < 500) return new IsoBuildError(`${what} ${shown}: HTTP ${err.status}`, { exitCode: ExitCode.Usage, hint: 'check the URL in the profile' });
+    return new IsoBuildError(`${what} ${shown}: HTTP ${err.status} (server error, retried)`, { exitCode: ExitCode.Failed, hint: 'the server failed; try again later' });
+  }
+  const message = (err as Error).message;
+  if (/certificate|self.signed|CERT_|unable to verify/i.test(message)) {
+    return new IsoBuildError(`${what} ${shown}: TLS failed (${message})`, { exitCode: ExitCode.Usage, hint: "name the server's CA in packages.caFile" });
+  }
+  return new IsoBuildError(`${what} ${shown}: ${message} (retried)`, { exitCode: ExitCode.Failed, hint: 'check the network; a partial download resumes on the next run' });
+}
+
+async function withRetries<T>(what: string, url: string, opts: DownloadOptions, once: () => Promise<T>): Promise<T> {
+  const attempts = opts.attempts ?? fetchAttempts();
+  const base = Number(process.env.ISO_BUILD_FETCH_BACKOFF_MS ?? 1000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once();
+    } catch (err) {
+      if (err instanceof IsoBuildError) throw err;
+      if (!isTransient(err) || attempt + 1 >= attempts) throw errorFor(what, url, err);
+      const wait = base * 2 ** attempt;
+      opts.log?.line(`download: ${redact(url)}: ${(err as Error).message}; retrying in ${wait} ms`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/** A small document (index.yaml) read whole. */
+export async function fetchText(url: string, what: string, opts: DownloadOptions = {}): Promise<string> {
+  return withRetries(what, url, opts, async () => {
+    const { response } = await open(url, {}, opts.caFile);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    if (!response.complete) throw new Error('connection closed before the end of the response');
+    return Buffer.concat(chunks).toString('utf8');
+  });
+}
+
+async function hashOf(file: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+}
+
+/** Appends the rest of `url` to `partial` (from its current size), hashing everything; returns the full sha256. */
+async function downloadOnce(url: string, partial: string, opts: DownloadOptions): Promise<string> {
+  const have = existsSync(partial) ? statSync(partial).size : 0;
+  const { response } = await open(url, have > 0 ? { Range: `bytes=${have}-` } : {}, opts.caFile);
+  const resumed = have > 0 && response.statusCode === 206;
+  const hash = createHash('sha256');
+  if (resumed) {
+    await hashOf(partial, hash);
+    opts.log?.line(`download: ${redact(url)}: resuming at byte ${have}`);
+  }
+  const length = Number(response.headers['content-length'] ?? NaN);
+  const total = Number.isFinite(length) ? length + (resumed ? have : 0) : undefined;
+  let done = resumed ? have : 0;
+  const out = createWriteStream(partial, { flags: resumed ? 'a' : 'w' });
+  try {
+    await new Promise<void>((resolvePromise, reject) => {
+      response.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        done += chunk.length;
+        opts.onProgress?.(done, total);
+        if (!out.write(chunk)) {
+          response.pause();
+          out.once('drain', () => response.resume());
+        }
+      });
+      response.on('end', () => (response.complete ? resolvePromise() : reject(new Error('connection closed mid-download'))));
+      response.on('aborted', () => reject(new Error('connection closed mid-download')));
+      response.on('error', reject);
+      out.on('error', reject);
+    });
+  } finally {
+    await new Promise<void>((r) => out.end(r));
+  }
+  if (total !== undefined && done !== total) throw new Error(`connection closed after ${done} of ${total} bytes`);
+  return hash.digest('hex');
+}
+
+export interface Fetched {
+  path: string;
+  sha256: string;
+  size: number;
+  /** false when the cache had it. */
+  downloaded: boolean;
+}
+
+/**
+ * `url` into the cache. With `sha256` a cached copy is used without any network access and a mismatch is an input
+ * error; without it (locking a chart whose index gives no digest) the file lands under the digest it turns out to have.
+ */
+export async function fetchToCache(url: string, sha256: string | undefined, cacheDir: string, what: string, opts: DownloadOptions = {}): Promise<Fetched> {
+  if (sha256) {
+    const cached = blobPath(cacheDir, sha256);
+    if (existsSync(cached)) return { path: cached, sha256, size: statSync(cached).size, downloaded: false };
+  }
+  const partial = sha256
+    ? `${blobPath(cacheDir, sha256)}.partial`
+    : join(cacheDir, 'packages', 'blobs', 'by-url', `${createHash('sha256').update(url).digest('hex')}.partial`);
+  mkdirSync(dirname(partial), { recursive: true });
+  let actual: string;
+  try {
+    actual = await withRetries(what, url, opts, () => downloadOnce(url, partial, opts));
+  } catch (err) {
+    // An HTTP error answer (401, 404, 500 ...) never wrote a byte of the file: nothing of it may stay.
+    if (existsSync(partial) && statSync(partial).size === 0) rmSync(partial, { force: true });
+    throw err;
+  }
+  if (sha256 && actual !== sha256) {
+    rmSync(partial, { force: true });
+    throw new IsoBuildError(`${what} ${redact(url)}: sha256 ${actual}, expected ${sha256}`, {
+      exitCode: ExitCode.Usage,
+      hint: 'the file at the URL is not the one the profile/lock names: fix the sha256 (or the URL) on purpose',
+    });
+  }
+  const final = blobPath(cacheDir, actual);
+  mkdirSync(dirname(final), { recursive: true });
+  renameSync(partial, final);
+  return { path: final, sha256: actual, size: statSync(final).size, downloaded: true };
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time; results in input order; the first failure wins. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure !== undefined) throw failure;
+  return results;
+}
+
+export function fetchJobs(): number {
+  return Math.max(1, Number(process.env.ISO_BUILD_FETCH_JOBS ?? 4));
+}
+
+/**
+ * A progress printer: in a TTY one rewritten line per download (bytes, rate, ETA); elsewhere (CI) a plain line when a
+ * download starts and when it ends, so logs stay short.
+ */
+export function progressPrinter(write: (text: string) => void, tty: boolean): (label: string) => { update: (done: number, total?: number) => void; end: (note: string) => void } {
+  return (label) => {
+    const started = Date.now();
+    let last = 0;
+    if (!tty) write(`fetching ${label}\n`);
+    const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+    return {
+      update: (done, total) => {
+        if (!tty || Date.now() - last < 200) return;
+        last = Date.now();
+        const secs = Math.max(0.001, (Date.now() - started) / 1000);
+        const rate = done / secs;
+        const eta = total && rate > 0 ? ` ETA ${Math.ceil((total - done) / rate)} s` : '';
+        write(`\r\x1b[K${label}: ${mib(done)}${total ? ` / ${mib(total)}` : ''} ${mib(rate)}/s${eta}`);
+      },
+      end: (note) => write(`${tty ? '\r\x1b[K' : ''}${label}: ${note}\n`),
+    };
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The build, as a flat list of named stages over the immutable BuildInputs (like mkosi's build_image). Each line says
+ * what its stage reads (the slots it gets) and what it produces (the slot it sets). Stage modules load when the
+ * pipeline gets to them, or earlier in the background (prefetch): start-up pays only for the profile and the runner.
+ */
+import type { BuildInputs } from '../context.js';
+import type { RootfsLayout } from '../layout.js';
+import type { HookPoint } from '../profile/schema-autoinstall.js';
+import type { IsoTree } from '../stages/extract-iso.js';
+import type { RepackedRootfs } from '../stages/repack-rootfs.js';
+import type { CachedRootfs } from '../rootfs-mounts.js';
+import type { UnpackedRootfs } from '../stages/unpack-rootfs.js';
+import type { VerifiedBase } from '../stages/verify-base.js';
+import type { VerifiedIso } from '../stages/verify-iso.js';
+import { PROGRAMS, type Program } from '../tools/programs.js';
+import { Slot, type Step } from './steps.js';
+import type { Profile } from '../profile/schema.js';
+
+/** The stage modules, in pipeline order. */
+const stages = {
+  verifyBase: () => import('../stages/verify-base.js'),
+  extractIso: () => import('../stages/extract-iso.js'),
+  detectLayout: () => import('../stages/detect-layout.js'),
+  unpackRootfs: () => import('../stages/unpack-rootfs.js'),
+  hooks: () => import('../stages/hooks.js'),
+  chrootCommands: () => import('../stages/chroot-commands.js'),
+  packages: () => import('../stages/packages.js'),
+  rootfsCache: () => import('../stages/rootfs-cache.js'),
+  applyOverlay: () => import('../stages/apply-overlay.js'),
+  productFiles: () => import('../stages/product-files.js'),
+  bringup: () => import('../stages/bringup.js'),
+  autoinstall: () => import('../stages/autoinstall.js'),
+  bootMenu: () => import('../stages/boot-menu.js'),
+  repackRootfs: () => import('../stages/repack-rootfs.js'),
+  md5sum: () => import('../stages/md5sum.js'),
+  rebuildIso: () => import('../stages/rebuild-iso.js'),
+  verifyIso: () => import('../stages/verify-iso.js'),
+  publish: () => import('../stages/publish.js'),
+};
+
+/** Load every stage module in pipeline order, in the background (their evaluation fills the waits on tools). */
+export function prefetchStages(): void {
+  const loaders: (() => Promise<unknown>)[] = Object.values(stages);
+  void loaders.reduce<Promise<unknown>>((prev, load) => prev.then(load), Promise.resolve()).catch(() => undefined);
+}
+
+/**
+ * The external programs the stages run (through their tool wrappers) for this profile, stage by stage as listed below:
+ * checked before any work (tools/programs.ts), so a missing one fails at once naming its Debian package.
+ */
+export function requiredPrograms(profile: Profile, opts: { signing: boolean; keepWork?: boolean; checkReproducible?: boolean }): Program[] {
+  const p = profile.packages;
+  const payload = p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0);
+  const inChroot = profile.chroot.commands.length > 0 || profile.hooks['pre-customize'].length > 0 || profile.hooks['post-customize'].length > 0;
+  const menus = profile.bootMenu !== false && (profile.autoinstall !== undefined || profile.bootMenu !== undefined);
+  const onHost = profile.hooks['pre-repack'].length > 0 || profile.hooks['post-build'].length > 0;
+  return [
+    ...PROGRAMS.digest, // Verify base ISO (openssl), Regenerate md5sum.txt, Verify the new ISO
+    ...PROGRAMS.xorriso, // Extract ISO tree, Rebuild ISO, Verify the new ISO
+    ...PROGRAMS.mount, // Extract ISO tree (overlay), Unpack rootfs (layer stack)
+    ...PROGRAMS.squashfs, // Unpack rootfs, Repack rootfs squashfs
+    ...PROGRAMS.dpkg, // Repack rootfs squashfs: the package list; release notes: dpkg's version order
+    ...(menus ? PROGRAMS.mtools : []), // Edit the boot menu: the GRUB config inside an El Torito EFI image file
+    ...(inChroot ? PROGRAMS.chroot : []), // chroot commands, pre-/post-customize hooks
+    ...(onHost ? PROGRAMS.hostScript : []), // pre-repack, post-build hooks
+    ...(payload ? [...PROGRAMS.apt, ...PROGRAMS.gpg] : []), // Build and verify the offline package payload
+    ...(opts.signing ? PROGRAMS.gpg : []), // Write release artifacts: SHA256SUMS.asc
+    ...(opts.keepWork ? PROGRAMS.cp : []), // --keep-work: the ISO tree copied out of its overlay
+    ...(opts.checkReproducible ? PROGRAMS.sqfs2tar : []), // --check-reproducible: the first difference, xattrs
+  ];
+}
+
+export interface BuildPipeline {
+  steps: Step[];
+  /** The new ISO's sha256, once the verify stage ran. */
+  isoSha256: () => string;
+}
+
+export function buildPipeline(ctx: BuildInputs): BuildPipeline {
+  const base = new Slot<VerifiedBase>('the verified base ISO');
+  const tree = new Slot<IsoTree>('the ISO tree');
+  const layout = new Slot<RootfsLayout>('the rootfs layout');
+  const unpacked = new Slot<UnpackedRootfs>('the unpacked rootfs');
+  const saved = new Slot<CachedRootfs>('the rootfs saved to the stage cache');
+  const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
+  const iso = new Slot<VerifiedIso>('the verified ISO');
+
+  // Up to the stage-cache point a cache hit skips the stage; after it the build works in the view above the cached layer.
+  const beforeCache = (reason: () => Promise<string | false>) => async (): Promise<string | false> =>
+    unpacked.get().fromCache ? 'reused from the stage cache' : reason();
+  const hooks = (point: HookPoint, view: () => string, skip?: (reason: () => Promise<string | false>) => () => Promise<string | false>): Step => {
+    const reason = async (): Promise<string | false> => (await stages.hooks()).hooksSkip(ctx, point);
+    return {
+      title: `Run ${point} hooks`,
+      skip: skip ? skip(reason) : reason,
+      run: async (t) => (await stages.hooks()).hooksStage(ctx, point, view(), t),
+    };
+  };
+  // The rootfs at the stage-cache point: the one this build saved, or the one a cache hit brought.
+  const atCachePoint = (): CachedRootfs => unpacked.get().fromCache ?? saved.get();
+  const afterCacheView = (): string => atCachePoint().view;
+
+  const steps: Step[] = [
+    { title: 'Verify base ISO', run: async (t) => base.set(await (await stages.verifyBase()).verifyBaseStage(ctx, t)) },
+    { title: 'Extract ISO tree', run: async (t) => tree.set(await (await stages.extractIso()).extractIsoStage(ctx, base.get(), t)) },
+    { title: 'Detect rootfs layout', run: async (t) => layout.set((await stages.detectLayout()).detectLayoutStage(ctx, t)) },
+    // or the stage cache's rootfs, skipping up to the save
+    { title: 'Unpack rootfs', run: async (t) => unpacked.set(await (await stages.unpackRootfs()).unpackRootfsStage(ctx, base.get(), layout.get(), t)) },
+    hooks('pre-customize', () => unpacked.get().view, beforeCache),
+    {
+      title: 'Run chroot commands',
+      skip: beforeCache(async () => (await stages.chrootCommands()).chrootCommandsSkip(ctx)),
+      run: async (t) => (await stages.chrootCommands()).chrootCommandsStage(ctx, unpacked.get().view, t),
+    },
+    {
+      title: 'Build the offline package payload',
+      skip: beforeCache(async () => (await stages.packages()).packagesSkip(ctx)),
+      run: async (t) => (await stages.packages()).packagesStage(ctx, unpacked.get().view, t),
+    },
+    {
+      title: 'Verify the package payload',
+      skip: async () => (await stages.packages()).packagesSkip(ctx),
+      run: async (t) => (await stages.packages()).packagesVerifyStage(ctx, unpacked.get().view, t),
+    },
+    {
+      title: 'Save the customized rootfs to the stage cache',
+      skip: () => (unpacked.get().fromCache ? 'reused from the stage cache' : false),
+      run: async (t) => saved.set(await (await stages.rootfsCache()).saveRootfsCacheStage(ctx, layout.get(), unpacked.get(), t)),
+    },
+    // After the cache point: changing an overlay file or the version does not run apt or the chroot commands again.
+    {
+      title: 'Apply overlay files',
+      skip: async () => (await stages.applyOverlay()).applyOverlaySkip(ctx),
+      run: async (t) => (await stages.applyOverlay()).applyOverlayStage(ctx, afterCacheView(), t),
+    },
+    hooks('post-customize', afterCacheView),
+    {
+      title: 'Write VERSION, build-info.json and .disk/info',
+      run: async (t) => (await stages.productFiles()).productFilesStage(ctx, base.get(), afterCacheView(), t),
+    },
+    {
+      title: 'Write the first-boot bring-up',
+      skip: async () => (await stages.bringup()).bringupSkip(ctx),
+      run: async (t) => (await stages.bringup()).bringupStage(ctx, afterCacheView(), t),
+    },
+    {
+      title: 'Write autoinstall (nocloud user-data, meta-data)',
+      skip: async () => (await stages.autoinstall()).autoinstallSkip(ctx),
+      run: async (t) => (await stages.autoinstall()).autoinstallStage(ctx, t),
+    },
+    {
+      title: 'Edit the boot menu',
+      skip: async () => (await stages.bootMenu()).bootMenuSkip(ctx),
+      run: async (t) => (await stages.bootMenu()).bootMenuStage(ctx, tree.get().bootSetup, t),
+    },
+    hooks('pre-repack', afterCacheView),
+    {
+      title: 'Repack rootfs squashfs',
+      run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
+    },
+    { title: 'Regenerate md5sum.txt', run: async (t) => (await stages.md5sum()).md5sumStage(ctx, tree.get(), t) },
+    { title: 'Rebuild ISO (replaying the base boot setup)', run: async (t) => (await stages.rebuildIso()).rebuildIsoStage(ctx, tree.get(), t) },
+    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), t)) },
+    {
+      title: 'Write release artifacts',
+      run: async (t) =>
+        (await stages.publish()).publishStage(
+          ctx,
+          { base: base.get(), platforms: tree.get().platforms, layout: layout.get(), packageList: repacked.get().packageManifest, isoSha256: iso.get().sha256 },
+          t,
+        ),
+    },
+    // The host hooks get the rootfs view's path as ISO_BUILD_ROOTFS (unmounted by now, as before).
+    hooks('post-build', afterCacheView),
+  ];
+  return { steps, isoSha256: () => iso.get().sha256 };
+}

@@ -1,0 +1,62 @@
+/** A pipeline step (title, optional skip reason, the work) and their run as one listr2 list, each step timed in the build log. */
+import { Listr, ListrLogger } from 'listr2';
+import type { BuildLog } from '../build-log.js';
+import type { Reporter } from './reporter.js';
+
+export interface Step {
+  title: string;
+  /** A reason to skip the step (shown instead of running it), or false. */
+  skip?: () => string | false | Promise<string | false>;
+  run: (task: Reporter) => unknown;
+}
+
+/**
+ * One stage's result, written once by the stage that produces it and read by the ones after it. Reading it before it
+ * is written is a bug in the stage list: it fails loudly instead of handing on undefined.
+ */
+export class Slot<T> {
+  private written = false;
+  private value: T | undefined;
+
+  constructor(readonly name: string) {}
+
+  set(value: T): void {
+    if (this.written) throw new Error(`internal error: ${this.name} produced twice`);
+    this.value = value;
+    this.written = true;
+  }
+
+  get(): T {
+    if (!this.written) throw new Error(`internal error: ${this.name} read before the stage that produces it ran`);
+    return this.value as T;
+  }
+}
+
+/** Runs the steps in order (listr2 renders them); the first failure stops the run and is thrown. */
+export async function runSteps(steps: readonly Step[], log: BuildLog): Promise<void> {
+  await new Listr(
+    steps.map((s) => ({
+      title: s.title,
+      skip: s.skip,
+      task: async (_ctx: unknown, task: Reporter) => {
+        const t0 = performance.now();
+        try {
+          await s.run(task);
+        } finally {
+          // Where a slow build spends its time, without a profiler.
+          log.line(`stage "${s.title}" took ${((performance.now() - t0) / 1000).toFixed(3)} s`);
+        }
+      },
+    })),
+    {
+      exitOnError: true,
+      registerSignalListeners: false, // ours release mounts first (lifecycle.ts)
+      renderer: 'default',
+      fallbackRenderer: 'simple',
+      fallbackRendererCondition: !process.stdout.isTTY || Boolean(process.env.CI),
+      // Progress goes to stdout; stderr carries only our one error line and its hint.
+      rendererOptions: { collapseSubtasks: false, logger: new ListrLogger({ useIcons: true, toStderr: [] }) },
+      fallbackRendererOptions: { logger: new ListrLogger({ useIcons: true, toStderr: [] }) },
+    },
+  ).run();
+}

@@ -1,0 +1,156 @@
+/**
+ * skopeo (Debian package `skopeo`): reading manifests and tags from registries and copying images into archives.
+ *
+ * Credentials are skopeo's own standard ones: `$REGISTRY_AUTH_FILE` (skopeo's --authfile default), else
+ * ${XDG_RUNTIME_DIR}/containers/auth.json, else ~/.docker/config.json. Plain-HTTP registries are marked `insecure` in
+ * registries.conf (/etc/containers/registries.conf, or ~/.config/containers/registries.conf which replaces it), as for
+ * podman. A custom CA goes in through --cert-dir: a directory
+ * of *.crt files, added to the system roots (containers/image pkg/tlsclientconfig.SetupCertificates).
+ * Transient failures (connection refused/reset, timeouts, 5xx) are retried with exponential backoff; a missing tag,
+ * a denied login or an unknown CA are not, and each becomes one line with a hint.
+ */
+import { mkdirSync, mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExitCode, IsoBuildError } from '../errors.js';
+import { run } from './process.js';
+import type { BuildLog } from '../build-log.js';
+
+export interface SkopeoOptions {
+  /** PEM file of extra CA certificates for the registries. */
+  caFile?: string;
+  log?: BuildLog;
+  /** Progress lines (skopeo's "Copying blob ..."). */
+  onLine?: (line: string) => void;
+  /** Attempts for transient failures (default $ISO_BUILD_FETCH_RETRIES or 4). */
+  attempts?: number;
+}
+
+/** A platform as OCI image indexes name it. */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export function platformText(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+type Failure = 'not-found' | 'auth' | 'tls' | 'transient' | 'other';
+
+function classify(text: string): Failure {
+  // Digests are hex: status codes only count as whole words.
+  if (/manifest unknown|name unknown|not found|\b404\b/i.test(text)) return 'not-found';
+  if (/unauthorized|authentication required|access to the resource is denied|\b40[13]\b/i.test(text)) return 'auth';
+  if (/x509|certificate|tls: /i.test(text)) return 'tls';
+  if (/connection refused|connection reset|timeout|timed out|\bEOF\b|no such host|temporary|\b5\d\d\b|too many requests|\b429\b/i.test(text)) {
+    return 'transient';
+  }
+  return 'other';
+}
+
+function backoffMs(attempt: number): number {
+  const base = Number(process.env.ISO_BUILD_FETCH_BACKOFF_MS ?? 1000);
+  return base * 2 ** attempt;
+}
+
+export function fetchAttempts(): number {
+  return Math.max(1, Number(process.env.ISO_BUILD_FETCH_RETRIES ?? 3) + 1);
+}
+
+/** The skopeo stderr's own message, without its `time=... level=fatal msg=` framing. */
+function skopeoMessage(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const fatal = lines.reverse().find((l) => /level=fatal|^Error/i.test(l)) ?? lines[0] ?? '';
+  const m = /msg="((?:[^"\\]|\\.)*)"/.exec(fatal);
+  return (m ? m[1]!.replace(/\\"/g, '"') : fatal).replace(/\s+/g, ' ').slice(0, 400);
+}
+
+function toError(what: string, subject: string, failure: Failure, message: string): IsoBuildError {
+  switch (failure) {
+    case 'not-found':
+      return new IsoBuildError(`${what} ${subject}: not in the registry (${message})`, {
+        exitCode: ExitCode.Usage,
+        hint: 'check the name and tag in the profile (skopeo list-tags docker://NAME lists the tags)',
+      });
+    case 'auth':
+      return new IsoBuildError(`${what} ${subject}: the registry refused access (${message})`, {
+        exitCode: ExitCode.Usage,
+        hint: 'log in with credentials in $REGISTRY_AUTH_FILE or ~/.docker/config.json (skopeo login / docker login)',
+      });
+    case 'tls':
+      return new IsoBuildError(`${what} ${subject}: TLS failed (${message})`, {
+        exitCode: ExitCode.Usage,
+        hint: 'name the registry\'s CA in packages.caFile, or mark a plain-HTTP registry insecure in registries.conf',
+      });
+    default:
+      return new IsoBuildError(`${what} ${subject} failed (${message})`, {
+        exitCode: ExitCode.Failed,
+        hint: 'check the network and the registry; transient failures were retried',
+      });
+  }
+}
+
+async function skopeo(args: string[], subject: string, what: string, opts: SkopeoOptions): Promise<string> {
+  let certDir: string | undefined;
+  if (opts.caFile) {
+    certDir = mkdtempSync(join(tmpdir(), 'isob-certs-'));
+    copyFileSync(opts.caFile, join(certDir, 'profile-ca.crt'));
+  }
+  const attempts = opts.attempts ?? fetchAttempts();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const [verb, ...rest] = args;
+      const certArgs = certDir ? (verb === 'copy' ? ['--src-cert-dir', certDir] : ['--cert-dir', certDir]) : [];
+      const res = await run('skopeo', [verb!, ...certArgs, ...rest], {
+        log: opts.log,
+        onLine: opts.onLine,
+        isProgress: (line) => /^(Copying|Writing|Storing|Getting image source signatures)/.test(line),
+        okExitCodes: [1, 2, 125],
+        what: `skopeo ${verb}`,
+      });
+      if (res.exitCode === 0) return res.stdout;
+      const message = skopeoMessage(res.stderr);
+      const failure = classify(message);
+      if (failure !== 'transient' || attempt + 1 >= attempts) throw toError(what, subject, failure, message);
+      opts.log?.line(`skopeo: ${subject}: ${message}; retrying in ${backoffMs(attempt)} ms`);
+      await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+    }
+  } finally {
+    if (certDir) rmSync(certDir, { recursive: true, force: true });
+  }
+}
+
+/** The manifest (or image index) a reference points at, byte for byte: its sha256 is the manifest digest. */
+export async function inspectRaw(ref: string, opts: SkopeoOptions = {}): Promise<Buffer> {
+  const out = await skopeo(['inspect', '--raw', '--no-tags', `docker://${ref}`], ref, 'image', opts);
+  // skopeo prints the raw manifest bytes followed by nothing else; stdout is utf-8 JSON.
+  return Buffer.from(out, 'utf8');
+}
+
+/** The tags of a repository (`host/path/name`). */
+export async function listTags(repository: string, opts: SkopeoOptions = {}): Promise<string[]> {
+  const out = await skopeo(['list-tags', `docker://${repository}`], repository, 'repository', opts);
+  const doc = JSON.parse(out) as { Tags?: string[] };
+  return doc.Tags ?? [];
+}
+
+export type ArchiveFormat = 'docker-archive' | 'oci-archive';
+
+/**
+ * Copies one image (by manifest digest: `name@sha256:...`, so no platform choice happens here) into an archive that
+ * names it `tag` (docker-archive: RepoTags; oci-archive: the org.opencontainers.image.ref.name annotation).
+ */
+export async function copyToArchive(source: string, file: string, format: ArchiveFormat, tag: string | undefined, opts: SkopeoOptions = {}): Promise<void> {
+  mkdirSync(join(file, '..'), { recursive: true });
+  rmSync(file, { force: true });
+  const dest = `${format}:${file}${tag ? `:${tag}` : ''}`;
+  // --preserve-digests is not used: a docker-archive stores layers uncompressed, its digests differ by design.
+  await skopeo(['copy', '--quiet', `docker://${source}`, dest], source, 'image', opts);
+}
+
+/** Copies an artifact (a Helm chart in an OCI registry) as it is into an OCI layout directory. */
+export async function copyToOciLayout(source: string, dir: string, opts: SkopeoOptions = {}): Promise<void> {
+  await skopeo(['copy', '--quiet', '--preserve-digests', `docker://${source}`, `oci:${dir}:chart`], source, 'chart', opts);
+}
