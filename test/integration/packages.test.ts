@@ -232,6 +232,11 @@ describe('offline package payload (fixture build)', needs(requireRoot(), require
       expect(list.stdout).toMatch(/^deb +jq 1\.6/m);
       expect(list.stdout).toMatch(new RegExp(`^image +${IMAGE_REF.replaceAll('.', '\\.')} sha256:`, 'm'));
       expect(list.stdout).toMatch(/^chart +hello 0\.1\.0$/m);
+      const json = JSON.parse(runCli(['packages', 'list', payload, '--json']).stdout) as { debs: { package: string; version: string }[]; images: { ref: string; digest: string }[]; charts: { name: string; version: string }[]; files: number };
+      expect(json.debs).toContainEqual(expect.objectContaining({ package: 'jq', version: expect.stringMatching(/^1\.6/) }));
+      expect(json.images).toContainEqual({ ref: IMAGE_REF, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+      expect(json.charts).toContainEqual({ name: 'hello', version: '0.1.0' });
+      expect(json.files).toBeGreaterThan(0);
     });
 
     it('names a truncated .deb', () => {
