@@ -1,6 +1,6 @@
 /**
  * Every verb, argument, option and environment variable of the CLI, once. src/cli.ts builds commander from it and the
- * README's tables are generated from it (scripts/readme-tables; test/unit/cli-options.test.ts keeps them in step).
+ * README's tables are generated from it (scripts/gen-readme-tables.ts; test/unit/cli-options.test.ts keeps them in step).
  */
 
 export interface OptionSpec {

@@ -1,6 +1,6 @@
 /**
  * The README's command, option and environment tables, generated from src/cli-options.ts. Each sits between
- * `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; scripts/readme-tables rewrites them.
+ * `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; `npx tsx scripts/gen-readme-tables.ts` rewrites them.
  */
 import { ENVIRONMENT, GLOBAL_OPTIONS, VERBS, defaultText, readableFlags, type OptionSpec } from './cli-options.js';
 

@@ -8,7 +8,7 @@ import { renderAutoinstall } from '../profile/autoinstall.js';
 import { loadProfile, renderOutputName } from '../profile/load.js';
 import { renderTemplate, TemplateError } from '../profile/template.js';
 import { usageError } from '../errors.js';
-import { result, resultJson } from '../output.js';
+import { result, resultJson, warning } from '../output.js';
 import type { Profile } from '../profile/schema.js';
 
 export interface ProfileCommandOptions {
@@ -23,7 +23,7 @@ export interface ProfileValidateResult {
   ok: true;
   version: string;
   output: string;
-  autoinstall?: { userDataLines: number; metaData: true; rootAutoinstallYaml: boolean };
+  autoinstall?: { userDataLines: number; metaData: true; rootAutoinstallYaml: boolean; warnings: string[] };
   bootMenuTitle?: string;
   hooks: number;
 }
@@ -42,7 +42,8 @@ export async function profileValidateCommand(file: string, opts: ProfileCommandO
   const r: ProfileValidateResult = { profile: profile.file, ok: true, version, output: renderOutputName(profile, version), hooks: Object.values(profile.hooks).flat().length };
   if (profile.autoinstall !== undefined) {
     const rendered = renderAutoinstall(profile, version);
-    r.autoinstall = { userDataLines: rendered.userData.split('\n').length, metaData: true, rootAutoinstallYaml: rendered.writeRootYaml };
+    r.autoinstall = { userDataLines: rendered.userData.split('\n').length, metaData: true, rootAutoinstallYaml: rendered.writeRootYaml, warnings: rendered.warnings };
+    for (const w of rendered.warnings) warning(w);
   }
   if (profile.bootMenu) r.bootMenuTitle = bootTitle(profile, profile.bootMenu.title, version);
   if (opts.json) {

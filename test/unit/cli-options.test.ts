@@ -15,7 +15,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('CLI options table', () => {
-  it('the README tables are the ones the table generates (run scripts/readme-tables after changing it)', () => {
+  it('the README tables are the ones the table generates (npx tsx scripts/gen-readme-tables.ts rewrites them)', () => {
     expect(updateReadme(README)).toBe(README);
     expect(readmeBlockNames(README).sort()).toEqual([...readmeBlocks().keys()].sort());
   });
