@@ -26,7 +26,7 @@ const BASE_SCHEMA = {
 export type SchemaRelease = '22.04' | '24.04';
 
 /** The vendored schema for an Ubuntu release: 24.04's from 24.04 on, else 22.04's (the oldest this project targets). */
-export function schemaRelease(release: string): SchemaRelease {
+function schemaRelease(release: string): SchemaRelease {
   const [major = 0] = release.split('.').map(Number);
   return major >= 24 ? '24.04' : '22.04';
 }
@@ -73,7 +73,7 @@ function describeValue(value: unknown): string {
 }
 
 /** `autoinstall.ssh["install-server"]`, `autoinstall["late-commands"][0]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(seg)) ? `${i === 0 ? '' : '.'}${String(seg)}` : `[${JSON.stringify(String(seg))}]`))
     .join('');
