@@ -39,7 +39,7 @@ describe.skipIf(!IS_ROOT)('build, verify and profile validate for scripts', () =
     expect(r).toMatchObject({ version: 'v1.0.0', profile: join(REPO, 'profiles/fixture.yaml'), iso, outputDir: join(dir, 'rel'), log: join(dir, 'work', 'build.log') });
     expect(r.sha256).toBe(execFileSync('sha256sum', [iso], { encoding: 'utf8' }).split(' ')[0]);
     expect(r.bytes).toBe(readFileSync(iso).length);
-    expect(r.artifacts).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'build-manifest.json', 'novasphere-fixture-v1.0.0.iso'].map((f) => join(dir, 'rel', f)));
+    expect(r.artifacts).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'build-manifest.json', 'novasphere-fixture-v1.0.0.iso', 'report.html'].map((f) => join(dir, 'rel', f)));
     expect(r.stages.map((s) => s.title)).toEqual(expect.arrayContaining(['Verify base ISO', 'Unpack rootfs', 'Rebuild ISO (replaying the base boot setup)', 'Write release artifacts']));
     expect(r.stages.every((s) => s.seconds >= 0)).toBe(true);
     expect(r.warnings).toEqual([expect.stringMatching(/^warning: SHA256SUMS is not signed/)]);
