@@ -95,12 +95,15 @@ const VERSION_LIKE = /^v?\d/;
 
 /** `iso-build frobnicate` is an unknown verb, not a bad version; `iso-build bild v1.0.0` gets a did-you-mean. */
 function checkVerb(argv: readonly string[]): void {
-  const first = argv[2];
+  // Global flags (-q) may stand before the verb: the verb is the first word after them.
+  const globalFlags = GLOBAL_OPTIONS.flatMap((o) => o.flags.split(', '));
+  const words = argv.slice(2);
+  const at = words.findIndex((w) => !globalFlags.includes(w));
+  const [first, second] = at < 0 ? [] : words.slice(at, at + 2);
   if (first === undefined || first.startsWith('-') || VERSION_LIKE.test(first)) return;
   const verbs = topLevelVerbs();
   if (verbs.includes(first)) {
     const subs = VERBS.filter((v) => v.name.startsWith(`${first} `)).map((v) => v.name.split(' ')[1]!);
-    const second = argv[3];
     if (subs.length === 0 || second === undefined || second.startsWith('-') || subs.includes(second) || second === 'help') return;
     throw unknownVerb(`${first} ${second}`, second, subs.map((s) => `${first} ${s}`));
   }

@@ -78,7 +78,8 @@ describe('user errors', needs(requireRoot(), requireFixtures()), () => {
     expectUserError(runCli(['latest', '--profile', 'profiles/fixture.yaml']), /^error: unknown command "latest"$/);
     const typo = runCli(['bild', 'v1.0.0']);
     expectUserError(typo, /^error: unknown command "bild": did you mean build\?$/);
-    expect(typo.stderr).toMatch(/^hint: commands: build, boot, inspect, verify, profile, init, packages/m);
+    expect(typo.stderr).toMatch(/^hint: commands: build, boot, report, inspect, verify, profile, init, packages/m);
+    expectUserError(runCli(['--quiet', 'bild', 'v1.0.0']), /did you mean build\?$/);
     expectUserError(runCli(['profile', 'valdate', 'x.yaml']), /^error: unknown command "profile valdate": did you mean profile validate\?$/);
   });
 });
