@@ -7,7 +7,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, IS_ROOT, REPO, fixtureIso, fixtureSha, runCli, tempDir, writeFixtureProfile } from '../support/cli.js';
+import { CLI, REPO, fixtureIso, fixtureSha, runCli, tempDir } from '../support/cli.js';
+import { needs, requireFixtures, requireRoot } from '../support/needs.js';
+import { fixtureProfile, writeProfile } from '../support/profile.js';
 
 const ESC = '\u001b';
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -21,7 +23,7 @@ describe('a version-looking first word goes to the build', () => {
   });
 });
 
-describe.skipIf(!IS_ROOT)('build, verify and profile validate for scripts', () => {
+describe('build, verify and profile validate for scripts', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let build: ReturnType<typeof runCli>;
   const env = { LC_ALL: 'C', NO_COLOR: '1', SOURCE_DATE_EPOCH: '1700000000' };
@@ -87,7 +89,7 @@ describe.skipIf(!IS_ROOT)('build, verify and profile validate for scripts', () =
   }, 300_000);
 
   it('SIGTERM stops the build with exit code 143, SIGINT 130', async () => {
-    const profile = writeFixtureProfile(dir, 'term', { extra: ['chroot:', '  commands:', '    - "sleep 4343"'] });
+    const profile = writeProfile(dir, 'term', fixtureProfile('term', { chroot: { commands: ['sleep 4343'] } }));
     for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
       const work = join(dir, `work-${signal}`);
       const res = await new Promise<{ code: number | null; stderr: string }>((done) => {
