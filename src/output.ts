@@ -1,7 +1,8 @@
 /**
- * Where the CLI writes what: the result on stdout (what a script or `> file` captures), progress and warnings on
- * stderr. `--quiet` drops progress, never warnings or the result. Symbols are Unicode only in a UTF-8 locale;
- * NO_COLOR (https://no-color.org) turns colors off: only listr2 colors, and its colorette reads NO_COLOR.
+ * Where the CLI writes what: the result on stdout (what a script or `> file` captures), progress (listr2's, set up
+ * by output-listr.ts) and warnings on stderr. `--quiet` drops progress, never warnings or the result. Symbols are
+ * Unicode only in a UTF-8 locale; NO_COLOR (https://no-color.org) turns colors off: only listr2 colors, and its
+ * colorette reads NO_COLOR.
  */
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,11 +38,6 @@ export function result(text: string): void {
 
 export function resultJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Progress: what is being done; suppressed by --quiet. */
-export function progress(text: string): void {
-  if (!quiet) process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
 /** A warning: always shown, on stderr. */
