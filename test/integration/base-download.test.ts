@@ -56,6 +56,6 @@ describe('base ISO from a URL', needs(requireRoot(), requireFixtures()), () => {
     const bad = writeProfile(dir, 'bad', { name: 'bad', base: { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/missing.iso`, sha256: 'b'.repeat(64) } });
     const res = await runCliAsync(['v1.0.0', '--profile', bad, '--cache', join(dir, 'cache2'), '--output', join(dir, 'o'), '--work', join(dir, 'w')]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^error: cannot download the base ISO from http:\/\/127\.0\.0\.1:\d+\/missing\.iso: HTTP 404/);
+    expect(res.stderr).toMatch(/^error: cannot download the base ISO from http:\/\/127\.0\.0\.1:\d+\/missing\.iso: HTTP 404/m);
   });
 });
