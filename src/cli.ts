@@ -1,162 +1,129 @@
-/** Command-line verbs. Each is a few lines that call into src/commands/. */
+/**
+ * Command-line verbs: commander built from the table in src/cli-options.ts, each verb a few lines that call into
+ * src/commands/. A first word that is no verb is a version (`iso-build v1.0.0`) only if it looks like one.
+ */
 import { Command, CommanderError, Option } from 'commander';
 // Verbs load their modules only when they run: `inspect` must not pay for the build pipeline's start-up.
 import type { buildCommand } from './commands/build.js';
 import type { bootCommand } from './commands/boot.js';
-import type { packagesFetchCommand } from './commands/packages.js';
+import type { packagesFetchCommand, packagesListCommand, packagesLockCommand } from './commands/packages.js';
 import type { inspectCommand } from './commands/inspect.js';
+import type { reportCommand } from './commands/report.js';
 import type { verifyCommand } from './commands/verify.js';
-import { ExitCode, isIsoBuildError } from './errors.js';
+import type { profileValidateCommand } from './commands/profile.js';
+import { GLOBAL_OPTIONS, GROUPS, VERBS, defaultText, topLevelVerbs, type OptionSpec, type VerbSpec } from './cli-options.js';
+import { ExitCode, isIsoBuildError, signalExitCode, usageError } from './errors.js';
 import { packageVersion } from './package-root.js';
-import { installSignalHandlers } from './lifecycle.js';
+import { installSignalHandlers, interruptedBy } from './lifecycle.js';
+import { setQuiet } from './output.js';
+import { suggest } from './suggest.js';
 
+type Opts = Record<string, unknown>;
+type Handler = (args: string[], opts: Opts) => Promise<number>;
 
-function program(): Command {
+/** What each verb of the table runs; the option types are the commands' own (commander fills them from the table). */
+const HANDLERS: Record<string, Handler> = {
+  build: async ([version], opts) => {
+    // The payload stage reads it from the environment: the lock is an input of that stage alone.
+    if (opts.updateLock === true) process.env.ISO_BUILD_UPDATE_LOCK = '1';
+    return (await import('./commands/build.js')).buildCommand(version!, opts as Parameters<typeof buildCommand>[1]);
+  },
+  boot: async ([iso], opts) => (await import('./commands/boot.js')).bootCommand(iso!, opts as Parameters<typeof bootCommand>[1]),
+  report: async ([dir], opts) => (await import('./commands/report.js')).reportCommand(dir!, opts as Parameters<typeof reportCommand>[1]),
+  inspect: async ([image], opts) => (await import('./commands/inspect.js')).inspectCommand(image!, opts as Parameters<typeof inspectCommand>[1]),
+  verify: async ([iso], opts) => (await import('./commands/verify.js')).verifyCommand(iso!, opts as Parameters<typeof verifyCommand>[1]),
+  'profile show': async ([file]) => (await import('./commands/profile.js')).profileShowCommand(file!),
+  'profile validate': async ([file], opts) =>
+    (await import('./commands/profile.js')).profileValidateCommand(file!, { version: opts.buildVersion as string, json: opts.json === true } satisfies Parameters<typeof profileValidateCommand>[1]),
+  init: async ([dir]) => (await import('./commands/init.js')).initCommand(dir!),
+  'packages lock': async (_, opts) => (await import('./commands/packages.js')).packagesLockCommand(opts as Parameters<typeof packagesLockCommand>[0]),
+  'packages fetch': async (_, opts) => (await import('./commands/packages.js')).packagesFetchCommand(opts as Parameters<typeof packagesFetchCommand>[0]),
+  'packages verify': async ([dir]) => (await import('./commands/packages.js')).packagesVerifyCommand(dir!),
+  'packages list': async ([dir], opts) => (await import('./commands/packages.js')).packagesListCommand(dir!, opts as Parameters<typeof packagesListCommand>[1]),
+};
+
+function option(spec: OptionSpec): Option {
+  const o = new Option(spec.flags, spec.description);
+  if (spec.choices) o.choices(spec.choices);
+  if (spec.number) o.argParser((v) => Number(v));
+  if (spec.repeatable) {
+    o.argParser((v: string, previous: string[] | undefined) => [...(previous ?? []), v]);
+    o.default([], defaultText(spec));
+  }
+  if (spec.default !== undefined) o.default(spec.default);
+  else if (spec.repeatable) return o;
+  else if (spec.defaultText !== undefined) o.description = `${spec.description} (default: ${defaultText(spec)})`;
+  return o;
+}
+
+function addVerb(parent: Command, spec: VerbSpec, name: string): void {
+  const cmd = parent.command(name, { isDefault: spec.name === 'build' }).description(spec.description);
+  for (const a of spec.arguments) cmd.argument(a.name, a.description);
+  for (const o of spec.options) cmd.addOption(option(o));
+  const handler = HANDLERS[spec.name];
+  if (!handler) throw new Error(`no handler for the verb "${spec.name}"`);
+  cmd.action(async (...params: unknown[]) => {
+    // commander passes the arguments, then the options, then the command
+    const args = params.slice(0, spec.arguments.length) as string[];
+    const opts = params[spec.arguments.length] as Opts;
+    process.exitCode = await handler(args, opts);
+  });
+}
+
+export function program(): Command {
   const cli = new Command('iso-build')
     .description('Remaster an Ubuntu live-server ISO into a bootable, verified offline appliance installer')
     .version(packageVersion())
     .showHelpAfterError('(run iso-build --help for usage)')
     .exitOverride();
-
-  cli
-    .command('build', { isDefault: true })
-    .description('build release/<version>/ from a profile (also: iso-build <version>)')
-    .argument('<version>', 'release version: v1.0.0, v1.2.0-rc.1 or a date such as 20261122')
-    .option('-p, --profile <file>', 'profile to build', 'profiles/novasphere.yaml')
-    .option('--base <iso>', "use this local base ISO instead of the profile's")
-    .option('--base-sha256 <hex>', 'expected sha256 of --base')
-    .option('-o, --output <dir>', 'release directory (default: release/<version>)')
-    .option('-w, --work <dir>', 'scratch directory (default: .iso-build/work/<name>-<version>)')
-    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
-    .option('--keep-work', 'keep the ISO tree (copied out of its overlay), the rootfs changes and other scratch files after a successful build')
-    .option('--force', 'replace an existing ISO at the output path')
-    .option('--check-reproducible', 'build twice in separate work directories and fail unless the ISOs are identical')
-    .option('--update-lock', "resolve the payload's registry/chart/URL sources again and rewrite <profile>.lock.yaml (same as ISO_BUILD_UPDATE_LOCK=1)")
-    .action(async (version: string, opts: Parameters<typeof buildCommand>[1] & { updateLock?: boolean }) => {
-      // The payload stage reads it from the environment: the lock is an input of that stage alone.
-      if (opts.updateLock) process.env.ISO_BUILD_UPDATE_LOCK = '1';
-      process.exitCode = await (await import('./commands/build.js')).buildCommand(version, opts);
-    });
-
-  cli
-    .command('boot')
-    .description('boot an ISO headless in qemu and wait for a line on its serial console')
-    .argument('<iso>', 'ISO image to boot')
-    .addOption(new Option('--firmware <fw>', 'bios, uefi or both').choices(['bios', 'uefi', 'both']).default('both'))
-    .option('--expect <regex>', 'serial console pattern that means success (default NOVASPHERE-VERSION: ; with --install: optional)')
-    .option('--timeout <seconds>', 'give up after this many seconds per boot', (v) => Number(v), 300)
-    .option('--log <path>', 'serial log file or directory')
-    .addOption(new Option('--accel <accel>', 'qemu accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
-    .option('--wait-poweroff', 'after the match, wait for the guest to power off (default: return at once)')
-    .option('--json', 'print the result as one JSON document')
-    .option('--install', 'install QA: boot with a blank disk, wait for the installer to power off, check the installed disk')
-    .option('--expect-file <path[=content]>', 'with --install: a file the installed disk must have (repeatable)', collect, [])
-    .option('--expect-absent <path>', 'with --install: a path the installed disk must not have (repeatable)', collect, [])
-    .option('--disk-size <size>', 'with --install: size of the blank (sparse) disk', '8G')
-    .option('--keep-disk', 'with --install: keep the installed disk image beside the serial log')
-    .option('--installed-expect <regex>', 'with --install: boot the installed system (its /boot kernel) and wait for this pattern')
-    .action(async (iso: string, opts: Parameters<typeof bootCommand>[1]) => {
-      process.exitCode = await (await import('./commands/boot.js')).bootCommand(iso, opts);
-    });
-
-  cli
-    .command('report')
-    .description('write DIR/report.html again: stage timeline, ISO size breakdown, payload, package changes')
-    .argument('<dir>', 'release directory (release/<version>)')
-    .option('--log <file>', "build log to take the stage timeline from (default: the existing report's)")
-    .action(async (dir: string, opts: { log?: string }) => {
-      process.exitCode = await (await import('./commands/report.js')).reportCommand(dir, opts);
-    });
-
-  cli
-    .command('inspect')
-    .description('show what an ISO (or squashfs) holds, read in-process: layout, boot setup, layers, VERSION, md5sum.txt')
-    .argument('<image>', 'installer ISO or squashfs image')
-    .option('--json', 'machine-readable output')
-    .option('--cat <path>', 'print a file of the rootfs (the merged layers the installer copies)')
-    .option('--ls [path]', 'list the rootfs recursively from path (default /), like unsquashfs -lln')
-    .option('--layer <path>', 'read this squashfs of the ISO (e.g. casper/filesystem.squashfs) instead of the merged rootfs')
-    .option('--no-md5', 'do not check md5sum.txt (it reads every listed file)')
-    .action(async (image: string, opts: Parameters<typeof inspectCommand>[1]) => {
-      process.exitCode = await (await import('./commands/inspect.js')).inspectCommand(image, opts);
-    });
-
-  cli
-    .command('verify')
-    .description('check a published ISO like a user would: signature, sha256, md5sum.txt, boot records, VERSION')
-    .argument('<iso>', 'the downloaded ISO')
-    .option('--sums <file>', 'SHA256SUMS listing the ISO (default: SHA256SUMS next to it)')
-    .option('--key <key>', 'public key file (or fingerprint in your keyring) that must have signed SHA256SUMS (SHA256SUMS.asc)')
-    .option('--expect-version <version>', 'expected VERSION (default: from build-manifest.json next to the ISO, else the file name)')
-    .action(async (iso: string, opts: Parameters<typeof verifyCommand>[1]) => {
-      process.exitCode = await (await import('./commands/verify.js')).verifyCommand(iso, opts);
-    });
-
-  const profile = cli.command('profile').description('inspect a profile without building');
-  profile
-    .command('show')
-    .description('print the fully resolved profile (extends merged, ${VAR}s replaced, defaults filled, paths absolute)')
-    .argument('<file>', 'profile YAML')
-    .action(async (file: string) => {
-      process.exitCode = await (await import('./commands/profile.js')).profileShowCommand(file);
-    });
-  profile
-    .command('validate')
-    .description('check a profile, rendering and validating its autoinstall templates, without building')
-    .argument('<file>', 'profile YAML')
-    .option('--build-version <version>', 'release version the templates are rendered with', 'v0.0.0')
-    .action(async (file: string, opts: { buildVersion: string }) => {
-      process.exitCode = await (await import('./commands/profile.js')).profileValidateCommand(file, { version: opts.buildVersion });
-    });
-
-  cli
-    .command('init')
-    .description('scaffold a new profile directory (profile, autoinstall templates, overlay, hook) that builds on the fixture')
-    .argument('<dir>', 'new or empty directory')
-    .action(async (dir: string) => {
-      process.exitCode = await (await import('./commands/init.js')).initCommand(dir);
-    });
-
-  const packages = cli.command('packages').description('the offline package payload: lock, fetch, verify, list');
-  packages
-    .command('lock')
-    .description("resolve the profile's registry images, repository charts and URL files to digests and write <profile>.lock.yaml")
-    .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
-    .option('--arch <debian-arch>', 'target architecture for images without a platform (default: packages.architecture, else the local base ISO\'s)')
-    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
-    .option('--if-missing', 'keep an existing lock that matches the profile')
-    .action(async (opts: { profile: string; arch?: string; cache?: string; ifMissing?: boolean }) => {
-      process.exitCode = await (await import('./commands/packages.js')).packagesLockCommand(opts);
-    });
-  packages
-    .command('fetch')
-    .description("fetch what <profile>.lock.yaml pins and resolve packages.system for the target into the cache (with --output: write the whole payload)")
-    .option('-p, --profile <file>', 'profile', 'profiles/novasphere.yaml')
-    .option('--rootfs <dir>', "unpacked target root filesystem to resolve against (default: read from the base ISO)")
-    .option('--base <iso>', "read the target from this local base ISO instead of the profile's")
-    .option('--base-sha256 <hex>', 'expected sha256 of --base')
-    .option('--cache <dir>', 'download cache (default: $ISO_BUILD_CACHE or ~/.cache/iso-build)')
-    .option('-o, --output <dir>', 'also write the payload as <dir>/opt/novasphere/packages')
-    .option('--update-lock', 'resolve the remote sources again and rewrite the lock file first')
-    .action(async (opts: Parameters<typeof packagesFetchCommand>[0]) => {
-      process.exitCode = await (await import('./commands/packages.js')).packagesFetchCommand(opts);
-    });
-  packages
-    .command('verify')
-    .description('check a payload directory: manifest.json, .debs, image layers, charts; names every bad file')
-    .argument('<dir>', 'payload directory, e.g. <rootfs>/opt/novasphere/packages')
-    .action(async (dir: string) => {
-      process.exitCode = await (await import('./commands/packages.js')).packagesVerifyCommand(dir);
-    });
-  packages
-    .command('list')
-    .description('list the .debs, images and charts of a payload directory')
-    .argument('<dir>', 'payload directory')
-    .action(async (dir: string) => {
-      process.exitCode = (await import('./commands/packages.js')).packagesListCommand(dir);
-    });
-
+  for (const o of GLOBAL_OPTIONS) cli.addOption(option(o));
+  cli.hook('preAction', (_, action) => setQuiet(action.optsWithGlobals().quiet === true));
+  const groups = new Map<string, Command>();
+  for (const spec of VERBS) {
+    const [first, second] = spec.name.split(' ') as [string, string | undefined];
+    if (second === undefined) {
+      addVerb(cli, spec, first);
+      continue;
+    }
+    let group = groups.get(first);
+    if (!group) {
+      group = cli.command(first).description(GROUPS[first] ?? '');
+      groups.set(first, group);
+    }
+    addVerb(group, spec, second);
+  }
   return cli;
+}
+
+/** A first word that a version could be meant by: v1, 1.0.0, 20261122 (validated by the build). */
+const VERSION_LIKE = /^v?\d/;
+
+/** `iso-build frobnicate` is an unknown verb, not a bad version; `iso-build bild v1.0.0` gets a did-you-mean. */
+function checkVerb(argv: readonly string[]): void {
+  // Global flags (-q) may stand before the verb: the verb is the first word after them.
+  const globalFlags = GLOBAL_OPTIONS.flatMap((o) => o.flags.split(', '));
+  const words = argv.slice(2);
+  const at = words.findIndex((w) => !globalFlags.includes(w));
+  const [first, second] = at < 0 ? [] : words.slice(at, at + 2);
+  if (first === undefined || first.startsWith('-') || VERSION_LIKE.test(first)) return;
+  const verbs = topLevelVerbs();
+  if (verbs.includes(first)) {
+    const subs = VERBS.filter((v) => v.name.startsWith(`${first} `)).map((v) => v.name.split(' ')[1]!);
+    if (subs.length === 0 || second === undefined || second.startsWith('-') || subs.includes(second) || second === 'help') return;
+    throw unknownVerb(`${first} ${second}`, second, subs.map((s) => `${first} ${s}`));
+  }
+  throw unknownVerb(first, first, verbs);
+}
+
+function unknownVerb(what: string, word: string, verbs: string[]): Error {
+  const like = suggest(word, verbs.map((v) => v.split(' ').pop()!));
+  const group = what.includes(' ') ? what.split(' ')[0]! : undefined;
+  return usageError(
+    `unknown command "${what}"${like ? `: did you mean ${group ? `${group} ` : ''}${like}?` : ''}`,
+    group
+      ? `commands: ${verbs.join(', ')} (iso-build ${group} --help)`
+      : `commands: ${verbs.join(', ')}; a build is iso-build VERSION (v1.0.0, v1.2.0-rc.1, 20261122); iso-build --help`,
+  );
 }
 
 /** Runs the CLI; returns the exit code. User errors print a message and a hint, never a stack trace. */
@@ -164,23 +131,24 @@ export async function main(argv: string[]): Promise<number> {
   // process.js (and execa) is loaded by the verbs that start processes; if none did, there is nothing to kill.
   installSignalHandlers(() => void import('./tools/process.js').then((m) => m.killAllChildren('SIGTERM')));
   try {
+    checkVerb(argv);
     await program().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : ExitCode.Usage;
     }
+    const signal = interruptedBy();
     if (isIsoBuildError(err)) {
       process.stderr.write(`error: ${err.message}\n`);
       if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-      return err.exitCode;
+      return signal ? signalExitCode(signal) : err.exitCode;
+    }
+    if (signal) {
+      process.stderr.write(`error: ${signal}: stopped\n`);
+      return signalExitCode(signal);
     }
     process.stderr.write(`internal error (a bug in iso-build): ${err instanceof Error ? err.stack : String(err)}\n`);
     return ExitCode.Failed;
   }
-}
-
-/** Repeatable options: each occurrence appended. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

@@ -9,10 +9,19 @@ export const ExitCode = {
   Usage: 2,
   /** The built or published artifact did not pass verification. */
   Verification: 3,
-  /** SIGINT / SIGTERM. */
+  /** SIGINT (128 + 2, the shell's convention for a process killed by a signal). */
   Interrupted: 130,
+  /** SIGTERM (128 + 15). */
+  Terminated: 143,
+  /** SIGHUP (128 + 1). */
+  HangUp: 129,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The exit code for a run stopped by `signal`: 128 + its number, as a shell reports a process the signal killed. */
+export function signalExitCode(signal: NodeJS.Signals): ExitCode {
+  return signal === 'SIGTERM' ? ExitCode.Terminated : signal === 'SIGHUP' ? ExitCode.HangUp : ExitCode.Interrupted;
+}
 
 export class IsoBuildError extends Error {
   readonly hint: string | undefined;

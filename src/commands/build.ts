@@ -1,4 +1,5 @@
 /** `iso-build build VERSION`: checks the inputs before any work, then runs the pipeline (src/pipeline) once or twice. */
+import { reportBuild } from '../build-result.js';
 import { resolveCacheDir } from '../cache-dir.js';
 import { usageError } from '../errors.js';
 import { DEFAULT_PROFILE, loadProfile } from '../profile/load.js';
@@ -6,6 +7,7 @@ import { checkSigningKey, signingKey } from '../release/signing-key.js';
 import { checkPrograms } from '../tools/programs.js';
 import { requiredPrograms } from '../pipeline/build-pipeline.js';
 import { createInputs } from '../pipeline/inputs.js';
+import type { BuildInputs } from '../context.js';
 import { sourceDateEpoch } from '../pipeline/release-epoch.js';
 import { runBuild } from '../pipeline/run.js';
 import { validateVersion } from '../pipeline/version.js';
@@ -21,6 +23,8 @@ export interface BuildOptions {
   force?: boolean;
   /** Build twice in separate work directories and fail (naming the first differing file) unless the ISOs are identical. */
   checkReproducible?: boolean;
+  /** Print the result as JSON (build-result.ts). */
+  json?: boolean;
 }
 
 export async function buildCommand(version: string, opts: BuildOptions): Promise<number> {
@@ -40,14 +44,16 @@ export async function buildCommand(version: string, opts: BuildOptions): Promise
   if (opts.checkReproducible) {
     const { checkReproducible } = await import('../pipeline/reproducible.js');
     const { ctx, isoSha256 } = await checkReproducible(profile, version, { ...inputOptions, keepWork: opts.keepWork });
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
-    process.stdout.write(`\n${ctx.outputIso}\n  sha256 ${isoSha256}\n  reproducible: a second build in another work directory gave the same sha256 (${secs} s for both)\n`);
+    reportBuild({ ...finished(ctx, isoSha256, started), reproducible: true }, opts.json === true);
     return 0;
   }
   const ctx = await createInputs(profile, version, inputOptions);
   started = Date.now();
   const { isoSha256 } = await runBuild(ctx, { keepWork: opts.keepWork });
-  const secs = ((Date.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`\n${ctx.outputIso}\n  sha256 ${isoSha256}\n  built in ${secs} s; log: ${ctx.log.path}\n`);
+  reportBuild(finished(ctx, isoSha256, started), opts.json === true);
   return 0;
+}
+
+function finished(ctx: BuildInputs, isoSha256: string, started: number): Parameters<typeof reportBuild>[0] {
+  return { version: ctx.version, profileFile: ctx.profile.file, outputIso: ctx.outputIso, outputDir: ctx.outputDir, isoSha256, logPath: ctx.log.path, seconds: (Date.now() - started) / 1000 };
 }

@@ -16,6 +16,7 @@ import { verifyPayload } from '../packages/verify.js';
 import { extractTargetAptState } from '../packages/target.js';
 import { DEFAULT_PROFILE, loadProfile } from '../profile/load.js';
 import type { PackagesOptions, Profile } from '../profile/schema.js';
+import { result, resultJson } from '../output.js';
 
 export interface FetchOptions {
   profile?: string;
@@ -189,23 +190,50 @@ export async function packagesVerifyCommand(dir: string): Promise<number> {
   return 0;
 }
 
-export function packagesListCommand(dir: string): number {
+/** `packages list --json` (docs/cli-json.md). */
+export interface PackagesListResult {
+  dir: string;
+  product: string;
+  debs: { package: string; version: string; architecture: string }[];
+  images: { ref: string; digest: string }[];
+  charts: { name: string; version: string }[];
+  files: number;
+  bytes: number;
+}
+
+export function packagesListCommand(dir: string, opts: { json?: boolean } = {}): number {
   const root = resolve(dir);
   if (!existsSync(join(root, MANIFEST_NAME))) throw usageError(`${dir} has no ${MANIFEST_NAME}`, 'pass a payload directory, e.g. <rootfs>/opt/novasphere/packages');
   const read = (p: string): string => (existsSync(join(root, p)) ? readFileSync(join(root, p), 'utf8') : '');
-  const out: string[] = [];
-  for (const stanza of read('system/Packages').split(/\n\s*\n/).filter((s) => s.trim())) {
-    out.push(`deb    ${controlField(stanza, 'Package') ?? '?'} ${controlField(stanza, 'Version') ?? '?'} ${controlField(stanza, 'Architecture') ?? '?'}`);
-  }
-  for (const line of read('images/images.txt').split('\n').filter((l) => l.trim() && !l.startsWith('#'))) {
-    const [ref, digest] = line.split(/\s+/);
-    out.push(`image  ${ref ?? '?'} ${digest ?? ''}`);
-  }
-  const index = read('charts/index.yaml');
-  if (index) for (const c of parseChartIndex(index)) out.push(`chart  ${c.name} ${c.version}`);
   const manifest = JSON.parse(read(MANIFEST_NAME)) as PayloadManifest;
-  const bytes = manifest.files.reduce((s, f) => s + f.size, 0);
-  out.push(`${manifest.files.length} files, ${(bytes / 1048576).toFixed(1)} MiB (${manifest.product})`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  const list: PackagesListResult = {
+    dir: root,
+    product: manifest.product,
+    debs: read('system/Packages')
+      .split(/\n\s*\n/)
+      .filter((s) => s.trim())
+      .map((stanza) => ({ package: controlField(stanza, 'Package') ?? '?', version: controlField(stanza, 'Version') ?? '?', architecture: controlField(stanza, 'Architecture') ?? '?' })),
+    images: read('images/images.txt')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .map((line) => {
+        const [ref, digest] = line.split(/\s+/);
+        return { ref: ref ?? '?', digest: digest ?? '' };
+      }),
+    charts: (read('charts/index.yaml') ? parseChartIndex(read('charts/index.yaml')) : []).map((c) => ({ name: c.name, version: c.version })),
+    files: manifest.files.length,
+    bytes: manifest.files.reduce((s, f) => s + f.size, 0),
+  };
+  if (opts.json) {
+    resultJson(list);
+    return 0;
+  }
+  const out = [
+    ...list.debs.map((d) => `deb    ${d.package} ${d.version} ${d.architecture}`),
+    ...list.images.map((i) => `image  ${i.ref} ${i.digest}`),
+    ...list.charts.map((c) => `chart  ${c.name} ${c.version}`),
+    `${list.files} files, ${(list.bytes / 1048576).toFixed(1)} MiB (${list.product})`,
+  ];
+  result(out.join('\n'));
   return 0;
 }

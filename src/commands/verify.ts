@@ -18,12 +18,24 @@ import { checkIsoMd5sums } from '../image/md5sum.js';
 import { LayerStack, detectIsoLayout, openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
+import { isQuiet, result, resultJson, symbol, warning } from '../output.js';
 
 export interface VerifyOptions {
   sums?: string;
   /** A public key file, or a fingerprint / key id in the user's keyring. */
   key?: string;
   expectVersion?: string;
+  /** Print VerifyResult as JSON on stdout. */
+  json?: boolean;
+}
+
+export type VerifyCheck = 'signature' | 'sha256' | 'md5sum' | 'boot' | 'version';
+
+/** `verify --json` (docs/cli-json.md): every check that ran, in order; the first failed one ends the list. */
+export interface VerifyResult {
+  iso: string;
+  ok: boolean;
+  checks: { check: VerifyCheck; ok: boolean; detail: string }[];
 }
 
 const VERSION_IN_NAME = /(v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?|\d{8})\.iso$/;
@@ -32,11 +44,36 @@ function fail(message: string, hint?: string): IsoBuildError {
   return new IsoBuildError(message, { hint, exitCode: ExitCode.Verification });
 }
 
-function ok(line: string): void {
-  process.stdout.write(`✔ ${line}\n`);
+/** The checks of this run, printed as they pass (or collected for --json). */
+class Checks {
+  readonly list: VerifyResult['checks'] = [];
+  /** The check running now: the one a failure belongs to. */
+  current: VerifyCheck = 'sha256';
+  constructor(private readonly json: boolean) {}
+
+  ok(check: VerifyCheck, line: string): void {
+    this.list.push({ check, ok: true, detail: line.replace(/^[\w .]+: /, '') });
+    if (!this.json && !isQuiet()) result(`${symbol('ok')} ${line}`);
+  }
 }
 
 export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<number> {
+  const checks = new Checks(opts.json === true);
+  try {
+    await verifyChecks(iso, opts, checks);
+  } catch (err) {
+    if (opts.json && err instanceof IsoBuildError && err.exitCode === ExitCode.Verification) {
+      resultJson({ iso: resolve(iso), ok: false, checks: [...checks.list, { check: checks.current, ok: false, detail: err.message }] } satisfies VerifyResult);
+    }
+    throw err;
+  }
+  if (opts.json) resultJson({ iso: resolve(iso), ok: true, checks: checks.list } satisfies VerifyResult);
+  else result(`${basename(iso)}: OK`);
+  return 0;
+}
+
+async function verifyChecks(iso: string, opts: VerifyOptions, checks: Checks): Promise<void> {
+  const ok = checks.ok.bind(checks);
   const isoPath = resolve(iso);
   if (!existsSync(isoPath) || !statSync(isoPath).isFile()) throw usageError(`${iso} does not exist or is not a file`);
   const name = basename(isoPath);
@@ -46,6 +83,7 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   }
 
   // 1. Who vouches for SHA256SUMS.
+  checks.current = 'signature';
   const signature = `${sumsPath}.asc`;
   if (existsSync(signature)) {
     const key = opts.key;
@@ -53,14 +91,15 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
     if (!check.ok) {
       throw fail(`signature: ${basename(signature)} does not verify ${basename(sumsPath)}: ${check.reason}`, 'do not use this ISO: download it and SHA256SUMS again from the release page');
     }
-    ok(`signature: ${basename(sumsPath)} is signed by ${check.primaryFingerprint}`);
+    ok('signature', `signature: ${basename(sumsPath)} is signed by ${check.primaryFingerprint}`);
   } else if (opts.key !== undefined) {
     throw fail(`signature: ${signature} is missing, but --key asks for a signed SHA256SUMS`);
   } else {
-    process.stdout.write(`! signature: none (${basename(signature)} not found): the checksums below only detect corruption, not tampering\n`);
+    warning(`signature: none (${basename(signature)} not found): the checksums only detect corruption, not tampering`);
   }
 
   // 2. The ISO is the one SHA256SUMS lists.
+  checks.current = 'sha256';
   const sums = parseSha256Sums(readFileSync(sumsPath, 'utf8'));
   const expected = sums.get(name);
   if (!expected) throw fail(`sha256: ${basename(sumsPath)} has no line for ${name}`, `it lists: ${[...sums.keys()].join(', ') || 'nothing'}`);
@@ -68,36 +107,37 @@ export async function verifyCommand(iso: string, opts: VerifyOptions): Promise<n
   if (actual !== expected) {
     throw fail(`sha256: ${name} has sha256 ${actual}, but ${basename(sumsPath)} says ${expected}`, 'the download is corrupt or was changed: download it again');
   }
-  ok(`sha256: ${name} ${actual}`);
+  ok('sha256', `sha256: ${name} ${actual}`);
 
   // build-manifest.json is only used when SHA256SUMS vouches for it.
   const manifest = trustedManifest(dirname(sumsPath), sums, name);
 
   // 3-5. Read the ISO back, in place (no extraction).
   await withSource(isoPath, async (source) => {
+    checks.current = 'md5sum';
     const image = await IsoImage.open(source);
     const md5 = await checkIsoMd5sums(image);
     if (!md5.present) throw fail('md5sum.txt: the ISO has no md5sum.txt');
     if (md5.problems.length) throw fail(md5.problems[0]!.message);
-    ok(`md5sum.txt: ${md5.ok} files match`);
+    ok('md5sum', `md5sum.txt: ${md5.ok} files match`);
 
+    checks.current = 'boot';
     const platforms = [...new Set((await listBootImages(isoPath)).map((b) => b.platform))].sort();
     const wanted = manifest?.iso.bootPlatforms ?? [];
     const missing = wanted.filter((p) => !platforms.includes(p));
     if (platforms.length === 0 || missing.length) {
       throw fail(`boot records: the ISO has ${platforms.length ? platforms.join(' + ') : 'no El Torito boot image'}${missing.length ? `, missing ${missing.join(', ')}` : ''}`);
     }
-    ok(`boot records: ${platforms.join(' + ')}`);
+    ok('boot', `boot records: ${platforms.join(' + ')}`);
 
+    checks.current = 'version';
     const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
     const { rootfs, version } = await readVersion(image);
     if (wantVersion !== undefined && version !== wantVersion) {
       throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${rootfs} reads "${version}", expected "${wantVersion}"`);
     }
-    ok(`VERSION: ${version} (${rootfs})`);
+    ok('version', `VERSION: ${version} (${rootfs})`);
   });
-  process.stdout.write(`${name}: OK\n`);
-  return 0;
 }
 
 /**

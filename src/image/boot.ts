@@ -9,7 +9,7 @@ export interface BootSummary {
   /** Boot code in the first 440 bytes (isohybrid / GRUB hybrid MBR). */
   mbrBootCode: boolean;
   mbrPartitions: Partition[];
-  /** GPT entries (type as the raw GUID bytes in hex, like xorriso prints them). */
+  /** GPT entries; `type` is the GUID's text form (C12A7328-F81F-11D2-BA4B-00A0C93EC93B), as gdisk and the UEFI spec write it. */
   gptPartitions: Partition[];
   gpt: boolean;
   /** One line: what `iso-build` replays. */
@@ -26,7 +26,18 @@ export interface Partition {
   appended: boolean;
 }
 
-const ESP_GUID = '28732ac11ff8d211ba4b00a0c93ec93b';
+const ESP_GUID = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+
+/**
+ * The text form of a GUID stored on disk (UEFI spec, appendix A): the first three fields are little-endian, the last
+ * two are bytes in order. So the ESP's bytes 28 73 2a c1 1f f8 d2 11 ba 4b ... read C12A7328-F81F-11D2-BA4B-....
+ */
+export function guidText(bytes: Buffer): string {
+  if (bytes.length !== 16) throw new RangeError(`a GUID has 16 bytes, not ${bytes.length}`);
+  const hex = (b: Buffer): string => b.toString('hex').toUpperCase();
+  const le = (start: number, end: number): string => hex(Buffer.from(bytes.subarray(start, end)).reverse());
+  return `${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${hex(bytes.subarray(8, 10))}-${hex(bytes.subarray(10, 16))}`;
+}
 
 export async function bootSummary(iso: IsoImage): Promise<BootSummary> {
   const entries = await iso.bootEntries();
@@ -77,8 +88,9 @@ async function readGpt(iso: IsoImage, header: Buffer): Promise<Partition[]> {
   const out: Partition[] = [];
   for (let i = 0; i < count; i++) {
     const e = array.subarray(i * size, (i + 1) * size);
-    const type = e.subarray(0, 16).toString('hex');
-    if (/^0+$/.test(type)) continue;
+    const typeBytes = e.subarray(0, 16);
+    if (typeBytes.every((b) => b === 0)) continue;
+    const type = guidText(typeBytes);
     const start = Number(e.readBigUInt64LE(32));
     const end = Number(e.readBigUInt64LE(40));
     const name = e.subarray(56, 128).toString('utf16le').replace(/\0.*$/s, '');

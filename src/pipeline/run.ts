@@ -5,7 +5,7 @@
 import { renameSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SCRATCH_DIRS, type BuildInputs } from '../context.js';
-import { ExitCode, IsoBuildError } from '../errors.js';
+import { ExitCode, IsoBuildError, signalExitCode } from '../errors.js';
 import { interruptedBy } from '../lifecycle.js';
 import { copyTreeReflink } from '../tools/cp.js';
 import { mountsUnder, unmountAllUnder } from '../tools/mount.js';
@@ -87,7 +87,7 @@ function explainFailure(err: unknown, ctx: BuildInputs): IsoBuildError {
     const what = err instanceof IsoBuildError ? err.message : 'the build';
     return new IsoBuildError(`${signal}: build stopped (${what}); mounts released, nothing written to ${ctx.outputDir}`, {
       hint: `build log: ${ctx.log.path}`,
-      exitCode: ExitCode.Interrupted,
+      exitCode: signalExitCode(signal),
     });
   }
   if (err instanceof IsoBuildError) {

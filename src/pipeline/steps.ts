@@ -1,5 +1,6 @@
 /** A pipeline step (title, optional skip reason, the work) and their run as one listr2 list, each step timed in the build log. */
-import { Listr, ListrLogger } from 'listr2';
+import { Listr } from 'listr2';
+import { listrOutputOptions } from '../output-listr.js';
 import type { BuildLog } from '../build-log.js';
 import type { Reporter } from './reporter.js';
 
@@ -53,10 +54,8 @@ export async function runSteps(steps: readonly Step[], log: BuildLog): Promise<v
       registerSignalListeners: false, // ours release mounts first (lifecycle.ts)
       renderer: 'default',
       fallbackRenderer: 'simple',
-      fallbackRendererCondition: !process.stdout.isTTY || Boolean(process.env.CI),
-      // Progress goes to stdout; stderr carries only our one error line and its hint.
-      rendererOptions: { collapseSubtasks: false, logger: new ListrLogger({ useIcons: true, toStderr: [] }) },
-      fallbackRendererOptions: { logger: new ListrLogger({ useIcons: true, toStderr: [] }) },
+      // Progress goes to stderr; stdout carries only the result (output.ts).
+      ...listrOutputOptions(),
     },
   ).run();
 }

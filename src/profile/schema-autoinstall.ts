@@ -20,7 +20,8 @@ export const AutoinstallSchema = z
       'Handlebars template (strict: unknown variables are errors; no HTML escaping) of the cloud-init `user-data`, ' +
         'relative to the profile file\'s directory. Its variables are the fields of this section plus `name`, ' +
         '`product`, `version` and `vars`; helper `{{json x}}` writes a quoted YAML scalar. The rendered file must have ' +
-        '`autoinstall:` with `version: 1` and only sections subiquity knows, with the types it accepts.',
+        '`autoinstall:` that subiquity\'s own `autoinstall-schema.json` for `release` accepts (vendored in ' +
+        '`schemas/subiquity/`); an unknown top-level key is a warning, as subiquity (autoinstall version 1) ignores it.',
     ),
     metaData: profilePath()
       .optional()
@@ -32,7 +33,7 @@ export const AutoinstallSchema = z
       .string()
       .regex(RELEASE_PATTERN, 'expected an Ubuntu release such as "22.04"')
       .default('22.04')
-      .describe('Ubuntu release of the base ISO (quote it: `"24.04"`). From 24.04 on the rendered user-data is also written to `/autoinstall.yaml`.'),
+      .describe('Ubuntu release of the base ISO (quote it: `"24.04"`): picks the subiquity schema user-data is checked against (24.04 from 24.04 on, else 22.04). From 24.04 on the rendered user-data is also written to `/autoinstall.yaml`.'),
     hostname: z
       .string()
       .regex(HOSTNAME_PATTERN, 'expected a host name: letters, digits and "-", at most 63 characters')

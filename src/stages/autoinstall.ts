@@ -17,6 +17,7 @@ export function autoinstallSkip(ctx: Pick<BuildInputs, 'profile'>): string | fal
 
 export function autoinstallStage(ctx: BuildInputs, task: Reporter): void {
   const rendered = renderAutoinstall(ctx.profile, ctx.version);
+  for (const w of rendered.warnings) ctx.log.line(`autoinstall: warning: ${w}`);
   const dir = join(ctx.work.tree, NOCLOUD_DIR);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const written = [

@@ -29,7 +29,7 @@ describe.each(VARIANTS)('fixture-%s: build, then boot BIOS and UEFI', needs(requ
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('builds', () => {
-    expect(build.stderr).toBe('');
+    expect(build.stderr).not.toMatch(/^(error|internal error)/m);
     expect(build.code).toBe(0);
     expect(existsSync(iso)).toBe(true);
   });

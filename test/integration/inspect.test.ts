@@ -57,6 +57,21 @@ describe('iso-build inspect', needs(requireTools('mksquashfs', 'xorriso')), () =
     expect(report.md5sum).toMatchObject({ ok: 2, problems: [] });
   });
 
+  it('--json names GPT partition types by their GUID text form', () => {
+    // An appended ESP as xorriso writes it for a UEFI-bootable Ubuntu ISO (-append_partition ... -appended_part_as_gpt).
+    const esp = join(dir, 'esp.img');
+    writeFileSync(esp, Buffer.alloc(64 * 1024));
+    const gptIso = join(dir, 'gpt.iso');
+    const ESP = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+    execFileSync('xorriso', ['-as', 'mkisofs', '-r', '-V', 'GPT', '-o', gptIso, '-append_partition', '2', ESP, esp, '-appended_part_as_gpt', join(dir, 'tree')], { stdio: 'ignore' });
+    const res = runCli(['inspect', gptIso, '--json', '--no-md5']);
+    expect(res.code).toBe(0);
+    const report = JSON.parse(res.stdout) as { boot: { gpt: boolean; gptPartitions: { index: number; type: string }[]; summary: string } };
+    expect(report.boot.gpt).toBe(true);
+    expect(report.boot.gptPartitions).toContainEqual(expect.objectContaining({ index: 2, type: ESP }));
+    expect(report.boot.summary).toMatch(/GPT EFI system partition 2/);
+  });
+
   it('--cat and --ls work as an unprivileged user (no root, no mounts)', needs(requireRoot('switches to user nobody with setpriv')), () => {
     const asNobody = (args: string[]) =>
       spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', CLI, 'inspect', iso, ...args], { cwd: REPO, encoding: 'utf8' });

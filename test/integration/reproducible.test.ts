@@ -70,7 +70,7 @@ describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtu
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('--check-reproducible builds twice, finds the same sha256 and publishes the release', () => {
-    expect(checked.stderr).toBe('');
+    expect(checked.stderr).not.toMatch(/^(error|internal error)/m);
     expect(checked.code).toBe(0);
     expect(checked.stdout).toMatch(/reproducible: a second build in another work directory gave the same sha256/);
     expect(existsSync(join(dir, 'a/release', ISO))).toBe(true);
@@ -78,9 +78,9 @@ describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtu
   });
 
   it('a build in another checkout and work directory, with another TZ, locale and umask, has the same sha256', () => {
-    expect(other.stderr).toBe('');
+    expect(other.stderr).not.toMatch(/^(error|internal error)/m);
     expect(other.code).toBe(0);
-    expect(other.stdout).toContain('SHA256SUMS is not signed: no gpg key named');
+    expect(other.stderr).toContain('SHA256SUMS is not signed: no gpg key named');
     expect(sha256(join(dir, 'b/release', ISO))).toBe(sha256(join(dir, 'a/release', ISO)));
     // the manifests agree on what matters (tool versions are the same host here)
     const manifest = (d: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, d, 'release/build-manifest.json'), 'utf8')) as Record<string, unknown>;
@@ -88,7 +88,7 @@ describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtu
   });
 
   it('a one-byte change of an overlay file changes the sha256 (and the manifest names the input)', () => {
-    expect(changed.stderr).toBe('');
+    expect(changed.stderr).not.toMatch(/^(error|internal error)/m);
     expect(changed.code).toBe(0);
     expect(sha256(join(dir, 'c/release', ISO))).not.toBe(sha256(join(dir, 'a/release', ISO)));
     const inputs = (d: string): { path: string; sha256: string }[] =>

@@ -6,9 +6,11 @@ import { FIXTURES, findmntUnder, fixtureIso, runCli, sh, sha256, tempDir } from 
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 import { fixtureBase, writeProfile, type ProfileDocument } from '../support/profile.js';
 
+/** The error is the last lines of stderr (a build's progress, on stderr too, may come before it). */
 function expectUserError(res: ReturnType<typeof runCli>, message: RegExp): void {
   expect(res.code).toBe(2);
-  const lines = res.stderr.trim().split('\n');
+  const all = res.stderr.trim().split('\n');
+  const lines = all.slice(Math.max(0, all.findIndex((l) => l.startsWith('error: '))));
   expect(lines[0]).toMatch(/^error: /);
   expect(lines[0]).toMatch(message);
   expect(lines.some((l) => l.startsWith('hint: '))).toBe(true);
@@ -66,8 +68,18 @@ describe('user errors', needs(requireRoot(), requireFixtures()), () => {
   });
 
   it('a version that is neither semver with v nor a date', () => {
-    for (const bad of ['1.0.0', 'v1.0', 'latest', '20261350']) {
+    for (const bad of ['1.0.0', 'v1.0', '20261350']) {
       expectUserError(runCli([bad, '--profile', 'profiles/fixture.yaml', ...common('ver')]), /is not a release version/);
     }
+  });
+
+  it('a first word that is neither a verb nor a version is an unknown command, with a did-you-mean', () => {
+    expectUserError(runCli(['frobnicate']), /^error: unknown command "frobnicate"$/);
+    expectUserError(runCli(['latest', '--profile', 'profiles/fixture.yaml']), /^error: unknown command "latest"$/);
+    const typo = runCli(['bild', 'v1.0.0']);
+    expectUserError(typo, /^error: unknown command "bild": did you mean build\?$/);
+    expect(typo.stderr).toMatch(/^hint: commands: build, boot, report, inspect, verify, profile, init, packages/m);
+    expectUserError(runCli(['--quiet', 'bild', 'v1.0.0']), /did you mean build\?$/);
+    expectUserError(runCli(['profile', 'valdate', 'x.yaml']), /^error: unknown command "profile valdate": did you mean profile validate\?$/);
   });
 });

@@ -72,12 +72,11 @@ describe('renderAutoinstall', () => {
 describe('validateUserData', () => {
   const T = 'user-data.yaml.hbs';
   it.each([
-    ['a typo in a section name', 'autoinstall:\n  version: 1\n  pakages: [a]\n', /^user-data\.yaml\.hbs: rendered line 3: unknown key "pakages" at autoinstall \(expected one of: version, /, /did you mean "packages"\?; the rendered line 3 is: pakages: \[a\]/],
     ['a string where a list is expected', 'autoinstall:\n  version: 1\n  packages: nginx\n', /^user-data\.yaml\.hbs: rendered line 3: autoinstall\.packages: expected a list, got "nginx"$/, /line 3 is: packages: nginx/],
-    ['a wrong version', 'autoinstall:\n  version: 2\n', /rendered line 2: autoinstall\.version: expected one of: 1, got 2/, /./],
+    ['a wrong version', 'autoinstall:\n  version: 2\n', /rendered line 2: autoinstall\.version: must be <= 1, got 2/, /./],
     ['no version', 'autoinstall:\n  locale: C\n', /rendered line 2: autoinstall\.version: missing required key/, /./],
     ['a bad nested type', 'autoinstall:\n  version: 1\n  ssh:\n    install-server: "yes"\n', /rendered line 4: autoinstall\.ssh\["install-server"\]: expected true or false, got "yes"/, /./],
-    ['a bad command', 'autoinstall:\n  version: 1\n  late-commands:\n    - {a: 1}\n', /rendered line 4: autoinstall\["late-commands"\]\[0\]: expected a command: a string or a list of strings/, /./],
+    ['a bad command', 'autoinstall:\n  version: 1\n  late-commands:\n    - {a: 1}\n', /rendered line 4: autoinstall\["late-commands"\]\[0\]: expected a string or a list, got a mapping/, /./],
     ['invalid YAML', 'autoinstall:\n  version: 1\n  locale: [\n', /^user-data\.yaml\.hbs: rendered line \d+: invalid YAML/, /./],
   ])('refuses %s', (_what, text, message, hint) => {
     const err = caught(() => validateUserData(T, text));
@@ -85,12 +84,47 @@ describe('validateUserData', () => {
     expect(err.hint).toMatch(hint);
   });
 
+  it('refuses, like subiquity, what its schema for the release refuses', () => {
+    // identity has additionalProperties: false in both schemas
+    expect(caught(() => validateUserData(T, 'autoinstall:\n  version: 1\n  identity: {hostname: h, username: u, password: p, shell: /bin/sh}\n')).message).toMatch(
+      /rendered line 3: unknown key "shell" at autoinstall\.identity/,
+    );
+    // a list of commands inside late-commands must hold strings
+    expect(caught(() => validateUserData(T, 'autoinstall:\n  version: 1\n  late-commands:\n    - [1, 2]\n')).message).toMatch(/autoinstall\["late-commands"\]\[0\]\[0\]: expected a string, got 1/);
+  });
+
+  it('an unknown top-level key is a warning with a did-you-mean, not an error (subiquity, autoinstall version 1)', () => {
+    const warnings = validateUserData(T, 'autoinstall:\n  version: 1\n  pakages: [a]\n');
+    expect(warnings).toEqual([expect.stringMatching(/^user-data\.yaml\.hbs: rendered line 3: unknown key "pakages" at autoinstall: subiquity \(autoinstall version 1\) ignores it \(did you mean "packages"\?\)$/)]);
+  });
+
+  it('follows the schema of the target release: 24.04 sections are unknown (a warning) for 22.04', () => {
+    const text = 'autoinstall:\n  version: 1\n  codecs: {install: true}\n  oem: {install: auto}\n';
+    expect(validateUserData(T, text, '24.04')).toEqual([]);
+    expect(validateUserData(T, text, '22.04')).toEqual([
+      expect.stringMatching(/rendered line 3: unknown key "codecs"/),
+      expect.stringMatching(/rendered line 4: unknown key "oem"/),
+    ]);
+    // and their types are checked where the release knows them
+    expect(caught(() => validateUserData(T, 'autoinstall:\n  version: 1\n  codecs: {install: "yes"}\n', '24.04')).message).toMatch(/autoinstall\.codecs\.install: expected true or false, got "yes"/);
+  });
+
+  it('accepts what subiquity accepts and the hand-copied schema refused, and the other way round', () => {
+    // drivers.install is not required, ssh takes keys it does not know
+    expect(validateUserData(T, 'autoinstall:\n  version: 1\n  drivers: {}\n  ssh: {install-server: true, x-note: 1}\n', '24.04')).toEqual([]);
+    // kernel needs a package or a flavor (subiquity's oneOf)
+    expect(caught(() => validateUserData(T, 'autoinstall:\n  version: 1\n  kernel: {}\n')).message).toMatch(/rendered line 3: autoinstall\.kernel(\.package|\.flavor)?: missing required key/);
+    // 22.04's source section requires search_drivers; 24.04's does not
+    expect(caught(() => validateUserData(T, 'autoinstall:\n  version: 1\n  source: {id: ubuntu-server}\n', '22.04')).message).toMatch(/autoinstall\.source\.search_drivers: missing required key/);
+    expect(validateUserData(T, 'autoinstall:\n  version: 1\n  source: {id: ubuntu-server}\n', '24.04')).toEqual([]);
+  });
+
   it('refuses user-data without autoinstall', () => {
     expect(caught(() => validateUserData(T, '#cloud-config\nusers: []\n')).message).toContain('no top-level "autoinstall:" section');
   });
 
   it('accepts a full autoinstall and other cloud-config keys', () => {
-    expect(() =>
+    expect(
       validateUserData(
         T,
         `#cloud-config
@@ -106,7 +140,8 @@ autoinstall:
   oem: {install: auto}
   user-data: {disable_root: false}
 `.replace('[true, ', '["true", '),
+        '24.04',
       ),
-    ).not.toThrow();
+    ).toEqual([]);
   });
 });

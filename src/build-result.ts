@@ -1,0 +1,80 @@
+/**
+ * What `iso-build VERSION` prints when it is done: the ISO, its sha256 and the log for a person, or (with --json) the
+ * BuildResult below for a script (shape documented in docs/cli-json.md). Stage timings and warnings are read from the
+ * build log, which records both as they happen.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { result, resultJson, warning } from './output.js';
+
+export interface BuildResult {
+  version: string;
+  profile: string;
+  iso: string;
+  sha256: string;
+  bytes: number;
+  outputDir: string;
+  /** Every file of the release directory (the ISO, SHA256SUMS, build-manifest.json, ...), absolute, sorted. */
+  artifacts: string[];
+  log: string;
+  seconds: number;
+  stages: { title: string; seconds: number }[];
+  warnings: string[];
+  /** With --check-reproducible: a second build gave the same sha256. */
+  reproducible?: boolean;
+}
+
+/** `stage "TITLE" took N s` lines (commands/build.ts writes one per stage). */
+const STAGE_LINE = /^stage "(.*)" took (\d+(?:\.\d+)?) s$/;
+/** The log's warning convention: `warning: ...`, or `<what>: warning: ...`. */
+const WARNING_LINE = /^(?:[\w .-]+: )?warning: /;
+
+export function readBuildLog(text: string): Pick<BuildResult, 'stages' | 'warnings'> {
+  const stages: BuildResult['stages'] = [];
+  const warnings: string[] = [];
+  for (const line of text.split('\n')) {
+    const stage = STAGE_LINE.exec(line);
+    if (stage) stages.push({ title: stage[1]!, seconds: Number(stage[2]) });
+    else if (WARNING_LINE.test(line)) warnings.push(line);
+  }
+  return { stages, warnings };
+}
+
+export interface FinishedBuild {
+  version: string;
+  profileFile: string;
+  outputIso: string;
+  outputDir: string;
+  isoSha256: string;
+  logPath: string;
+  seconds: number;
+  reproducible?: boolean;
+}
+
+export function buildResult(b: FinishedBuild): BuildResult {
+  return {
+    version: b.version,
+    profile: b.profileFile,
+    iso: b.outputIso,
+    sha256: b.isoSha256,
+    bytes: statSync(b.outputIso).size,
+    outputDir: b.outputDir,
+    artifacts: readdirSync(b.outputDir).sort().map((name) => join(b.outputDir, name)),
+    log: b.logPath,
+    seconds: Number(b.seconds.toFixed(3)),
+    ...readBuildLog(readFileSync(b.logPath, 'utf8')),
+    ...(b.reproducible === undefined ? {} : { reproducible: b.reproducible }),
+  };
+}
+
+/** Prints the result of a finished build: warnings on stderr, the result on stdout. */
+export function reportBuild(b: FinishedBuild, json: boolean): void {
+  const r = buildResult(b);
+  for (const w of r.warnings) warning(w);
+  if (json) {
+    resultJson(r);
+    return;
+  }
+  const how = r.reproducible ? `reproducible: a second build in another work directory gave the same sha256 (${r.seconds.toFixed(1)} s for both)` : `built in ${r.seconds.toFixed(1)} s; log: ${r.log}`;
+  result(`${r.iso}\n  sha256 ${r.sha256}\n  ${how}`);
+}

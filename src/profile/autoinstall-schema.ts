@@ -1,0 +1,147 @@
+/**
+ * The `autoinstall:` section checked the way subiquity checks it, with subiquity's own JSON schema for the target
+ * release (vendored in schemas/subiquity/, source and revision in its README). Order as in subiquity's
+ * `SubiquityServer.validate_autoinstall` (subiquity/server/server.py, branch ubuntu/noble): its base schema (version,
+ * interactive-sections), then unknown top-level keys, which autoinstall version 1 logs as a warning and drops
+ * (`_enforce_top_level_keys`), then every known section against its schema.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { packageRoot } from '../package-root.js';
+import { closestKey } from './issues.js';
+import type { Problem } from './source.js';
+
+/** subiquity's `SubiquityServer.base_schema`, checked before anything else. */
+const BASE_SCHEMA = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer', minimum: 1, maximum: 1 },
+    'interactive-sections': { type: 'array', items: { type: 'string' } },
+  },
+  required: ['version'],
+  additionalProperties: true,
+} as const;
+
+export type SchemaRelease = '22.04' | '24.04';
+
+/** The vendored schema for an Ubuntu release: 24.04's from 24.04 on, else 22.04's (the oldest this project targets). */
+function schemaRelease(release: string): SchemaRelease {
+  const [major = 0] = release.split('.').map(Number);
+  return major >= 24 ? '24.04' : '22.04';
+}
+
+interface Compiled {
+  base: ValidateFunction;
+  sections: ValidateFunction;
+  known: string[];
+}
+
+const compiled = new Map<SchemaRelease, Compiled>();
+
+function compile(release: SchemaRelease): Compiled {
+  const hit = compiled.get(release);
+  if (hit) return hit;
+  const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas/subiquity', `autoinstall-schema-${release}.json`), 'utf8')) as { properties: Record<string, unknown> };
+  // As python-jsonschema's validate(), which subiquity calls: keywords it does not know are ignored (strict: false)
+  // and `format` (proxy's "uri") is not asserted without a format checker (validateFormats: false).
+  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  const c = {
+    base: ajv.compile(BASE_SCHEMA),
+    sections: ajv.compile(schema),
+    known: [...new Set([...Object.keys(schema.properties), ...Object.keys(BASE_SCHEMA.properties)])],
+  };
+  compiled.set(release, c);
+  return c;
+}
+
+export interface AutoinstallCheck {
+  /** Errors, each at a path below the user-data root (`['autoinstall', 'packages']`). */
+  problems: Problem[];
+  /** Unknown top-level keys: subiquity warns and ignores them. */
+  warnings: Problem[];
+}
+
+const TYPES: Record<string, string> = { array: 'a list', object: 'a mapping', string: 'a string', boolean: 'true or false', integer: 'an integer', number: 'a number', null: 'an empty value' };
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  return String(value);
+}
+
+/** `autoinstall.ssh["install-server"]`, `autoinstall["late-commands"][0]`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(seg)) ? `${i === 0 ? '' : '.'}${String(seg)}` : `[${JSON.stringify(String(seg))}]`))
+    .join('');
+}
+
+function pointerPath(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const seg of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[seg];
+  }
+  return value;
+}
+
+function problemOf(error: ErrorObject, config: unknown): Problem {
+  const at = pointerPath(error.instancePath);
+  const path = ['autoinstall', ...at];
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { path, text: `${formatPath([...path, String(params.missingProperty)])}: missing required key` };
+    case 'additionalProperties':
+      return { path: [...path, String(params.additionalProperty)], at: 'key', text: `unknown key "${String(params.additionalProperty)}" at ${formatPath(path)}` };
+    case 'type': {
+      const types = String(params.type).split(',').map((t) => TYPES[t] ?? t);
+      return { path, text: `${formatPath(path)}: expected ${types.join(' or ')}, got ${describeValue(valueAt(config, at))}` };
+    }
+    case 'enum':
+      return { path, text: `${formatPath(path)}: expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(valueAt(config, at))}` };
+    case 'const':
+      return { path, text: `${formatPath(path)}: expected ${JSON.stringify(params.allowedValue)}, got ${describeValue(valueAt(config, at))}` };
+    default:
+      return { path, text: `${formatPath(path)}: ${error.message ?? error.keyword}, got ${describeValue(valueAt(config, at))}` };
+  }
+}
+
+/** The errors ajv reports for one value: the specific ones, not the oneOf/anyOf that summarizes its branches. */
+function specific(errors: readonly ErrorObject[]): ErrorObject[] {
+  const summary = new Set(['oneOf', 'anyOf', 'if']);
+  const detailed = errors.filter((e) => !summary.has(e.keyword));
+  return detailed.length > 0 ? detailed : [...errors];
+}
+
+/** Checks the value of `autoinstall:` for an Ubuntu release. */
+export function checkAutoinstall(config: unknown, release: string): AutoinstallCheck {
+  const c = compile(schemaRelease(release));
+  if (!c.base(config)) return { problems: specific(c.base.errors ?? []).map((e) => problemOf(e, config)), warnings: [] };
+  const all = config as Record<string, unknown>;
+  const unknown = Object.keys(all).filter((k) => !c.known.includes(k));
+  const warnings = unknown.map((key): Problem => {
+    const like = closestKey(key, c.known);
+    return {
+      path: ['autoinstall', key],
+      at: 'key',
+      text: `unknown key "${key}" at autoinstall: subiquity (autoinstall version 1) ignores it`,
+      hint: like === undefined ? `subiquity ${schemaRelease(release)} knows: ${c.known.join(', ')}` : `did you mean "${like}"?`,
+    };
+  });
+  const known = Object.fromEntries(Object.entries(all).filter(([k]) => c.known.includes(k)));
+  const problems = c.sections(known) ? [] : specific(c.sections.errors ?? []).map((e) => problemOf(e, known));
+  return { problems, warnings };
+}
