@@ -218,7 +218,9 @@ describe('boot the fixture ISO (BIOS and UEFI, TCG)', needs(requireFile(fixtureI
     expect(out[0]).toMatch(/^bios\/tcg {2}matched after .* line: NOVASPHERE-VERSION: <absent>$/);
     expect(out[1]).toMatch(/^uefi\/tcg {2}matched after .* line: NOVASPHERE-VERSION: <absent>$/);
     expect(code).toBe(0);
-    expect(readFileSync(join(dir, `${basename(fixtureIso)}.uefi.serial.log`), 'utf8')).toContain('FIXTURE-DONE');
+    // boot returns at the match (issue 17): what the guest prints after it (FIXTURE-DONE) may not be in the log yet;
+    // --wait-poweroff is tested on its own.
+    expect(readFileSync(join(dir, `${basename(fixtureIso)}.uefi.serial.log`), 'utf8')).toContain('NOVASPHERE-VERSION: ');
   });
 
   it('a marker the fixture never prints, short timeout (its TCG boot takes 13+ s): timeout, exit code non-zero', async () => {
