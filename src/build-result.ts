@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { result, resultJson, warning } from './output.js';
+import { parseTimeline } from './pipeline/timing-log.js';
 
 export interface BuildResult {
   version: string;
@@ -24,20 +25,14 @@ export interface BuildResult {
   reproducible?: boolean;
 }
 
-/** `stage "TITLE" took N s` lines (commands/build.ts writes one per stage). */
-const STAGE_LINE = /^stage "(.*)" took (\d+(?:\.\d+)?) s$/;
 /** The log's warning convention: `warning: ...`, or `<what>: warning: ...`. */
 const WARNING_LINE = /^(?:[\w .-]+: )?warning: /;
 
-export function readBuildLog(text: string): Pick<BuildResult, 'stages' | 'warnings'> {
-  const stages: BuildResult['stages'] = [];
-  const warnings: string[] = [];
-  for (const line of text.split('\n')) {
-    const stage = STAGE_LINE.exec(line);
-    if (stage) stages.push({ title: stage[1]!, seconds: Number(stage[2]) });
-    else if (WARNING_LINE.test(line)) warnings.push(line);
-  }
-  return { stages, warnings };
+function readBuildLog(text: string): Pick<BuildResult, 'stages' | 'warnings'> {
+  return {
+    stages: parseTimeline(text).stages.map(({ title, seconds }) => ({ title, seconds })),
+    warnings: text.split('\n').filter((line) => WARNING_LINE.test(line)),
+  };
 }
 
 export interface FinishedBuild {
@@ -51,7 +46,7 @@ export interface FinishedBuild {
   reproducible?: boolean;
 }
 
-export function buildResult(b: FinishedBuild): BuildResult {
+function buildResult(b: FinishedBuild): BuildResult {
   return {
     version: b.version,
     profile: b.profileFile,

@@ -11,6 +11,7 @@ import { copyTreeReflink } from '../tools/cp.js';
 import { mountsUnder, unmountAllUnder } from '../tools/mount.js';
 import { buildPipeline, prefetchStages } from './build-pipeline.js';
 import { runSteps } from './steps.js';
+import { pipelineLine } from './timing-log.js';
 
 export interface BuildOutcome {
   isoSha256: string;
@@ -18,7 +19,7 @@ export interface BuildOutcome {
 
 /** Builds from `ctx`; on failure releases everything and throws the explained error. */
 export async function runBuild(ctx: BuildInputs, opts: { keepWork?: boolean }): Promise<BuildOutcome> {
-  ctx.log.line(`pipeline starts ${(performance.now() / 1000).toFixed(3)} s after the process started`);
+  ctx.log.line(pipelineLine('starts'));
   prefetchStages();
   const pipeline = buildPipeline(ctx);
   try {
@@ -40,7 +41,7 @@ export async function runBuild(ctx: BuildInputs, opts: { keepWork?: boolean }): 
   } else {
     for (const dir of SCRATCH_DIRS) rmSync(ctx.work[dir], { recursive: true, force: true });
   }
-  ctx.log.line(`pipeline done ${(performance.now() / 1000).toFixed(3)} s after the process started`);
+  ctx.log.line(pipelineLine('done'));
   return { isoSha256: pipeline.isoSha256() };
 }
 

@@ -3,6 +3,7 @@ import { Listr } from 'listr2';
 import { listrOutputOptions } from '../output-listr.js';
 import type { BuildLog } from '../build-log.js';
 import type { Reporter } from './reporter.js';
+import { stageTimingLine } from './timing-log.js';
 
 export interface Step {
   title: string;
@@ -45,7 +46,7 @@ export async function runSteps(steps: readonly Step[], log: BuildLog): Promise<v
           await s.run(task);
         } finally {
           // Where a slow build spends its time, without a profiler.
-          log.line(`stage "${s.title}" took ${((performance.now() - t0) / 1000).toFixed(3)} s`);
+          log.line(stageTimingLine(s.title, performance.now() - t0));
         }
       },
     })),

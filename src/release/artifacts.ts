@@ -10,7 +10,7 @@ import { previousRelease, renderNotes } from './notes.js';
 import { MANIFEST_NAME, NOTES_NAME, SIGNATURE_NAME, SUMS_NAME } from '../product.js';
 import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
 import { signingKey } from './signing-key.js';
-import { parseTimeline } from './report-data.js';
+import { parseTimeline } from '../pipeline/timing-log.js';
 import { writeReport } from './report.js';
 import { REPORT_NAME } from '../product.js';
 import type { BuildInputs } from '../context.js';

@@ -1,6 +1,6 @@
 /**
  * What release/<version>/report.html shows, gathered without mounting or extracting anything: the stage timeline from
- * the build log's timing lines (src/commands/build.ts `timed`), the size of each part of the ISO read in place
+ * the build log's timing lines (src/pipeline/timing-log.ts), the size of each part of the ISO read in place
  * (src/image/iso9660.ts, squashfs layers through src/image/rootfs.ts), the payload list with digests (the payload's
  * manifest.json and images.txt inside the rootfs) and the package changes against the previous release
  * (build-manifest.json of this and the previous release directory).
@@ -14,22 +14,10 @@ import { MANIFEST_NAME as PAYLOAD_MANIFEST_NAME } from '../packages/manifest.js'
 import { PAYLOAD_DIR } from '../packages/payload.js';
 import { diffPackages, previousRelease, type PackageChanges } from './notes.js';
 import type { BuildManifest } from './manifest.js';
+import type { Timeline } from '../pipeline/timing-log.js';
 
 /** Where `packages.onIso` copies the payload in the ISO tree (src/stages/packages.ts ISO_PAYLOAD_DIR). */
 const ISO_PAYLOAD_PREFIX = '/novasphere/packages/';
-
-export interface StageTiming {
-  title: string;
-  /** Seconds since the pipeline started (stages run one after the other). */
-  start: number;
-  seconds: number;
-}
-
-export interface Timeline {
-  stages: StageTiming[];
-  /** Wall time of the whole pipeline, when the log has its `pipeline done` line. */
-  totalSeconds?: number;
-}
 
 /** The kinds of payload file the size breakdown and the payload list tell apart. */
 export type PayloadKind = 'deb' | 'image' | 'chart' | 'other';
@@ -66,30 +54,6 @@ export interface ReportData {
   payload: PayloadEntry[];
   previous?: { version: string; changes: PackageChanges };
   packageCount: number;
-}
-
-const STAGE_LINE = /^stage "(.*)" took (\d+(?:\.\d+)?) s$/;
-const PIPELINE_LINE = /^pipeline (starts|done) (\d+(?:\.\d+)?) s after the process started$/;
-
-/** The stage timeline of a build log: `stage "TITLE" took N s` lines, in order, and the pipeline's start and end. */
-export function parseTimeline(log: string): Timeline {
-  const stages: StageTiming[] = [];
-  let start: number | undefined;
-  let done: number | undefined;
-  let at = 0;
-  for (const line of log.split('\n')) {
-    const stage = STAGE_LINE.exec(line);
-    if (stage) {
-      const seconds = Number(stage[2]);
-      stages.push({ title: stage[1]!, start: at, seconds });
-      at += seconds;
-      continue;
-    }
-    const pipeline = PIPELINE_LINE.exec(line);
-    if (pipeline?.[1] === 'starts') start = Number(pipeline[2]);
-    else if (pipeline?.[1] === 'done') done = Number(pipeline[2]);
-  }
-  return { stages, totalSeconds: start !== undefined && done !== undefined ? Math.max(0, done - start) : undefined };
 }
 
 export function payloadKind(path: string): PayloadKind {

@@ -3,7 +3,8 @@
  * forbids loading anything), readable offline on the air-gapped site. The data it shows is embedded as JSON too
  * (`<script type="application/json">`, never executed), so `iso-build report DIR` can redraw it without the build log.
  */
-import type { PayloadKind, ReportData, SizePart, Timeline } from './report-data.js';
+import type { PayloadKind, ReportData, SizePart } from './report-data.js';
+import type { Timeline } from '../pipeline/timing-log.js';
 
 export const REPORT_DATA_ID = 'iso-build-report-data';
 

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { usageError } from '../errors.js';
 import { sha256File } from '../file-hash.js';
 import { MANIFEST_NAME, readManifest, type BuildManifest } from './manifest.js';
-import { collectReportData, parseTimeline, type Timeline } from './report-data.js';
+import { collectReportData } from './report-data.js';
+import { parseTimeline, type Timeline } from '../pipeline/timing-log.js';
 import { embeddedReportData, renderReport } from './report-html.js';
 
 import { REPORT_NAME } from '../product.js';

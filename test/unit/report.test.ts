@@ -1,6 +1,7 @@
 /** report.html pieces without a build: the timeline parser, payload kinds, escaping and the embedded data round trip. */
 import { describe, expect, it } from 'vitest';
-import { parseTimeline, payloadKind, type ReportData } from '../../src/release/report-data.js';
+import { payloadKind, type ReportData } from '../../src/release/report-data.js';
+import { parseTimeline } from '../../src/pipeline/timing-log.js';
 import { embeddedReportData, humanBytes, renderReport } from '../../src/release/report-html.js';
 
 const LOG = [
