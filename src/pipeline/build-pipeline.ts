@@ -14,6 +14,7 @@ import type { VerifiedBase } from '../stages/verify-base.js';
 import type { VerifiedIso } from '../stages/verify-iso.js';
 import { PROGRAMS, type Program } from '../tools/programs.js';
 import { Slot, type Step } from './steps.js';
+import { applyOverlaySkip, autoinstallSkip, bootMenuSkip, bringupSkip, chrootCommandsSkip, hooksSkip, packagesSkip } from '../stages/skips.js';
 import type { Profile } from '../profile/schema.js';
 
 /** The stage modules, in pipeline order. */
@@ -49,11 +50,13 @@ export function prefetchStages(): void {
  * checked before any work (tools/programs.ts), so a missing one fails at once naming its Debian package.
  */
 export function requiredPrograms(profile: Profile, opts: { signing: boolean; keepWork?: boolean; checkReproducible?: boolean }): Program[] {
-  const p = profile.packages;
-  const payload = p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0);
-  const inChroot = profile.chroot.commands.length > 0 || profile.hooks['pre-customize'].length > 0 || profile.hooks['post-customize'].length > 0;
-  const menus = profile.bootMenu !== false && (profile.autoinstall !== undefined || profile.bootMenu !== undefined);
-  const onHost = profile.hooks['pre-repack'].length > 0 || profile.hooks['post-build'].length > 0;
+  // The stages' own skip rules (stages/skips.ts) say which of them run.
+  const ctx = { profile };
+  const runs = (...skips: (string | false)[]): boolean => skips.some((reason) => reason === false);
+  const payload = runs(packagesSkip(ctx));
+  const inChroot = runs(chrootCommandsSkip(ctx), hooksSkip(ctx, 'pre-customize'), hooksSkip(ctx, 'post-customize'));
+  const menus = runs(bootMenuSkip(ctx));
+  const onHost = runs(hooksSkip(ctx, 'pre-repack'), hooksSkip(ctx, 'post-build'));
   return [
     ...PROGRAMS.digest, // Verify base ISO (openssl), Regenerate md5sum.txt, Verify the new ISO
     ...PROGRAMS.xorriso, // Extract ISO tree, Rebuild ISO, Verify the new ISO
@@ -85,17 +88,15 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
   const iso = new Slot<VerifiedIso>('the verified ISO');
 
-  // Up to the stage-cache point a cache hit skips the stage; after it the build works in the view above the cached layer.
-  const beforeCache = (reason: () => Promise<string | false>) => async (): Promise<string | false> =>
-    unpacked.get().fromCache ? 'reused from the stage cache' : reason();
-  const hooks = (point: HookPoint, view: () => string, skip?: (reason: () => Promise<string | false>) => () => Promise<string | false>): Step => {
-    const reason = async (): Promise<string | false> => (await stages.hooks()).hooksSkip(ctx, point);
-    return {
-      title: `Run ${point} hooks`,
-      skip: skip ? skip(reason) : reason,
-      run: async (t) => (await stages.hooks()).hooksStage(ctx, point, view(), t),
-    };
-  };
+  // The skip rules read only the profile (stages/skips.ts). Up to the stage-cache point a cache hit skips the stage
+  // too; after it the build works in the view above the cached layer.
+  const always = (reason: string | false) => (): string | false => reason;
+  const beforeCache = (reason: string | false) => (): string | false => (unpacked.get().fromCache ? 'reused from the stage cache' : reason);
+  const hooks = (point: HookPoint, view: () => string, skip = always): Step => ({
+    title: `Run ${point} hooks`,
+    skip: skip(hooksSkip(ctx, point)),
+    run: async (t) => (await stages.hooks()).hooksStage(ctx, point, view(), t),
+  });
   // The rootfs at the stage-cache point: the one this build saved, or the one a cache hit brought.
   const atCachePoint = (): CachedRootfs => unpacked.get().fromCache ?? saved.get();
   const afterCacheView = (): string => atCachePoint().view;
@@ -109,28 +110,28 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     hooks('pre-customize', () => unpacked.get().view, beforeCache),
     {
       title: 'Run chroot commands',
-      skip: beforeCache(async () => (await stages.chrootCommands()).chrootCommandsSkip(ctx)),
+      skip: beforeCache(chrootCommandsSkip(ctx)),
       run: async (t) => (await stages.chrootCommands()).chrootCommandsStage(ctx, unpacked.get().view, t),
     },
     {
       title: 'Build the offline package payload',
-      skip: beforeCache(async () => (await stages.packages()).packagesSkip(ctx)),
+      skip: beforeCache(packagesSkip(ctx)),
       run: async (t) => (await stages.packages()).packagesStage(ctx, unpacked.get().view, t),
     },
     {
       title: 'Verify the package payload',
-      skip: async () => (await stages.packages()).packagesSkip(ctx),
+      skip: always(packagesSkip(ctx)),
       run: async (t) => (await stages.packages()).packagesVerifyStage(ctx, unpacked.get().view, t),
     },
     {
       title: 'Save the customized rootfs to the stage cache',
-      skip: () => (unpacked.get().fromCache ? 'reused from the stage cache' : false),
+      skip: beforeCache(false),
       run: async (t) => saved.set(await (await stages.rootfsCache()).saveRootfsCacheStage(ctx, layout.get(), unpacked.get(), t)),
     },
     // After the cache point: changing an overlay file or the version does not run apt or the chroot commands again.
     {
       title: 'Apply overlay files',
-      skip: async () => (await stages.applyOverlay()).applyOverlaySkip(ctx),
+      skip: always(applyOverlaySkip(ctx)),
       run: async (t) => (await stages.applyOverlay()).applyOverlayStage(ctx, afterCacheView(), t),
     },
     hooks('post-customize', afterCacheView),
@@ -140,17 +141,17 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     },
     {
       title: 'Write the first-boot bring-up',
-      skip: async () => (await stages.bringup()).bringupSkip(ctx),
+      skip: always(bringupSkip(ctx)),
       run: async (t) => (await stages.bringup()).bringupStage(ctx, afterCacheView(), t),
     },
     {
       title: 'Write autoinstall (nocloud user-data, meta-data)',
-      skip: async () => (await stages.autoinstall()).autoinstallSkip(ctx),
+      skip: always(autoinstallSkip(ctx)),
       run: async (t) => (await stages.autoinstall()).autoinstallStage(ctx, t),
     },
     {
       title: 'Edit the boot menu',
-      skip: async () => (await stages.bootMenu()).bootMenuSkip(ctx),
+      skip: always(bootMenuSkip(ctx)),
       run: async (t) => (await stages.bootMenu()).bootMenuStage(ctx, tree.get().bootSetup, t),
     },
     hooks('pre-repack', afterCacheView),

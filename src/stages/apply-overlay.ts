@@ -7,10 +7,6 @@ import type { OverlayMapping } from '../profile/schema.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
-export function applyOverlaySkip(ctx: BuildInputs): string | false {
-  return ctx.profile.overlay.length === 0 ? 'no overlay in the profile' : false;
-}
-
 export function applyOverlayStage(ctx: BuildInputs, rootfsView: string, task: Reporter): void {
   let files = 0;
   for (const [i, mapping] of ctx.profile.overlay.entries()) {

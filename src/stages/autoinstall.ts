@@ -11,10 +11,6 @@ import type { Reporter } from '../pipeline/reporter.js';
 
 export const NOCLOUD_DIR = 'nocloud';
 
-export function autoinstallSkip(ctx: Pick<BuildInputs, 'profile'>): string | false {
-  return ctx.profile.autoinstall === undefined ? 'no autoinstall in the profile' : false;
-}
-
 export function autoinstallStage(ctx: BuildInputs, task: Reporter): void {
   const rendered = renderAutoinstall(ctx.profile, ctx.version);
   for (const w of rendered.warnings) ctx.log.line(`autoinstall: warning: ${w}`);

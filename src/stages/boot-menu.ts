@@ -19,11 +19,6 @@ export function efiImageInTree(bootSetup: readonly string[]): string | undefined
   return undefined;
 }
 
-export function bootMenuSkip(ctx: BuildInputs): string | false {
-  if (ctx.profile.bootMenu === false) return 'bootMenu: false in the profile';
-  return ctx.profile.autoinstall === undefined && ctx.profile.bootMenu === undefined ? 'no autoinstall or bootMenu in the profile' : false;
-}
-
 export async function bootMenuStage(ctx: BuildInputs, bootSetup: readonly string[], task: Reporter): Promise<void> {
   const menu = ctx.profile.bootMenu === false ? undefined : ctx.profile.bootMenu;
   const vars = { name: ctx.profile.name, product: ctx.profile.product, version: ctx.version };

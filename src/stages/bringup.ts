@@ -3,15 +3,9 @@ import { writeBringup } from '../bringup/write.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
-export function bringupSkip(ctx: BuildInputs): string | false {
-  if (ctx.profile.bringup === undefined) return 'no bringup in the profile';
-  if (ctx.profile.packages === undefined) return 'bringup needs a packages section';
-  return false;
-}
-
 export function bringupStage(ctx: BuildInputs, rootfsView: string, task: Reporter): void {
   const { bringup, packages } = ctx.profile;
-  if (bringup === undefined || packages === undefined) return; // bringupSkip said so
+  if (bringup === undefined || packages === undefined) return; // bringupSkip (skips.ts) said so
   const result = writeBringup({
     rootfs: rootfsView,
     name: ctx.profile.name,

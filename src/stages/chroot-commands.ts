@@ -7,10 +7,6 @@ import { ChrootSession } from '../tools/chroot.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
-export function chrootCommandsSkip(ctx: BuildInputs): string | false {
-  return ctx.profile.chroot.commands.length === 0 ? 'no chroot commands in the profile' : false;
-}
-
 export async function chrootCommandsStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
   const commands = ctx.profile.chroot.commands;
   const session = await ChrootSession.open(rootfsView, ctx.log);

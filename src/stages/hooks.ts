@@ -35,10 +35,6 @@ function describe(point: HookPoint, i: number, script: string): string {
   return `hook ${point} #${i + 1} (${basename(script)})`;
 }
 
-export function hooksSkip(ctx: BuildInputs, point: HookPoint): string | false {
-  return ctx.profile.hooks[point].length === 0 ? `no ${point} hooks in the profile` : false;
-}
-
 /** `rootfsView`: the rootfs the chroot hooks run in; the host hooks get it as ISO_BUILD_ROOTFS. */
 export async function hooksStage(ctx: BuildInputs, point: HookPoint, rootfsView: string, task: Reporter): Promise<void> {
   const scripts = ctx.profile.hooks[point];

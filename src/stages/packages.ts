@@ -7,20 +7,8 @@ import { ISO_PAYLOAD_DIR, PAYLOAD_DIR } from '../product.js';
 import { verifyPayload } from '../packages/verify.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { BuildInputs } from '../context.js';
-import type { Profile } from '../profile/schema.js';
+import { payloadOf } from './skips.js';
 import type { Reporter } from '../pipeline/reporter.js';
-
-type Packages = NonNullable<Profile['packages']>;
-
-/** The profile's packages when they ask for any payload. */
-function payloadOf(ctx: BuildInputs): Packages | undefined {
-  const p = ctx.profile.packages;
-  return p !== undefined && (p.system.length > 0 || p.debs.length > 0 || p.images.length > 0 || p.charts.length > 0 || p.files.length > 0) ? p : undefined;
-}
-
-export function packagesSkip(ctx: BuildInputs): string | false {
-  return payloadOf(ctx) ? false : 'no packages in the profile';
-}
 
 export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
   const packages = payloadOf(ctx);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BuildLog } from '../../src/build-log.js';
 import { loadProfile } from '../../src/profile/load.js';
-import { autoinstallSkip, autoinstallStage } from '../../src/stages/autoinstall.js';
+import { autoinstallStage } from '../../src/stages/autoinstall.js';
+import { autoinstallSkip } from '../../src/stages/skips.js';
 import { recordingReporter } from '../../src/pipeline/reporter.js';
 import type { BuildInputs } from '../../src/context.js';
 
