@@ -7,12 +7,11 @@ import { readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { buildManifest, sha256Of, type BuiltIso } from './manifest.js';
 import { previousRelease, renderNotes } from './notes.js';
-import { MANIFEST_NAME, NOTES_NAME, SIGNATURE_NAME, SUMS_NAME } from '../product.js';
+import { MANIFEST_NAME, NOTES_NAME, REPORT_NAME, SIGNATURE_NAME, SUMS_NAME } from '../product.js';
 import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
 import { signingKey } from './signing-key.js';
 import { parseTimeline } from '../pipeline/timing-log.js';
 import { writeReport } from './report.js';
-import { REPORT_NAME } from '../product.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 

@@ -12,8 +12,6 @@ import { MANIFEST_NAME } from '../product.js';
 import type { BuildInputs } from '../context.js';
 import type { RootfsLayout } from '../layout.js';
 
-export { MANIFEST_NAME };
-
 /** What the pipeline found out that a release records. */
 export interface BuiltIso {
   base: { path: string; sha256: string };

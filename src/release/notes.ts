@@ -8,7 +8,6 @@ import { packageRoot } from '../package-root.js';
 import { compareDebianVersions } from '../tools/dpkg-versions.js';
 import { readManifest, type BuildManifest, type Package } from './manifest.js';
 
-export { NOTES_NAME } from '../product.js';
 /** The repository's release/ directory (the templates ship with iso-build). */
 export const RELEASE_TEMPLATES_DIR = join(packageRoot(), 'release');
 

@@ -11,13 +11,12 @@ import { IsoImage } from '../image/iso9660.js';
 import { LayerStack, detectIsoLayout, openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
 import { MANIFEST_NAME as PAYLOAD_MANIFEST_NAME } from '../packages/manifest.js';
-import { PAYLOAD_DIR } from '../packages/payload.js';
+import { ISO_PAYLOAD_DIR, PAYLOAD_DIR } from '../product.js';
 import { diffPackages, previousRelease, type PackageChanges } from './notes.js';
 import type { BuildManifest } from './manifest.js';
 import type { Timeline } from '../pipeline/timing-log.js';
 
-/** Where `packages.onIso` copies the payload in the ISO tree (src/stages/packages.ts ISO_PAYLOAD_DIR). */
-const ISO_PAYLOAD_PREFIX = '/novasphere/packages/';
+const ISO_PAYLOAD_PREFIX = `/${ISO_PAYLOAD_DIR}/`;
 
 /** The kinds of payload file the size breakdown and the payload list tell apart. */
 export type PayloadKind = 'deb' | 'image' | 'chart' | 'other';

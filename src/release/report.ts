@@ -9,14 +9,11 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { join } from 'node:path';
 import { usageError } from '../errors.js';
 import { sha256File } from '../file-hash.js';
-import { MANIFEST_NAME, readManifest, type BuildManifest } from './manifest.js';
+import { readManifest, type BuildManifest } from './manifest.js';
 import { collectReportData } from './report-data.js';
 import { parseTimeline, type Timeline } from '../pipeline/timing-log.js';
 import { embeddedReportData, renderReport } from './report-html.js';
-
-import { REPORT_NAME } from '../product.js';
-
-export { REPORT_NAME };
+import { MANIFEST_NAME, REPORT_NAME } from '../product.js';
 
 export interface WriteReportInput {
   releaseDir: string;
