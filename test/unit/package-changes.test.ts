@@ -4,8 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { diffPackages, renderNotes } from '../../src/release/notes.js';
-import type { BuildManifest, Package } from '../../src/release/manifest.js';
+import type { Package } from '../../src/release/manifest.js';
 import { compareDebianVersions } from '../../src/tools/dpkg-versions.js';
+import { testManifest } from '../support/manifest.js';
 
 const pkgs = (list: Record<string, string>): Package[] => Object.entries(list).map(([name, version]) => ({ name, version }));
 
@@ -46,18 +47,7 @@ describe('package changes between releases', () => {
   });
 
   it('the notes list upgrades and downgrades under their own headings', async () => {
-    const manifest = {
-      manifestVersion: 1,
-      product: 'P',
-      name: 'p',
-      version: 'v2.0.0',
-      sourceDateEpoch: 1700000000,
-      iso: { name: 'p-v2.0.0.iso', sha256: 'f'.repeat(64), size: 1, volumeLabel: 'P', bootPlatforms: ['BIOS', 'UEFI'] },
-      base: { name: 'base.iso', sha256: 'e'.repeat(64) },
-      inputs: [],
-      tools: {},
-      packages: pkgs({ a: '1:0.5', b: '1.9' }),
-    } satisfies BuildManifest;
+    const manifest = testManifest({ packages: pkgs({ a: '1:0.5', b: '1.9' }) });
     const previous = { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: pkgs({ a: '2.0', b: '1.10' }) } };
     const notes = await renderNotes({ manifest, previous, signed: undefined });
     expect(notes).toMatch(/: 2 changed\./);

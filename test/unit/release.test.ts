@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parsePackageList, type BuildManifest } from '../../src/release/manifest.js';
+import { parsePackageList } from '../../src/release/manifest.js';
 import { compareVersions, diffPackages, renderNotes } from '../../src/release/notes.js';
 import { interpretStatus } from '../../src/tools/gpg.js';
 import { parseSha256Sums as parseSums } from '../../src/sha256sums.js';
+import { testManifest } from '../support/manifest.js';
 
 const FPR = '5BD1F34881928990045DF98439622DA795816D9B';
 
@@ -57,18 +58,7 @@ describe('SHA256SUMS parsing', () => {
 describe('release notes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'notes-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const manifest = {
-    manifestVersion: 1,
-    product: 'P',
-    name: 'p',
-    version: 'v2.0.0',
-    sourceDateEpoch: 1700000000,
-    iso: { name: 'p-v2.0.0.iso', sha256: 'f'.repeat(64), size: 1, volumeLabel: 'P', bootPlatforms: ['BIOS', 'UEFI'] },
-    base: { name: 'base.iso', sha256: 'e'.repeat(64) },
-    inputs: [],
-    tools: { xorriso: 'xorriso 1.5.4' },
-    packages: [{ name: 'a', version: '2' }],
-  } satisfies BuildManifest;
+  const manifest = testManifest({ tools: { xorriso: 'xorriso 1.5.4' }, packages: [{ name: 'a', version: '2' }] });
 
   it('renders the shipped template with changes and the checklist', async () => {
     const notes = await renderNotes({ manifest, previous: { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: [{ name: 'a', version: '1' }] } }, signed: undefined });
