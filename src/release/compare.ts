@@ -60,7 +60,7 @@ function isSquashfs(path: string): boolean {
 }
 
 /** The first difference between two trees, in sorted path order; undefined when they are identical. */
-export function firstTreeDifference(a: string, b: string, opts: { metadata: boolean }): { path: string; what: string } | undefined {
+function firstTreeDifference(a: string, b: string, opts: { metadata: boolean }): { path: string; what: string } | undefined {
   const la = listTree(a);
   const lb = listTree(b);
   const paths = [...new Set([...la.keys(), ...lb.keys()])].sort();
@@ -84,7 +84,7 @@ export function firstTreeDifference(a: string, b: string, opts: { metadata: bool
 }
 
 /** Offset of the first differing byte of two files (or the shorter length), undefined when equal. */
-export function firstDifferingByte(a: string, b: string): number | undefined {
+function firstDifferingByte(a: string, b: string): number | undefined {
   const fa = openSync(a, 'r');
   const fb = openSync(b, 'r');
   try {

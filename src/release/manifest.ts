@@ -68,7 +68,7 @@ export function parsePackageList(text: string | undefined): Package[] {
 }
 
 /** Every file of every input the build reads, sorted, hashed (overlay trees file by file). */
-export function inputFiles(ctx: Pick<BuildInputs, 'profile'>): InputFile[] {
+function inputFiles(ctx: Pick<BuildInputs, 'profile'>): InputFile[] {
   const dir = ctx.profile.dir;
   const files: InputFile[] = [{ path: relative(dir, ctx.profile.file), sha256: sha256Of(readFileSync(ctx.profile.file)) }];
   const walk = (path: string): void => {

@@ -9,7 +9,7 @@ import { compareDebianVersions } from '../tools/dpkg-versions.js';
 import { readManifest, type BuildManifest, type Package } from './manifest.js';
 
 /** The repository's release/ directory (the templates ship with iso-build). */
-export const RELEASE_TEMPLATES_DIR = join(packageRoot(), 'release');
+const RELEASE_TEMPLATES_DIR = join(packageRoot(), 'release');
 
 export interface VersionChange {
   name: string;

@@ -6,7 +6,7 @@
 import type { PayloadKind, ReportData, SizePart } from './report-data.js';
 import type { Timeline } from '../pipeline/timing-log.js';
 
-export const REPORT_DATA_ID = 'iso-build-report-data';
+const REPORT_DATA_ID = 'iso-build-report-data';
 
 const COLORS: Record<SizePart['kind'], string> = {
   layer: '#3b6ea8',

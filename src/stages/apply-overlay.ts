@@ -47,7 +47,7 @@ function lookupId(root: string, table: string, name: string, key: string): numbe
 }
 
 /** Copy `source` to `target` inside `root`; returns the number of entries written. */
-export function copyTree(source: string, root: string, target: string, owner: Owner): number {
+function copyTree(source: string, root: string, target: string, owner: Owner): number {
   let count = 0;
   const walk = (srcDir: string, destInRoot: string): void => {
     const destDir = resolveInRoot(root, destInRoot);

@@ -9,7 +9,7 @@ import { renderAutoinstall } from '../profile/autoinstall.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
-export const NOCLOUD_DIR = 'nocloud';
+const NOCLOUD_DIR = 'nocloud';
 
 export function autoinstallStage(ctx: BuildInputs, task: Reporter): void {
   const rendered = renderAutoinstall(ctx.profile, ctx.version);

@@ -18,7 +18,7 @@ const IN_CHROOT: readonly HookPoint[] = ['pre-customize', 'post-customize'];
 const HOOK_DIR_IN_ROOT = '/tmp/iso-build-hooks';
 
 /** The documented hook environment. `ISO_BUILD_ROOTFS` is `/` inside the chroot. */
-export function hookEnv(ctx: BuildInputs, point: HookPoint, rootfsView: string): Record<string, string> {
+function hookEnv(ctx: BuildInputs, point: HookPoint, rootfsView: string): Record<string, string> {
   return {
     ...(IN_CHROOT.includes(point) ? {} : ctx.childEnv),
     ISO_BUILD_HOOK: point,

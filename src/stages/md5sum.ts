@@ -43,7 +43,7 @@ function normalize(isoPath: string): string {
   return isoPath.replace(/^\/+/, '');
 }
 
-export async function md5Lines(tree: string, excluded: Set<string>, base?: { memo: Md5Memo; untouched: (rel: string) => boolean }): Promise<string[]> {
+async function md5Lines(tree: string, excluded: Set<string>, base?: { memo: Md5Memo; untouched: (rel: string) => boolean }): Promise<string[]> {
   const files = listFiles(tree).filter((f) => !excluded.has(f));
   files.sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
   const lines: string[] = [];

@@ -6,7 +6,7 @@ import { PRODUCT_DIR } from '../product.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
-export interface BuildInfo {
+interface BuildInfo {
   version: string;
   profile: string;
   product: string;
@@ -26,7 +26,7 @@ export function productFilesStage(ctx: BuildInputs, base: { path: string; sha256
   task.title = `Write ${PRODUCT_DIR}/VERSION (${ctx.version}), build-info.json and .disk/info`;
 }
 
-export function buildInfo(ctx: BuildInputs, base: { path: string; sha256: string }): BuildInfo {
+function buildInfo(ctx: BuildInputs, base: { path: string; sha256: string }): BuildInfo {
   return {
     version: ctx.version,
     profile: ctx.profile.name,
