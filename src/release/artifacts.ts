@@ -6,7 +6,7 @@
 import { readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { buildManifest, sha256Of, type BuiltIso } from './manifest.js';
-import { previousRelease, renderNotes } from './notes.js';
+import { comparedToPrevious, renderNotes } from './notes.js';
 import { MANIFEST_NAME, NOTES_NAME, REPORT_NAME, SIGNATURE_NAME, SUMS_NAME } from '../product.js';
 import { signFileDetached, signingKeyFingerprint } from '../tools/gpg.js';
 import { signingKey } from './signing-key.js';
@@ -36,7 +36,7 @@ export async function writeReleaseArtifacts(
 
   const key = signingKey(ctx);
   const fingerprint = key ? await signingKeyFingerprint(key, { log: ctx.log }) : undefined;
-  const previous = previousRelease(dir, ctx.version);
+  const previous = await comparedToPrevious(dir, manifest);
   ctx.log.line(`release notes: previous release ${previous ? `${previous.manifest.version} in ${previous.dir}` : 'none'}`);
   const notes = await renderNotes({ manifest, previous, signed: key && fingerprint ? { key, fingerprint } : undefined });
   write(NOTES_NAME, notes);
@@ -71,7 +71,7 @@ export async function writeReleaseArtifacts(
   written.push(join(dir, REPORT_NAME));
   try {
     const timeline = parseTimeline(readFileSync(ctx.log.path, 'utf8'));
-    await writeReport({ releaseDir: dir, isoPath: ctx.partialIso, isoName: basename(ctx.outputIso), isoSha256: built.isoSha256, manifest, timeline });
+    await writeReport({ releaseDir: dir, isoPath: ctx.partialIso, isoName: basename(ctx.outputIso), isoSha256: built.isoSha256, manifest, previous, timeline });
   } catch (err) {
     // The release is complete without its report: say so, do not fail the build.
     const warning = `warning: ${REPORT_NAME} not written: ${err instanceof Error ? err.message : String(err)}`;

@@ -53,7 +53,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** The newest sibling release directory (with a build-manifest.json) older than `version`. */
-export function previousRelease(outputDir: string, version: string): { dir: string; manifest: BuildManifest } | undefined {
+function previousRelease(outputDir: string, version: string): { dir: string; manifest: BuildManifest } | undefined {
   const parent = dirname(outputDir);
   let best: { dir: string; manifest: BuildManifest } | undefined;
   let entries: string[] = [];
@@ -72,9 +72,22 @@ export function previousRelease(outputDir: string, version: string): { dir: stri
   return best;
 }
 
+/** The newest older release and the package changes since it, worked out once for the notes and the report. */
+export interface PreviousRelease {
+  dir: string;
+  manifest: BuildManifest;
+  changes: PackageChanges;
+}
+
+/** The previous release beside `releaseDir` (previousRelease) and the package changes from it to `manifest`. */
+export async function comparedToPrevious(releaseDir: string, manifest: BuildManifest): Promise<PreviousRelease | undefined> {
+  const previous = previousRelease(releaseDir, manifest.version);
+  return previous && { ...previous, changes: await diffPackages(previous.manifest.packages, manifest.packages) };
+}
+
 export interface NotesInput {
   manifest: BuildManifest;
-  previous?: { dir: string; manifest: BuildManifest };
+  previous?: PreviousRelease;
   signed: { key: string; fingerprint: string } | undefined;
   /** Directory with notes.md.hbs and CHECKLIST.md (default: the repository's release/). */
   templatesDir?: string;
@@ -86,7 +99,7 @@ export async function renderNotes(input: NotesInput): Promise<string> {
   if (!existsSync(templateFile)) throw new IsoBuildError(`release notes template ${templateFile} is missing`);
   const checklistFile = join(dir, 'CHECKLIST.md');
   const { manifest, previous } = input;
-  const changes = previous ? await diffPackages(previous.manifest.packages, manifest.packages) : undefined;
+  const changes = previous?.changes;
   const hb = Handlebars.create();
   hb.registerHelper('short', (s: unknown) => String(s).slice(0, 16));
   let template: Handlebars.TemplateDelegate;

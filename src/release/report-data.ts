@@ -12,7 +12,7 @@ import { LayerStack, detectIsoLayout, openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
 import { MANIFEST_NAME as PAYLOAD_MANIFEST_NAME } from '../packages/manifest.js';
 import { ISO_PAYLOAD_DIR, PAYLOAD_DIR } from '../product.js';
-import { diffPackages, previousRelease, type PackageChanges } from './notes.js';
+import type { PackageChanges, PreviousRelease } from './notes.js';
 import type { BuildManifest } from './manifest.js';
 import type { Timeline } from '../pipeline/timing-log.js';
 
@@ -88,8 +88,8 @@ export interface ReportInput {
   isoName: string;
   isoSha256: string;
   manifest: BuildManifest;
-  /** The release directory (the previous release is its newest older sibling). */
-  releaseDir: string;
+  /** The previous release, if any (comparedToPrevious). */
+  previous?: PreviousRelease;
   timeline: Timeline;
 }
 
@@ -145,7 +145,7 @@ export async function collectReportData(input: ReportInput): Promise<ReportData>
     return { isoParts, payload, payloadParts: sumParts(inRootfs, ''), payloadLayer, volumeId: iso.volumeId, layout: layout.kind };
   });
 
-  const previous = previousRelease(input.releaseDir, manifest.version);
+  const { previous } = input;
   return {
     product: manifest.product,
     version: manifest.version,
@@ -157,7 +157,7 @@ export async function collectReportData(input: ReportInput): Promise<ReportData>
     payloadParts: image.payloadParts,
     payloadLayer: image.payloadLayer,
     payload: image.payload,
-    previous: previous ? { version: previous.manifest.version, changes: await diffPackages(previous.manifest.packages, manifest.packages) } : undefined,
+    previous: previous ? { version: previous.manifest.version, changes: previous.changes } : undefined,
     packageCount: manifest.packages.length,
   };
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { usageError } from '../errors.js';
 import { sha256File } from '../file-hash.js';
 import { readManifest, type BuildManifest } from './manifest.js';
+import { comparedToPrevious, type PreviousRelease } from './notes.js';
 import { collectReportData } from './report-data.js';
 import { parseTimeline, type Timeline } from '../pipeline/timing-log.js';
 import { embeddedReportData, renderReport } from './report-html.js';
@@ -21,6 +22,7 @@ export interface WriteReportInput {
   isoName: string;
   isoSha256: string;
   manifest: BuildManifest;
+  previous?: PreviousRelease;
   timeline: Timeline;
 }
 
@@ -61,6 +63,6 @@ export async function regenerateReport(dir: string, opts: RegenerateOptions = {}
       timelineFrom = `the earlier ${REPORT_NAME}`;
     }
   }
-  const path = await writeReport({ releaseDir: dir, isoPath, isoName: manifest.iso.name, isoSha256: await sha256File(isoPath), manifest, timeline });
+  const path = await writeReport({ releaseDir: dir, isoPath, isoName: manifest.iso.name, isoSha256: await sha256File(isoPath), manifest, previous: await comparedToPrevious(dir, manifest), timeline });
   return { path, timelineFrom };
 }

@@ -1,5 +1,6 @@
 /** A build-manifest.json for tests of what reads one (release notes, package changes): product P, version v2.0.0. */
 import type { BuildManifest } from '../../src/release/manifest.js';
+import { diffPackages, type PreviousRelease } from '../../src/release/notes.js';
 
 export function testManifest(over: Partial<BuildManifest> = {}): BuildManifest {
   return {
@@ -15,4 +16,9 @@ export function testManifest(over: Partial<BuildManifest> = {}): BuildManifest {
     packages: [],
     ...over,
   };
+}
+
+/** `before` as the previous release of `now`, with the package changes between them (as comparedToPrevious finds it). */
+export async function asPrevious(before: BuildManifest, now: BuildManifest): Promise<PreviousRelease> {
+  return { dir: '/x', manifest: before, changes: await diffPackages(before.packages, now.packages) };
 }

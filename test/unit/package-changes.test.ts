@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { diffPackages, renderNotes } from '../../src/release/notes.js';
 import type { Package } from '../../src/release/manifest.js';
 import { compareDebianVersions } from '../../src/tools/dpkg-versions.js';
-import { testManifest } from '../support/manifest.js';
+import { asPrevious, testManifest } from '../support/manifest.js';
 
 const pkgs = (list: Record<string, string>): Package[] => Object.entries(list).map(([name, version]) => ({ name, version }));
 
@@ -48,7 +48,7 @@ describe('package changes between releases', () => {
 
   it('the notes list upgrades and downgrades under their own headings', async () => {
     const manifest = testManifest({ packages: pkgs({ a: '1:0.5', b: '1.9' }) });
-    const previous = { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: pkgs({ a: '2.0', b: '1.10' }) } };
+    const previous = await asPrevious({ ...manifest, version: 'v1.0.0', packages: pkgs({ a: '2.0', b: '1.10' }) }, manifest);
     const notes = await renderNotes({ manifest, previous, signed: undefined });
     expect(notes).toMatch(/: 2 changed\./);
     expect(notes).toMatch(/^Upgraded:\n- a 2\.0 → 1:0\.5\n\nDowngraded:\n- b 1\.10 → 1\.9$/m);

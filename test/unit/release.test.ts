@@ -6,7 +6,7 @@ import { parsePackageList } from '../../src/release/manifest.js';
 import { compareVersions, diffPackages, renderNotes } from '../../src/release/notes.js';
 import { interpretStatus } from '../../src/tools/gpg.js';
 import { parseSha256Sums as parseSums } from '../../src/sha256sums.js';
-import { testManifest } from '../support/manifest.js';
+import { asPrevious, testManifest } from '../support/manifest.js';
 
 const FPR = '5BD1F34881928990045DF98439622DA795816D9B';
 
@@ -61,7 +61,7 @@ describe('release notes', () => {
   const manifest = testManifest({ tools: { xorriso: 'xorriso 1.5.4' }, packages: [{ name: 'a', version: '2' }] });
 
   it('renders the shipped template with changes and the checklist', async () => {
-    const notes = await renderNotes({ manifest, previous: { dir: '/x', manifest: { ...manifest, version: 'v1.0.0', packages: [{ name: 'a', version: '1' }] } }, signed: undefined });
+    const notes = await renderNotes({ manifest, previous: await asPrevious({ ...manifest, version: 'v1.0.0', packages: [{ name: 'a', version: '1' }] }, manifest), signed: undefined });
     expect(notes).toMatch(/^# P v2\.0\.0$/m);
     expect(notes).toContain('Released 2023-11-14');
     expect(notes).toContain('- a 1 → 2');
