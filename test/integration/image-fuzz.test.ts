@@ -14,22 +14,12 @@ import { bufferSource } from '../../src/image/source.js';
 import { SquashFs } from '../../src/image/squashfs.js';
 import { fixtureIso, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireTools } from '../support/needs.js';
+import { seededRandom } from '../support/random.js';
 import { mksquashfs } from '../support/squashfs.js';
 import { PSEUDO, makeTree } from './image-helpers.js';
 
 const SEED = Number(process.env.ISO_BUILD_FUZZ_SEED ?? 20261123);
 const HANG_MS = 10_000;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Mutation {
   undo(): void;
@@ -70,7 +60,7 @@ function mutate(buf: Buffer, rand: () => number, from: number, to: number): Muta
 
 /** Runs `op` on mutated copies until the time or count budget is spent; returns the number of runs. */
 async function fuzz(name: string, buf: Buffer, region: () => [number, number], op: (b: Buffer, len: number) => Promise<void>, budgetMs: number, maxRuns: number): Promise<number> {
-  const rand = rng(SEED);
+  const rand = seededRandom(SEED);
   const end = Date.now() + budgetMs;
   let runs = 0;
   while (Date.now() < end && runs < maxRuns) {
@@ -118,7 +108,7 @@ describe('fuzzing the readers (bounded)', needs(requireFixtures()), () => {
     const iso = await IsoImage.open(bufferSource(readFileSync(fixtureIso('single')), 'fixture.iso'));
     const image = Buffer.from(await iso.readAll((await iso.lookup('/casper/filesystem.squashfs'))!, 64 << 20));
     const inodeTable = Number(image.readBigUInt64LE(64));
-    const rand = rng(SEED + 1);
+    const rand = seededRandom(SEED + 1);
     // Mostly the superblock and the tables (where structure lives), sometimes anywhere (data blocks).
     const region = (): [number, number] => {
       const r = rand();
@@ -135,7 +125,7 @@ describe('fuzzing the readers (bounded)', needs(requireFixtures()), () => {
     let dirEnd = 0;
     for await (const { entry } of clean.walk()) if (entry.isDir) dirEnd = Math.max(dirEnd, entry.extents[0]!.offset + entry.extents[0]!.length);
     const top = (await clean.lookup('/casper/fixture-minimal.fixture-server.squashfs'))!.extents[0]!;
-    const rand = rng(SEED + 2);
+    const rand = seededRandom(SEED + 2);
     const region = (): [number, number] => (rand() < 0.85 ? [0, dirEnd] : [top.offset, top.offset + top.length]);
     const runs = await fuzz(
       'iso',
@@ -166,7 +156,7 @@ describe('fuzzing the gzip, zstd and lz4 decoders through the squashfs reader (b
         const file = join(dir, `${comp}.sqfs`);
         mksquashfs(join(dir, 'tree'), file, ['-comp', comp, '-b', '16K', ...PSEUDO]);
         const image = readFileSync(file);
-        const rand = rng(SEED + seed++);
+        const rand = seededRandom(SEED + seed++);
         // Data blocks and fragments hold most of these small images: mutate anywhere.
         const region = (): [number, number] => (rand() < 0.3 ? [Number(image.readBigUInt64LE(64)), image.length] : [96, image.length]);
         const runs = await fuzz(comp, image, region, async (b, len) => exerciseSquashfs(await SquashFs.open(bufferSource(b.subarray(0, len), `fuzz-${comp}.sqfs`))), 2_000, 1000);

@@ -20,6 +20,7 @@ import {
   type MenuEdit,
 } from '../../src/boot-config/index.js';
 import { isIsoBuildError } from '../../src/errors.js';
+import { seededRandom } from '../support/random.js';
 
 const FIXTURES = 'test/fixtures/boot-configs';
 const ITERATIONS = 250;
@@ -33,17 +34,6 @@ const NOISE = [
   'menu include stdmenu.cfg', 'text help', 'endtext', 'default vesamenu.c32', 'default nothere', 'timeout 0', 'ui gfxboot bootlogo',
   'menu default', '\u0000\u00ff\r', '',
 ];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function filesOf(dir: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -103,7 +93,7 @@ describe.each(readdirSync(FIXTURES).filter((d) => statSync(join(FIXTURES, d)).is
   it('edit into menus that parse again, or fail with an IsoBuildError naming file:line', () => {
     const base = filesOf(join(FIXTURES, fixture));
     const names = [...base.keys()].sort();
-    const rand = mulberry32([...fixture].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261));
+    const rand = seededRandom([...fixture].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261));
     let edited = 0;
     let rejected = 0;
     for (let n = 0; n < ITERATIONS; n++) {

@@ -1,0 +1,13 @@
+/** The one seeded random source of the fuzz tests: the same seed gives the same mutations, so a failure reproduces. */
+
+/** mulberry32: a small 32-bit PRNG, returning numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
