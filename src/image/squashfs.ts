@@ -415,21 +415,37 @@ export class SquashFs {
 
   /** Every fragment table entry, in order. */
   async fragmentTable(): Promise<FragmentEntry[]> {
-    const { fragmentCount, fragmentTable } = this.sb;
+    return this.fragmentEntries(0, this.sb.fragmentCount);
+  }
+
+  private async fragmentEntries(first: number, count: number): Promise<FragmentEntry[]> {
+    const what = 'squashfs fragment table';
+    const data = await this.tableEntries(this.sb.fragmentTable, first, count, FRAGMENT_ENTRY_SIZE, what);
     const entries: FragmentEntry[] = [];
-    const perBlock = META_SIZE / FRAGMENT_ENTRY_SIZE;
-    const blocks = Math.ceil(fragmentCount / perBlock);
-    const ptrs = blocks ? await this.source.read(fragmentTable, blocks * 8, 'squashfs fragment table index') : Buffer.alloc(0);
-    for (let blk = 0; blk < blocks; blk++) {
-      const n = Math.min(perBlock, fragmentCount - blk * perBlock);
-      const ptr = safe(ptrs.readBigUInt64LE(blk * 8), this.name, 'squashfs fragment table index', 'pointer');
-      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs fragment table').take(n * FRAGMENT_ENTRY_SIZE);
-      for (let i = 0; i < n; i++) {
-        const at = i * FRAGMENT_ENTRY_SIZE;
-        entries.push({ start: safe(data.readBigUInt64LE(at), this.name, 'squashfs fragment table', 'start'), word: data.readUInt32LE(at + 8) });
-      }
+    for (let at = 0; at < data.length; at += FRAGMENT_ENTRY_SIZE) {
+      entries.push({ start: safe(data.readBigUInt64LE(at), this.name, what, 'start'), word: data.readUInt32LE(at + 8) });
     }
     return entries;
+  }
+
+  /**
+   * Entries [first, first + count) of a lookup table (fragments, ids, xattr ids): fixed-size entries packed in
+   * metadata blocks (never across one), the blocks' u64 positions an index at `indexAt`.
+   */
+  private async tableEntries(indexAt: number, first: number, count: number, entrySize: number, table: string): Promise<Buffer> {
+    const perBlock = META_SIZE / entrySize;
+    const firstBlock = Math.floor(first / perBlock);
+    const blocks = count > 0 ? Math.ceil((first + count) / perBlock) - firstBlock : 0;
+    if (blocks === 0) return Buffer.alloc(0);
+    const ptrs = await this.source.read(indexAt + firstBlock * 8, blocks * 8, `${table} index`);
+    const parts: Buffer[] = [];
+    for (let b = 0; b < blocks; b++) {
+      const ptr = safe(ptrs.readBigUInt64LE(b * 8), this.name, `${table} index`, 'pointer');
+      const from = Math.max(first, (firstBlock + b) * perBlock);
+      const to = Math.min(first + count, (firstBlock + b + 1) * perBlock);
+      parts.push(await this.meta.cursor(ptr, 0, (from % perBlock) * entrySize, table).take((to - from) * entrySize));
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /** The extended attributes of xattr id `index` (out-of-line values resolved). */
@@ -439,9 +455,7 @@ export class SquashFs {
     const head = await this.source.read(this.sb.xattrTable, XATTR_TABLE_HEADER_SIZE, 'squashfs xattr id table');
     const kvStart = safe(head.readBigUInt64LE(0), this.name, what, 'key/value table start');
     if (index >= head.readUInt32LE(8)) throw corrupt(this.name, what, `index ${index} is past the ${head.readUInt32LE(8)} ids`);
-    const ptrAt = this.sb.xattrTable + XATTR_TABLE_HEADER_SIZE + Math.floor((index * XATTR_ID_ENTRY_SIZE) / META_SIZE) * 8;
-    const ptr = safe((await this.source.read(ptrAt, 8, what)).readBigUInt64LE(0), this.name, what, 'pointer');
-    const id = await this.meta.cursor(ptr, 0, (index * XATTR_ID_ENTRY_SIZE) % META_SIZE, what).take(XATTR_ID_ENTRY_SIZE);
+    const id = await this.tableEntries(this.sb.xattrTable + XATTR_TABLE_HEADER_SIZE, index, 1, XATTR_ID_ENTRY_SIZE, 'squashfs xattr id table');
     const ref = safe(id.readBigUInt64LE(0), this.name, what, 'reference');
     const count = id.readUInt32LE(8);
     const cur = this.meta.cursor(kvStart, Math.floor(ref / 65536), ref % 65536, what);
@@ -488,12 +502,8 @@ export class SquashFs {
   private async fragment(index: number, what: string): Promise<Buffer> {
     const hit = this.fragments.get(index);
     if (hit) return hit;
-    // The fragment table: entries in metadata blocks, indexed by a u64 array at fragmentTable.
-    const ptrPos = this.sb.fragmentTable + Math.floor((index * FRAGMENT_ENTRY_SIZE) / META_SIZE) * 8;
-    const ptr = safe((await this.source.read(ptrPos, 8, 'squashfs fragment table index')).readBigUInt64LE(0), this.name, 'squashfs fragment table index', 'pointer');
-    const entry = await this.meta.cursor(ptr, 0, (index * FRAGMENT_ENTRY_SIZE) % META_SIZE, 'squashfs fragment table').take(FRAGMENT_ENTRY_SIZE);
-    const start = safe(entry.readBigUInt64LE(0), this.name, 'squashfs fragment table', 'start');
-    const data = await this.dataBlock(start, entry.readUInt32LE(8), what);
+    const [entry] = await this.fragmentEntries(index, 1);
+    const data = await this.dataBlock(entry!.start, entry!.word, what);
     if (this.fragments.size >= FRAGMENT_CACHE) this.fragments.delete(this.fragments.keys().next().value as number);
     this.fragments.set(index, data);
     return data;
@@ -514,17 +524,9 @@ export class SquashFs {
   }
 
   private async loadIds(): Promise<void> {
-    const { idCount, idTable } = this.sb;
-    const perBlock = META_SIZE / ID_ENTRY_SIZE;
-    const blocks = Math.ceil(idCount / perBlock);
-    const ptrs = await this.source.read(idTable, blocks * 8, 'squashfs id table index');
-    const ids = new Uint32Array(idCount);
-    for (let b = 0; b < blocks; b++) {
-      const ptr = safe(ptrs.readBigUInt64LE(b * 8), this.name, 'squashfs id table index', 'pointer');
-      const n = Math.min(perBlock, idCount - b * perBlock);
-      const data = await this.meta.cursor(ptr, 0, 0, 'squashfs id table').take(n * ID_ENTRY_SIZE);
-      for (let i = 0; i < n; i++) ids[b * perBlock + i] = data.readUInt32LE(i * ID_ENTRY_SIZE);
-    }
+    const data = await this.tableEntries(this.sb.idTable, 0, this.sb.idCount, ID_ENTRY_SIZE, 'squashfs id table');
+    const ids = new Uint32Array(this.sb.idCount);
+    for (let i = 0; i < ids.length; i++) ids[i] = data.readUInt32LE(i * ID_ENTRY_SIZE);
     this.ids = ids;
   }
 
