@@ -117,6 +117,18 @@ export const TYPES: readonly FileType[] = ['dir', 'file', 'symlink', 'blockdev',
 /** st_mode type bits of each file type. */
 export const TYPE_BITS: Readonly<Record<FileType, number>> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, blockdev: 0o060000, chardev: 0o020000, fifo: 0o010000, socket: 0o140000 };
 
+/**
+ * A device inode's number word, the kernel's new_encode_dev / new_decode_dev (mksquashfs stores st_rdev that way):
+ * minor bits 0-7 and 20-31, major bits 8-19.
+ */
+export function decodeDevice(word: number): { major: number; minor: number } {
+  return { major: (word & 0xfff00) >>> 8, minor: (word & 0xff) | ((word >>> 12) & 0xfff00) };
+}
+
+export function encodeDevice(major: number, minor: number): number {
+  return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
+}
+
 /** Entry sizes of the lookup tables (each a chain of metadata blocks indexed by u64 block positions). */
 export const FRAGMENT_ENTRY_SIZE = 16;
 export const ID_ENTRY_SIZE = 4;

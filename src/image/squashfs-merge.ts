@@ -12,7 +12,7 @@ import { IsoBuildError } from '../errors.js';
 import { openImages } from './open-images.js';
 import { hasOpaqueMark, isWhiteout, OPAQUE_XATTR, TRUSTED_PREFIX } from './overlay-marks.js';
 import { SquashFs, type FragmentEntry, type Inode, type Xattr } from './squashfs.js';
-import { FLAG, NO_FRAGMENT, SUPERBLOCK_SIZE } from './squashfs-format.js';
+import { FLAG, NO_FRAGMENT, SUPERBLOCK_SIZE, encodeDevice } from './squashfs-format.js';
 import { encodeSuperblock, writeTables, type TreeNode } from './squashfs-tables.js';
 
 const OVERLAY_PREFIX = Buffer.from('overlay.');
@@ -183,8 +183,7 @@ async function readTree(fs: SquashFs, shift: number, fragmentShift: number): Pro
     } else if (inode.type === 'symlink') {
       node.target = Buffer.from(inode.targetRaw!);
     } else if (inode.rdev) {
-      const { major, minor } = inode.rdev;
-      node.rdev = ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
+      node.rdev = encodeDevice(inode.rdev.major, inode.rdev.minor);
     }
     if (inode.type !== 'dir' && inode.nlink > 1) hardlinks.set(inode.inodeNumber, entry);
     return entry;

@@ -16,7 +16,9 @@ import {
   FLAG,
   FRAGMENT_ENTRY_SIZE,
   ID_ENTRY_SIZE,
+  META_HEADER_SIZE,
   META_SIZE,
+  META_SIZE_MASK,
   NO_FRAGMENT,
   NO_XATTR,
   SQUASHFS_MAGIC,
@@ -29,6 +31,7 @@ import {
   XATTR_PREFIX_MASK,
   XATTR_TABLE_HEADER_SIZE,
   XATTR_VALUE_OOL,
+  decodeDevice,
   readSuperblock,
   type FileType,
 } from './squashfs-format.js';
@@ -140,7 +143,11 @@ export class SquashFs {
   static async open(source: ByteSource): Promise<SquashFs> {
     const sb = parseSuperblock(source.name, await source.read(0, Math.min(SUPERBLOCK_SIZE, source.size), 'squashfs superblock'), source.size);
     const fs = new SquashFs(source, sb);
-    if (sb.flags & FLAG.COMPRESSOR_OPTIONS) fs.dataStart = SUPERBLOCK_SIZE + 2 + ((await source.read(SUPERBLOCK_SIZE, 2, 'squashfs compressor options')).readUInt16LE(0) & 0x7fff);
+    if (sb.flags & FLAG.COMPRESSOR_OPTIONS) {
+      // the options are one metadata block: its header word gives its size on disk
+      const header = await source.read(SUPERBLOCK_SIZE, META_HEADER_SIZE, 'squashfs compressor options');
+      fs.dataStart = SUPERBLOCK_SIZE + META_HEADER_SIZE + (header.readUInt16LE(0) & META_SIZE_MASK);
+    }
     await fs.meta.preload(sb.inodeTable, PRELOAD_MAX);
     await fs.loadIds();
     fs.inodes = await DecodedTable.load(fs.meta, sb.inodeTable, sb.directoryTable, MAX_TABLE, 'squashfs inode table');
@@ -218,8 +225,7 @@ export class SquashFs {
       case 'chardev': {
         p = c.span(8);
         inode.nlink = b.readUInt32LE(p);
-        const dev = b.readUInt32LE(p + 4);
-        inode.rdev = { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) };
+        inode.rdev = decodeDevice(b.readUInt32LE(p + 4));
         if (ext) setXattr(inode, b.readUInt32LE(c.span(4)));
         return inode;
       }
