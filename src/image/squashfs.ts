@@ -160,13 +160,9 @@ export class SquashFs {
   }
 
   async root(): Promise<Inode> {
-    const root = await this.inode(this.sb.rootRef);
+    const root = this.inodeSync(this.sb.rootRef);
     if (root.type !== 'dir') throw corrupt(this.name, 'squashfs root inode', `it is a ${root.type}, not a directory`);
     return root;
-  }
-
-  async inode(ref: number): Promise<Inode> {
-    return this.inodeSync(ref);
   }
 
   /** Parses an inode from the decoded inode table (no I/O, no per-field allocation: listing calls this per entry). */
@@ -263,12 +259,7 @@ export class SquashFs {
     return inode;
   }
 
-  /** Entries of a directory in stored (sorted) order, without . and .. */
-  async readdir(dir: Inode): Promise<DirEntry[]> {
-    return this.readdirSync(dir);
-  }
-
-  /** Parses a directory listing from the decoded directory table (no I/O). */
+  /** Entries of a directory in stored (sorted) order, without . and ..: parsed from the decoded directory table (no I/O). */
   readdirSync(dir: Inode): DirEntry[] {
     if (!dir.dir) throw new IsoBuildError(`${this.name}: not a directory`, { exitCode: ExitCode.Usage });
     const { block, offset, listingSize } = dir.dir;
@@ -323,9 +314,9 @@ export class SquashFs {
         }
         const dir = stack[stack.length - 1]!;
         if (dir.type !== 'dir') return undefined;
-        const entry = (await this.readdir(dir)).find((e) => e.name === part);
+        const entry = this.readdirSync(dir).find((e) => e.name === part);
         if (!entry) return undefined;
-        const node = await this.inode(entry.ref);
+        const node = this.inodeSync(entry.ref);
         const last = i === parts.length - 1;
         if (node.type === 'symlink' && (!last || opts.follow)) {
           if (++hops > MAX_SYMLINK_HOPS) throw new IsoBuildError(`${this.name}: too many symlinks resolving ${path}`, { exitCode: ExitCode.Usage });
@@ -485,11 +476,6 @@ export class SquashFs {
     return out;
   }
 
-  /** Inodes in the superblock: files, directories, links, devices. */
-  get inodeCount(): number {
-    return this.sb.inodeCount;
-  }
-
   private async dataBlock(pos: number, word: number, what: string): Promise<Buffer> {
     const onDisk = word & DATA_SIZE_MASK;
     if (onDisk > this.sb.blockSize || pos + onDisk > this.sb.bytesUsed) {
@@ -548,7 +534,7 @@ function safe(v: bigint, image: string, what: string, field: string): number {
   return Number(v);
 }
 
-export function parseSuperblock(image: string, b: Buffer, imageSize: number): Superblock {
+function parseSuperblock(image: string, b: Buffer, imageSize: number): Superblock {
   const what = 'squashfs superblock';
   if (b.length < SUPERBLOCK_SIZE) throw corrupt(image, what, `the image has only ${b.length} bytes`);
   const raw = readSuperblock(b);
