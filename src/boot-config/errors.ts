@@ -9,4 +9,11 @@ export function bootConfigError(file: string, line: number, message: string): Is
 }
 
 /** Includes deeper than this are a loop or a config iso-build was not meant for. */
-export const MAX_INCLUDE_DEPTH = 16;
+const MAX_INCLUDE_DEPTH = 16;
+
+/** Refuses to parse `file` again inside its own include chain `active` (outermost first), or past MAX_INCLUDE_DEPTH. */
+export function checkIncludeChain(file: string, active: readonly string[]): void {
+  if (active.length >= MAX_INCLUDE_DEPTH || active.includes(file)) {
+    throw bootConfigError(active[active.length - 1] ?? file, 1, `includes nest too deep or loop (${[...active, file].join(' -> ')})`);
+  }
+}

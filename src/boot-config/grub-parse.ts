@@ -4,7 +4,7 @@
  * `set default|timeout=`, and in entries the kernel lines (`linux`, `linuxefi`, `linux16`, ...). Everything else is
  * kept as it is and not looked at. Lines are 0-based indices into the file's text split at '\n'.
  */
-import { MAX_INCLUDE_DEPTH, bootConfigError } from './errors.js';
+import { bootConfigError, checkIncludeChain } from './errors.js';
 import { bare, type ConfigReader } from './menu-edit.js';
 
 export interface GrubEntry {
@@ -125,9 +125,7 @@ export interface ParseGrubOptions {
 
 /** Parses `file` and everything it includes. Throws an IsoBuildError (file:line) on what GRUB itself would reject. */
 export function parseGrub(file: string, text: string, opts: ParseGrubOptions, active: readonly string[] = []): GrubNode[] {
-  if (active.length >= MAX_INCLUDE_DEPTH || active.includes(file)) {
-    throw bootConfigError(active[active.length - 1] ?? file, 1, `includes nest too deep or loop (${[...active, file].join(' -> ')})`);
-  }
+  checkIncludeChain(file, active);
   const prefix = opts.prefix ?? 'boot/grub';
   const lines = text.split('\n');
   const root: Frame = { kind: 'brace', children: [], line: 0 };

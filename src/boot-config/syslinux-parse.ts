@@ -5,7 +5,7 @@
  * `default`, `timeout`, `prompt`, `ui`, `ontimeout`. Keywords are case-insensitive (syslinux's readconfig).
  */
 import { posix } from 'node:path';
-import { MAX_INCLUDE_DEPTH, bootConfigError } from './errors.js';
+import { bootConfigError, checkIncludeChain } from './errors.js';
 import { bare, type ConfigReader } from './menu-edit.js';
 
 export interface SyslinuxLabel {
@@ -54,9 +54,7 @@ function words(line: string): string[] {
 }
 
 export function parseSyslinux(file: string, text: string, read: ConfigReader, active: readonly string[] = []): SyslinuxNode[] {
-  if (active.length >= MAX_INCLUDE_DEPTH || active.includes(file)) {
-    throw bootConfigError(active[active.length - 1] ?? file, 1, `includes nest too deep or loop (${[...active, file].join(' -> ')})`);
-  }
+  checkIncludeChain(file, active);
   const lines = text.split('\n');
   const root: SyslinuxNode[] = [];
   const menus: { node: SyslinuxSubmenu; line: number }[] = [];
