@@ -7,22 +7,12 @@
 import { bootConfigError } from './errors.js';
 import { GRUB_AUTOINSTALL_ARGS, addInstalledSystemArgs, addKernelArgs, isUtilityKernel } from './kernel-args.js';
 import { grubEntries, grubSettings, type GrubEntry, type GrubNode, type Placement } from './grub-parse.js';
-import { DEFAULT_AUTOMATIC_TIMEOUT, LineEdits, bare, indentOf, withEnding, type MenuEdit } from './menu-edit.js';
+import { LineEdits, bare, currentLine, defaultToSet, indentOf, originalLine, reindent, timeoutToSet, withEnding, type Menu, type MenuEdit } from './menu-edit.js';
 
 const KERNEL_LINE = /^(\s*)(linux|linuxefi|linux16|linux32|kernel)(\s+)(.*)$/;
 const PLACEMENT_ORDER: Placement[] = ['top', 'conditional', 'submenu', 'disabled'];
 
-export interface GrubMenu {
-  /** The menu file the firmware's GRUB reads, relative to the tree root. */
-  root: string;
-  nodes: GrubNode[];
-  /** The text of every file the menu is made of. */
-  texts: ReadonlyMap<string, string>;
-}
-
-function lineOf(menu: GrubMenu, file: string, line: number, edits: LineEdits): string {
-  return edits.replacedLine(file, line) ?? menu.texts.get(file)!.split('\n')[line]!;
-}
+export type GrubMenu = Menu<GrubNode>;
 
 /** `linux ... args` with the arguments placed per kernel-args.ts; other lines unchanged. */
 function withArgs(line: string, before: readonly string[], after: readonly string[]): string {
@@ -55,7 +45,7 @@ export function editGrub(menu: GrubMenu, edit: MenuEdit, edits: LineEdits): void
   if (edit.kernelArgs.length > 0 || installed.length > 0) {
     for (const { entry } of entries) {
       for (const k of entry.kernels) {
-        const line = lineOf(menu, entry.file, k.line, edits);
+        const line = currentLine(menu, edits, entry.file, k.line);
         const next = withArgs(line, edit.kernelArgs, installed);
         if (next !== line) edits.replace(entry.file, k.line, next);
       }
@@ -68,18 +58,18 @@ export function editGrub(menu: GrubMenu, edit: MenuEdit, edits: LineEdits): void
       throw bootConfigError(menu.root, 1, 'no menuentry with a linux line to copy (includes followed)');
     }
     const at = first.topLevel as { file: string; start: number };
-    const targetIndent = indentOf(menu.texts.get(at.file)!.split('\n')[at.start]!);
-    const baseIndent = indentOf(menu.texts.get(template.file)!.split('\n')[template.start]!);
+    const targetIndent = indentOf(originalLine(menu, at.file, at.start));
+    const baseIndent = indentOf(originalLine(menu, template.file, template.start));
     const kernelLines = new Set(template.kernels.map((k) => k.line));
     const copy: string[] = [];
     for (let i = template.start; i < template.end; i++) {
-      let line = lineOf(menu, template.file, i, edits);
+      let line = currentLine(menu, edits, template.file, i);
       if (i === template.start) line = retitle(line, edit.entry.title, template.file, i);
       else if (kernelLines.has(i)) line = withArgs(line, [...edit.kernelArgs, ...GRUB_AUTOINSTALL_ARGS], installed);
-      copy.push(line.startsWith(baseIndent) ? targetIndent + line.slice(baseIndent.length) : line);
+      copy.push(line);
     }
     setMenuVariables(menu, edit, edits, true);
-    edits.insert(at.file, at.start, copy);
+    edits.insert(at.file, at.start, reindent(copy, baseIndent, targetIndent));
     return;
   }
   setMenuVariables(menu, edit, edits, false);
@@ -102,8 +92,8 @@ function setMenuVariables(menu: GrubMenu, edit: MenuEdit, edits: LineEdits, entr
   const timeouts = grubSettings(menu.nodes, 'timeout');
   // no timeout, or -1: GRUB waits for a key forever, and an unattended install would never start
   const waitsForever = timeouts.length === 0 || timeouts.every((t) => /^-\d+$/.test(t.value.replace(/["']/g, '')));
-  const timeout = edit.timeout ?? (entryAdded && waitsForever ? DEFAULT_AUTOMATIC_TIMEOUT : undefined);
-  const def = edit.default ?? (edit.entry !== undefined ? 0 : undefined);
+  const timeout = timeoutToSet(edit, entryAdded, waitsForever);
+  const def = defaultToSet(edit);
   const at = settingsLine(menu);
   for (const [name, value] of [['timeout', timeout], ['default', def]] as const) {
     if (value === undefined) continue;
@@ -113,7 +103,7 @@ function setMenuVariables(menu: GrubMenu, edit: MenuEdit, edits: LineEdits, entr
       continue;
     }
     for (const s of sets) {
-      const line = lineOf(menu, s.file, s.line, edits);
+      const line = currentLine(menu, edits, s.file, s.line);
       const next = line.replace(new RegExp(`(set\\s+${name}=)("[^"]*"|'[^']*'|[^\\s;]*)`), `$1${value}`);
       if (next !== line) edits.replace(s.file, s.line, next);
     }

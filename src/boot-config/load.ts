@@ -1,7 +1,7 @@
 /** A menu with every file it is made of, read through a ConfigReader (the ISO tree, or the files of an EFI image). */
 import { editGrub, type GrubMenu } from './grub-edit.js';
 import { parseGrub, type GrubNode } from './grub-parse.js';
-import { LineEdits, type ConfigReader, type MenuEdit } from './menu-edit.js';
+import { LineEdits, type ConfigReader, type Menu, type MenuEdit } from './menu-edit.js';
 import { editSyslinux, type SyslinuxMenu } from './syslinux-edit.js';
 import { parseSyslinux } from './syslinux-parse.js';
 
@@ -17,18 +17,19 @@ function recording(read: ConfigReader): { read: ConfigReader; texts: Map<string,
   };
 }
 
-export function loadGrubMenu(root: string, read: ConfigReader): GrubMenu | undefined {
+function loadMenu<Node>(root: string, read: ConfigReader, parse: (file: string, text: string, read: ConfigReader) => Node[]): Menu<Node> | undefined {
   const r = recording(read);
   const text = r.read(root);
   if (text === undefined) return undefined;
-  return { root, nodes: parseGrub(root, text, { read: r.read }), texts: r.texts };
+  return { root, nodes: parse(root, text, r.read), texts: r.texts };
+}
+
+export function loadGrubMenu(root: string, read: ConfigReader): GrubMenu | undefined {
+  return loadMenu(root, read, (file, text, r) => parseGrub(file, text, { read: r }));
 }
 
 export function loadSyslinuxMenu(root: string, read: ConfigReader): SyslinuxMenu | undefined {
-  const r = recording(read);
-  const text = r.read(root);
-  if (text === undefined) return undefined;
-  return { root, nodes: parseSyslinux(root, text, r.read), texts: r.texts };
+  return loadMenu(root, read, parseSyslinux);
 }
 
 /** A file whose own statements hold no entry: it only hands over to another file (loopback.cfg, efi.img's grub.cfg). */
@@ -39,7 +40,7 @@ export function grubIncludesOnly(nodes: readonly GrubNode[]): boolean {
 }
 
 /** The edited text of every file of the menu that changed. */
-export function editedTexts(menu: GrubMenu | SyslinuxMenu, edits: LineEdits): Map<string, string> {
+export function editedTexts(menu: Menu<unknown>, edits: LineEdits): Map<string, string> {
   const out = new Map<string, string>();
   for (const file of edits.files()) {
     const before = menu.texts.get(file);

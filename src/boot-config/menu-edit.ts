@@ -16,6 +16,24 @@ export interface MenuEdit {
 /** Seconds an unattended menu waits when neither the base nor the profile says (the base waiting forever). */
 export const DEFAULT_AUTOMATIC_TIMEOUT = 5;
 
+/** The timeout to set: the profile's, else DEFAULT_AUTOMATIC_TIMEOUT when the new entry would wait for a key forever. */
+export function timeoutToSet(edit: MenuEdit, entryAdded: boolean, waitsForever: boolean): number | undefined {
+  return edit.timeout ?? (entryAdded && waitsForever ? DEFAULT_AUTOMATIC_TIMEOUT : undefined);
+}
+
+/** The index of the entry to make the default: the profile's, else the new first entry. */
+export function defaultToSet(edit: MenuEdit): number | undefined {
+  return edit.default ?? (edit.entry !== undefined ? 0 : undefined);
+}
+
+/** A parsed menu with the text of every file it is made of (its root file and what that includes). */
+export interface Menu<Node> {
+  /** The menu file the firmware's boot loader reads, relative to the tree root. */
+  root: string;
+  nodes: Node[];
+  texts: ReadonlyMap<string, string>;
+}
+
 /** Reads a file of the menu by its path relative to the ISO tree (or EFI image) root; undefined when absent. */
 export type ConfigReader = (path: string) => string | undefined;
 
@@ -68,6 +86,21 @@ export class LineEdits {
     }
     return out.join('\n');
   }
+}
+
+/** Line `line` (0-based) of `file` as the base has it. */
+export function originalLine(menu: Menu<unknown>, file: string, line: number): string {
+  return menu.texts.get(file)!.split('\n')[line]!;
+}
+
+/** Line `line` of `file` as the edits so far leave it. */
+export function currentLine(menu: Menu<unknown>, edits: LineEdits, file: string, line: number): string {
+  return edits.replacedLine(file, line) ?? originalLine(menu, file, line);
+}
+
+/** A copied block moved to where another block starts: the copy's indentation becomes the target's. */
+export function reindent(lines: readonly string[], from: string, to: string): string[] {
+  return lines.map((l) => (l.startsWith(from) ? to + l.slice(from.length) : l));
 }
 
 /** The line without a trailing CR (files written on Windows keep their CRs: edits re-add them). */

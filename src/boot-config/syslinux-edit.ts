@@ -6,17 +6,13 @@
  */
 import { bootConfigError } from './errors.js';
 import { ISOLINUX_AUTOINSTALL_ARGS, addInstalledSystemArgs, addKernelArgs, isUtilityKernel } from './kernel-args.js';
-import { DEFAULT_AUTOMATIC_TIMEOUT, LineEdits, bare, indentOf, withEnding, type MenuEdit } from './menu-edit.js';
+import { LineEdits, bare, currentLine, defaultToSet, indentOf, originalLine, reindent, timeoutToSet, withEnding, type Menu, type MenuEdit } from './menu-edit.js';
 import { firstMenuItem, syslinuxDirectives, syslinuxLabels, type SyslinuxLabel, type SyslinuxNode } from './syslinux-parse.js';
 
 const ISOLINUX_LABEL = 'autoinstall';
 const APPEND_LINE = /^(\s*append\s+)(.*)$/i;
 
-export interface SyslinuxMenu {
-  root: string;
-  nodes: SyslinuxNode[];
-  texts: ReadonlyMap<string, string>;
-}
+export type SyslinuxMenu = Menu<SyslinuxNode>;
 
 function isOsLabel(label: SyslinuxLabel): boolean {
   return label.kernel !== undefined && !isUtilityKernel(label.kernel.path);
@@ -28,7 +24,6 @@ function isModule(value: string): boolean {
 }
 
 export function editSyslinux(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdits): void {
-  const lineOf = (file: string, i: number): string => edits.replacedLine(file, i) ?? menu.texts.get(file)!.split('\n')[i]!;
   const placed = syslinuxLabels(menu.nodes);
   const installed = edit.installedKernelArgs ?? [];
   const withArgs = (line: string, before: readonly string[]): string => {
@@ -39,7 +34,7 @@ export function editSyslinux(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdit
     for (const { label } of placed) {
       if (!isOsLabel(label)) continue;
       for (const a of label.appends) {
-        const line = lineOf(label.file, a);
+        const line = currentLine(menu, edits, label.file, a);
         const next = withArgs(line, edit.kernelArgs);
         if (next !== line) edits.replace(label.file, a, next);
       }
@@ -55,12 +50,12 @@ export function editSyslinux(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdit
     newName = ISOLINUX_LABEL;
     for (let n = 1; names.includes(newName.toLowerCase()); n++) newName = `${ISOLINUX_LABEL}-${n}`;
     const marked = placed.some((p) => p.label.menuDefaults.length > 0);
-    const baseIndent = indentOf(menu.texts.get(template.file)!.split('\n')[template.start]!);
-    const targetIndent = indentOf(menu.texts.get(at.file)!.split('\n')[at.start]!);
+    const baseIndent = indentOf(originalLine(menu, template.file, template.start));
+    const targetIndent = indentOf(originalLine(menu, at.file, at.start));
     const copy: string[] = [];
     let hasAppend = false;
     for (let i = template.start; i < template.end; i++) {
-      let line = lineOf(template.file, i);
+      let line = currentLine(menu, edits, template.file, i);
       if (template.menuDefaults.includes(i)) continue;
       if (i === template.start) line = withEnding(line, bare(line).replace(/^(\s*label\s+)\S+.*$/i, `$1${newName}`));
       else if (i === template.menuLabel) line = withEnding(line, bare(line).replace(/^(\s*menu\s+label\s+).*$/i, `$1${edit.entry.title}`));
@@ -72,33 +67,26 @@ export function editSyslinux(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdit
       if (marked && i === (template.menuLabel ?? template.start)) copy.push(`${indentOf(copy[copy.length - 1]!)}${/^\s*MENU/.test(line) ? 'MENU DEFAULT' : 'menu default'}`);
     }
     if (!hasAppend) {
-      const kernel = lineOf(template.file, template.kernel!.line);
+      const kernel = currentLine(menu, edits, template.file, template.kernel!.line);
       const after = copy.findIndex((l) => bare(l).trim() === bare(kernel).trim());
       copy.splice(after + 1, 0, `${indentOf(kernel)}append ${[...edit.kernelArgs, ...ISOLINUX_AUTOINSTALL_ARGS].join(' ')}`);
     }
     if (marked) for (const p of placed) for (const d of p.label.menuDefaults) edits.remove(p.label.file, d);
-    edits.insert(at.file, at.start, [...copy.map((l) => (l.startsWith(baseIndent) ? targetIndent + l.slice(baseIndent.length) : l)), '']);
+    edits.insert(at.file, at.start, [...reindent(copy, baseIndent, targetIndent), '']);
   }
-  setDefault(menu, edit, edits, newName, usesUi, lineOf);
-  setTimeout(menu, edit, edits, newName !== undefined, lineOf);
+  setDefault(menu, edit, edits, newName, usesUi);
+  setTimeout(menu, edit, edits, newName !== undefined);
 }
 
-function setDefault(
-  menu: SyslinuxMenu,
-  edit: MenuEdit,
-  edits: LineEdits,
-  newName: string | undefined,
-  usesUi: boolean,
-  lineOf: (file: string, i: number) => string,
-): void {
+function setDefault(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdits, newName: string | undefined, usesUi: boolean): void {
   const placed = syslinuxLabels(menu.nodes);
   const order = [...(newName === undefined ? [] : [newName]), ...placed.map((p) => p.label.name)];
-  const index = edit.default ?? (newName !== undefined ? 0 : undefined);
+  const index = defaultToSet(edit);
   const name = index === undefined ? undefined : order[index];
   if (name === undefined) return;
   const defaults = syslinuxDirectives(menu.nodes, 'default').filter((d) => !isModule(d.value));
   for (const d of defaults) {
-    const line = lineOf(d.file, d.line);
+    const line = currentLine(menu, edits, d.file, d.line);
     edits.replace(d.file, d.line, withEnding(line, bare(line).replace(/^(\s*default\s+)\S+.*$/i, `$1${name}`)));
   }
   if (defaults.length === 0 && !usesUi) edits.insert(menu.root, 0, [`default ${name}`]);
@@ -108,21 +96,21 @@ function setDefault(
     if (target === undefined) return;
     for (const p of placed) for (const d of p.label.menuDefaults) edits.remove(p.label.file, d);
     const after = target.menuLabel ?? target.start;
-    const indent = indentOf(lineOf(target.file, after === target.start ? target.start + 1 : after));
+    const indent = indentOf(currentLine(menu, edits, target.file, after === target.start ? target.start + 1 : after));
     edits.insert(target.file, after + 1, [`${indent}menu default`]);
   }
 }
 
-function setTimeout(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdits, entryAdded: boolean, lineOf: (file: string, i: number) => string): void {
+function setTimeout(menu: SyslinuxMenu, edit: MenuEdit, edits: LineEdits, entryAdded: boolean): void {
   const timeouts = syslinuxDirectives(menu.nodes, 'timeout');
   // timeout 0 (or none): the menu waits for a key forever
   const waitsForever = timeouts.every((t) => Number(t.value) === 0);
-  const seconds = edit.timeout ?? (entryAdded && waitsForever ? DEFAULT_AUTOMATIC_TIMEOUT : undefined);
+  const seconds = timeoutToSet(edit, entryAdded, waitsForever);
   if (seconds === undefined) return;
   // isolinux counts tenths of a second, and 0 would wait forever
   const tenths = Math.max(1, seconds * 10);
   for (const t of timeouts) {
-    const line = lineOf(t.file, t.line);
+    const line = currentLine(menu, edits, t.file, t.line);
     edits.replace(t.file, t.line, withEnding(line, bare(line).replace(/^(\s*timeout\s+)\S+.*$/i, `$1${tenths}`)));
   }
   if (timeouts.length === 0) edits.insert(menu.root, 0, [`timeout ${tenths}`]);
