@@ -80,10 +80,7 @@ function settingsLine(menu: GrubMenu): number {
   let line = 0;
   for (const n of menu.nodes) {
     if (n.kind === 'include') line = n.line + 1;
-    if (n.kind === 'entry' || n.kind === 'submenu' || n.kind === 'if') {
-      if (grubEntries([n]).length > 0) break;
-    }
-    if (n.kind === 'include' && grubEntries([n]).length > 0) break;
+    if (grubEntries([n]).length > 0) break;
   }
   return line;
 }
