@@ -1,10 +1,11 @@
-import { isMap, isSeq, parseDocument } from 'yaml';
 /**
  * How casper and the installer read a layered live-server ISO, shared by the build (on the extracted tree) and the
  * in-process readers (on the ISO image): which install source is the default, and which layers a layer sits on.
  * Sources: subiquity/models/source.py (default choice), curtin/commands/extract.py `_get_image_stack` (chain),
  * casper `scripts/casper` (the live stack, same naming rule); see ../shared/ubuntu-facts.md.
  */
+import { isMap, isSeq, parseDocument } from 'yaml';
+
 export interface InstallSource {
   id?: string;
   path?: string;
@@ -55,6 +56,7 @@ export function rewriteInstallSources(text: string, id: string, change: { path?:
   let found = false;
   for (const item of doc.contents.items) {
     if (!isMap(item)) continue;
+    // parseDocument types values as parsed nodes; get/set take and give plain scalars just as well
     const entry = item as unknown as { get(k: string): unknown; set(k: string, v: unknown): void };
     if (entry.get('id') !== id) continue;
     found = true;
