@@ -4,8 +4,6 @@
  * Sources: subiquity/models/source.py (default choice), curtin/commands/extract.py `_get_image_stack` (chain),
  * casper `scripts/casper` (the live stack, same naming rule); see ../shared/ubuntu-facts.md.
  */
-import { isMap, isSeq, parseDocument } from 'yaml';
-
 export interface InstallSource {
   id?: string;
   path?: string;
@@ -44,25 +42,4 @@ export function missingChainLayers(layer: string, present: (name: string) => boo
 export function installedLayers(source: InstallSource): string[] {
   if (!source.path) return [];
   return source.type === 'fsimage-layered' ? layerChain(source.path) : [source.path];
-}
-
-/**
- * install-sources.yaml with one entry's path and/or size replaced, every other field and entry kept (a yaml
- * Document edit, not a re-serialisation of parsed data). Throws when no entry has that id.
- */
-export function rewriteInstallSources(text: string, id: string, change: { path?: string; size?: number }): string {
-  const doc = parseDocument(text);
-  if (!isSeq(doc.contents)) throw new Error('install-sources.yaml is not a list');
-  let found = false;
-  for (const item of doc.contents.items) {
-    if (!isMap(item)) continue;
-    // parseDocument types values as parsed nodes; get/set take and give plain scalars just as well
-    const entry = item as unknown as { get(k: string): unknown; set(k: string, v: unknown): void };
-    if (entry.get('id') !== id) continue;
-    found = true;
-    if (change.size !== undefined) entry.set('size', change.size);
-    if (change.path !== undefined) entry.set('path', change.path);
-  }
-  if (!found) throw new Error(`install-sources.yaml has no source with id ${id}`);
-  return doc.toString();
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { rewriteInstallSources } from '../casper-layers.js';
+import { rewriteInstallSources } from '../install-sources.js';
 import { removeLeftovers } from '../apt-leftovers.js';
 import { dpkgChangedSince, packageManifest } from '../package-list.js';
 import { mksquash } from '../tools/squashfs.js';

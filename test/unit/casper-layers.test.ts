@@ -3,14 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  defaultInstallSource,
-  installedLayers,
-  layerChain,
-  lowerLayersOf,
-  missingChainLayers,
-  rewriteInstallSources,
-} from '../../src/casper-layers.js';
+import { defaultInstallSource, installedLayers, layerChain, lowerLayersOf, missingChainLayers } from '../../src/casper-layers.js';
+import { rewriteInstallSources } from '../../src/install-sources.js';
 import { REPO } from '../support/cli.js';
 
 const JAMMY = readFileSync(join(REPO, 'test/unit/fixtures/install-sources/jammy-22.04.3.yaml'), 'utf8');
