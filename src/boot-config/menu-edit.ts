@@ -14,7 +14,7 @@ export interface MenuEdit {
 }
 
 /** Seconds an unattended menu waits when neither the base nor the profile says (the base waiting forever). */
-export const DEFAULT_AUTOMATIC_TIMEOUT = 5;
+const DEFAULT_AUTOMATIC_TIMEOUT = 5;
 
 /** The timeout to set: the profile's, else DEFAULT_AUTOMATIC_TIMEOUT when the new entry would wait for a key forever. */
 export function timeoutToSet(edit: MenuEdit, entryAdded: boolean, waitsForever: boolean): number | undefined {
