@@ -36,7 +36,7 @@ import {
   type FileType,
 } from './squashfs-format.js';
 
-export { SQUASHFS_MAGIC, type FileType };
+export { SQUASHFS_MAGIC };
 /** Bigger block lists (4 bytes per block) are corruption: 16 M blocks is 2 TiB at 128 KiB. */
 const MAX_BLOCK_LIST = 16 << 20;
 const MAX_SYMLINK = 4096;
