@@ -1,8 +1,5 @@
-/** /opt/novasphere/bringup.sh: rendered with Handlebars from the profile's `bringup.script` template. */
-import { readFileSync } from 'node:fs';
-import Handlebars from 'handlebars';
-import { usageError } from '../errors.js';
-import { shellQuote } from '../tools/process.js';
+/** /opt/novasphere/bringup.sh: rendered from the profile's `bringup.script` Handlebars template (shell-template.ts). */
+import { readShellTemplate, renderShellTemplate } from '../packages/shell-template.js';
 
 export interface BringupImage {
   /** File name in the payload's images/ directory. */
@@ -35,22 +32,9 @@ export interface BringupScriptVars {
 }
 
 export function readBringupTemplate(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    throw usageError(`bringup.script: template not found: ${file}`, 'point bringup.script at a Handlebars template of bringup.sh');
-  }
+  return readShellTemplate('bringup.script', 'bringup.sh', file);
 }
 
-/** Strict (unknown variables are errors), no HTML escaping; `{{sh x}}` shell-quotes a value, `{{words list}}` a list of quoted words, `{{join list}}` one space-separated string. */
 export function renderBringupScript(template: string, vars: BringupScriptVars): string {
-  const hb = Handlebars.create();
-  hb.registerHelper('sh', (value: unknown) => shellQuote(String(value)));
-  hb.registerHelper('words', (list: unknown) => (Array.isArray(list) ? list.map((v) => shellQuote(String(v))).join(' ') : ''));
-  hb.registerHelper('join', (list: unknown) => (Array.isArray(list) ? list.map(String).join(' ') : ''));
-  try {
-    return hb.compile(template, { noEscape: true, strict: true })(vars);
-  } catch (err) {
-    throw usageError(`bringup.script: the template does not render: ${(err as Error).message}`);
-  }
+  return renderShellTemplate('bringup.script', template, vars);
 }
