@@ -1,14 +1,16 @@
-/** Where the first-boot bring-up lives on the installed system. */
-export const BRINGUP_SCRIPT = '/opt/novasphere/bringup.sh';
+/** Where the first-boot bring-up lives on the installed system, and the k3s paths it (and the payload) use. */
+import { PRODUCT_DIR } from '../product.js';
+
+export const BRINGUP_SCRIPT = `${PRODUCT_DIR}/bringup.sh`;
 export const BRINGUP_UNIT_NAME = 'novasphere-bringup.service';
 /** A vendor unit (not an admin one in /etc), enabled by the wants symlink below. */
 export const BRINGUP_UNIT = `/usr/lib/systemd/system/${BRINGUP_UNIT_NAME}`;
 export const BRINGUP_WANTS = `/etc/systemd/system/multi-user.target.wants/${BRINGUP_UNIT_NAME}`;
 export const BRINGUP_STATE = '/var/lib/novasphere/bringup.state';
 export const BRINGUP_LOG_DIR = '/var/log/novasphere';
-export const VERSION_FILE = '/opt/novasphere/VERSION';
-/** The k3s binary and the upstream install script, copied from the profile (outside the payload, which G's tools verify). */
-export const K3S_FILES_DIR = '/opt/novasphere/k3s';
+export const VERSION_FILE = `${PRODUCT_DIR}/VERSION`;
+/** The k3s binary and the upstream install script, copied from the profile (outside the payload, whose manifest.json lists only its own files). */
+export const K3S_FILES_DIR = `${PRODUCT_DIR}/k3s`;
 /** k3s docs, installation/airgap.md: image archives in the agent's images directory are imported when k3s starts. */
 export const K3S_IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';
 /** k3s applies every manifest in this directory when the server starts (its deploy controller). */

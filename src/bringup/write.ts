@@ -8,7 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync 
 import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { normalizeReference } from '../packages/images.js';
-import { PAYLOAD_DIR, sourcesPath, writeInRoot } from '../packages/payload.js';
+import { sourcesPath, writeInRoot } from '../packages/payload.js';
+import { PAYLOAD_DIR } from '../product.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { BringupOptions } from '../profile/schema-bringup.js';
 import type { PackagesOptions } from '../profile/schema.js';

@@ -21,13 +21,11 @@ import { progressPrinter } from './download.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
-
 import { PAYLOAD_DIR, PRODUCT_DIR } from '../product.js';
+import { K3S_IMAGES_DIR } from '../bringup/paths.js';
 
-export { PAYLOAD_DIR, PRODUCT_DIR };
 export const REPO_DIR = `${PAYLOAD_DIR}/system`;
 export const INSTALL_SCRIPT = `${PRODUCT_DIR}/install.sh`;
-export const K3S_IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';
 
 export function keyringPath(name: string): string {
   return `/etc/apt/keyrings/${name}-packages.gpg`;
