@@ -11,7 +11,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
-import { fetchAttempts } from '../tools/skopeo.js';
+import { withRetries } from '../retry.js';
 import type { BuildLog } from '../build-log.js';
 
 export interface DownloadOptions {
@@ -20,7 +20,6 @@ export interface DownloadOptions {
   log?: BuildLog;
   /** Progress: bytes so far, total (when known). */
   onProgress?: (done: number, total: number | undefined) => void;
-  attempts?: number;
 }
 
 /** Where a blob with this sha256 lives in the cache. */
@@ -103,25 +102,19 @@ function errorFor(what: string, url: string, err: unknown): IsoBuildError {
   return new IsoBuildError(`${what} ${shown}: ${message} (retried)`, { exitCode: ExitCode.Failed, hint: 'check the network; a partial download resumes on the next run' });
 }
 
-async function withRetries<T>(what: string, url: string, opts: DownloadOptions, once: () => Promise<T>): Promise<T> {
-  const attempts = opts.attempts ?? fetchAttempts();
-  const base = Number(process.env.ISO_BUILD_FETCH_BACKOFF_MS ?? 1000);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await once();
-    } catch (err) {
-      if (err instanceof IsoBuildError) throw err;
-      if (!isTransient(err) || attempt + 1 >= attempts) throw errorFor(what, url, err);
-      const wait = base * 2 ** attempt;
-      opts.log?.line(`download: ${redact(url)}: ${(err as Error).message}; retrying in ${wait} ms`);
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
+/** `once` with the transient failures retried; the last failure (or a permanent one) as an IsoBuildError. */
+function retried<T>(what: string, url: string, opts: DownloadOptions, once: () => Promise<T>): Promise<T> {
+  return withRetries(
+    { log: opts.log, label: `download: ${redact(url)}` },
+    once,
+    (err) => !(err instanceof IsoBuildError) && isTransient(err),
+    (err) => (err instanceof IsoBuildError ? err : errorFor(what, url, err)),
+  );
 }
 
 /** A small document (index.yaml) read whole. */
 export async function fetchText(url: string, what: string, opts: DownloadOptions = {}): Promise<string> {
-  return withRetries(what, url, opts, async () => {
+  return retried(what, url, opts, async () => {
     const { response } = await open(url, {}, opts.caFile);
     const chunks: Buffer[] = [];
     for await (const chunk of response) chunks.push(chunk as Buffer);
@@ -194,7 +187,7 @@ export async function fetchToCache(url: string, sha256: string | undefined, cach
   mkdirSync(dirname(partial), { recursive: true });
   let actual: string;
   try {
-    actual = await withRetries(what, url, opts, () => downloadOnce(url, partial, opts));
+    actual = await retried(what, url, opts, () => downloadOnce(url, partial, opts));
   } catch (err) {
     // An HTTP error answer (401, 404, 500 ...) never wrote a byte of the file: nothing of it may stay.
     if (existsSync(partial) && statSync(partial).size === 0) rmSync(partial, { force: true });

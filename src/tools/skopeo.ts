@@ -14,16 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { run } from './process.js';
+import { withRetries } from '../retry.js';
 import type { BuildLog } from '../build-log.js';
 
 export interface SkopeoOptions {
   /** PEM file of extra CA certificates for the registries. */
   caFile?: string;
   log?: BuildLog;
-  /** Progress lines (skopeo's "Copying blob ..."). */
-  onLine?: (line: string) => void;
-  /** Attempts for transient failures (default $ISO_BUILD_FETCH_RETRIES or 4). */
-  attempts?: number;
 }
 
 /** A platform as OCI image indexes name it. */
@@ -48,15 +45,6 @@ function classify(text: string): Failure {
     return 'transient';
   }
   return 'other';
-}
-
-function backoffMs(attempt: number): number {
-  const base = Number(process.env.ISO_BUILD_FETCH_BACKOFF_MS ?? 1000);
-  return base * 2 ** attempt;
-}
-
-export function fetchAttempts(): number {
-  return Math.max(1, Number(process.env.ISO_BUILD_FETCH_RETRIES ?? 3) + 1);
 }
 
 /** The skopeo stderr's own message, without its `time=... level=fatal msg=` framing. */
@@ -92,31 +80,43 @@ function toError(what: string, subject: string, failure: Failure, message: strin
   }
 }
 
+/** A failed skopeo run: its own message and what kind of failure that is. */
+class SkopeoFailure extends Error {
+  constructor(
+    message: string,
+    readonly failure: Failure,
+  ) {
+    super(message);
+  }
+}
+
 async function skopeo(args: string[], subject: string, what: string, opts: SkopeoOptions): Promise<string> {
   let certDir: string | undefined;
   if (opts.caFile) {
     certDir = mkdtempSync(join(tmpdir(), 'isob-certs-'));
     copyFileSync(opts.caFile, join(certDir, 'profile-ca.crt'));
   }
-  const attempts = opts.attempts ?? fetchAttempts();
+  const [verb, ...rest] = args;
+  const certArgs = certDir ? (verb === 'copy' ? ['--src-cert-dir', certDir] : ['--cert-dir', certDir]) : [];
+  const once = async (): Promise<string> => {
+    const res = await run('skopeo', [verb!, ...certArgs, ...rest], {
+      log: opts.log,
+      // skopeo's "Copying blob ..." lines are progress: kept out of the build log
+      isProgress: (line) => /^(Copying|Writing|Storing|Getting image source signatures)/.test(line),
+      okExitCodes: [1, 2, 125],
+      what: `skopeo ${verb}`,
+    });
+    if (res.exitCode === 0) return res.stdout;
+    const message = skopeoMessage(res.stderr);
+    throw new SkopeoFailure(message, classify(message));
+  };
   try {
-    for (let attempt = 0; ; attempt++) {
-      const [verb, ...rest] = args;
-      const certArgs = certDir ? (verb === 'copy' ? ['--src-cert-dir', certDir] : ['--cert-dir', certDir]) : [];
-      const res = await run('skopeo', [verb!, ...certArgs, ...rest], {
-        log: opts.log,
-        onLine: opts.onLine,
-        isProgress: (line) => /^(Copying|Writing|Storing|Getting image source signatures)/.test(line),
-        okExitCodes: [1, 2, 125],
-        what: `skopeo ${verb}`,
-      });
-      if (res.exitCode === 0) return res.stdout;
-      const message = skopeoMessage(res.stderr);
-      const failure = classify(message);
-      if (failure !== 'transient' || attempt + 1 >= attempts) throw toError(what, subject, failure, message);
-      opts.log?.line(`skopeo: ${subject}: ${message}; retrying in ${backoffMs(attempt)} ms`);
-      await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-    }
+    return await withRetries(
+      { log: opts.log, label: `skopeo: ${subject}` },
+      once,
+      (err) => err instanceof SkopeoFailure && err.failure === 'transient',
+      (err) => (err instanceof SkopeoFailure ? toError(what, subject, err.failure, err.message) : err),
+    );
   } finally {
     if (certDir) rmSync(certDir, { recursive: true, force: true });
   }
