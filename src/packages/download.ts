@@ -172,34 +172,46 @@ export interface Fetched {
   downloaded: boolean;
 }
 
-/**
- * `url` into the cache. With `sha256` a cached copy is used without any network access and a mismatch is an input
- * error; without it (locking a chart whose index gives no digest) the file lands under the digest it turns out to have.
- */
-export async function fetchToCache(url: string, sha256: string | undefined, cacheDir: string, what: string, opts: DownloadOptions = {}): Promise<Fetched> {
-  if (sha256) {
-    const cached = blobPath(cacheDir, sha256);
-    if (existsSync(cached)) return { path: cached, sha256, size: statSync(cached).size, downloaded: false };
-  }
-  const partial = sha256
-    ? `${blobPath(cacheDir, sha256)}.partial`
-    : join(cacheDir, 'packages', 'blobs', 'by-url', `${createHash('sha256').update(url).digest('hex')}.partial`);
+/** `url` appended to `partial` (resuming what it holds), transient failures retried; returns the whole file's sha256. */
+async function downloadPartial(url: string, partial: string, what: string, opts: DownloadOptions): Promise<string> {
   mkdirSync(dirname(partial), { recursive: true });
-  let actual: string;
   try {
-    actual = await retried(what, url, opts, () => downloadOnce(url, partial, opts));
+    return await retried(what, url, opts, () => downloadOnce(url, partial, opts));
   } catch (err) {
     // An HTTP error answer (401, 404, 500 ...) never wrote a byte of the file: nothing of it may stay.
     if (existsSync(partial) && statSync(partial).size === 0) rmSync(partial, { force: true });
     throw err;
   }
-  if (sha256 && actual !== sha256) {
+}
+
+/**
+ * `url` to `path`, a file that must have `sha256`: an existing `path` is used without any network access; else the
+ * download goes to `<path>.partial` (resumed after a dropped connection, retried) and is renamed to `path` only after
+ * its digest matched; a mismatch is an input error and leaves nothing behind. Errors start with `what` and the URL.
+ */
+export async function downloadVerified(url: string, path: string, sha256: string, what: string, opts: DownloadOptions = {}): Promise<Fetched> {
+  if (existsSync(path)) return { path, sha256, size: statSync(path).size, downloaded: false };
+  const partial = `${path}.partial`;
+  const actual = await downloadPartial(url, partial, what, opts);
+  if (actual !== sha256) {
     rmSync(partial, { force: true });
     throw new IsoBuildError(`${what} ${redact(url)}: sha256 ${actual}, expected ${sha256}`, {
       exitCode: ExitCode.Usage,
       hint: 'the file at the URL is not the one the profile/lock names: fix the sha256 (or the URL) on purpose',
     });
   }
+  renameSync(partial, path);
+  return { path, sha256, size: statSync(path).size, downloaded: true };
+}
+
+/**
+ * `url` into the cache. With `sha256` as downloadVerified; without it (locking a chart whose index gives no digest)
+ * the file lands under the digest it turns out to have.
+ */
+export async function fetchToCache(url: string, sha256: string | undefined, cacheDir: string, what: string, opts: DownloadOptions = {}): Promise<Fetched> {
+  if (sha256) return downloadVerified(url, blobPath(cacheDir, sha256), sha256, what, opts);
+  const partial = join(cacheDir, 'packages', 'blobs', 'by-url', `${createHash('sha256').update(url).digest('hex')}.partial`);
+  const actual = await downloadPartial(url, partial, what, opts);
   const final = blobPath(cacheDir, actual);
   mkdirSync(dirname(final), { recursive: true });
   renameSync(partial, final);
@@ -228,28 +240,4 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 export function fetchJobs(): number {
   return Math.max(1, Number(process.env.ISO_BUILD_FETCH_JOBS ?? 4));
-}
-
-/**
- * A progress printer: in a TTY one rewritten line per download (bytes, rate, ETA); elsewhere (CI) a plain line when a
- * download starts and when it ends, so logs stay short.
- */
-export function progressPrinter(write: (text: string) => void, tty: boolean): (label: string) => { update: (done: number, total?: number) => void; end: (note: string) => void } {
-  return (label) => {
-    const started = Date.now();
-    let last = 0;
-    if (!tty) write(`fetching ${label}\n`);
-    const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
-    return {
-      update: (done, total) => {
-        if (!tty || Date.now() - last < 200) return;
-        last = Date.now();
-        const secs = Math.max(0.001, (Date.now() - started) / 1000);
-        const rate = done / secs;
-        const eta = total && rate > 0 ? ` ETA ${Math.ceil((total - done) / rate)} s` : '';
-        write(`\r\x1b[K${label}: ${mib(done)}${total ? ` / ${mib(total)}` : ''} ${mib(rate)}/s${eta}`);
-      },
-      end: (note) => write(`${tty ? '\r\x1b[K' : ''}${label}: ${note}\n`),
-    };
-  };
 }

@@ -17,7 +17,6 @@ import { sha256File } from '../file-hash.js';
 import { resolveClosure, targetArchitecture, type ResolveResult } from './resolve.js';
 import { hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
 import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
-import { progressPrinter } from './download.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
@@ -201,7 +200,7 @@ export async function fetchRemote(
       input.log?.line(`payload: ${line}`);
       progress(line);
     },
-    progress: progressPrinter((text) => progress(text.replace(/^\r\x1b\[K/, '').trimEnd()), false),
+    fetching: (label: string) => progress(`fetching ${label}`),
   };
   let lock: Lock;
   if (input.updateLock) {

@@ -3,7 +3,7 @@
  * the cache (needs the network only for what the cache lacks). Everything lands in the cache under its digest.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import semver from 'semver';
 import { parse } from 'yaml';
@@ -11,6 +11,7 @@ import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { copyToArchive, copyToOciLayout, inspectRaw, listTags, platformText, type Platform, type SkopeoOptions } from '../tools/skopeo.js';
 import { blobPath, fetchJobs, fetchText, fetchToCache, mapLimit, redact, type DownloadOptions } from './download.js';
 import { checkImage, normalizeReference } from './images.js';
+import { sha256File } from '../file-hash.js';
 import type { Lock, LockedChart, LockedFile, LockedImage, RemoteSources } from './lock.js';
 import type { BuildLog } from '../build-log.js';
 
@@ -74,8 +75,8 @@ export interface RemoteOptions {
   log?: BuildLog;
   /** One progress line (plain text, no newline). */
   say?: (line: string) => void;
-  /** A progress display per HTTP download (see progressPrinter). */
-  progress?: (label: string) => { update: (done: number, total?: number) => void; end: (note: string) => void };
+  /** Told the file name before each chart or file fetchLocked takes from the cache or downloads (progress only). */
+  fetching?: (label: string) => void;
 }
 
 function skopeoOpts(opts: RemoteOptions): SkopeoOptions {
@@ -249,7 +250,7 @@ async function fetchOciChart(url: string, sha256: string, opts: RemoteOptions): 
   try {
     await copyToOciLayout(url.replace(/^oci:\/\//, ''), layout, skopeoOpts(opts));
     const blob = join(layout, 'blobs', 'sha256', sha256);
-    const actual = existsSync(blob) ? createHash('sha256').update(readFileSync(blob)).digest('hex') : '(missing)';
+    const actual = existsSync(blob) ? await sha256File(blob) : '(missing)';
     if (actual !== sha256) throw usageError(`chart ${url}: its chart layer has sha256 ${actual}, expected ${sha256}`, 'refresh the lock: iso-build packages lock');
     copyFileSync(blob, `${path}.partial`);
     renameSync(`${path}.partial`, path);
@@ -273,8 +274,8 @@ export async function fetchLocked(lock: Lock, opts: RemoteOptions): Promise<Fetc
   const count = (downloaded: boolean): void => void (downloaded ? out.downloaded++ : out.cached++);
   const jobs = fetchJobs();
   const dl = (label: string): DownloadOptions => {
-    const bar = opts.progress?.(label);
-    return { caFile: opts.caFile, log: opts.log, onProgress: bar ? (d, t) => bar.update(d, t) : undefined };
+    opts.fetching?.(label);
+    return { caFile: opts.caFile, log: opts.log };
   };
   await mapLimit(lock.images, Math.min(jobs, 2), async (image) => {
     const got = await fetchImage(image, opts);
