@@ -4,10 +4,11 @@
  * what the installed system will do. Reads the payload as the packages stage left it in the rootfs (images.txt,
  * charts/NAME-VERSION.tgz, system/Packages).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { normalizeReference } from '../packages/images.js';
+import { pickVersion } from '../packages/remote.js';
 import { sourcesPath, writeInRoot } from '../packages/payload.js';
 import { PAYLOAD_DIR } from '../product.js';
 import { resolveInRoot } from '../rootfs-path.js';
@@ -64,12 +65,11 @@ export function writeBringup(input: BringupInput): BringupResult {
     files.push(`${K3S_FILES_DIR}/k3s`, `${K3S_FILES_DIR}/install.sh`);
     if (k3s.mirrors.length > 0) write(K3S_REGISTRIES, registriesYaml(k3s.mirrors), 0o600);
     for (const chart of input.packages.charts) {
-      const file = join(payload, 'charts', `${chart.name}-${chart.version}.tgz`);
-      if (!existsSync(file)) throw usageError(`bringup: chart ${chart.name} ${chart.version} is not in the payload (${file})`);
+      const { file, version } = payloadChart(payload, chart);
       const settings = bringup.charts.find((c) => c.name === chart.name);
       const manifest = helmChartManifest({
         name: chart.name,
-        version: chart.version,
+        version,
         targetNamespace: settings?.targetNamespace ?? chart.name,
         values: settings?.values ?? {},
         chart: readFileSync(file),
@@ -114,6 +114,19 @@ export function writeBringup(input: BringupInput): BringupResult {
   symlinkSync(BRINGUP_UNIT, wants); // what `systemctl enable` makes for WantedBy=multi-user.target
   files.push(BRINGUP_WANTS);
   return { files, images: images.length, charts: chartManifests.length, k3s: bringup.k3s !== undefined };
+}
+
+/**
+ * The payload's .tgz of a `packages.charts` entry. Its version may be a range (remote charts): the payload holds the
+ * version `packages lock` pinned, the highest of that name in the range (the same choice, remote.ts pickVersion).
+ */
+function payloadChart(payload: string, chart: { name: string; version: string }): { file: string; version: string } {
+  const dir = join(payload, 'charts');
+  const prefix = `${chart.name}-`;
+  const versions = (existsSync(dir) ? readdirSync(dir) : []).filter((f) => f.startsWith(prefix) && f.endsWith('.tgz')).map((f) => f.slice(prefix.length, -'.tgz'.length));
+  const version = pickVersion(versions, chart.version);
+  if (version === undefined) throw usageError(`bringup: chart ${chart.name} ${chart.version} is not in the payload (${dir})`);
+  return { file: join(dir, `${prefix}${version}.tgz`), version };
 }
 
 function copyInto(rootfs: string, source: string, inRoot: string, mode: number, key: string): void {

@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { helmChartManifest } from '../../src/bringup/helmchart.js';
 import { registriesYaml } from '../../src/bringup/registries.js';
 import { bringupUnit } from '../../src/bringup/unit.js';
+import { writeBringup } from '../../src/bringup/write.js';
 import { BringupSchema } from '../../src/profile/schema-bringup.js';
+import { PackagesSchema } from '../../src/profile/schema.js';
 
-const CHART = 'test/fixtures/packages/hello-chart-0.1.0.tgz';
+const REPO_ROOT = join(import.meta.dirname, '../..');
+const CHART = join(REPO_ROOT, 'test/fixtures/packages/hello-chart-0.1.0.tgz');
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('bringup schema', () => {
@@ -56,5 +61,30 @@ describe('registries.yaml and the unit', () => {
     expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
     expect(unit).toMatch(/^StandardError=journal\+console$/m);
     expect(unit).toMatch(/^ConditionPathIsMountPoint=!\/cdrom$/m);
+  });
+});
+
+describe('writeBringup: the charts of the payload', () => {
+  it('finds a remote chart given as a range under the version the lock pinned', () => {
+    const root = mkdtempSync(join(tmpdir(), 'isob-bringup-range-'));
+    try {
+      const charts = join(root, 'opt/novasphere/packages/charts');
+      mkdirSync(charts, { recursive: true });
+      for (const v of ['0.1.5', '0.2.0']) copyFileSync(CHART, join(charts, `hello-${v}.tgz`));
+      writeFileSync(join(root, 'k3s'), '');
+      writeFileSync(join(root, 'install.sh'), '');
+      writeBringup({
+        rootfs: root,
+        name: 'range',
+        product: 'NovaSphere Test',
+        profileDir: join(REPO_ROOT, 'profiles'),
+        packages: PackagesSchema.parse({ charts: [{ repo: 'https://charts.invalid', name: 'hello', version: '~0.1.0' }] }),
+        bringup: BringupSchema.parse({ k3s: { binary: join(root, 'k3s'), installScript: join(root, 'install.sh') } }),
+      });
+      const manifest = parse(readFileSync(join(root, 'var/lib/rancher/k3s/server/manifests/chart-hello.yaml'), 'utf8')) as { spec: { version: string } };
+      expect(manifest.spec.version).toBe('0.1.5');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
