@@ -7,9 +7,10 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { normalizeReference } from '../packages/images.js';
+import { normalizeReference, parseImagesTxt } from '../packages/images.js';
 import { pickVersion } from '../packages/remote.js';
 import { sourcesPath, writeInRoot } from '../packages/payload.js';
+import { controlField } from '../packages/repo.js';
 import { PAYLOAD_DIR } from '../product.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { BringupOptions } from '../profile/schema-bringup.js';
@@ -131,21 +132,18 @@ function payloadChart(payload: string, chart: { name: string; version: string })
 
 function copyInto(rootfs: string, source: string, inRoot: string, mode: number, key: string): void {
   if (!existsSync(source)) throw usageError(`${key}: file not found: ${source}`, "paths in bringup are relative to the profile's directory");
-  writeInRoot(rootfs, inRoot, '', mode);
-  copyFileSync(source, join(resolveInRoot(rootfs, dirname(inRoot)), basename(inRoot)));
+  copyFileSync(source, writeInRoot(rootfs, inRoot, '', mode));
 }
 
-/** images/images.txt of the payload: `reference digest file` lines. */
+/** The payload's images (images/images.txt), each with its step name in the state file. */
 function payloadImages(payloadDir: string): BringupImage[] {
   const list = join(payloadDir, 'images', 'images.txt');
   if (!existsSync(list)) return [];
-  return readFileSync(list, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
-    .map((l, i) => {
-      const [reference = '', , file = ''] = l.trim().split(/\s+/);
-      return { file, reference: normalizeReference(reference), step: `image:${i + 1}:${file.replace(/[^A-Za-z0-9._-]/g, '_')}` };
-    });
+  return parseImagesTxt(readFileSync(list, 'utf8')).map(({ reference, file }, i) => ({
+    file,
+    reference: normalizeReference(reference),
+    step: `image:${i + 1}:${file.replace(/[^A-Za-z0-9._-]/g, '_')}`,
+  }));
 }
 
 /** `packages.system` names (without =version) and the package names of the profile's own .debs. */
@@ -154,8 +152,8 @@ function systemPackages(packages: PackagesOptions, payloadDir: string): string[]
   const index = join(payloadDir, 'system', 'Packages');
   const stanzas = existsSync(index) ? readFileSync(index, 'utf8').split(/\n\s*\n/) : [];
   for (const deb of packages.debs) {
-    const stanza = stanzas.find((s) => basename(/^Filename:\s*(.*)$/m.exec(s)?.[1]?.trim() ?? '') === basename(deb));
-    names.push(/^Package:\s*(.*)$/m.exec(stanza ?? '')?.[1]?.trim() ?? basename(deb).split('_')[0]!);
+    const stanza = stanzas.find((s) => basename(controlField(s, 'Filename') ?? '') === basename(deb));
+    names.push((stanza && controlField(stanza, 'Package')) ?? basename(deb).split('_')[0]!);
   }
   return [...new Set(names)];
 }

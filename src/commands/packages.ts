@@ -9,6 +9,7 @@ import { platformForDebianArch, resolveSources } from '../packages/remote.js';
 import { targetArchitecture } from '../packages/resolve.js';
 import { resolveCacheDir } from '../cache-dir.js';
 import { parseChartIndex } from '../packages/charts.js';
+import { parseImagesTxt } from '../packages/images.js';
 import { MANIFEST_NAME, type PayloadManifest } from '../packages/manifest.js';
 import { controlField } from '../packages/repo.js';
 import { resolveClosure } from '../packages/resolve.js';
@@ -213,13 +214,7 @@ export function packagesListCommand(dir: string, opts: { json?: boolean } = {}):
       .split(/\n\s*\n/)
       .filter((s) => s.trim())
       .map((stanza) => ({ package: controlField(stanza, 'Package') ?? '?', version: controlField(stanza, 'Version') ?? '?', architecture: controlField(stanza, 'Architecture') ?? '?' })),
-    images: read('images/images.txt')
-      .split('\n')
-      .filter((l) => l.trim() && !l.startsWith('#'))
-      .map((line) => {
-        const [ref, digest] = line.split(/\s+/);
-        return { ref: ref ?? '?', digest: digest ?? '' };
-      }),
+    images: parseImagesTxt(read('images/images.txt')).map((i) => ({ ref: i.reference, digest: i.digest })),
     charts: (read('charts/index.yaml') ? parseChartIndex(read('charts/index.yaml')) : []).map((c) => ({ name: c.name, version: c.version })),
     files: manifest.files.length,
     bytes: manifest.files.reduce((s, f) => s + f.size, 0),

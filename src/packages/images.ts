@@ -171,3 +171,36 @@ export async function checkImage(file: string, reference?: string): Promise<Imag
   }
   return { format, references: references.filter((r) => r.includes('/')), digest: found.digest, problems };
 }
+
+/** One line of the payload's images/images.txt. */
+export interface ImagesTxtLine {
+  reference: string;
+  digest: string;
+  file: string;
+}
+
+/**
+ * images.txt: `reference digest file` per image, under a header that says which digest it is: the image manifest
+ * digest for pulled images (the platform manifest the lock pins, for both archive formats) and for OCI archives
+ * (index.json's manifest); a local docker-archive has no manifest, so its line carries the image config digest.
+ */
+export function imagesTxt(images: readonly ImagesTxtLine[]): string {
+  const header = [
+    '# reference digest file',
+    '# digest: the image manifest digest (pulled images: the platform manifest the lock pins; OCI archives: the manifest',
+    "# index.json names); local docker-archives carry no manifest: their line has the image config digest",
+  ];
+  return `${header.join('\n')}\n${images.map((i) => `${i.reference} ${i.digest} ${i.file}\n`).join('')}`;
+}
+
+/** images.txt read back: one entry per line that is not blank or a # comment. */
+export function parseImagesTxt(text: string): ImagesTxtLine[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const [reference = '', digest = '', file = ''] = l.split(/\s+/);
+      return { reference, digest, file };
+    });
+}

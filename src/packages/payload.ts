@@ -9,7 +9,7 @@ import { resolveInRoot } from '../rootfs-path.js';
 import { IsoBuildError, usageError } from '../errors.js';
 import { stopAgent } from '../tools/gpg.js';
 import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
-import { checkImage } from './images.js';
+import { checkImage, imagesTxt, type ImagesTxtLine } from './images.js';
 import { readInstallTemplate, renderInstallScript } from './install-script.js';
 import { writeManifest } from './manifest.js';
 import { repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
@@ -70,10 +70,7 @@ export interface PayloadResult {
   items: PayloadItem[];
 }
 
-export interface PayloadImage {
-  reference: string;
-  digest: string;
-  file: string;
+export interface PayloadImage extends ImagesTxtLine {
   format: string;
   /** Pulled from a registry (its digest is the registry's manifest digest). */
   pulled?: boolean;
@@ -294,20 +291,6 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
   }
   writeFileSync(join(dir, 'images.txt'), imagesTxt(out));
   return out;
-}
-
-/**
- * images.txt: `reference digest file` per image, under a header that says which digest it is: the image manifest
- * digest for pulled images (the platform manifest the lock pins, for both archive formats) and for OCI archives
- * (index.json's manifest); a local docker-archive has no manifest, so its line carries the image config digest.
- */
-export function imagesTxt(images: readonly PayloadImage[]): string {
-  const header = [
-    '# reference digest file',
-    '# digest: the image manifest digest (pulled images: the platform manifest the lock pins; OCI archives: the manifest',
-    "# index.json names); local docker-archives carry no manifest: their line has the image config digest",
-  ];
-  return `${header.join('\n')}\n${images.map((i) => `${i.reference} ${i.digest} ${i.file}\n`).join('')}`;
 }
 
 async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<IndexEntry[]> {

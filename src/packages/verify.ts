@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { debControl } from '../tools/apt.js';
 import { dearmor, verifiedClearText, verifySignature } from '../tools/gpg.js';
 import { checkChart, parseChartIndex } from './charts.js';
-import { checkImage } from './images.js';
+import { checkImage, parseImagesTxt } from './images.js';
 import { MANIFEST_NAME, describeFiles, payloadFiles, type PayloadManifest } from './manifest.js';
 import { PUBLIC_KEY_NAME, controlField } from './repo.js';
 import type { BuildLog } from '../build-log.js';
@@ -123,10 +123,7 @@ async function verifyImages(dir: string, present: string[], problems: Problem[])
   const listFile = join(dir, 'images/images.txt');
   const refs = new Map<string, string>();
   if (existsSync(listFile)) {
-    for (const line of readFileSync(listFile, 'utf8').split('\n')) {
-      const [ref, , file] = line.trim().split(/\s+/);
-      if (ref && file && !ref.startsWith('#')) refs.set(`images/${file}`, ref);
-    }
+    for (const { reference, file } of parseImagesTxt(readFileSync(listFile, 'utf8'))) if (file) refs.set(`images/${file}`, reference);
   }
   for (const image of present.filter((p) => p.startsWith('images/') && /\.(tar|tar\.gz|tgz|tar\.zst)$/.test(p))) {
     if (!refs.has(image)) problems.push({ file: image, problem: 'not listed in images/images.txt' });

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { imagesTxt } from '../../src/packages/images.js';
 import { REPO, tempDir } from '../support/cli.js';
 
 export const FIXTURE_IMAGE = join(REPO, 'test/fixtures/packages/hello-image-oci.tar');
@@ -96,13 +97,12 @@ export function payloadRootfs(images: { archive: string; reference: string }[], 
   const payload = join(root, 'opt/novasphere/packages');
   mkdirSync(join(payload, 'images'), { recursive: true });
   writeFileSync(join(root, 'opt/novasphere/VERSION'), '1.2.3\n');
-  const lines = ['# reference digest file'];
-  for (const image of images) {
+  const listed = images.map((image) => {
     const file = image.archive.split('/').pop()!;
     copyFileSync(image.archive, join(payload, 'images', file));
-    lines.push(`${image.reference} sha256:${'0'.repeat(64)} ${file}`);
-  }
-  writeFileSync(join(payload, 'images/images.txt'), `${lines.join('\n')}\n`);
+    return { reference: image.reference, digest: `sha256:${'0'.repeat(64)}`, file };
+  });
+  writeFileSync(join(payload, 'images/images.txt'), imagesTxt(listed));
   mkdirSync(join(payload, 'charts'), { recursive: true });
   for (const chart of charts) copyFileSync(chart.source, join(payload, 'charts', chart.file));
   return root;
