@@ -6,9 +6,9 @@
  */
 import { stringify } from 'yaml';
 
-export const HELMCHART_API_VERSION = 'helm.cattle.io/v1';
+const HELMCHART_API_VERSION = 'helm.cattle.io/v1';
 /** HelmChart objects live in kube-system, where k3s's own (traefik) do; the release goes to targetNamespace. */
-export const HELMCHART_NAMESPACE = 'kube-system';
+const HELMCHART_NAMESPACE = 'kube-system';
 
 export interface HelmChartInput {
   name: string;

@@ -2,7 +2,7 @@
 import { PRODUCT_DIR } from '../product.js';
 
 export const BRINGUP_SCRIPT = `${PRODUCT_DIR}/bringup.sh`;
-export const BRINGUP_UNIT_NAME = 'novasphere-bringup.service';
+const BRINGUP_UNIT_NAME = 'novasphere-bringup.service';
 /** A vendor unit (not an admin one in /etc), enabled by the wants symlink below. */
 export const BRINGUP_UNIT = `/usr/lib/systemd/system/${BRINGUP_UNIT_NAME}`;
 export const BRINGUP_WANTS = `/etc/systemd/system/multi-user.target.wants/${BRINGUP_UNIT_NAME}`;
@@ -14,7 +14,7 @@ export const K3S_FILES_DIR = `${PRODUCT_DIR}/k3s`;
 /** k3s docs, installation/airgap.md: image archives in the agent's images directory are imported when k3s starts. */
 export const K3S_IMAGES_DIR = '/var/lib/rancher/k3s/agent/images';
 /** k3s applies every manifest in this directory when the server starts (its deploy controller). */
-export const K3S_MANIFESTS_DIR = '/var/lib/rancher/k3s/server/manifests';
+const K3S_MANIFESTS_DIR = '/var/lib/rancher/k3s/server/manifests';
 /** k3s docs, installation/private-registry.md. */
 export const K3S_REGISTRIES = '/etc/rancher/k3s/registries.yaml';
 

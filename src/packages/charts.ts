@@ -18,7 +18,7 @@ export interface ChartCheck {
  * The fields of Helm's chart.Metadata (pkg/chart/metadata.go), which `helm repo index` copies from Chart.yaml into each
  * index.yaml entry, in that struct's order.
  */
-export const HELM_METADATA_FIELDS = [
+const HELM_METADATA_FIELDS = [
   'name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition',
   'tags', 'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type',
 ] as const;

@@ -15,7 +15,7 @@ import { isRemoteChartRepo, type PackagesOptions } from '../profile/schema.js';
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const HEX = /^[0-9a-f]{64}$/;
 
-export const LockedImageSchema = z.strictObject({
+const LockedImageSchema = z.strictObject({
   /** As the profile writes it. */
   ref: z.string(),
   platform: z.string(),
@@ -30,7 +30,7 @@ export const LockedImageSchema = z.strictObject({
 });
 export type LockedImage = z.output<typeof LockedImageSchema>;
 
-export const LockedChartSchema = z.strictObject({
+const LockedChartSchema = z.strictObject({
   repo: z.string(),
   name: z.string(),
   /** As the profile writes it (an exact version or a range). */
@@ -42,7 +42,7 @@ export const LockedChartSchema = z.strictObject({
 });
 export type LockedChart = z.output<typeof LockedChartSchema>;
 
-export const LockedFileSchema = z.strictObject({
+const LockedFileSchema = z.strictObject({
   url: z.string(),
   dest: z.string(),
   sha256: z.string().regex(HEX),
@@ -50,7 +50,7 @@ export const LockedFileSchema = z.strictObject({
 });
 export type LockedFile = z.output<typeof LockedFileSchema>;
 
-export const LockSchema = z.strictObject({
+const LockSchema = z.strictObject({
   lockVersion: z.literal(1),
   images: z.array(LockedImageSchema).default(() => []),
   charts: z.array(LockedChartSchema).default(() => []),
@@ -66,7 +66,7 @@ export function lockPath(profileFile: string): string {
 export function imageKey(ref: string, platform: string, format: string): string {
   return `${normalizeReference(ref)} ${platform} ${format}`;
 }
-function chartKey(c: { repo: string; name: string; version: string }): string {
+export function chartKey(c: { repo: string; name: string; version: string }): string {
   return `${c.repo.replace(/\/+$/, '')} ${c.name} ${c.version}`;
 }
 /** A file the profile pins by sha256 matches only a lock entry with it; an unpinned one any entry for its URL. */
@@ -95,7 +95,7 @@ export function hasRemoteSources(packages: PackagesOptions): boolean {
   return packages.images.some((i) => i.ref !== undefined) || packages.charts.some((c) => isRemoteChartRepo(c.repo)) || packages.files.length > 0;
 }
 
-export function sortLock(lock: Lock): Lock {
+function sortLock(lock: Lock): Lock {
   const by = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
   return {
     lockVersion: 1,
@@ -105,7 +105,7 @@ export function sortLock(lock: Lock): Lock {
   };
 }
 
-export function lockYaml(lock: Lock, profileFile: string): string {
+function lockYaml(lock: Lock, profileFile: string): string {
   const sorted = sortLock(lock);
   // Fixed key order (zod's output order is the schema's) and no line folding: the file is meant for diffs.
   const doc = {

@@ -15,7 +15,7 @@ import { writeManifest } from './manifest.js';
 import { repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
 import { sha256File } from '../file-hash.js';
 import { resolveClosure, targetArchitecture, type ResolveResult } from './resolve.js';
-import { hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
+import { chartKey, hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
 import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
 import type { BuildLog } from '../build-log.js';
@@ -23,10 +23,10 @@ import type { PackagesOptions } from '../profile/schema.js';
 import { PAYLOAD_DIR, PRODUCT_DIR } from '../product.js';
 import { K3S_IMAGES_DIR } from '../bringup/paths.js';
 
-export const REPO_DIR = `${PAYLOAD_DIR}/system`;
-export const INSTALL_SCRIPT = `${PRODUCT_DIR}/install.sh`;
+const REPO_DIR = `${PAYLOAD_DIR}/system`;
+const INSTALL_SCRIPT = `${PRODUCT_DIR}/install.sh`;
 
-export function keyringPath(name: string): string {
+function keyringPath(name: string): string {
   return `/etc/apt/keyrings/${name}-packages.gpg`;
 }
 export function sourcesPath(name: string): string {
@@ -177,7 +177,7 @@ interface Remote {
 }
 
 /** The target's architecture as images need it: packages.architecture, else the rootfs's dpkg architecture. */
-function payloadArchitecture(input: PayloadInput): string {
+function payloadArchitecture(input: Pick<PayloadInput, 'packages' | 'rootfs' | 'resolveRoot'>): string {
   return input.packages.architecture ?? targetArchitecture(input.resolveRoot ?? input.rootfs);
 }
 
@@ -187,7 +187,7 @@ export async function fetchRemote(
   progress: (text: string) => void,
 ): Promise<Remote | undefined> {
   if (!hasRemoteSources(input.packages)) return undefined;
-  const sources = remoteSources(input.packages, () => platformForDebianArch(payloadArchitecture(input as PayloadInput)));
+  const sources = remoteSources(input.packages, () => platformForDebianArch(payloadArchitecture(input)));
   const caFile = input.packages.caFile ? resolve(input.profileDir, input.packages.caFile) : undefined;
   const opts = {
     cacheDir: input.cacheDir,
@@ -252,6 +252,13 @@ function pulledImageFile(locked: { name: string; tag?: string; digest: string; p
   return `${last}_${locked.tag ?? locked.digest.slice(7, 19)}_${arch}.tar`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+/** packages.k3sAirgap: an image archive also in k3s's air-gap images directory, imported when k3s starts. */
+function toK3sImages(rootfs: string, source: string, file: string): void {
+  const k3s = resolveInRoot(rootfs, K3S_IMAGES_DIR);
+  mkdirSync(k3s, { recursive: true });
+  copyFileSync(source, join(k3s, file));
+}
+
 async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<PayloadImage[]> {
   const out: PayloadImage[] = [];
   if (input.packages.images.length === 0) return out;
@@ -259,11 +266,7 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
   mkdirSync(dir, { recursive: true });
   const place = (source: string, file: string): void => {
     copyFileSync(source, join(dir, file));
-    if (input.packages.k3sAirgap) {
-      const k3s = resolveInRoot(input.rootfs, K3S_IMAGES_DIR);
-      mkdirSync(k3s, { recursive: true });
-      copyFileSync(source, join(k3s, file));
-    }
+    if (input.packages.k3sAirgap) toK3sImages(input.rootfs, source, file);
   };
   const arch = (): string => platformForDebianArch(payloadArchitecture(input));
   for (const image of input.packages.images) {
@@ -271,14 +274,13 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
       const key = imageKey(image.ref, image.platform ?? arch(), image.format ?? 'docker-archive');
       const locked = remote!.lock.images.find((i) => imageKey(i.ref, i.platform, i.format) === key)!;
       const source = remote!.fetched.images.get(imageCachePath(input.cacheDir, locked))!;
-      const pulled = true;
       const reference = archiveReference(locked) ?? `${locked.name}@${locked.digest}`;
       const check = await checkImage(source, archiveReference(locked));
       if (check.problems.length > 0) throw failed('packages.images: cached image archive', source, check.problems);
       const file = pulledImageFile(locked);
       place(source, file);
       // The manifest digest the lock pins (the registry's), not the archive's own: docker-archives carry no manifest.
-      out.push({ reference, digest: locked.digest, file, format: check.format, pulled });
+      out.push({ reference, digest: locked.digest, file, format: check.format, pulled: true });
       continue;
     }
     const source = resolve(input.profileDir, image.archive!);
@@ -302,7 +304,8 @@ async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote
     let source: string;
     let version = chart.version;
     if (isRemoteChartRepo(chart.repo)) {
-      const locked = remote!.lock.charts.find((c) => c.repo.replace(/\/+$/, '') === chart.repo!.replace(/\/+$/, '') && c.name === chart.name && c.version === chart.version)!;
+      const key = chartKey({ repo: chart.repo!, name: chart.name, version: chart.version });
+      const locked = remote!.lock.charts.find((c) => chartKey(c) === key)!;
       source = remote!.fetched.charts.get(locked.sha256)!;
       version = locked.resolved;
     } else {
@@ -327,11 +330,7 @@ async function addFiles(input: PayloadInput, payloadDir: string, remote: Remote 
     if (f.k3sImages) {
       const check = await checkImage(source);
       if (check.problems.length > 0) throw failed(`packages.files (${f.dest}): image bundle`, source, check.problems);
-      if (input.packages.k3sAirgap) {
-        const k3s = resolveInRoot(input.rootfs, K3S_IMAGES_DIR);
-        mkdirSync(k3s, { recursive: true });
-        copyFileSync(source, join(k3s, basename(f.dest)));
-      }
+      if (input.packages.k3sAirgap) toK3sImages(input.rootfs, source, basename(f.dest));
     }
     const target = join(payloadDir, 'files', f.dest);
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });

@@ -33,7 +33,7 @@ export function platformForDebianArch(arch: string): string {
   return platformText({ os: 'linux', ...p });
 }
 
-export function parsePlatform(text: string): Platform {
+function parsePlatform(text: string): Platform {
   const [os, architecture, variant] = text.split('/') as [string, string, string | undefined];
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
@@ -46,7 +46,7 @@ interface Descriptor {
 }
 
 /** The manifest of `want` in an image index; arm64's variant v8 is optional in indexes (containerd's matcher agrees). */
-export function selectPlatform(manifests: readonly Descriptor[], want: Platform): Descriptor | undefined {
+function selectPlatform(manifests: readonly Descriptor[], want: Platform): Descriptor | undefined {
   const variantOk = (v: string | undefined): boolean =>
     want.variant === undefined ? v === undefined || (want.architecture === 'arm64' && v === 'v8') : v === want.variant || (want.variant === 'v8' && v === undefined);
   return manifests.find((m) => m.platform?.os === want.os && m.platform.architecture === want.architecture && variantOk(m.platform.variant));
@@ -57,7 +57,7 @@ function digestOf(bytes: Buffer): string {
 }
 
 /** `name[:tag][@digest]` -> its parts, the name normalized. */
-export function splitReference(ref: string): { name: string; tag?: string; digest?: string } {
+function splitReference(ref: string): { name: string; tag?: string; digest?: string } {
   const at = ref.indexOf('@');
   const digest = at === -1 ? undefined : ref.slice(at + 1);
   const nameTag = at === -1 ? ref : ref.slice(0, at);
@@ -176,7 +176,7 @@ async function lockOciChart(src: RemoteSources['charts'][number], opts: RemoteOp
 }
 
 /** The sha256 a published checksum file gives for `url`'s file name (or its only hash). */
-export function checksumFor(text: string, url: string): string | undefined {
+function checksumFor(text: string, url: string): string | undefined {
   const name = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
   for (const line of lines) {
