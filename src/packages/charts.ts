@@ -64,11 +64,8 @@ export async function checkChart(file: string, expected: { name?: string; versio
 export interface IndexEntry {
   name: string;
   version: string;
-  /** Chart.yaml's Helm metadata fields (see HELM_METADATA_FIELDS). */
+  /** Chart.yaml's Helm metadata fields (see HELM_METADATA_FIELDS), copied into the entry as they are. */
   metadata?: Record<string, unknown>;
-  appVersion?: string;
-  description?: string;
-  apiVersion?: string;
   file: string;
   sha256: string;
 }
@@ -92,10 +89,8 @@ export function chartIndexYaml(entries: readonly IndexEntry[], epochSeconds: num
   const byNameThenVersion = (a: IndexEntry, b: IndexEntry): number => (a.name === b.name ? compareChartVersions(a.version, b.version) : a.name < b.name ? -1 : 1);
   for (const e of [...entries].sort(byNameThenVersion)) {
     (byName[e.name] ??= []).push({
-      ...(e.appVersion ? { appVersion: e.appVersion } : {}),
-      ...(e.description ? { description: e.description } : {}),
       ...e.metadata,
-      apiVersion: e.metadata?.apiVersion ?? e.apiVersion ?? 'v2',
+      apiVersion: e.metadata?.apiVersion ?? 'v2',
       name: e.name,
       version: e.version,
       created,

@@ -259,7 +259,7 @@ describe('charts', () => {
   });
 
   it('writes an index.yaml that helm-style readers parse back', () => {
-    const text = chartIndexYaml([{ name: 'hello', version: '0.1.0', appVersion: '1.0', file: 'hello-0.1.0.tgz', sha256: 'a'.repeat(64) }], 1700000000);
+    const text = chartIndexYaml([{ name: 'hello', version: '0.1.0', metadata: { appVersion: '1.0' }, file: 'hello-0.1.0.tgz', sha256: 'a'.repeat(64) }], 1700000000);
     const doc = parse(text) as { apiVersion: string; entries: Record<string, { created: string; urls: string[] }[]>; generated: string };
     expect(doc.apiVersion).toBe('v1');
     expect(doc.entries.hello![0]!.urls).toEqual(['hello-0.1.0.tgz']);
