@@ -4,31 +4,21 @@
  * (no network at all) must succeed and give the same ISO bytes. The payload is read back from the ISO with xorriso and
  * unsquashfs.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, REPO, runCliAsync, sh, tempDir, type CliResult } from '../support/cli.js';
+import { REPO, runCliAsync, sh, tempDir, type CliResult } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 import { fixtureProfile, writeProfile } from '../support/profile.js';
-import { homeWithInsecure, makeOciLayout, push, startRegistry, type OciImage, type Registry } from './payload-servers.js';
+import { homeWithInsecure, makeOciLayout, push, runCliOffline, sha256hex as sha, startRegistry, type OciImage, type Registry } from './payload-servers.js';
 
 const VERSION = 'v1.0.0';
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 function cli(args: string[], env: Record<string, string>, offline = false): Promise<CliResult> {
-  return new Promise((resolvePromise) => {
-    const [cmd, argv] = offline ? ['unshare', ['--net', 'node', CLI, ...args]] : ['node', [CLI, ...args]];
-    const child = spawn(cmd as string, argv as string[], { cwd: REPO, env: { ...process.env, CI: 'true', SOURCE_DATE_EPOCH: '1700000000', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
-  });
+  const withEpoch = { SOURCE_DATE_EPOCH: '1700000000', ...env };
+  return offline ? runCliOffline(args, withEpoch) : runCliAsync(args, { env: withEpoch });
 }
 
 describe(

@@ -5,17 +5,16 @@
  * at all): the same bytes. Wrong sha256, a chart version not in the index, 401 and 500 are one-line errors with a
  * hint (exit 2 input, 1 network) that leave nothing in the cache.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, FIXTURES, REPO, fixtureIso, runCliAsync, tempDir, type CliResult } from '../support/cli.js';
+import { REPO, runCliAsync, tempDir } from '../support/cli.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
-
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+import { cacheFiles, payloadProfile, runCliOffline, sha256hex, targetRoot, type PayloadPackages } from './payload-servers.js';
 
 function chartTgz(dir: string, version: string): Buffer {
   const src = join(dir, `chart-${version}`);
@@ -79,53 +78,6 @@ async function startServer(routes: Record<string, Buffer>, opts: { dropFirst: st
   return { url: `http://127.0.0.1:${port}`, ranges, hits, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-function profile(dir: string, name: string, lines: string[]): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      `name: ${name}`,
-      'base:',
-      `  path: ${fixtureIso('single')}`,
-      `  sha256sums: ${join(FIXTURES, 'SHA256SUMS')}`,
-      'packages:',
-      `  installScript: ${join(REPO, 'profiles/templates/install.sh.hbs')}`,
-      ...lines.map((l) => `  ${l}`),
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
-
-function targetRoot(dir: string): string {
-  const root = join(dir, 'target');
-  mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
-  writeFileSync(join(root, 'var/lib/dpkg/status'), 'Package: dpkg\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.21.22\n\n');
-  return root;
-}
-
-function cacheFiles(cache: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    if (!existsSync(d)) return;
-    for (const n of readdirSync(d, { withFileTypes: true })) (n.isDirectory() ? walk(join(d, n.name)) : out.push(join(d, n.name)));
-  };
-  walk(join(cache, 'packages'));
-  return out;
-}
-
-/** The CLI in a fresh network namespace: only a loopback device that is down, so nothing is reachable. */
-function offlineCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolvePromise) => {
-    const child = spawn('unshare', ['--net', 'node', CLI, ...args], { cwd: REPO, env: { ...process.env, CI: 'true', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
-  });
-}
-
 const ENV = { ISO_BUILD_FETCH_BACKOFF_MS: '50', ISO_BUILD_FETCH_RETRIES: '2' };
 
 describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip', 'zstd')), () => {
@@ -144,7 +96,7 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     for (const v of ['0.1.0', '0.1.5', '0.2.0', '0.10.0']) charts[v] = chartTgz(dir, v);
     const index = {
       apiVersion: 'v1',
-      entries: { hello: Object.entries(charts).map(([version, tgz]) => ({ name: 'hello', version, urls: [`hello-${version}.tgz`], digest: sha(tgz) })) },
+      entries: { hello: Object.entries(charts).map(([version, tgz]) => ({ name: 'hello', version, urls: [`hello-${version}.tgz`], digest: sha256hex(tgz) })) },
     };
     // An air-gap image bundle as k3s publishes them: an image archive compressed with zstd.
     bundle = execFileSync('zstd', ['-q', '-c', join(REPO, 'test/fixtures/packages/hello-image-oci.tar')]);
@@ -152,7 +104,7 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
       '/repo/index.yaml': Buffer.from(stringify(index)),
       '/files/big.bin': big,
       '/rel/v1.0%2Bx/airgap-images.tar.zst': bundle,
-      '/rel/v1.0%2Bx/sha256sum.txt': Buffer.from(`${sha(big)}  other\n${sha(bundle)}  airgap-images.tar.zst\n`),
+      '/rel/v1.0%2Bx/sha256sum.txt': Buffer.from(`${sha256hex(big)}  other\n${sha256hex(bundle)}  airgap-images.tar.zst\n`),
       '/rel/install.sh': Buffer.from('#!/bin/sh\necho install\n'),
     };
     for (const [v, tgz] of Object.entries(charts)) routes[`/repo/hello-${v}.tgz`] = tgz;
@@ -167,17 +119,19 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
   it('locks chart ranges and files, resumes a dropped download, and writes the payload from the warm cache', async () => {
     const cache = join(dir, 'cache');
     goodCache = cache;
-    const file = profile(dir, 'good', [
-      'charts:',
-      `  - { repo: ${server.url}/repo, name: hello, version: "~0.1.0" }`,
-      `  - { repo: ${server.url}/repo/, name: hello, version: 0.10.0 }`,
-      `  - { repo: ${server.url}/repo, name: hello, version: 0.2.0 }`,
-      'files:',
-      `  - { url: ${server.url}/files/big.bin, sha256: ${sha(big)}, dest: big/big.bin, mode: "0755" }`,
-      `  - { url: "${server.url}/rel/v1.0%2Bx/airgap-images.tar.zst", sha256sums: "${server.url}/rel/v1.0%2Bx/sha256sum.txt", dest: k3s/airgap-images.tar.zst, k3sImages: true }`,
-      `  - { url: ${server.url}/rel/install.sh, dest: k3s/install.sh, mode: "0755" }`,
-      'k3sAirgap: true',
-    ]);
+    const file = payloadProfile(dir, 'good', {
+      charts: [
+        { repo: `${server.url}/repo`, name: 'hello', version: '~0.1.0' },
+        { repo: `${server.url}/repo/`, name: 'hello', version: '0.10.0' },
+        { repo: `${server.url}/repo`, name: 'hello', version: '0.2.0' },
+      ],
+      files: [
+        { url: `${server.url}/files/big.bin`, sha256: sha256hex(big), dest: 'big/big.bin', mode: '0755' },
+        { url: `${server.url}/rel/v1.0%2Bx/airgap-images.tar.zst`, sha256sums: `${server.url}/rel/v1.0%2Bx/sha256sum.txt`, dest: 'k3s/airgap-images.tar.zst', k3sImages: true },
+        { url: `${server.url}/rel/install.sh`, dest: 'k3s/install.sh', mode: '0755' },
+      ],
+      k3sAirgap: true,
+    });
     const lock = await runCliAsync(['packages', 'lock', '--profile', file, '--cache', cache], { env: ENV });
     expect(lock.stderr).toBe('');
     expect(lock.code).toBe(0);
@@ -188,11 +142,11 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
       ['0.2.0', '0.2.0'],
       ['~0.1.0', '0.1.5'],
     ]);
-    expect(locked.charts.find((c) => c.resolved === '0.1.5')).toMatchObject({ sha256: sha(charts['0.1.5']!), url: `${server.url}/repo/hello-0.1.5.tgz` });
+    expect(locked.charts.find((c) => c.resolved === '0.1.5')).toMatchObject({ sha256: sha256hex(charts['0.1.5']!), url: `${server.url}/repo/hello-0.1.5.tgz` });
     expect(locked.files).toEqual([
-      { url: `${server.url}/files/big.bin`, dest: 'big/big.bin', sha256: sha(big), size: big.length },
-      { url: `${server.url}/rel/v1.0%2Bx/airgap-images.tar.zst`, dest: 'k3s/airgap-images.tar.zst', sha256: sha(bundle), size: bundle.length },
-      { url: `${server.url}/rel/install.sh`, dest: 'k3s/install.sh', sha256: sha(Buffer.from('#!/bin/sh\necho install\n')), size: 23 },
+      { url: `${server.url}/files/big.bin`, dest: 'big/big.bin', sha256: sha256hex(big), size: big.length },
+      { url: `${server.url}/rel/v1.0%2Bx/airgap-images.tar.zst`, dest: 'k3s/airgap-images.tar.zst', sha256: sha256hex(bundle), size: bundle.length },
+      { url: `${server.url}/rel/install.sh`, dest: 'k3s/install.sh', sha256: sha256hex(Buffer.from('#!/bin/sh\necho install\n')), size: 23 },
     ]);
 
     const out = join(dir, 'out-online');
@@ -216,7 +170,7 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
       keywords: ['test'],
       annotations: { category: 'Testing' },
       dependencies: [{ name: 'dep', version: '1.x', repository: 'https://example.invalid/charts', condition: 'dep.enabled' }],
-      digest: sha(charts['0.10.0']!),
+      digest: sha256hex(charts['0.10.0']!),
     });
     expect(index.entries.hello[0]).not.toHaveProperty('notAHelmField');
     expect((await runCliAsync(['packages', 'verify', payload])).code).toBe(0);
@@ -228,32 +182,32 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     const [file, cache, payload] = [goodProfile, goodCache, onlinePayload];
     expect(file, 'the previous test made the lock and the cache').toBeDefined();
     const offline = join(dir, 'out-offline');
-    const cut = await offlineCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', cache, '--output', offline], ENV);
+    const cut = await runCliOffline(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', cache, '--output', offline], ENV);
     expect(cut.stderr).toBe('');
     expect(cut.code).toBe(0);
     for (const f of ['files/big/big.bin', 'charts/hello-0.1.5.tgz', 'charts/hello-0.2.0.tgz', 'charts/hello-0.10.0.tgz']) {
       expect(readFileSync(join(offline, 'opt/novasphere/packages', f)).equals(readFileSync(join(payload, f))), f).toBe(true);
     }
     // With a cold cache the same offline fetch fails as a network error.
-    const cold = await offlineCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', join(dir, 'cold')], ENV);
+    const cold = await runCliOffline(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', join(dir, 'cold')], ENV);
     expect(cold.code).toBe(1);
     expect(cold.stderr).toMatch(/^error: .*\nhint: .+\n$/);
   });
 
-  const failures: [string, string[], number, RegExp][] = [
-    ['wrong-sha', ['files:', `  - { url: URL/files/big.bin, sha256: ${'ab'.repeat(32)}, dest: x }`], 2, /^error: file x \S+: sha256 [0-9a-f]{64}, expected (ab){32}\nhint: .+\n$/],
-    ['no-version', ['charts:', '  - { repo: URL/repo, name: hello, version: 9.9.9 }'], 2, /^error: chart hello 9\.9\.9: not in \S+index\.yaml \(it has 0\.1\.0, .*\)\nhint: .+\n$/],
-    ['unauthorized', ['files:', `  - { url: URL/files/secret, sha256: ${'cd'.repeat(32)}, dest: x }`], 2, /^error: file x \S+: HTTP 401 \(access refused\)\nhint: .+\n$/],
-    ['server-error', ['files:', `  - { url: URL/files/broken, sha256: ${'ef'.repeat(32)}, dest: x }`], 1, /^error: file x \S+: HTTP 500 \(server error, retried\)\nhint: .+\n$/],
+  const failures: [string, (url: string) => PayloadPackages, number, RegExp][] = [
+    ['wrong-sha', (url) => ({ files: [{ url: `${url}/files/big.bin`, sha256: 'ab'.repeat(32), dest: 'x' }] }), 2, /^error: file x \S+: sha256 [0-9a-f]{64}, expected (ab){32}\nhint: .+\n$/],
+    ['no-version', (url) => ({ charts: [{ repo: `${url}/repo`, name: 'hello', version: '9.9.9' }] }), 2, /^error: chart hello 9\.9\.9: not in \S+index\.yaml \(it has 0\.1\.0, .*\)\nhint: .+\n$/],
+    ['unauthorized', (url) => ({ files: [{ url: `${url}/files/secret`, sha256: 'cd'.repeat(32), dest: 'x' }] }), 2, /^error: file x \S+: HTTP 401 \(access refused\)\nhint: .+\n$/],
+    ['server-error', (url) => ({ files: [{ url: `${url}/files/broken`, sha256: 'ef'.repeat(32), dest: 'x' }] }), 1, /^error: file x \S+: HTTP 500 \(server error, retried\)\nhint: .+\n$/],
   ];
-  for (const [name, lines, code, message] of failures) {
+  for (const [name, packages, code, message] of failures) {
     it(`${name}: exit ${code}, one line with a hint, nothing left in the cache`, async () => {
       const cache = join(dir, `cache-${name}`);
-      const file = profile(dir, name, lines.map((l) => l.replace('URL', server.url)));
+      const file = payloadProfile(dir, name, packages(server.url));
       const res = await runCliAsync(['packages', 'lock', '--profile', file, '--cache', cache], { env: ENV });
       expect(res.stderr).toMatch(message);
       expect(res.code).toBe(code);
-      expect(cacheFiles(cache)).toEqual([]);
+      expect(cacheFiles(cache, 'packages')).toEqual([]);
       expect(existsSync(join(dir, `${name}.lock.yaml`))).toBe(false);
     });
   }

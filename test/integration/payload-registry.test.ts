@@ -5,52 +5,29 @@
  * the payload archive holds that platform's layer (read back with tar), and errors are one line with a hint.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, REPO, fixtureIso, runCli, tempDir } from '../support/cli.js';
+import { REPO, runCli, tempDir } from '../support/cli.js';
 import { needs, requireTools } from '../support/needs.js';
-import { makeCa, makeChartLayout, makeOciLayout, push, homeWithInsecure, startRegistry, type OciImage, type Registry } from './payload-servers.js';
+import {
+  cacheFiles,
+  homeWithInsecure,
+  makeCa,
+  makeChartLayout,
+  makeOciLayout,
+  payloadProfile,
+  push,
+  sha256hex,
+  startRegistry,
+  targetRoot,
+  type OciImage,
+  type Registry,
+} from './payload-servers.js';
 
-function profile(dir: string, name: string, packagesYaml: string[]): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(
-    file,
-    [
-      `name: ${name}`,
-      'base:',
-      `  path: ${fixtureIso('single')}`,
-      `  sha256sums: ${join(FIXTURES, 'SHA256SUMS')}`,
-      'packages:',
-      `  installScript: ${join(REPO, 'profiles/templates/install.sh.hbs')}`,
-      ...packagesYaml.map((l) => `  ${l}`),
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
-
-/** A target rootfs with just what the payload reads: the dpkg architecture. */
-function targetRoot(dir: string, arch: string): string {
-  const root = join(dir, `target-${arch}`);
-  mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
-  writeFileSync(join(root, 'var/lib/dpkg/status'), `Package: dpkg\nStatus: install ok installed\nArchitecture: ${arch}\nVersion: 1.21.22\n\n`);
-  return root;
-}
-
-/** Files under the cache's image and blob directories: complete ones only, never a *.partial. */
-function cacheFiles(cache: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    if (!existsSync(d)) return;
-    for (const n of readdirSync(d, { withFileTypes: true })) (n.isDirectory() ? walk(join(d, n.name)) : out.push(join(d, n.name)));
-  };
-  walk(join(cache, 'packages/images'));
-  walk(join(cache, 'packages/blobs'));
-  return out;
-}
+/** Files under the cache's image and blob directories (a *.partial among them would be a leftover). */
+const cachedImagesAndBlobs = (cache: string): string[] => cacheFiles(cache, 'packages/images', 'packages/blobs');
 
 /** The content of /arch.txt in a docker-archive's (only) layer, read with tar. */
 function archOf(archive: string): string {
@@ -94,15 +71,14 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
 
   it('locks each platform of a multi-platform index to its manifest digest and pulls that platform', () => {
     const cache = join(dir, 'cache-multi');
-    const file = profile(dir, 'multi', [
-      'architecture: amd64',
-      'images:',
-      `  - ref: ${plain.host}/team/app:1.0`,
-      `  - ref: ${plain.host}/team/app:1.0`,
-      '    platform: linux/arm64',
-      `  - ref: ${plain.host}/team/tool:2.0`,
-      '    format: oci-archive',
-    ]);
+    const file = payloadProfile(dir, 'multi', {
+      architecture: 'amd64',
+      images: [
+        { ref: `${plain.host}/team/app:1.0` },
+        { ref: `${plain.host}/team/app:1.0`, platform: 'linux/arm64' },
+        { ref: `${plain.host}/team/tool:2.0`, format: 'oci-archive' },
+      ],
+    });
     const lockRun = runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env });
     expect(lockRun.stderr).toBe('');
     expect(lockRun.code).toBe(0);
@@ -134,22 +110,22 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
     expect(txt).toMatch(/^# reference digest file\n# digest: the image manifest digest/);
     expect(txt).toContain(`${plain.host}/team/app:1.0 ${multi.manifests.arm64} app_1.0_arm64.tar\n`);
     expect(runCli(['packages', 'verify', join(out, 'opt/novasphere/packages')]).code).toBe(0);
-    expect(cacheFiles(cache).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    expect(cachedImagesAndBlobs(cache).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
   it('fails with a one-line input error for a missing tag and leaves nothing in the cache', () => {
     const cache = join(dir, 'cache-missing');
-    const file = profile(dir, 'missing', ['architecture: amd64', 'images:', `  - ref: ${plain.host}/team/app:9.9`]);
+    const file = payloadProfile(dir, 'missing', { architecture: 'amd64', images: [{ ref: `${plain.host}/team/app:9.9` }] });
     const res = runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^error: image \S+app:9\.9: not in the registry .*\nhint: .+\n$/);
     expect(existsSync(join(dir, 'missing.lock.yaml'))).toBe(false);
-    expect(cacheFiles(cache)).toEqual([]);
+    expect(cachedImagesAndBlobs(cache)).toEqual([]);
   });
 
   it('needs credentials for the htpasswd registry: 401 without, pulls with $REGISTRY_AUTH_FILE', () => {
     const cache = join(dir, 'cache-auth');
-    const file = profile(dir, 'authed', ['architecture: amd64', 'images:', `  - ref: ${authed.host}/team/tool:2.0`]);
+    const file = payloadProfile(dir, 'authed', { architecture: 'amd64', images: [{ ref: `${authed.host}/team/tool:2.0` }] });
     const denied = runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env: { ...env, REGISTRY_AUTH_FILE: join(dir, 'none.json') } });
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/^error: image \S+: the registry refused access .*\nhint: .*REGISTRY_AUTH_FILE.*\n$/);
@@ -160,16 +136,16 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
     expect(ok.code).toBe(0);
     const fetch = runCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache], { env: { ...env, REGISTRY_AUTH_FILE: authFile } });
     expect(fetch.code).toBe(0);
-    expect(cacheFiles(cache).map((f) => f.slice(cache.length))).toEqual([expect.stringMatching(new RegExp(`^/packages/images/${single.manifests.amd64!.slice(7)}\\.[0-9a-f]{12}\\.docker-archive\\.tar$`))]);
+    expect(cachedImagesAndBlobs(cache).map((f) => f.slice(cache.length))).toEqual([expect.stringMatching(new RegExp(`^/packages/images/${single.manifests.amd64!.slice(7)}\\.[0-9a-f]{12}\\.docker-archive\\.tar$`))]);
   });
 
   it('trusts a TLS registry only with its CA in packages.caFile', () => {
     const cache = join(dir, 'cache-tls');
-    const without = profile(dir, 'tls-noca', ['architecture: amd64', 'images:', `  - ref: ${tls.host}/team/tool:2.0`]);
+    const without = payloadProfile(dir, 'tls-noca', { architecture: 'amd64', images: [{ ref: `${tls.host}/team/tool:2.0` }] });
     const bad = runCli(['packages', 'lock', '--profile', without, '--cache', cache], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: image \S+: TLS failed .*\nhint: .*caFile.*\n$/);
-    const withCa = profile(dir, 'tls-ca', ['architecture: amd64', `caFile: ${ca.ca}`, 'images:', `  - ref: ${tls.host}/team/tool:2.0`]);
+    const withCa = payloadProfile(dir, 'tls-ca', { architecture: 'amd64', caFile: ca.ca, images: [{ ref: `${tls.host}/team/tool:2.0` }] });
     const ok = runCli(['packages', 'lock', '--profile', withCa, '--cache', cache], { env });
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
@@ -178,12 +154,12 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
 
   it('refuses to fetch without a lock, or with one that does not match the profile', () => {
     const cache = join(dir, 'cache-nolock');
-    const file = profile(dir, 'nolock', ['architecture: amd64', 'images:', `  - ref: ${plain.host}/team/tool:2.0`]);
+    const file = payloadProfile(dir, 'nolock', { architecture: 'amd64', images: [{ ref: `${plain.host}/team/tool:2.0` }] });
     const none = runCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache], { env });
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^error: the profile names remote payload sources but has no lock file .*nolock\.lock\.yaml\nhint: .*iso-build packages lock.*\n$/);
     expect(runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env }).code).toBe(0);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('tool:2.0', 'app:1.0'));
+    payloadProfile(dir, 'nolock', { architecture: 'amd64', images: [{ ref: `${plain.host}/team/app:1.0` }] });
     const stale = runCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache], { env });
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/^error: .*nolock\.lock\.yaml does not match the profile: .*app:1\.0.*\nhint: .*--update-lock.*\n$/);
@@ -196,19 +172,19 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
   it('pins a chart from an OCI registry (oci://) by semver range and takes its chart layer', () => {
     const cache = join(dir, 'cache-oci-chart');
     // Every tag holds the same 0.1.0 .tgz: the Chart.yaml check must then refuse the one resolved as 0.1.5.
-    const file = profile(dir, 'oci-chart', ['charts:', `  - { repo: oci://${plain.host}/charts, name: hello, version: "~0.1.0" }`]);
+    const file = payloadProfile(dir, 'oci-chart', { charts: [{ repo: `oci://${plain.host}/charts`, name: 'hello', version: '~0.1.0' }] });
     const lock = runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env });
     expect(lock.stderr).toBe('');
     expect(lock.code).toBe(0);
     const locked = parse(readFileSync(join(dir, 'oci-chart.lock.yaml'), 'utf8')) as { charts: { resolved: string; sha256: string; url: string }[] };
-    expect(locked.charts[0]).toMatchObject({ resolved: '0.1.5', sha256: createHash('sha256').update(chartTgz).digest('hex') });
+    expect(locked.charts[0]).toMatchObject({ resolved: '0.1.5', sha256: sha256hex(chartTgz) });
     expect(locked.charts[0]!.url).toMatch(new RegExp(`^oci://${plain.host.replace(/\./g, '\\.')}/charts/hello@sha256:[0-9a-f]{64}$`));
     const out = join(dir, 'out-oci-chart');
     const fetch = runCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', out], { env });
     expect(fetch.code).toBe(2);
     expect(fetch.stderr).toMatch(/^error: packages\.charts: chart .*has version "0\.1\.0", expected "0\.1\.5"\nhint: .+\n$/);
 
-    const exact = profile(dir, 'oci-chart-exact', ['charts:', `  - { repo: oci://${plain.host}/charts, name: hello, version: 0.1.0 }`]);
+    const exact = payloadProfile(dir, 'oci-chart-exact', { charts: [{ repo: `oci://${plain.host}/charts`, name: 'hello', version: '0.1.0' }] });
     expect(runCli(['packages', 'lock', '--profile', exact, '--cache', cache], { env }).code).toBe(0);
     const good = runCli(['packages', 'fetch', '--profile', exact, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', join(dir, 'out-oci-exact')], { env });
     expect(good.stderr).toBe('');

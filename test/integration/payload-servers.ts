@@ -1,17 +1,63 @@
 /**
  * Real servers for the payload tests, started on 127.0.0.1 and stopped by the tests: Debian's docker-registry
  * (distribution 2.8) with a throwaway config and storage (plain, htpasswd, TLS from a CA made here with openssl), and
- * OCI image layouts made by hand (one image per platform + an image index) pushed to it with skopeo.
+ * OCI image layouts made by hand (one image per platform + an image index) pushed to it with skopeo; and what the
+ * payload tests share: their profile, a target rootfs, the cache's files, the CLI without a network.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { CLI, REPO, type CliResult } from '../support/cli.js';
+import { fixtureProfile, writeProfile, type ProfileDocument } from '../support/profile.js';
 
 export function sha256hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** A profile section `packages` as written, without installScript (always the repository's template). */
+export type PayloadPackages = Omit<NonNullable<ProfileDocument['packages']>, 'installScript'>;
+
+/** dir/name.yaml: the single fixture ISO as the base and `packages` with the stock install.sh template. */
+export function payloadProfile(dir: string, name: string, packages: PayloadPackages): string {
+  return writeProfile(dir, name, {
+    name,
+    base: fixtureProfile(name).base,
+    packages: { installScript: join(REPO, 'profiles/templates/install.sh.hbs'), ...packages },
+  });
+}
+
+/** A target rootfs with just what the payload reads: the dpkg architecture. */
+export function targetRoot(dir: string, arch = 'amd64'): string {
+  const root = join(dir, `target-${arch}`);
+  mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+  writeFileSync(join(root, 'var/lib/dpkg/status'), `Package: dpkg\nStatus: install ok installed\nArchitecture: ${arch}\nVersion: 1.21.22\n\n`);
+  return root;
+}
+
+/** Every file below the given directories of `cache` (complete ones and *.partial alike), as full paths. */
+export function cacheFiles(cache: string, ...dirs: string[]): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    if (!existsSync(d)) return;
+    for (const n of readdirSync(d, { withFileTypes: true })) (n.isDirectory() ? walk(join(d, n.name)) : out.push(join(d, n.name)));
+  };
+  for (const d of dirs) walk(join(cache, d));
+  return out;
+}
+
+/** The CLI in a fresh network namespace (`unshare --net`): only a loopback device that is down, nothing reachable. */
+export function runCliOffline(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('unshare', ['--net', 'node', CLI, ...args], { cwd: REPO, env: { ...process.env, CI: 'true', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
 }
 
 export async function freePort(): Promise<number> {
