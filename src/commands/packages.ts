@@ -29,8 +29,9 @@ export interface FetchOptions {
   updateLock?: boolean;
 }
 
-function cacheDir(opt?: string): string {
-  return resolveCacheDir(opt);
+/** Images pulled by reference without a platform: their platform comes from the target's architecture. */
+function imagesNeedArchitecture(packages: PackagesOptions): boolean {
+  return packages.images.some((i) => i.ref !== undefined && !i.platform);
 }
 
 function progressLine(line: string): void {
@@ -67,7 +68,7 @@ export async function packagesFetchCommand(opts: FetchOptions): Promise<number> 
 
 async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: string, opts: FetchOptions): Promise<number> {
   if (!existsSync(join(rootfs, 'var/lib/dpkg/status'))) throw usageError(`${rootfs} is not a Debian/Ubuntu root filesystem (no var/lib/dpkg/status)`);
-  const cache = cacheDir(opts.cache);
+  const cache = resolveCacheDir(opts.cache);
   if (opts.output) {
     const result = await buildPayload({
       name: profile.name,
@@ -112,10 +113,10 @@ function say(line: string): void {
 /** `packages fetch` for a profile whose target is not at hand: the lock's items need no rootfs unless a platform is missing. */
 async function fetchRemoteOnly(profile: Profile, packages: PackagesOptions, opts: FetchOptions): Promise<number> {
   const rootfs = '/nonexistent-target';
-  if (!packages.architecture && packages.images.some((i) => i.ref !== undefined && !i.platform)) {
+  if (!packages.architecture && imagesNeedArchitecture(packages)) {
     throw usageError('packages fetch: images without a platform need the target architecture', 'set packages.architecture, or pass --base <iso> / --rootfs <dir>');
   }
-  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: cacheDir(opts.cache), rootfs }, say);
+  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: resolveCacheDir(opts.cache), rootfs }, say);
   if (packages.system.length > 0) say('packages.system: resolved by the build (the base ISO is a URL; pass --base ISO to resolve it now)');
   return 0;
 }
@@ -135,8 +136,7 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
   if (!packages || !hasRemoteSources(packages)) {
     throw usageError(`${profile.file} names no remote payload sources (packages.images[].ref, charts from a repository URL, files)`, 'nothing to lock');
   }
-  const needsArch = packages.images.some((i) => i.ref !== undefined && !i.platform);
-  const debianArch = opts.arch ?? packages.architecture ?? (needsArch ? await baseArchitecture(profile) : 'amd64');
+  const debianArch = opts.arch ?? packages.architecture ?? (imagesNeedArchitecture(packages) ? await baseArchitecture(profile) : 'amd64');
   const sources = remoteSources(packages, () => platformForDebianArch(debianArch));
   if (opts.ifMissing) {
     const existing = readLock(profile.file);
@@ -149,7 +149,7 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
     }
   }
   const lock = await resolveSources(sources, {
-    cacheDir: cacheDir(opts.cache),
+    cacheDir: resolveCacheDir(opts.cache),
     caFile: packages.caFile ? resolve(profile.dir, packages.caFile) : undefined,
     say,
   });
@@ -215,7 +215,7 @@ export function packagesListCommand(dir: string, opts: { json?: boolean } = {}):
       .filter((s) => s.trim())
       .map((stanza) => ({ package: controlField(stanza, 'Package') ?? '?', version: controlField(stanza, 'Version') ?? '?', architecture: controlField(stanza, 'Architecture') ?? '?' })),
     images: parseImagesTxt(read('images/images.txt')).map((i) => ({ ref: i.reference, digest: i.digest })),
-    charts: (read('charts/index.yaml') ? parseChartIndex(read('charts/index.yaml')) : []).map((c) => ({ name: c.name, version: c.version })),
+    charts: parseChartIndex(read('charts/index.yaml')).map((c) => ({ name: c.name, version: c.version })),
     files: manifest.files.length,
     bytes: manifest.files.reduce((s, f) => s + f.size, 0),
   };
