@@ -2,14 +2,12 @@
  * Stage: reads the profile's base (path or url, sha256) and the cache dir; produces the VerifiedBase: the base ISO on
  * disk (a local path, or a download cached by its sha256) and the check that it is the one the profile names.
  */
-import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { assertIso9660 } from '../tools/xorriso.js';
 import { sha256OfFile } from '../tools/digest.js';
+import { downloadVerified } from '../packages/download.js';
 import { stageCacheDir } from '../stage-cache.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import type { BuildInputs } from '../context.js';
@@ -103,48 +101,16 @@ function readHeader(path: string): Buffer {
 }
 
 
-/** Download once per sha256: a second build with the same base ISO reads it from the cache. `sha256`: hashed while downloading. */
+/**
+ * Download once per sha256 (the payload's downloader: .partial, Range resume, retries, sha256 while streaming, renamed
+ * only once it matches): a second build with the same base ISO reads it from the cache. `sha256`: hashed while
+ * downloading; absent for a cache hit, which is hashed again (or remembered) like a local file.
+ */
 async function downloadCached(url: string, sha256: string, cacheDir: string, onProgress: (p: number, d?: string) => void): Promise<{ path: string; sha256?: string }> {
-  const dir = join(cacheDir, 'base-iso');
-  const final = join(dir, `${sha256}.iso`);
-  if (existsSync(final)) return { path: final }; // from an earlier build: hashed again (or remembered) like a local file
-  mkdirSync(dir, { recursive: true });
-  const partial = `${final}.partial`;
-  let res: Response;
-  try {
-    res = await fetch(url);
-  } catch (err) {
-    throw new IsoBuildError(`cannot download the base ISO from ${url}: ${(err as Error).message}`, {
-      hint: 'without network access, download it elsewhere and pass --base FILE --base-sha256 HEX',
-      exitCode: ExitCode.Usage,
-    });
-  }
-  if (!res.ok || !res.body) {
-    throw new IsoBuildError(`cannot download the base ISO from ${url}: HTTP ${res.status}`, { exitCode: ExitCode.Usage });
-  }
-  const total = Number(res.headers.get('content-length') ?? 0);
-  let done = 0;
-  const hash = createHash('sha256');
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  body.on('data', (chunk: Buffer) => {
-    done += chunk.length;
-    hash.update(chunk);
-    if (total) onProgress((done / total) * 100, `${(done / 1e6).toFixed(0)} MB`);
+  const got = await downloadVerified(url, join(cacheDir, 'base-iso', `${sha256}.iso`), sha256, 'cannot download the base ISO from', {
+    onProgress: (done, total) => {
+      if (total) onProgress((done / total) * 100, `${(done / 1e6).toFixed(0)} MB`);
+    },
   });
-  try {
-    await pipeline(body, createWriteStream(partial));
-  } catch (err) {
-    rmSync(partial, { force: true });
-    throw new IsoBuildError(`download of ${url} failed: ${(err as Error).message}`);
-  }
-  const actual = hash.digest('hex');
-  if (actual !== sha256) {
-    rmSync(partial, { force: true });
-    throw new IsoBuildError(`downloaded ${url} has sha256 ${actual}, expected ${sha256}`, {
-      hint: 'the mirror serves another file than the profile names: check base.url and base.sha256',
-      exitCode: ExitCode.Usage,
-    });
-  }
-  renameSync(partial, final);
-  return { path: final, sha256: actual };
+  return got.downloaded ? { path: got.path, sha256 } : { path: got.path };
 }
