@@ -5,7 +5,7 @@
 import { renameSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SCRATCH_DIRS, type BuildInputs } from '../context.js';
-import { ExitCode, IsoBuildError, signalExitCode } from '../errors.js';
+import { IsoBuildError, signalExitCode } from '../errors.js';
 import { interruptedBy } from '../lifecycle.js';
 import { copyTreeReflink } from '../tools/cp.js';
 import { mountsUnder, unmountAllUnder } from '../tools/mount.js';
