@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { packageRoot } from '../package-root.js';
-import { closestKey } from './issues.js';
-import type { Problem } from './source.js';
+import { closestKey, describeValue, TYPE_NAMES, valueAt } from './issues.js';
+import { formatKeyPath, type Problem } from './source.js';
 
 /** subiquity's `SubiquityServer.base_schema`, checked before anything else. */
 const BASE_SCHEMA = {
@@ -62,22 +62,8 @@ export interface AutoinstallCheck {
   warnings: Problem[];
 }
 
-const TYPES: Record<string, string> = { array: 'a list', object: 'a mapping', string: 'a string', boolean: 'true or false', integer: 'an integer', number: 'a number', null: 'an empty value' };
-
-function describeValue(value: unknown): string {
-  if (value === null || value === undefined) return 'an empty value';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  return String(value);
-}
-
-/** `autoinstall.ssh["install-server"]`, `autoinstall["late-commands"][0]`. */
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(String(seg)) ? `${i === 0 ? '' : '.'}${String(seg)}` : `[${JSON.stringify(String(seg))}]`))
-    .join('');
-}
+/** JSON Schema's type names (integer, null) besides zod's. */
+const TYPES: Readonly<Record<string, string>> = { ...TYPE_NAMES, integer: 'an integer', null: 'an empty value' };
 
 function pointerPath(pointer: string): (string | number)[] {
   if (pointer === '') return [];
@@ -88,34 +74,25 @@ function pointerPath(pointer: string): (string | number)[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
-  let value = data;
-  for (const seg of path) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[seg];
-  }
-  return value;
-}
-
 function problemOf(error: ErrorObject, config: unknown): Problem {
   const at = pointerPath(error.instancePath);
   const path = ['autoinstall', ...at];
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required':
-      return { path, text: `${formatPath([...path, String(params.missingProperty)])}: missing required key` };
+      return { path, text: `${formatKeyPath([...path, String(params.missingProperty)])}: missing required key` };
     case 'additionalProperties':
-      return { path: [...path, String(params.additionalProperty)], at: 'key', text: `unknown key "${String(params.additionalProperty)}" at ${formatPath(path)}` };
+      return { path: [...path, String(params.additionalProperty)], at: 'key', text: `unknown key "${String(params.additionalProperty)}" at ${formatKeyPath(path)}` };
     case 'type': {
       const types = String(params.type).split(',').map((t) => TYPES[t] ?? t);
-      return { path, text: `${formatPath(path)}: expected ${types.join(' or ')}, got ${describeValue(valueAt(config, at))}` };
+      return { path, text: `${formatKeyPath(path)}: expected ${types.join(' or ')}, got ${describeValue(valueAt(config, at))}` };
     }
     case 'enum':
-      return { path, text: `${formatPath(path)}: expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(valueAt(config, at))}` };
+      return { path, text: `${formatKeyPath(path)}: expected one of: ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(valueAt(config, at))}` };
     case 'const':
-      return { path, text: `${formatPath(path)}: expected ${JSON.stringify(params.allowedValue)}, got ${describeValue(valueAt(config, at))}` };
+      return { path, text: `${formatKeyPath(path)}: expected ${JSON.stringify(params.allowedValue)}, got ${describeValue(valueAt(config, at))}` };
     default:
-      return { path, text: `${formatPath(path)}: ${error.message ?? error.keyword}, got ${describeValue(valueAt(config, at))}` };
+      return { path, text: `${formatKeyPath(path)}: ${error.message ?? error.keyword}, got ${describeValue(valueAt(config, at))}` };
   }
 }
 

@@ -8,7 +8,8 @@ import { formatKeyPath, type Problem } from './source.js';
 
 type Issue = z.core.$ZodIssue;
 
-const TYPE_NAMES: Record<string, string> = {
+/** zod's type names as a message says them. */
+export const TYPE_NAMES: Readonly<Record<string, string>> = {
   string: 'a string',
   number: 'a number',
   int: 'an integer',
@@ -18,7 +19,7 @@ const TYPE_NAMES: Record<string, string> = {
   array: 'a list',
 };
 
-function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   let value = data;
   for (const segment of path) {
     if (typeof value !== 'object' || value === null) return undefined;
@@ -27,8 +28,9 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function describeValue(value: unknown): string {
-  if (value === null) return 'an empty value';
+/** A value as "got ..." names it: short strings quoted, containers by kind. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
