@@ -4,7 +4,6 @@
  * the autoinstall templates and the boot menu title too.
  */
 import { stringify } from 'yaml';
-import { renderAutoinstall } from '../profile/autoinstall.js';
 import { loadProfile, renderOutputName } from '../profile/load.js';
 import { renderTemplate, TemplateError } from '../profile/template.js';
 import { usageError } from '../errors.js';
@@ -41,7 +40,8 @@ export async function profileValidateCommand(file: string, opts: ProfileCommandO
   const profile = await loadProfile(file);
   const r: ProfileValidateResult = { profile: profile.file, ok: true, version, output: renderOutputName(profile, version), hooks: Object.values(profile.hooks).flat().length };
   if (profile.autoinstall !== undefined) {
-    const rendered = renderAutoinstall(profile, version);
+    // handlebars and ajv (subiquity's schema) load only for a profile that has templates to render.
+    const rendered = (await import('../profile/autoinstall.js')).renderAutoinstall(profile, version);
     r.autoinstall = { userDataLines: rendered.userData.split('\n').length, metaData: true, rootAutoinstallYaml: rendered.writeRootYaml, warnings: rendered.warnings };
     for (const w of rendered.warnings) warning(w);
   }
