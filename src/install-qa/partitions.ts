@@ -3,6 +3,7 @@
  * installer put the root file system on: the largest partition with an ext2/3/4 superblock.
  */
 import { open } from 'node:fs/promises';
+import { guidText } from '../image/boot.js';
 
 export interface Partition {
   /** 1-based, as the kernel numbers them (/dev/vda1). */
@@ -71,11 +72,4 @@ export async function findExtRoot(image: string): Promise<Partition | undefined>
   } finally {
     await fh.close();
   }
-}
-
-/** A GPT GUID in its text form (the first three fields little-endian). */
-export function guidText(b: Buffer): string {
-  const h = (s: Buffer): string => s.toString('hex').toUpperCase();
-  const le = (s: Buffer): string => h(Buffer.from(s).reverse());
-  return `${le(b.subarray(0, 4))}-${le(b.subarray(4, 6))}-${le(b.subarray(6, 8))}-${h(b.subarray(8, 10))}-${h(b.subarray(10, 16))}`;
 }

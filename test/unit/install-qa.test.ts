@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSizeOption } from '../../src/commands/boot.js';
 import { parseExpectAbsent, parseExpectFile, runDiskCheck } from '../../src/install-qa/checks.js';
-import { findExtRoot, guidText, readPartitions } from '../../src/install-qa/partitions.js';
+import { guidText } from '../../src/image/boot.js';
+import { findExtRoot, readPartitions } from '../../src/install-qa/partitions.js';
 import { ExtImage } from '../../src/tools/debugfs.js';
 import { tempDir } from '../support/cli.js';
 
