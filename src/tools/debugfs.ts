@@ -3,9 +3,9 @@
  * partition's byte offset (`IMAGE?offset=N`, the unix_io option of ext2fs_open2).
  */
 import { ExitCode, IsoBuildError } from '../errors.js';
-import { run } from './process.js';
+import { run, runBinary, type RunResult } from './process.js';
 
-export const DEBUGFS = 'debugfs';
+const DEBUGFS = 'debugfs';
 
 export interface ExtEntry {
   name: string;
@@ -24,18 +24,13 @@ export class ExtImage {
     return `${this.image}?offset=${this.offsetBytes}`;
   }
 
-  private async request(req: string, binary = false): Promise<{ stdout: string; buffer?: Buffer; stderr: string }> {
-    try {
-      const r = (await run(DEBUGFS, ['-R', req, this.device], { what: `debugfs -R '${req}'`, binary })) as Awaited<
-        ReturnType<typeof run>
-      > & { stdoutBuffer?: Uint8Array };
-      return { stdout: r.stdout, stderr: r.stderr, ...(r.stdoutBuffer ? { buffer: Buffer.from(r.stdoutBuffer) } : {}) };
-    } catch (err) {
-      if (err instanceof IsoBuildError && err.exitCode === ExitCode.Usage) {
-        throw new IsoBuildError('debugfs is not installed', { hint: 'install e2fsprogs', exitCode: ExitCode.Usage });
-      }
-      throw err;
-    }
+  private request(req: string): Promise<RunResult> {
+    return named(run(DEBUGFS, ['-R', req, this.device], { what: `debugfs -R '${req}'` }));
+  }
+
+  /** A request whose stdout is file content (bytes, not text). */
+  private requestBytes(req: string): Promise<Buffer> {
+    return named(runBinary(DEBUGFS, ['-R', req, this.device], { what: `debugfs -R '${req}'` }));
   }
 
   /** The entries of a directory, or undefined when it does not exist. */
@@ -82,9 +77,8 @@ export class ExtImage {
     return undefined;
   }
 
-  async readFile(path: string): Promise<Buffer> {
-    const r = await this.request(`cat ${quote(path)}`, true);
-    return r.buffer ?? Buffer.alloc(0);
+  readFile(path: string): Promise<Buffer> {
+    return this.requestBytes(`cat ${quote(path)}`);
   }
 
   async dump(path: string, to: string): Promise<void> {
@@ -98,6 +92,18 @@ export function isDirectory(e: ExtEntry): boolean {
 
 export function isRegular(e: ExtEntry): boolean {
   return (e.mode & 0o170000) === 0o100000;
+}
+
+/** run() reports a missing tool by its binary's name; debugfs comes in e2fsprogs. */
+async function named<T>(request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (err) {
+    if (err instanceof IsoBuildError && err.exitCode === ExitCode.Usage) {
+      throw new IsoBuildError('debugfs is not installed', { hint: 'install e2fsprogs', exitCode: ExitCode.Usage });
+    }
+    throw err;
+  }
 }
 
 /** debugfs splits its request on spaces; double quotes keep a path with spaces in one argument. */
