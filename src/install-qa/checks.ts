@@ -35,11 +35,12 @@ export function parseExpectAbsent(path: string): DiskCheck {
 }
 
 export async function runDiskCheck(fs: ExtImage, check: DiskCheck): Promise<DiskCheckResult> {
-  const found = await fs.resolve(check.path);
   if (check.kind === 'absent') {
-    const present = found ?? (await fs.entry(check.path));
+    // The entry itself, not what a symlink points at: a dangling symlink is present too.
+    const present = await fs.entry(check.path);
     return { check, ok: present === undefined, detail: present ? 'present' : 'absent' };
   }
+  const found = await fs.resolve(check.path);
   if (!found) return { check, ok: false, detail: 'missing' };
   const what = isDirectory(found.entry) ? 'directory' : isRegular(found.entry) ? `file, ${found.entry.size} bytes` : 'special file';
   if (check.kind === 'exists') return { check, ok: true, detail: what };
