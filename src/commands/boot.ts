@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, usageError } from '../errors.js';
 import { DEFAULT_CHECKS, describeCheck, parseExpectAbsent, parseExpectFile, type DiskCheck } from '../install-qa/checks.js';
-import { installAndCheck, type InstallQaResult } from '../install-qa/install.js';
+import { installAndCheck, type InstalledBoot, type InstallQaResult } from '../install-qa/install.js';
 import { bootIso, checkBootTools, type Accel, type BootResult, type Firmware } from '../tools/qemu.js';
 
 export interface BootCommandOptions {
@@ -135,7 +135,6 @@ async function installCommand(
 }
 
 function installReport(r: InstallQaResult, keptDisk: boolean): InstallQaReport {
-  const b = r.installedBoot;
   return {
     firmware: r.firmware,
     ok: r.ok,
@@ -144,17 +143,17 @@ function installReport(r: InstallQaResult, keptDisk: boolean): InstallQaReport {
     ...(keptDisk ? { disk: r.disk } : {}),
     ...(r.root ? { root: { partition: r.root.number, offsetBytes: r.root.offsetBytes, sizeBytes: r.root.sizeBytes, type: r.root.type } } : {}),
     checks: r.checks.map((c) => ({ check: describeCheck(c.check), ok: c.ok, detail: c.detail })),
-    ...(b
-      ? {
-          installedBoot: b.result
-            ? { exit: b.result.exit, seconds: b.result.seconds, ...(b.result.matched ? { matched: b.result.matched } : {}), logPath: b.result.logPath }
-            : { error: b.error ?? 'not booted' },
-        }
-      : {}),
+    ...(r.installedBoot ? { installedBoot: installedBootReport(r.installedBoot) } : {}),
   };
 }
 
-export function formatInstallReport(r: InstallQaReport, timeoutSec: number): string[] {
+function installedBootReport(b: InstalledBoot): NonNullable<InstallQaReport['installedBoot']> {
+  if (!b.result) return { error: b.error ?? 'not booted' };
+  const { exit, seconds, matched, logPath } = b.result;
+  return { exit, seconds, ...(matched ? { matched } : {}), logPath };
+}
+
+function formatInstallReport(r: InstallQaReport, timeoutSec: number): string[] {
   const lines: string[] = [];
   const i = r.install;
   const installed = i.exit === 'timeout' ? `TIMEOUT: no power-off in ${timeoutSec} s` : `installer powered off after ${(i.poweroffSeconds ?? i.seconds).toFixed(1)} s`;
@@ -182,18 +181,24 @@ export function parseSizeOption(value: string | undefined): number {
 
 /** One line per boot: firmware, accel, result, time, log, matched line. */
 export function formatBootResult(r: BootResult, timeoutSec: number): string {
-  const outcome =
-    r.exit === 'matched'
-      ? `matched after ${r.seconds.toFixed(1)} s${r.poweroffSeconds !== undefined ? `, powered off after ${r.poweroffSeconds.toFixed(1)} s` : ''}`
-      : r.exit === 'powered-off'
-        ? `powered off after ${r.seconds.toFixed(1)} s`
-        : r.exit === 'timeout'
-        ? `TIMEOUT: no match in ${timeoutSec} s`
-        : `GUEST EXITED without match after ${r.seconds.toFixed(1)} s`;
-  const parts = [`${r.firmware}/${r.accel}`, outcome, `log ${r.logPath}`];
+  const parts = [`${r.firmware}/${r.accel}`, bootOutcome(r, timeoutSec), `log ${r.logPath}`];
   if (r.matched !== undefined) parts.push(`line: ${r.matched}`);
   if (r.note) parts.push(`(${r.note})`);
   return parts.join('  ');
+}
+
+function bootOutcome(r: BootResult, timeoutSec: number): string {
+  const after = `after ${r.seconds.toFixed(1)} s`;
+  switch (r.exit) {
+    case 'matched':
+      return `matched ${after}${r.poweroffSeconds !== undefined ? `, powered off after ${r.poweroffSeconds.toFixed(1)} s` : ''}`;
+    case 'powered-off':
+      return `powered off ${after}`;
+    case 'timeout':
+      return `TIMEOUT: no match in ${timeoutSec} s`;
+    case 'guest-exited':
+      return `GUEST EXITED without match ${after}`;
+  }
 }
 
 export function parseFirmwareOption(value: string | undefined): Firmware[] {
