@@ -4,6 +4,7 @@ import { access, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, usageError } from '../errors.js';
+import { result } from '../output.js';
 import { DEFAULT_CHECKS, describeCheck, parseExpectAbsent, parseExpectFile, type DiskCheck } from '../install-qa/checks.js';
 import { installAndCheck, type InstalledBoot, type InstallQaResult } from '../install-qa/install.js';
 import { bootIso, checkBootTools, type Accel, type BootResult, type Firmware } from '../tools/qemu.js';
@@ -61,7 +62,7 @@ export const DEFAULT_TIMEOUT_SEC = 300;
 export async function bootCommand(
   iso: string,
   opts: BootCommandOptions,
-  out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  out: (line: string) => void = result,
 ): Promise<number> {
   const firmwares = parseFirmwareOption(opts.firmware);
   const expect = parseExpectOption(opts.expect);
@@ -77,10 +78,10 @@ export async function bootCommand(
   for (const firmware of firmwares) {
     const logPath = await logPathFor(isoPath, firmware, firmwares.length, opts.log, logDir);
     process.stderr.write(`boot: ${firmware}: waiting up to ${timeoutSec} s for /${expect.source}/ on the serial console\n`);
-    const result = await bootIso({ iso: isoPath, firmware, expect, timeoutSec, logPath, accel, waitPoweroff: opts.waitPoweroff === true });
-    boots.push(result);
-    if (!opts.json) out(formatBootResult(result, timeoutSec));
-    if (result.exit !== 'matched') allMatched = false;
+    const boot = await bootIso({ iso: isoPath, firmware, expect, timeoutSec, logPath, accel, waitPoweroff: opts.waitPoweroff === true });
+    boots.push(boot);
+    if (!opts.json) out(formatBootResult(boot, timeoutSec));
+    if (boot.exit !== 'matched') allMatched = false;
   }
   if (opts.json) out(JSON.stringify({ iso: isoPath, ok: allMatched, boots } satisfies BootReport, null, 2));
   return allMatched ? 0 : ExitCode.Verification;
