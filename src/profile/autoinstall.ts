@@ -4,11 +4,10 @@
  * release accepts (src/profile/autoinstall-schema.ts). Errors and warnings name the template, the rendered line and the key.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import Handlebars from 'handlebars';
 import { usageError, type IsoBuildError } from '../errors.js';
 import { checkAutoinstall } from './autoinstall-schema.js';
-import { locate, parseProfileYaml, type Problem, type ProfileSource } from './source.js';
+import { displayPath, locate, parseProfileYaml, type Problem, type ProfileSource } from './source.js';
 import type { Profile } from './schema.js';
 
 export interface RenderedAutoinstall {
@@ -44,25 +43,20 @@ function handlebars(): typeof Handlebars {
   return hb;
 }
 
-function display(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
-}
-
 /** Renders one template; a template error names the file and, when handlebars says it, the line. */
 export function renderHandlebars(file: string, vars: Record<string, unknown>): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw usageError(`autoinstall template not found: ${display(file)}`, `${String((err as Error).message)}`);
+    throw usageError(`autoinstall template not found: ${displayPath(file)}`, `${String((err as Error).message)}`);
   }
   try {
     return handlebars().compile(text, { strict: true, noEscape: true })(vars);
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] ?? err.message : String(err);
     const line = /line (\d+)/i.exec(message)?.[1] ?? / - (\d+):\d+$/.exec(message)?.[1];
-    const where = line === undefined ? display(file) : `${display(file)}:${line}`;
+    const where = line === undefined ? displayPath(file) : `${displayPath(file)}:${line}`;
     throw usageError(`${where}: template error: ${message}`, `variables: ${Object.keys(vars).join(', ')}`);
   }
 }
@@ -71,7 +65,7 @@ function renderedLineError(template: string, source: ProfileSource, text: string
   const { line } = locate(source, problem);
   const lineText = (text.split('\n')[line - 1] ?? '').trim();
   const hint = [problem.hint, `the rendered line ${line} is: ${lineText}`].filter(Boolean).join('; ');
-  return usageError(`${display(template)}: rendered line ${line}: ${problem.text}`, hint);
+  return usageError(`${displayPath(template)}: rendered line ${line}: ${problem.text}`, hint);
 }
 
 /**
@@ -82,7 +76,7 @@ export function validateUserData(template: string, text: string, release = '22.0
   const source = parseRendered(template, text);
   const data: unknown = source.doc.toJS();
   if (typeof data !== 'object' || data === null || Array.isArray(data) || !('autoinstall' in data)) {
-    throw usageError(`${display(template)}: the rendered user-data has no top-level "autoinstall:" section`, 'start it with "#cloud-config" and "autoinstall:" with "version: 1"');
+    throw usageError(`${displayPath(template)}: the rendered user-data has no top-level "autoinstall:" section`, 'start it with "#cloud-config" and "autoinstall:" with "version: 1"');
   }
   const { problems, warnings } = checkAutoinstall((data as { autoinstall: unknown }).autoinstall, release);
   if (problems.length > 0) {
@@ -91,7 +85,7 @@ export function validateUserData(template: string, text: string, release = '22.0
   }
   return warnings.map((w) => {
     const { line } = locate(source, w);
-    return `${display(template)}: rendered line ${line}: ${w.text}${w.hint ? ` (${w.hint})` : ''}`;
+    return `${displayPath(template)}: rendered line ${line}: ${w.text}${w.hint ? ` (${w.hint})` : ''}`;
   });
 }
 
@@ -100,13 +94,13 @@ export function validateMetaData(template: string, text: string): void {
   const source = parseRendered(template, text);
   const data: unknown = source.doc.toJS();
   if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
-    throw usageError(`${display(template)}: rendered meta-data must be a YAML mapping (e.g. "instance-id: ...")`);
+    throw usageError(`${displayPath(template)}: rendered meta-data must be a YAML mapping (e.g. "instance-id: ...")`);
   }
 }
 
 function parseRendered(template: string, text: string): ProfileSource {
   try {
-    return parseProfileYaml(`${display(template)} (rendered)`, text);
+    return parseProfileYaml(`${displayPath(template)} (rendered)`, text);
   } catch (err) {
     // "<file> (rendered):L:C: invalid YAML: ..." -> name the rendered line
     const e = err as IsoBuildError;

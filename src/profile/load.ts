@@ -10,7 +10,7 @@ import { SHA256_PATTERN, isPlainFileName, urlBasename } from './checks.js';
 import { problemsFromIssues } from './issues.js';
 import { DEFAULT_PROFILE, ProfileDocumentSchema, ProfileSchema, type OverlayMapping, type Profile, type ProfileBase } from './schema.js';
 import { TemplateError, renderTemplate } from './template.js';
-import { PROFILE_DOCS, formatKeyPath, parseProfileYaml, problemsError, type Problem } from './source.js';
+import { PROFILE_DOCS, displayPath, formatKeyPath, parseProfileYaml, problemsError, type Problem } from './source.js';
 import { absolutizePaths, checkCycle, composedProblemsError, interpolate, mergeLayers, replaceTaggedLists, type Layer } from './compose.js';
 import { HOOK_POINTS } from './schema-autoinstall.js';
 import { findSha256 } from '../sha256sums.js';
@@ -26,12 +26,6 @@ export interface ProfileOverrides {
 }
 
 type Parsed = ReturnType<typeof ProfileSchema.parse>;
-
-/** Relative to the cwd when the file is below it: shorter, and what the user typed. */
-function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
 
 function errnoCode(err: unknown): string | undefined {
   return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;

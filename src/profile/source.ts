@@ -2,6 +2,7 @@
  * The profile's YAML text and how to point into it: every profile error carries
  * `file:line:col` of the offending node so the user can jump straight to it.
  */
+import path from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { usageError, type IsoBuildError } from '../errors.js';
 
@@ -12,6 +13,12 @@ export interface ProfileSource {
   display: string;
   doc: Document.Parsed;
   lineCounter: LineCounter;
+}
+
+/** A file as messages name it: relative to the cwd when below it (shorter, and what the user typed), else absolute. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
 /** One thing wrong with a profile, located by its key path in the YAML. */
