@@ -9,7 +9,6 @@ import { ENV_NAME_PATTERN } from './checks.js';
 import { profilePath } from './schema-marks.js';
 import { TemplateError, renderTemplate } from './template.js';
 
-
 export const HOSTNAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 export const USERNAME_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const RELEASE_PATTERN = /^\d{2}\.\d{2}$/;
@@ -70,6 +69,8 @@ export const AutoinstallSchema = z
   .describe('Unattended install: cloud-init templates rendered and validated at build time and written to `/nocloud/` on the ISO.');
 export type AutoinstallOptions = z.output<typeof AutoinstallSchema>;
 
+const kernelArg = z.string().min(1).refine((a) => !/\s|^---$/.test(a), 'expected one kernel argument without spaces (not "---")');
+
 export const BootMenuSchema = z
   .strictObject({
     title: z
@@ -102,11 +103,11 @@ export const BootMenuSchema = z
         defaultText: '0 (the autoinstall entry)',
       }),
     kernelArgs: z
-      .array(z.string().min(1).refine((a) => !/\s|^---$/.test(a), 'expected one kernel argument without spaces (not "---")'))
+      .array(kernelArg)
       .default(() => [])
       .describe('Kernel arguments added to every boot entry, before `---` (e.g. `console=ttyS0,115200`).'),
     installedKernelArgs: z
-      .array(z.string().min(1).refine((a) => !/\s|^---$/.test(a), 'expected one kernel argument without spaces (not "---")'))
+      .array(kernelArg)
       .default(() => [])
       .describe('Kernel arguments added to every boot entry after `---`: the Ubuntu installer copies them to the installed system\'s boot loader.'),
   })

@@ -49,6 +49,7 @@ export const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number 
   gzip: { min: 1, max: 9 },
 };
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 const sha256 = z
   .string()
@@ -88,8 +89,7 @@ export const BaseSchema = z
     path: profilePath()
       .optional()
       .describe('Local base ISO, relative to the profile file\'s directory. Exactly one of `path` / `url`.'),
-    url: z
-      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    url: httpUrl
       .optional()
       .describe('http(s) URL of the base ISO. Exactly one of `path` / `url`.'),
     sha256: sha256
@@ -222,7 +222,7 @@ export type PackageSource = z.output<typeof PackageSourceSchema>;
 /** An image reference: [registry[:port]/]path[:tag][@sha256:hex] (lower-case path, as the distribution spec says). */
 const IMAGE_REF_PATTERN = /^[a-z0-9][a-z0-9._\/:-]*(@sha256:[0-9a-f]{64})?$/;
 
-export const IMAGE_ARCHIVE_FORMATS = ['docker-archive', 'oci-archive'] as const;
+const IMAGE_ARCHIVE_FORMATS = ['docker-archive', 'oci-archive'] as const;
 
 function checkImageSource(img: { archive?: string; reference?: string; ref?: string; platform?: string; format?: string }, ctx: z.RefinementCtx): void {
   if ((img.archive === undefined) === (img.ref === undefined)) {
@@ -337,15 +337,14 @@ export type PackageChart = z.output<typeof PackageChartSchema>;
 
 export const PackageFileSchema = z
   .strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).describe('Where the file is downloaded from.'),
+    url: httpUrl.describe('Where the file is downloaded from.'),
     sha256: sha256
       .optional()
       .describe(
         'SHA-256 of the file (64 hex characters), checked while it downloads. Without it (and without `sha256sums`) ' +
           '`packages lock` pins the sha256 it downloads (trust on first lock).',
       ),
-    sha256sums: z
-      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    sha256sums: httpUrl
       .optional()
       .describe(
         'URL of a checksum file the project publishes (`sha256sum` format: `HEX  NAME` lines, or just `HEX`): ' +
