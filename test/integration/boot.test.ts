@@ -5,18 +5,17 @@
  * - the project's fixture ISO (a real GRUB + kernel + casper layout, BIOS and UEFI), only if it has been built.
  */
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootCommand } from '../../src/commands/boot.js';
 import { isIsoBuildError } from '../../src/errors.js';
 import { bootIso } from '../../src/tools/qemu.js';
+import { REPO, fixtureIso as builtFixture, tempDir } from '../support/cli.js';
 import { needs, requireFile, requireTools } from '../support/needs.js';
 
-const repo = resolve(import.meta.dirname, '../..');
 // ISO_BUILD_FIXTURE_ISO: boot another fixture-like ISO (same markers) without building the project's one.
-const fixtureIso = process.env.ISO_BUILD_FIXTURE_ISO ?? join(repo, 'fixtures/out/fixture-single.iso');
+const fixtureIso = process.env.ISO_BUILD_FIXTURE_ISO ?? builtFixture('single');
 const xorriso = requireTools('xorriso');
 
 /**
@@ -50,7 +49,7 @@ let diskHang: string; // prints and hangs
 let isoOff: string | undefined; // the same as an El Torito CD (needs xorriso)
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'iso-build-boot-test-'));
+  dir = tempDir('boot');
   const message = 'TINY-BOOT\r\nNOVASPHERE-VERSION: tiny\r\n';
   // SeaBIOS only boots disks of at least one cylinder: pad to 1 MiB.
   const disk = (sector: Buffer): Buffer => Buffer.concat([sector, Buffer.alloc(1024 * 1024 - 512)]);
@@ -149,7 +148,7 @@ describe('bootCommand negative path: a marker that never appears', () => {
   });
 
   it('UEFI: times out too, and the OVMF VARS copy is removed', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'iso-build-boot-tmp-'));
+    const tmp = tempDir('boot-tmp');
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = tmp; // os.tmpdir() follows it: the VARS copy goes here
     try {
@@ -175,12 +174,12 @@ describe('bootCommand negative path: a marker that never appears', () => {
 
 describe('SIGINT during a UEFI boot', () => {
   it('stops QEMU, removes the VARS copy and exits 130', async () => {
-    const tmp = mkdtempSync(join(tmpdir(), 'iso-build-boot-tmp-'));
+    const tmp = tempDir('boot-tmp');
     const logPath = join(dir, 'sigint-uefi.log');
     const script = join(dir, 'sigint.mts');
     writeFileSync(script, `
-      import { installSignalHandlers } from ${JSON.stringify(join(repo, 'src/lifecycle.js'))};
-      import { bootIso } from ${JSON.stringify(join(repo, 'src/tools/qemu.js'))};
+      import { installSignalHandlers } from ${JSON.stringify(join(REPO, 'src/lifecycle.js'))};
+      import { bootIso } from ${JSON.stringify(join(REPO, 'src/tools/qemu.js'))};
       installSignalHandlers();
       let first = true;
       try {
@@ -192,7 +191,7 @@ describe('SIGINT during a UEFI boot', () => {
         process.exitCode = err.exitCode ?? 1;
       }
     `);
-    const child = execa('node', ['--import', 'tsx', script], { cwd: repo, env: { TMPDIR: tmp }, reject: false });
+    const child = execa('node', ['--import', 'tsx', script], { cwd: REPO, env: { TMPDIR: tmp }, reject: false });
     await new Promise<void>((ok) => child.stdout?.on('data', (d: Buffer) => d.toString().includes('BOOTING') && ok()));
     // tsx keeps its cache in TMPDIR too: look only at our VARS copy's dir.
     const ours = (): string[] => readdirSync(tmp).filter((n) => n.startsWith('iso-build-qemu-'));
