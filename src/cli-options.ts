@@ -233,14 +233,6 @@ export function topLevelVerbs(): string[] {
   return [...new Set([...VERBS.map((v) => v.name.split(' ')[0]!), 'help'])];
 }
 
-/** `--base-sha256 <hex>` → `--base-sha256 HEX`, for the README. */
-export function readableFlags(flags: string): string {
-  return flags
-    .split(', ')
-    .map((f) => f.replace(/[<[]([a-z-]+)[>\]]/g, (_, v: string) => v.toUpperCase()))
-    .join(', ');
-}
-
 /** The default as --help shows it (plain text). */
 export function defaultText(o: OptionSpec): string {
   if (o.defaultText !== undefined) return o.defaultText.replace(/`/g, '');

@@ -2,7 +2,15 @@
  * The README's command, option and environment tables, generated from src/cli-options.ts. Each sits between
  * `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; `npx tsx scripts/gen-readme-tables.ts` rewrites them.
  */
-import { ENVIRONMENT, GLOBAL_OPTIONS, VERBS, defaultText, readableFlags, type OptionSpec } from './cli-options.js';
+import { ENVIRONMENT, GLOBAL_OPTIONS, VERBS, defaultText, type OptionSpec } from './cli-options.js';
+
+/** `--base-sha256 <hex>` → `--base-sha256 HEX`, for the README. */
+function readableFlags(flags: string): string {
+  return flags
+    .split(', ')
+    .map((f) => f.replace(/[<[]([a-z-]+)[>\]]/g, (_, v: string) => v.toUpperCase()))
+    .join(', ');
+}
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|');
 const code = (text: string): string => `\`${text}\``;
