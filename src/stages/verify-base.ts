@@ -111,6 +111,12 @@ async function downloadCached(url: string, sha256: string, cacheDir: string, onP
     onProgress: (done, total) => {
       if (total) onProgress((done / total) * 100, `${(done / 1e6).toFixed(0)} MB`);
     },
+  }).catch((err: unknown) => {
+    // The network itself failed: say how to build without it.
+    if (err instanceof IsoBuildError && err.exitCode === ExitCode.Failed) {
+      throw new IsoBuildError(err.message, { hint: `${err.hint ?? ''}; without network access, download it elsewhere and pass --base FILE --base-sha256 HEX`.replace(/^; /, ''), exitCode: err.exitCode });
+    }
+    throw err;
   });
   return got.downloaded ? { path: got.path, sha256 } : { path: got.path };
 }
