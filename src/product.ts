@@ -2,6 +2,8 @@
 
 /** The product's directory in the installed system (VERSION, build-info.json, the package payload). */
 export const PRODUCT_DIR = '/opt/novasphere';
+/** The built version, one line, in the installed system (and the live rootfs). */
+export const VERSION_FILE = `${PRODUCT_DIR}/VERSION`;
 /** The offline package payload in the rootfs. */
 export const PAYLOAD_DIR = `${PRODUCT_DIR}/packages`;
 /** Where `packages.onIso` puts a copy of the payload in the ISO tree (relative to its root). */

@@ -3,8 +3,8 @@
  * point at the root, `..` stops at the root. The host path returned is always inside `root`, so writing
  * to it can never touch the build host (Ubuntu rootfs have absolute symlinks such as /lib -> usr/lib).
  */
-import { lstatSync, readlinkSync } from 'node:fs';
-import { posix, resolve } from 'node:path';
+import { lstatSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, posix, resolve } from 'node:path';
 import { IsoBuildError } from './errors.js';
 
 const MAX_SYMLINKS = 40;
@@ -48,4 +48,14 @@ export function resolveInRoot(root: string, inRootPath: string, followLast = tru
 
 function splitPath(p: string): string[] {
   return p.split('/').filter((s) => s !== '' && s !== '.');
+}
+
+/** Writes a file inside the root without following a symlink out of it (the entry itself is replaced); returns its host path. */
+export function writeInRoot(root: string, inRoot: string, content: string | Buffer, mode = 0o644): string {
+  const dir = resolveInRoot(root, dirname(inRoot));
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const path = join(dir, basename(inRoot));
+  rmSync(path, { force: true });
+  writeFileSync(path, content, { mode });
+  return path;
 }

@@ -8,7 +8,6 @@ export const BRINGUP_UNIT = `/usr/lib/systemd/system/${BRINGUP_UNIT_NAME}`;
 export const BRINGUP_WANTS = `/etc/systemd/system/multi-user.target.wants/${BRINGUP_UNIT_NAME}`;
 export const BRINGUP_STATE = '/var/lib/novasphere/bringup.state';
 export const BRINGUP_LOG_DIR = '/var/log/novasphere';
-export const VERSION_FILE = `${PRODUCT_DIR}/VERSION`;
 /** The k3s binary and the upstream install script, copied from the profile (outside the payload, whose manifest.json lists only its own files). */
 export const K3S_FILES_DIR = `${PRODUCT_DIR}/k3s`;
 /** k3s docs, installation/airgap.md: image archives in the agent's images directory are imported when k3s starts. */

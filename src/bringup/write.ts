@@ -9,9 +9,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { normalizeReference, parseImagesTxt } from '../packages/images.js';
 import { pickVersion } from '../packages/remote.js';
-import { sourcesPath, writeInRoot } from '../packages/payload.js';
+import { sourcesPath } from '../packages/payload.js';
+import { writeInRoot } from '../rootfs-path.js';
 import { controlField } from '../packages/repo.js';
-import { PAYLOAD_DIR } from '../product.js';
+import { PAYLOAD_DIR, VERSION_FILE } from '../product.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { BringupOptions } from '../profile/schema-bringup.js';
 import type { PackagesOptions } from '../profile/schema.js';
@@ -26,7 +27,6 @@ import {
   K3S_FILES_DIR,
   K3S_IMAGES_DIR,
   K3S_REGISTRIES,
-  VERSION_FILE,
 } from './paths.js';
 import { registriesYaml } from './registries.js';
 import { readBringupTemplate, renderBringupScript, type BringupImage } from './script.js';

@@ -8,9 +8,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
-import { MANIFEST_NAME } from '../product.js';
+import { MANIFEST_NAME, VERSION_FILE } from '../product.js';
 import type { BuildManifest } from '../release/manifest.js';
-import { PRODUCT_DIR } from '../product.js';
 import { parseSha256Sums } from '../sha256sums.js';
 import { sha256File } from '../file-hash.js';
 import { verifyFileSignature } from '../tools/gpg.js';
@@ -135,7 +134,7 @@ async function verifyChecks(iso: string, opts: VerifyOptions, checks: Checks): P
     const wantVersion = opts.expectVersion ?? manifest?.version ?? VERSION_IN_NAME.exec(name)?.[1];
     const { rootfs, version } = await readVersion(image);
     if (wantVersion !== undefined && version !== wantVersion) {
-      throw fail(`VERSION: ${PRODUCT_DIR}/VERSION in ${rootfs} reads "${version}", expected "${wantVersion}"`);
+      throw fail(`VERSION: ${VERSION_FILE} in ${rootfs} reads "${version}", expected "${wantVersion}"`);
     }
     ok('version', `VERSION: ${version} (${rootfs})`);
   });
@@ -174,7 +173,7 @@ async function readVersion(image: IsoImage): Promise<{ rootfs: string; version: 
   const layout = await detectIsoLayout(image);
   const stack = new LayerStack(await Promise.all(layout.stack.map((p) => openLayer(image, p))));
   const rootfs = layout.stack.join(' over ');
-  const found = await stack.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
-  if (!found || found.inode.type !== 'file') throw fail(`VERSION: no ${PRODUCT_DIR}/VERSION in ${rootfs}`);
+  const found = await stack.lookup(VERSION_FILE, { follow: true });
+  if (!found || found.inode.type !== 'file') throw fail(`VERSION: no ${VERSION_FILE} in ${rootfs}`);
   return { rootfs, version: (await found.fs.readAll(found.inode, 4096)).toString('utf8').trim() };
 }

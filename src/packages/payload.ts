@@ -5,7 +5,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { resolveInRoot } from '../rootfs-path.js';
+import { resolveInRoot, writeInRoot } from '../rootfs-path.js';
 import { IsoBuildError, usageError } from '../errors.js';
 import { stopAgent } from '../tools/gpg.js';
 import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
@@ -74,16 +74,6 @@ export interface PayloadImage extends ImagesTxtLine {
   format: string;
   /** Pulled from a registry (its digest is the registry's manifest digest). */
   pulled?: boolean;
-}
-
-/** Writes a file inside the rootfs without following a symlink out of it. */
-export function writeInRoot(root: string, inRoot: string, content: string | Buffer, mode = 0o644): string {
-  const dir = resolveInRoot(root, dirname(inRoot));
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const path = join(dir, basename(inRoot));
-  rmSync(path, { force: true });
-  writeFileSync(path, content, { mode });
-  return path;
 }
 
 export async function buildPayload(input: PayloadInput): Promise<PayloadResult> {

@@ -11,7 +11,7 @@ import { checkIsoMd5sums } from '../image/md5sum.js';
 import { openLayer } from '../image/rootfs.js';
 import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
-import { PRODUCT_DIR } from '../product.js';
+import { VERSION_FILE } from '../product.js';
 import { together } from '../lifecycle.js';
 import { md5OfRange, sha256OfFile } from '../tools/digest.js';
 import { statSync } from 'node:fs';
@@ -39,9 +39,9 @@ async function verify(ctx: BuildInputs, basePlatforms: readonly string[], layout
     throw verificationError(`the new ISO lacks boot records for ${missing.join(', ') || 'any platform'} (has: ${platforms.join(', ') || 'none'})`);
   }
   const squashfs = changedImage(layout);
-  ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${PRODUCT_DIR}/VERSION = ${version} (read in-process)`);
+  ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${VERSION_FILE} = ${version} (read in-process)`);
   if (version !== ctx.version) {
-    throw verificationError(`${PRODUCT_DIR}/VERSION in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
+    throw verificationError(`${VERSION_FILE} in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
   }
   task.title = `Verify the new ISO: boot ${platforms.join(' + ')}, md5sum.txt ${checked} files OK, VERSION ${version}`;
 }
@@ -63,8 +63,8 @@ async function readBackFiles(ctx: BuildInputs, layout: RootfsLayout, task: Repor
     const [problem] = md5.problems;
     if (problem) throw verificationError(problem.message);
     const fs = await openLayer(image, `/${squashfs.replace(/^\/+/, '')}`);
-    const file = await fs.lookup(`${PRODUCT_DIR}/VERSION`, { follow: true });
-    if (!file || file.type !== 'file') throw verificationError(`${PRODUCT_DIR}/VERSION is missing from the new ISO's ${squashfs}`);
+    const file = await fs.lookup(VERSION_FILE, { follow: true });
+    if (!file || file.type !== 'file') throw verificationError(`${VERSION_FILE} is missing from the new ISO's ${squashfs}`);
     return { checked: md5.ok, version: (await fs.readAll(file, 4096)).toString().trim() };
   });
 }
