@@ -6,6 +6,7 @@
  * entry also keeps the layer packed as squashfs, so the rebuild packs only the changes and merges them in.
  */
 import { lockPath } from './packages/lock.js';
+import { hookEnv } from './hook-env.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -39,7 +40,7 @@ export function rootfsCacheKey(ctx: Pick<BuildInputs, 'profile' | 'version' | 'e
     base: baseSha256,
     layout: { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy },
     profile: markedValues(profile, fields.cached),
-    hookEnv: preCustomize ? { version: ctx.version, profileDir: profile.dir, isoTree: ctx.work.tree, outputIso: ctx.outputIso } : null,
+    hookEnv: preCustomize ? hookEnv(ctx, 'pre-customize', '/') : null,
     payloadEpoch: profile.packages !== undefined ? ctx.epochSeconds : null,
     // The lock pins what the packages' registry/repository/URL sources are: another lock, another payload.
     packagesLock: profile.packages ? lockPath(profile.file) : null,

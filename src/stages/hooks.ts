@@ -13,23 +13,9 @@ import { shellQuote } from '../tools/process.js';
 import type { BuildInputs } from '../context.js';
 import type { HookPoint } from '../profile/schema-autoinstall.js';
 import type { Reporter } from '../pipeline/reporter.js';
+import { IN_CHROOT, hookEnv } from '../hook-env.js';
 
-const IN_CHROOT: readonly HookPoint[] = ['pre-customize', 'post-customize'];
 const HOOK_DIR_IN_ROOT = '/tmp/iso-build-hooks';
-
-/** The documented hook environment. `ISO_BUILD_ROOTFS` is `/` inside the chroot. */
-function hookEnv(ctx: BuildInputs, point: HookPoint, rootfsView: string): Record<string, string> {
-  return {
-    ...(IN_CHROOT.includes(point) ? {} : ctx.childEnv),
-    ISO_BUILD_HOOK: point,
-    ISO_BUILD_VERSION: ctx.version,
-    ISO_BUILD_PROFILE: ctx.profile.name,
-    ISO_BUILD_PROFILE_DIR: ctx.profile.dir,
-    ISO_BUILD_ROOTFS: IN_CHROOT.includes(point) ? '/' : rootfsView,
-    ISO_BUILD_ISO_TREE: ctx.work.tree,
-    ISO_BUILD_OUTPUT_ISO: ctx.outputIso,
-  };
-}
 
 function describe(point: HookPoint, i: number, script: string): string {
   return `hook ${point} #${i + 1} (${basename(script)})`;
