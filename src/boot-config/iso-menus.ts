@@ -61,6 +61,25 @@ function efiGrubConfigs(tree: string): string[] {
   return out;
 }
 
+/**
+ * Every menu file of the tree a firmware path reads (the GRUB and isolinux roots and what they include), for edits
+ * that are plain text replacements. A root the model cannot read still counts as itself.
+ */
+export function isoMenuFiles(tree: string): string[] {
+  const read = treeReader(tree);
+  const files = new Set<string>();
+  const add = (root: string, load: () => { texts: ReadonlyMap<string, string> } | undefined): void => {
+    try {
+      for (const file of load()?.texts.keys() ?? []) files.add(file);
+    } catch {
+      if (read(root) !== undefined) files.add(root);
+    }
+  };
+  for (const root of [...GRUB_MENUS, ...efiGrubConfigs(tree)]) add(root, () => loadGrubMenu(root, read));
+  for (const root of SYSLINUX_MENUS) add(root, () => loadSyslinuxMenu(root, read));
+  return [...files].sort();
+}
+
 export async function editIsoBootMenus(tree: string, edit: MenuEdit, opts: { efiImage?: string; log?: BuildLog } = {}): Promise<BootMenuEdits> {
   const read = treeReader(tree);
   const result: BootMenuEdits = { edited: [], leftAlone: [] };

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { isoMenuFiles } from '../boot-config/iso-menus.js';
 import { rewriteInstallSources } from '../install-sources.js';
 import { removeLeftovers } from '../apt-leftovers.js';
 import { dpkgChangedSince, packageManifest } from '../package-list.js';
@@ -124,7 +125,7 @@ function updateInstallSource(ctx: BuildInputs, id: string, newLayer: string | un
 function pointBootEntriesAt(ctx: BuildInputs, oldLayer: string, newLayer: string): void {
   const from = `layerfs-path=${basename(oldLayer)}`;
   const to = `layerfs-path=${basename(newLayer)}`;
-  for (const cfg of ['boot/grub/grub.cfg', 'boot/grub/loopback.cfg', 'isolinux/txt.cfg', 'isolinux/isolinux.cfg']) {
+  for (const cfg of isoMenuFiles(ctx.work.tree)) {
     const path = join(ctx.work.tree, cfg);
     if (!existsSync(path)) continue;
     const text = readFileSync(path, 'utf8');
