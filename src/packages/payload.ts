@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveInRoot, writeInRoot } from '../rootfs-path.js';
 import { IsoBuildError, usageError } from '../errors.js';
-import { stopAgent } from '../tools/gpg.js';
+import { openPrivateGpgHome } from '../tools/gpg.js';
 import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
 import { checkImage, imagesTxt, type ImagesTxtLine } from './images.js';
 import { readInstallTemplate, renderInstallScript } from './install-script.js';
@@ -53,6 +53,8 @@ export interface PayloadInput {
   /** The target system apt resolves against; default: `rootfs` (`packages fetch --output` writes elsewhere). */
   resolveRoot?: string;
   cacheDir: string;
+  /** Where the repository key's private gpg home goes: inside the build's work directory. */
+  gpgHomeDir?: string;
   epochSeconds: number;
   log?: BuildLog;
   progress?: (text: string) => void;
@@ -104,7 +106,9 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     ...packages.debs.map((d) => ({ source: resolve(input.profileDir, d) })),
   ];
   progress(`writing the signed repository (${debs.length} .debs)`);
-  const gpgHome = mkdtempSync(join(tmpdir(), 'isob-gpg-'));
+  // The repository key's home: in the build's work directory (gpgHomeDir), else a temp dir for `packages fetch`.
+  const gpg = await openPrivateGpgHome(input.gpgHomeDir ?? mkdtempSync(join(tmpdir(), 'isob-gpg-')), log);
+  const gpgHome = gpg.home;
   let repo;
   try {
     repo = await writeRepo({
@@ -119,8 +123,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
       log,
     });
   } finally {
-    await stopAgent({ home: gpgHome, log }).catch(() => undefined);
-    rmSync(gpgHome, { recursive: true, force: true });
+    await gpg.close();
   }
   writeInRoot(rootfs, keyringPath(input.name), repo.publicKey);
   writeInRoot(rootfs, sourcesPath(input.name), sourcesEntry(input.name));

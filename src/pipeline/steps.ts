@@ -3,7 +3,7 @@ import { Listr } from 'listr2';
 import { listrOutputOptions } from '../output-listr.js';
 import type { BuildLog } from '../build-log.js';
 import type { Reporter } from './reporter.js';
-import { stageTimingLine } from './timing-log.js';
+import { stageStartLine, stageTimingLine } from './timing-log.js';
 
 export interface Step {
   title: string;
@@ -42,6 +42,7 @@ export async function runSteps(steps: readonly Step[], log: BuildLog): Promise<v
       skip: s.skip,
       task: async (_ctx: unknown, task: Reporter) => {
         const t0 = performance.now();
+        log.line(stageStartLine(s.title));
         try {
           await s.run(task);
         } finally {

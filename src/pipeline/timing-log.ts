@@ -1,5 +1,6 @@
 /**
- * The build log's timing lines, written and read in one place: `stage "TITLE" took N s` after each step (steps.ts) and
+ * The build log's timing lines, written and read in one place: `stage "TITLE" starts` before and `stage "TITLE" took
+ * N s` after each step (steps.ts) and
  * `pipeline starts|done N s after the process started` around the run (run.ts). The build's --json result
  * (build-result.ts) and report.html (release/report-data.ts) read them back.
  */
@@ -22,6 +23,11 @@ const PIPELINE_LINE = /^pipeline (starts|done) (\d+(?:\.\d+)?) s after the proce
 
 export function stageTimingLine(title: string, milliseconds: number): string {
   return `stage "${title}" took ${(milliseconds / 1000).toFixed(3)} s`;
+}
+
+/** Written when a step begins: a test or a watcher can time a signal into a stage (the fault-matrix suite does). */
+export function stageStartLine(title: string): string {
+  return `stage "${title}" starts`;
 }
 
 export function pipelineLine(event: 'starts' | 'done'): string {

@@ -24,6 +24,7 @@ export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: 
     packages,
     rootfs: rootfsView,
     cacheDir: ctx.cacheDir,
+    gpgHomeDir: join(ctx.work.root, 'gpg'),
     epochSeconds: ctx.epochSeconds,
     log: ctx.log,
     progress: (text) => (task.output = text),

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { resolveInRoot } from '../rootfs-path.js';
 import { IsoBuildError } from '../errors.js';
 import { run, type RunResult } from './process.js';
+import { reapRoot } from './reaper.js';
 import type { BuildLog } from '../build-log.js';
 
 /** The environment of chroot commands: nothing from the build host's environment leaks in. */
@@ -44,6 +45,7 @@ export class ChrootSession {
   private holder?: { pid: number; stop: AbortController; ended: Promise<unknown> };
   private readonly restores: { name: string; undo: () => void }[] = [];
   private closed = false;
+  private unreap: () => void = () => undefined;
 
   private constructor(
     readonly root: string,
@@ -52,6 +54,8 @@ export class ChrootSession {
 
   static async open(root: string, log: BuildLog): Promise<ChrootSession> {
     const session = new ChrootSession(resolve(root), log);
+    // Daemons a command starts in the chroot leave its process group: the reaper finds them by their root.
+    session.unreap = reapRoot(session.root);
     try {
       await session.startNamespace();
       session.installFile('/etc/resolv.conf', () => copyFileSync('/etc/resolv.conf', session.hostPath('/etc/resolv.conf')));
@@ -95,6 +99,7 @@ export class ChrootSession {
       holder.stop.abort();
       await holder.ended; // the namespace and its mounts are gone once the holder has exited
     }
+    this.unreap();
   }
 
   private hostPath(inRoot: string): string {

@@ -3,11 +3,12 @@
  * public half, sign the repository), and release signing of SHA256SUMS with the user's own keyring, checked the way
  * a user checks it.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { run } from './process.js';
+import { reapGpgHome } from './reaper.js';
 import type { BuildLog } from '../build-log.js';
 
 export interface GpgHome {
@@ -81,6 +82,38 @@ export async function verifySignature(keyring: string, signed: string, data?: st
   return res.exitCode === 0;
 }
 
+export interface PrivateGpgHome {
+  home: string;
+  /** Stops the home's gpg-agent and removes the home (with the secret key in it). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * A private gpg home at `dir` (inside the build's work directory, never /tmp): what a killed build left there (its
+ * agent, the unprotected secret key) goes first. The agent it starts is stopped by close(), and by the reaper should
+ * iso-build be killed (gpg-agent daemonizes out of every process group the build knows).
+ */
+export async function openPrivateGpgHome(dir: string, log?: BuildLog): Promise<PrivateGpgHome> {
+  const home = resolve(dir);
+  if (existsSync(home)) {
+    await stopAgent({ home, log }).catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  }
+  const unreap = reapGpgHome(home);
+  prepareGpgHome(home);
+  let closed = false;
+  return {
+    home,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await stopAgent({ home, log }).catch(() => undefined);
+      rmSync(home, { recursive: true, force: true });
+      unreap();
+    },
+  };
+}
+
 /** Stops the gpg-agent a private home started (it daemonizes, so it outlives the gpg command). */
 export async function stopAgent(h: GpgHome): Promise<void> {
   await run('gpgconf', ['--homedir', h.home, '--kill', 'all'], { log: h.log, what: 'gpgconf --kill all', uninterruptible: true, okExitCodes: [1, 2] });
@@ -148,10 +181,12 @@ export async function verifyFileSignature(
   opts: { keyFile?: string; keyId?: string; log?: BuildLog } = {},
 ): Promise<SignatureCheck> {
   let tempHome: string | undefined;
+  let unreap = (): void => undefined;
   try {
     const env: Record<string, string> = {};
     if (opts.keyFile) {
       tempHome = mkdtempSync(join(tmpdir(), 'iso-build-gpg-'));
+      unreap = reapGpgHome(tempHome); // a public key only, but its agent must not outlive us
       env.GNUPGHOME = tempHome;
       const imported = await run('gpg', ['--batch', '--no-tty', '--status-fd', '1', '--import', resolve(opts.keyFile)], {
         env,
@@ -174,6 +209,7 @@ export async function verifyFileSignature(
       // gpg may have started an agent for the throw-away home; stop it before deleting the directory.
       await run('gpgconf', ['--kill', 'all'], { env: { GNUPGHOME: tempHome }, what: 'gpgconf --kill', uninterruptible: true }).catch(() => undefined);
       rmSync(tempHome, { recursive: true, force: true });
+      unreap();
     }
   }
 }

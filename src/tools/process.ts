@@ -6,6 +6,7 @@ import { execa, type ResultPromise } from 'execa';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { interruptSignal } from '../lifecycle.js';
 import type { BuildLog } from '../build-log.js';
+import { reapGroup, unreapGroup } from './reaper.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -73,7 +74,10 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     maxBuffer: 256 * 1024 * 1024,
   });
   const pid = child.pid;
-  if (pid !== undefined) live.add(pid);
+  if (pid !== undefined) {
+    live.add(pid);
+    reapGroup(pid); // killed by the reaper should iso-build die without running the finally below
+  }
 
   let killTimer: NodeJS.Timeout | undefined;
   const stop = (): void => {
@@ -132,6 +136,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     if (pid !== undefined) {
       live.delete(pid);
       killGroup(pid, 'SIGKILL'); // nothing the command started may outlive it
+      unreapGroup(pid);
     }
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * The reaper: one small shell per iso-build process that kills what the build started when iso-build itself is gone,
+ * even by SIGKILL (Node cannot set PR_SET_PDEATHSIG on its children). iso-build tells it, over its stdin pipe, the
+ * process groups it starts and ends, the chroot roots and gpg homes in use. When the pipe reaches end of file (iso-build
+ * exited, however it exited: the kernel closes the pipe) the reaper kills the groups still registered, every process
+ * whose root lies in a registered chroot root (daemons a chroot command or hook left, in their own session), and every
+ * process whose command line names a registered gpg home (gpg-agent daemonizes with setsid and leaves every group).
+ * After a normal end everything was unregistered and it exits doing nothing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+
+const REAPER_SCRIPT = `
+trap '' INT TERM HUP
+groups=' '
+roots=''
+homes=''
+while IFS=' ' read -r op arg; do
+  case "$op" in
+    +) groups="$groups$arg " ;;
+    -) groups=$(printf '%s' "$groups" | sed "s/ $arg / /") ;;
+    r) roots="$roots$arg
+" ;;
+    R) roots=$(printf '%s' "$roots" | grep -vxF -- "$arg"; printf x); roots=\${roots%x} ;;
+    h) homes="$homes$arg
+" ;;
+    H) homes=$(printf '%s' "$homes" | grep -vxF -- "$arg"; printf x); homes=\${homes%x} ;;
+  esac
+done
+for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+[ -z "$roots$homes" ] && exit 0
+for p in /proc/[0-9]*; do
+  pid=\${p#/proc/}
+  [ "$pid" = "$$" ] && continue
+  root=$(readlink "$p/root" 2>/dev/null) || continue
+  cmd=$(tr '\\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+  hit=''
+  while IFS= read -r r; do
+    [ -n "$r" ] || continue
+    case "$root/" in "$r"/*) hit=1 ;; esac
+  done <<EOF
+$roots
+EOF
+  while IFS= read -r h; do
+    [ -n "$h" ] || continue
+    case "$cmd" in *"$h"*) hit=1 ;; esac
+  done <<EOF
+$homes
+EOF
+  [ -n "$hit" ] && kill -KILL "$pid" 2>/dev/null
+done
+exit 0
+`;
+
+let reaper: ChildProcess | undefined;
+let unavailable = false;
+
+function send(line: string): void {
+  if (unavailable) return;
+  if (!reaper) {
+    try {
+      // Its own process group: a Ctrl-C to the terminal's foreground group does not reach it (it ignores it anyway).
+      reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'iso-build-reaper'], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    } catch {
+      unavailable = true;
+      return;
+    }
+    reaper.on('error', () => (unavailable = true));
+    reaper.stdin?.on('error', () => (unavailable = true));
+    reaper.unref();
+    (reaper.stdin as Socket | null)?.unref();
+  }
+  // A path with a newline cannot be registered line by line (the group kill still covers what runs in it).
+  if (line.indexOf('\n') !== line.length - 1) return;
+  reaper.stdin?.write(line);
+}
+
+/** A process group (its leader's pid) that must not outlive iso-build. */
+export function reapGroup(pgid: number): void {
+  send(`+ ${pgid}\n`);
+}
+
+export function unreapGroup(pgid: number): void {
+  send(`- ${pgid}\n`);
+}
+
+/** A chroot root: processes whose root lies in it are killed if iso-build dies. Returns the unregistration. */
+export function reapRoot(root: string): () => void {
+  send(`r ${root}\n`);
+  return () => send(`R ${root}\n`);
+}
+
+/** A gpg home: processes naming it (its gpg-agent) are killed if iso-build dies. Returns the unregistration. */
+export function reapGpgHome(home: string): () => void {
+  send(`h ${home}\n`);
+  return () => send(`H ${home}\n`);
+}
+
+/** The reaper's pid (tests), once started. */
+export function reaperPid(): number | undefined {
+  return reaper?.pid;
+}
