@@ -1,8 +1,9 @@
 /**
  * Stage: reads the profile's base (path or url, sha256) and the cache dir; produces the VerifiedBase: the base ISO on
- * disk (a local path, or a download cached by its sha256) and the check that it is the one the profile names.
+ * disk (a local path, or a download cached by its sha256) and the check that it is the one the profile names, made
+ * before any tool parses it; then that it is a complete ISO 9660 image.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
 import { assertIso9660 } from '../tools/xorriso.js';
@@ -15,7 +16,7 @@ import type { BuildInputs } from '../context.js';
 export interface VerifiedBase {
   path: string;
   sha256: string;
-  /** Settles when the sha256 has been checked: it runs alongside the extraction (already settled when remembered). */
+  /** Settled: the sha256 is checked before any tool reads the file (kept so the extraction's await stays valid). */
   verified: Promise<void>;
 }
 
@@ -24,25 +25,72 @@ export async function verifyBaseStage(ctx: BuildInputs, task: Reporter): Promise
   const expected = base.sha256;
   if (!expected) throw usageError(`profile ${ctx.profile.file} gives no sha256 for the base ISO`, 'set base.sha256');
   const path = base.path ?? (await fetchBase(ctx, base.url, expected, task));
-  if (!existsSync(path)) throw usageError(`base ISO ${path} does not exist`, 'fix base.path in the profile or pass --base');
-  assertIso9660(readHeader(path), path);
+  const size = baseFileSize(path);
   const remembered = rememberedSha256(ctx.work.root, path);
   if (remembered !== undefined) {
     checkSha256(path, remembered, expected);
+    checkIsoHeader(path, size);
     ctx.log.line(`base ISO ${path} sha256 ${remembered} OK (remembered: the file is unchanged since it was hashed)`);
     task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK (file unchanged since it was hashed)`;
     return { path, sha256: expected, verified: Promise.resolve() };
   }
-  // openssl hashes the file on the other core while xorriso extracts it: extract-iso.ts waits for the verdict before
-  // the tree is used or kept, so nothing of an unverified base is run or cached.
-  const verified = sha256OfFile(path, { log: ctx.log }).then((actual) => {
-    checkSha256(path, actual, expected);
-    rememberSha256(ctx.work.root, path, actual);
-    ctx.log.line(`base ISO ${path} sha256 ${actual} OK`);
-  });
-  verified.catch(() => undefined); // awaited by extract-iso; never an unhandled rejection
-  task.title = `Verify base ISO: ${path.split('/').pop()} is an ISO 9660 image; its sha256 is checked alongside the extraction`;
-  return { path, sha256: expected, verified };
+  // The sha256 first: no tool parses a base ISO that is not the one the profile pins (a wrong or truncated file is
+  // reported as the hash mismatch it is, not as whatever xorriso makes of it). Later builds in this work directory
+  // remember the verdict while the file is unchanged (rememberedSha256).
+  task.title = `Verify base ISO: sha256 of ${path.split('/').pop()}`;
+  const actual = await sha256OfFile(path, { log: ctx.log });
+  checkSha256(path, actual, expected);
+  checkIsoHeader(path, size);
+  rememberSha256(ctx.work.root, path, actual);
+  ctx.log.line(`base ISO ${path} sha256 ${actual} OK`);
+  task.title = `Verify base ISO: ${path.split('/').pop()} sha256 OK`;
+  return { path, sha256: expected, verified: Promise.resolve() };
+}
+
+/** The base's size, after making sure it is a readable regular file (or block device): one clear error per case. */
+function baseFileSize(path: string): number {
+  const hint = 'fix base.path in the profile or pass --base';
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw usageError(`base ISO ${path} is a symlink loop (or a chain of more than 40 symlinks)`, hint);
+    if (code === 'ENOENT') {
+      let dangling = false;
+      try {
+        dangling = lstatSync(path).isSymbolicLink();
+      } catch {
+        /* no such entry at all */
+      }
+      throw usageError(dangling ? `base ISO ${path} is a symlink to ${readlinkSync(path)}, which does not exist` : `base ISO ${path} does not exist`, hint);
+    }
+    if (code === 'EACCES') throw usageError(`base ISO ${path} cannot be read (permission denied)`, hint);
+    if (code === 'ENOTDIR') throw usageError(`base ISO ${path} does not exist (a part of the path is not a directory)`, hint);
+    throw usageError(`base ISO ${path} cannot be read: ${(err as Error).message}`, hint);
+  }
+  if (st.isDirectory()) throw usageError(`base ISO ${path} is a directory, not an ISO file`, hint);
+  if (!st.isFile() && !st.isBlockDevice()) throw usageError(`base ISO ${path} is not a regular file`, hint);
+  return st.size;
+}
+
+/**
+ * ISO 9660 and complete: the primary volume descriptor's volume space size (ECMA-119 8.4.8, both-endian uint32 at byte
+ * 80, in logical blocks of the size at byte 128) must fit in the file; a base short of even its last 2048 bytes is a
+ * broken download that would otherwise build (xorriso reads only what the tree points at).
+ */
+function checkIsoHeader(path: string, size: number): void {
+  const header = readHeader(path);
+  assertIso9660(header, path);
+  const pvd = header.subarray(32768);
+  if (pvd.length < 130) throw usageError(`base ISO ${path} is truncated: it ends inside its volume descriptors (${size} bytes)`, 'download it again');
+  const volumeBytes = pvd.readUInt32LE(80) * pvd.readUInt16LE(128);
+  if (pvd[0] === 1 && size < volumeBytes) {
+    throw usageError(
+      `base ISO ${path} is truncated: its volume is ${volumeBytes} bytes but the file has ${size} (${volumeBytes - size} missing)`,
+      'download it again (and pin its sha256 in the profile)',
+    );
+  }
 }
 
 /** The base from its url, cached by sha256; a fresh download was hashed as its bytes came in and is remembered as such. */
@@ -90,7 +138,7 @@ function identity(path: string): string {
 }
 
 function readHeader(path: string): Buffer {
-  const buf = Buffer.alloc(32774);
+  const buf = Buffer.alloc(32768 + 2048);
   const fd = openSync(path, 'r');
   try {
     const n = readSync(fd, buf, 0, buf.length, 0);

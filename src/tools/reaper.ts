@@ -27,7 +27,7 @@ while IFS=' ' read -r op arg; do
     H) homes=$(printf '%s' "$homes" | grep -vxF -- "$arg"; printf x); homes=\${homes%x} ;;
   esac
 done
-for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
 [ -z "$roots$homes" ] && exit 0
 for p in /proc/[0-9]*; do
   pid=\${p#/proc/}
