@@ -140,6 +140,9 @@ hooks:
   post-customize: [hooks/harden.sh]
   pre-repack: [hooks/sbom.sh]
   post-build: [hooks/upload.sh]
+timeouts:
+  hook: 1800
+  chrootCommand: 3600
 vars:
   MIRROR: http://mirror.example.org/ubuntu
 # extends: base.yaml

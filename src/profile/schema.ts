@@ -458,6 +458,25 @@ export const OutputSchema = z
   .describe('What the build produces.');
 export type OutputOptions = z.output<typeof OutputSchema>;
 
+/** Time limits in seconds; past one, the command's whole process group is killed and the build fails naming it. */
+export const TimeoutsSchema = z
+  .strictObject({
+    hook: z
+      .number()
+      .int()
+      .min(1)
+      .default(1800)
+      .describe('Seconds one hook script may run (any hook point) before it is killed and the build fails.'),
+    chrootCommand: z
+      .number()
+      .int()
+      .min(1)
+      .default(3600)
+      .describe('Seconds one `chroot.commands` entry may run before it is killed and the build fails.'),
+  })
+  .describe('Time limits for the profile\'s own code (hooks, chroot commands), so a hung script cannot stall a build forever.');
+export type Timeouts = z.output<typeof TimeoutsSchema>;
+
 /** The profile as written in YAML, before the defaults that depend on other fields. */
 export const ProfileDocumentSchema = z
   .strictObject({
@@ -508,6 +527,7 @@ export const ProfileDocumentSchema = z
     autoinstall: AutoinstallSchema.optional(),
     bootMenu: z.union([z.literal(false), BootMenuSchema]).optional(),
     hooks: HooksSchema.prefault({}),
+    timeouts: TimeoutsSchema.prefault({}),
     vars: VarsSchema,
     extends: ExtendsSchema,
   })

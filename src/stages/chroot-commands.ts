@@ -19,6 +19,8 @@ export async function chrootCommandsStage(ctx: BuildInputs, rootfsView: string, 
         env: { ...ctx.profile.chroot.env, ISO_BUILD_PROFILE: ctx.profile.name },
         what: `chroot command ${i + 1} (chroot.commands[${i}]: ${command})`,
         onLine: (line) => (task.output = line),
+        timeoutMs: ctx.profile.timeouts.chrootCommand * 1000,
+        timeoutHint: `the profile's timeouts.chrootCommand is ${ctx.profile.timeouts.chrootCommand} s`,
       });
     }
   } finally {

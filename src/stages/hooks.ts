@@ -21,6 +21,10 @@ function describe(point: HookPoint, i: number, script: string): string {
   return `hook ${point} #${i + 1} (${basename(script)})`;
 }
 
+function hookLimit(ctx: BuildInputs): { timeoutMs: number; timeoutHint: string } {
+  return { timeoutMs: ctx.profile.timeouts.hook * 1000, timeoutHint: `the profile's timeouts.hook is ${ctx.profile.timeouts.hook} s` };
+}
+
 /** `rootfsView`: the rootfs the chroot hooks run in; the host hooks get it as ISO_BUILD_ROOTFS. */
 export async function hooksStage(ctx: BuildInputs, point: HookPoint, rootfsView: string, task: Reporter): Promise<void> {
   const scripts = ctx.profile.hooks[point];
@@ -38,6 +42,7 @@ async function runOnHost(ctx: BuildInputs, point: HookPoint, rootfsView: string,
       log: ctx.log,
       what: describe(point, i, script),
       onLine,
+      ...hookLimit(ctx),
     });
   }
 }
@@ -53,7 +58,7 @@ async function runInChroot(ctx: BuildInputs, point: HookPoint, root: string, scr
       const name = `${i + 1}-${basename(script)}`;
       copyFileSync(script, join(hostDir, name));
       chmodSync(join(hostDir, name), 0o755);
-      await session.exec(shellQuote(`${HOOK_DIR_IN_ROOT}/${name}`), { env: hookEnv(ctx, point, root), what: describe(point, i, script), onLine });
+      await session.exec(shellQuote(`${HOOK_DIR_IN_ROOT}/${name}`), { env: hookEnv(ctx, point, root), what: describe(point, i, script), onLine, ...hookLimit(ctx) });
     }
   } finally {
     rmSync(hostDir, { recursive: true, force: true });

@@ -34,6 +34,9 @@ export interface ChrootExecOptions {
   env?: Record<string, string>;
   what?: string;
   onLine?: (line: string) => void;
+  /** Past this the command's process group is killed and exec fails (timeoutHint names the limit). */
+  timeoutMs?: number;
+  timeoutHint?: string;
 }
 
 /** $1..$4: where proc, sysfs, /dev and /dev/pts go. Prints READY and its pid, then waits to be stopped. */
@@ -79,6 +82,8 @@ export class ChrootSession {
       log: this.log,
       what: opts.what ?? `chroot command "${command}"`,
       onLine: opts.onLine,
+      timeoutMs: opts.timeoutMs,
+      timeoutHint: opts.timeoutHint,
     });
   }
 

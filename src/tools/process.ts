@@ -2,6 +2,7 @@
  * The only place that starts processes. Every child runs in its own process group so that an interrupt
  * (or a failed build) can stop it with everything it started (chroot'd shells, apt's dpkg, ...).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { interruptSignal } from '../lifecycle.js';
@@ -31,6 +32,9 @@ export interface RunOptions {
   uninterruptible?: boolean;
   /** Start from an empty environment (plus `env`) instead of the host's, e.g. for chroot commands. */
   cleanEnv?: boolean;
+  /** Past this, the command's process group is killed and the run fails saying so (`timeoutHint` names the limit). */
+  timeoutMs?: number;
+  timeoutHint?: string;
 }
 
 export interface RunResult {
@@ -88,6 +92,15 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   };
   interrupted.addEventListener('abort', stop);
   opts.signal?.addEventListener('abort', stop);
+  let timedOut = false;
+  const limit =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          opts.log?.line(`${what}: time limit of ${opts.timeoutMs! / 1000} s reached, killing its process group`);
+          stop();
+        }, opts.timeoutMs);
 
   const tail: string[] = [];
   const onText = (chunk: Buffer | string): void => {
@@ -108,6 +121,11 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   try {
     const result = await child;
     if (interrupted.aborted || opts.signal?.aborted) throw interruptedError(what);
+    if (timedOut) {
+      throw new IsoBuildError(`${what} timed out after ${opts.timeoutMs! / 1000} s and was killed`, {
+        hint: [opts.timeoutHint, opts.log ? `output in ${opts.log.path}` : undefined].filter(Boolean).join('; ') || undefined,
+      });
+    }
     const exitCode = result.exitCode ?? -1;
     const ok = exitCode === 0 || (opts.okExitCodes ?? []).includes(exitCode);
     if (!ok) {
@@ -133,12 +151,46 @@ export async function run(file: string, args: readonly string[], opts: RunOption
     interrupted.removeEventListener('abort', stop);
     opts.signal?.removeEventListener('abort', stop);
     if (killTimer) clearTimeout(killTimer);
+    if (limit) clearTimeout(limit);
     if (pid !== undefined) {
       live.delete(pid);
       killGroup(pid, 'SIGKILL'); // nothing the command started may outlive it
       unreapGroup(pid);
     }
   }
+}
+
+/**
+ * Kill every process whose environment holds `name=value` (a token given to one command): what it left running after
+ * it ended, even in a session of its own (setsid, a daemon) where its process group does not reach. Returns what was
+ * killed ("pid command") so the caller can report it.
+ */
+export function killProcessesWithEnv(name: string, value: string): string[] {
+  const needle = Buffer.from(`\0${name}=${value}\0`);
+  const killed: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: Buffer;
+    try {
+      environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${entry}/environ`)]);
+    } catch {
+      continue; // gone, or a kernel thread
+    }
+    if (!environ.includes(needle)) continue;
+    let command = '?';
+    try {
+      command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      /* gone */
+    }
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+      killed.push(`${entry} ${command}`);
+    } catch {
+      /* gone already */
+    }
+  }
+  return killed;
 }
 
 /** Like run(), but returns stdout as bytes. */

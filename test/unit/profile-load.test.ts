@@ -65,6 +65,7 @@ describe('loadProfile: valid profiles', () => {
       chroot: { commands: [], env: {} },
       output: { name: '{{name}}-{{version}}.iso' },
       hooks: { 'pre-customize': [], 'post-customize': [], 'pre-repack': [], 'post-build': [] },
+      timeouts: { hook: 1800, chrootCommand: 3600 },
     });
   });
 

@@ -50,6 +50,7 @@ interface ExpectedProfile {
   };
   bootMenu?: false | { title: string; timeout?: number; default?: number; kernelArgs: string[]; installedKernelArgs: string[] };
   hooks: { 'pre-customize': string[]; 'post-customize': string[]; 'pre-repack': string[]; 'post-build': string[] };
+  timeouts: { hook: number; chrootCommand: number };
   vars?: Record<string, string>;
   extends?: string;
 }
