@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { run } from './process.js';
+import { reapMount, unreapMount } from './reaper.js';
 import type { BuildLog } from '../build-log.js';
 
 export interface MountSpec {
@@ -13,6 +14,7 @@ export interface MountSpec {
 
 export async function mount(spec: MountSpec, log?: BuildLog): Promise<void> {
   await run('mount', [...spec.args, spec.target], { log, what: `mount ${spec.what} on ${spec.target}` });
+  reapMount(resolve(spec.target)); // unmounted by the reaper should iso-build be killed
 }
 
 /**
@@ -20,6 +22,7 @@ export async function mount(spec: MountSpec, log?: BuildLog): Promise<void> {
  * it disappears from the mount table at once and the kernel frees it when the last user goes.
  */
 export async function unmount(target: string, log?: BuildLog): Promise<void> {
+  unreapMount(resolve(target));
   if (!isMounted(target)) return;
   try {
     await run('umount', [target], { log, what: `umount ${target}`, uninterruptible: true });

@@ -4,7 +4,8 @@
  * process groups it starts and ends, the chroot roots and gpg homes in use. When the pipe reaches end of file (iso-build
  * exited, however it exited: the kernel closes the pipe) the reaper kills the groups still registered, every process
  * whose root lies in a registered chroot root (daemons a chroot command or hook left, in their own session), and every
- * process whose command line names a registered gpg home (gpg-agent daemonizes with setsid and leaves every group).
+ * process whose command line names a registered gpg home (gpg-agent daemonizes with setsid and leaves every group);
+ * then it lazily unmounts the registered mounts (a loop device with autoclear goes with its mount).
  * After a normal end everything was unregistered and it exits doing nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ trap '' INT TERM HUP
 groups=' '
 roots=''
 homes=''
+mounts=''
 while IFS=' ' read -r op arg; do
   case "$op" in
     +) groups="$groups$arg " ;;
@@ -25,10 +27,18 @@ while IFS=' ' read -r op arg; do
     h) homes="$homes$arg
 " ;;
     H) homes=$(printf '%s' "$homes" | grep -vxF -- "$arg"; printf x); homes=\${homes%x} ;;
+    m) mounts="$mounts$arg
+" ;;
+    M) mounts=$(printf '%s' "$mounts" | grep -vxF -- "$arg"; printf x); mounts=\${mounts%x} ;;
   esac
 done
 for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
-[ -z "$roots$homes" ] && exit 0
+unmount() {
+  [ -n "$mounts" ] || return 0
+  sleep 0.2 # the killed processes release their files first
+  printf '%s' "$mounts" | tac | while IFS= read -r m; do [ -n "$m" ] && umount --lazy "$m" 2>/dev/null; done
+}
+[ -z "$roots$homes" ] && { unmount; exit 0; }
 for p in /proc/[0-9]*; do
   pid=\${p#/proc/}
   [ "$pid" = "$$" ] && continue
@@ -49,6 +59,7 @@ $homes
 EOF
   [ -n "$hit" ] && kill -KILL "$pid" 2>/dev/null
 done
+unmount
 exit 0
 `;
 
@@ -94,6 +105,15 @@ export function reapRoot(root: string): () => void {
 export function reapGpgHome(home: string): () => void {
   send(`h ${home}\n`);
   return () => send(`H ${home}\n`);
+}
+
+/** A mount on the host's table: lazily unmounted, last registered first, if iso-build dies. */
+export function reapMount(target: string): void {
+  send(`m ${target}\n`);
+}
+
+export function unreapMount(target: string): void {
+  send(`M ${target}\n`);
 }
 
 /** The reaper's pid (tests), once started. */
