@@ -13,8 +13,15 @@ export interface MountSpec {
 }
 
 export async function mount(spec: MountSpec, log?: BuildLog): Promise<void> {
-  await run('mount', [...spec.args, spec.target], { log, what: `mount ${spec.what} on ${spec.target}` });
+  // Registered before: a SIGKILL may land after mount(8) mounted and before it reported back. A lazy umount of a
+  // target that is not mounted does nothing.
   reapMount(resolve(spec.target)); // unmounted by the reaper should iso-build be killed
+  try {
+    await run('mount', [...spec.args, spec.target], { log, what: `mount ${spec.what} on ${spec.target}` });
+  } catch (err) {
+    if (!isMounted(spec.target)) unreapMount(resolve(spec.target));
+    throw err;
+  }
 }
 
 /**
@@ -22,7 +29,11 @@ export async function mount(spec: MountSpec, log?: BuildLog): Promise<void> {
  * it disappears from the mount table at once and the kernel frees it when the last user goes.
  */
 export async function unmount(target: string, log?: BuildLog): Promise<void> {
-  unreapMount(resolve(target));
+  await unmountOnce(target, log);
+  if (!isMounted(target)) unreapMount(resolve(target)); // only now: a SIGKILL half-way leaves it to the reaper
+}
+
+async function unmountOnce(target: string, log?: BuildLog): Promise<void> {
   if (!isMounted(target)) return;
   try {
     await run('umount', [target], { log, what: `umount ${target}`, uninterruptible: true });

@@ -1,5 +1,5 @@
 /**
- * The reaper: one small shell per iso-build process that kills what the build started when iso-build itself is gone,
+ * The reaper: one small bash per iso-build process that kills what the build started when iso-build itself is gone,
  * even by SIGKILL (Node cannot set PR_SET_PDEATHSIG on its children). iso-build tells it, over its stdin pipe, the
  * process groups it starts and ends, the chroot roots and gpg homes in use. When the pipe reaches end of file (iso-build
  * exited, however it exited: the kernel closes the pipe) the reaper kills the groups still registered, every process
@@ -20,7 +20,7 @@ mounts=''
 while IFS=' ' read -r op arg; do
   case "$op" in
     +) groups="$groups$arg " ;;
-    -) groups=$(printf '%s' "$groups" | sed "s/ $arg / /") ;;
+    -) groups=\${groups/ $arg / } ;; # bash, no fork: one of these per command the build runs
     r) roots="$roots$arg
 " ;;
     R) roots=$(printf '%s' "$roots" | grep -vxF -- "$arg"; printf x); roots=\${roots%x} ;;
@@ -71,7 +71,7 @@ function send(line: string): void {
   if (!reaper) {
     try {
       // Its own process group: a Ctrl-C to the terminal's foreground group does not reach it (it ignores it anyway).
-      reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'iso-build-reaper'], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      reaper = spawn('/bin/bash', ['-c', REAPER_SCRIPT, 'iso-build-reaper'], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
     } catch {
       unavailable = true;
       return;

@@ -21,6 +21,7 @@ const held: string[] = [];
 
 /** Runs a build and sends `signal` once `when(log)` holds; resolves with the exit and the stage the signal landed in. */
 function buildAndSignal(args: string[], log: string, signal: Sig, when: (log: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; sent: boolean; stage?: string }> {
+  rmSync(log, { force: true }); // the previous case's log names the stage too: wait for this build's own line
   return new Promise((resolvePromise, reject) => {
     const child = spawn('node', [CLI, ...args], { cwd: REPO, env: { ...process.env, CI: 'true' } });
     let stderr = '';
@@ -102,6 +103,7 @@ describe('fault matrix: signals in every stage', needs(requireRoot(), requireFix
       dir,
       'faults',
       fixtureProfile('faults', {
+        sourceDateEpoch: 1_700_000_000, // byte-identical builds: the temp dir has no git tag to date them by
         chroot: { commands: ['sleep 0.3'] },
         hooks: { 'pre-customize': ['pre.sh'], 'post-customize': ['post.sh'], 'pre-repack': ['repack.sh'], 'post-build': ['build.sh'] },
       }),
