@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { installSignalHandlers } from '../../src/lifecycle.js';
 import { acquireLock, currentOwner, ownerAlive, processStartTime, tryLock, type LockOwner } from '../../src/owner-lock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'owner-lock-test-'));
@@ -78,5 +79,20 @@ describe('owner-lock', () => {
     const lock = await waiting;
     expect(JSON.parse(readFileSync(file, 'utf8')).what).toBe('me');
     lock.release();
+  });
+
+  // Last: it leaves this worker's process-wide interrupt raised.
+  it('ends the wait on Ctrl-C with exit code 130, naming the lock', async () => {
+    const child = spawn('sleep', ['30']);
+    const pid = child.pid!;
+    const file = join(dir, 'd.lock');
+    write(file, { ...currentOwner('a hung build'), pid, startTime: processStartTime(pid)! });
+    installSignalHandlers();
+    const waiting = acquireLock(file, 'me', { pollMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    process.emit('SIGINT', 'SIGINT'); // what the handler gets for a real Ctrl-C, without signalling the test runner
+    await expect(waiting).rejects.toMatchObject({ exitCode: 130, message: `interrupted while waiting for the lock ${file}` });
+    expect(JSON.parse(readFileSync(file, 'utf8')).what).toBe('a hung build'); // the holder's lock stays
+    child.kill('SIGKILL');
   });
 });
