@@ -143,7 +143,8 @@ export const VarsSchema = z
   .optional()
   .meta({
     description:
-      'Variables for `${NAME}` in any string of the profile (the environment overrides them; `$${` is a literal `${`).',
+      'Variables for `${NAME}` in any string of the profile (the environment overrides them; `$${` is a literal `${`). ' +
+        'A value may use other variables; a cycle among them, or an unknown name, is an error.',
     defaultText: '`{}`',
   });
 

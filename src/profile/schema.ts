@@ -153,7 +153,7 @@ export type RootfsOptions = z.output<typeof RootfsSchema>;
 
 export const OverlayMappingSchema = z
   .strictObject({
-    source: profilePath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
+    source: profilePath('directory').describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
     target: z
       .string()
       .refine(isSafeTarget, "expected an absolute path inside the rootfs without '..'")
@@ -323,7 +323,7 @@ export const PackageChartSchema = z
       .string()
       .min(1)
       .refine((p) => !p.includes('\0'), 'expected a path or URL without NUL characters')
-      .meta({ profilePath: true }) // a local directory is made absolute; a URL is left as it is (compose.ts)
+      .meta({ profilePath: 'directory' }) // a local directory is made absolute; a URL is left as it is (compose.ts)
       .optional()
       .describe(
         'A Helm HTTP(S) repository (`https://charts.longhorn.io`: its index.yaml names the .tgz), an OCI registry ' +
