@@ -149,7 +149,6 @@ export const RootfsSchema = z
   })
   .superRefine(checkCompressionLevel)
   .describe('How the customized root filesystem is packed.');
-export type RootfsOptions = z.output<typeof RootfsSchema>;
 
 export const OverlayMappingSchema = z
   .strictObject({
@@ -191,7 +190,6 @@ export const ChrootSchema = z
       .describe('Extra environment variables for the chroot commands. Values must be strings (quote numbers in YAML).'),
   })
   .describe('Customization commands run inside the root filesystem.');
-export type ChrootOptions = z.output<typeof ChrootSchema>;
 
 /** A Debian package name, optionally `:arch` and `=version` (apt-get install syntax). */
 const DEB_PACKAGE_PATTERN = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
@@ -290,7 +288,6 @@ export const PackageImageSchema = z
   })
   .superRefine(checkImageSource)
   .describe('One container image: pulled from a registry (`ref`) or a local archive (`archive` + `reference`).');
-export type PackageImage = z.output<typeof PackageImageSchema>;
 
 /** `repo` values that name a remote repository (the rest are local directories). */
 export function isRemoteChartRepo(repo: string | undefined): boolean {
@@ -333,7 +330,6 @@ export const PackageChartSchema = z
   })
   .superRefine(checkChartSource)
   .describe('One Helm chart.');
-export type PackageChart = z.output<typeof PackageChartSchema>;
 
 export const PackageFileSchema = z
   .strictObject({
@@ -369,7 +365,6 @@ export const PackageFileSchema = z
   })
   .refine((f) => f.sha256 === undefined || f.sha256sums === undefined, { message: 'expected at most one of sha256 / sha256sums', params: OMIT_VALUE })
   .describe('One file downloaded from a URL (a release binary, an install script, an air-gap image bundle, a .deb).');
-export type PackageFile = z.output<typeof PackageFileSchema>;
 
 export const PackagesSchema = z
   .strictObject({
@@ -456,7 +451,6 @@ export const OutputSchema = z
       ),
   })
   .describe('What the build produces.');
-export type OutputOptions = z.output<typeof OutputSchema>;
 
 /** The profile as written in YAML, before the defaults that depend on other fields. */
 export const ProfileDocumentSchema = z
