@@ -7,9 +7,11 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findmntUnder, fixtureIso, runCli, sh, sha256, tempDir } from '../support/cli.js';
+import { FIXTURES, findmntUnder, runCli, sh, sha256, tempDir } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 
+/** Made with the others by the global setup (scripts/make-fixture-iso --variant all). */
+const JAMMY = join(FIXTURES, 'fixture-jammy.iso');
 const SOURCES = '/casper/install-sources.yaml';
 const MINIMAL = '/casper/ubuntu-server-minimal.squashfs';
 const SERVER = '/casper/ubuntu-server-minimal.ubuntu-server.squashfs';
@@ -24,7 +26,7 @@ describe('layered bases with an inconsistent install-sources.yaml', needs(requir
   /** The jammy fixture with `remove` deleted and install-sources.yaml replaced by `sources` (when given). */
   function craft(name: string, edit: { remove?: string; sources?: string }): string {
     const iso = join(dir, `${name}.iso`);
-    const args = ['-indev', fixtureIso('jammy'), '-outdev', iso, '-boot_image', 'any', 'replay'];
+    const args = ['-indev', JAMMY, '-outdev', iso, '-boot_image', 'any', 'replay'];
     if (edit.remove) args.push('-rm', edit.remove, '--');
     if (edit.sources !== undefined) {
       writeFileSync(join(dir, `${name}.yaml`), edit.sources);
