@@ -7,7 +7,9 @@
  * checks with exit 3. Each ISO is built once and reused by its boots.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'yaml';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO, runCli, tempDir } from '../support/cli.js';
@@ -63,6 +65,31 @@ function build(variant: UbuntuVariant, name: string, profileExtra: string): Buil
   return { dir, iso: join(dir, 'release', `novasphere-fixture-${VERSION}.iso`), code: res.code, output: res.stdout + res.stderr };
 }
 
+/** `paths` of an ISO extracted with xorriso into a fresh directory. */
+function extractFromIso(iso: string, dest: string, paths: string[]): string {
+  rmSync(dest, { recursive: true, force: true });
+  mkdirSync(dest, { recursive: true });
+  execFileSync('xorriso', ['-osirrox', 'on', '-indev', iso, ...paths.flatMap((p) => ['-extract', p, join(dest, p)])], { stdio: 'ignore' });
+  return dest;
+}
+
+/** conf/uuid.conf of a gzip'd cpio initrd (the fixtures' form), read with cpio. */
+function initrdUuid(initrd: string): string {
+  return execFileSync('cpio', ['-i', '--quiet', '--to-stdout', 'conf/uuid.conf'], { input: gunzipSync(readFileSync(initrd)) }).toString('utf8').trim();
+}
+
+/** A squashfs's own content bytes as the kernel shows it: mounted alone, its non-directories summed (whiteouts are 0). */
+function squashfsContentBytes(image: string, at: string): number {
+  mkdirSync(at, { recursive: true });
+  execFileSync('mount', ['-t', 'squashfs', '-o', 'ro,loop', image, at]);
+  try {
+    const sizes = execFileSync('find', [at, '!', '-type', 'd', '-printf', '%s\\n']).toString('utf8');
+    return sizes.split('\n').filter(Boolean).reduce((sum, n) => sum + Number(n), 0);
+  } finally {
+    execFileSync('umount', [at]);
+  }
+}
+
 interface InstallJson {
   ok: boolean;
   installs: { firmware: string; ok: boolean; checks: { check: string; ok: boolean; detail: string }[]; problem?: string }[];
@@ -86,6 +113,24 @@ describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy,
 
   it('builds', () => {
     expect(b.code, b.output).toBe(0);
+  });
+
+  it('the medium matches its initrds (.disk/casper-uuid-*), and the changed layer\'s .size is its own content', () => {
+    const tree = extractFromIso(b.iso, join(b.dir, 'medium'), ['/.disk', '/casper']);
+    // casper accepts the medium only if the initrd's conf/uuid.conf equals one of .disk/casper-uuid-* (ubuntu-facts.md)
+    const uuids = readdirSync(join(tree, '.disk')).filter((f) => f.startsWith('casper-uuid-')).map((f) => readFileSync(join(tree, '.disk', f), 'utf8').trim());
+    const initrds = readdirSync(join(tree, 'casper')).filter((f) => /^(hwe-)?initrd$/.test(f));
+    expect(initrds).toContain('initrd');
+    for (const initrd of initrds) expect(uuids, initrd).toContain(initrdUuid(join(tree, 'casper', initrd)));
+    const base = extractFromIso(ubuntuFixture(variant).iso, join(b.dir, 'base-medium'), ['/.disk']);
+    for (const f of readdirSync(join(base, '.disk')).filter((n) => n.startsWith('casper-uuid-'))) {
+      expect(readFileSync(join(tree, '.disk', f), 'utf8'), f).toBe(readFileSync(join(base, '.disk', f), 'utf8'));
+    }
+    const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { path: string; default?: boolean }[];
+    const changed = sources.find((x) => x.default)!.path;
+    if (strategy === 'layer') expect(changed).not.toBe('ubuntu-server-minimal.ubuntu-server.squashfs');
+    const size = readFileSync(join(tree, 'casper', changed.replace(/\.squashfs$/, '.size')), 'utf8');
+    expect(size).toBe(`${squashfsContentBytes(join(tree, 'casper', changed), join(b.dir, 'size-mnt'))}\n`);
   });
 
   it.each(['bios', 'uefi'])('the live session reaches the installer with %s (whole installer chain mounted)', (firmware) => {
