@@ -152,7 +152,7 @@ async function checkPathFields(profile: Parsed, dirOf: (at: readonly PropertyKey
   return (await Promise.all(checks)).flat();
 }
 
-/** The profile file and the profiles it extends, base first; paths in the bases made absolute against their own directory. */
+/** The profile file and the profiles it extends, base first, as written (paths are resolved after the merge: pathLayer). */
 async function readLayers(file: string, chain: string[] = []): Promise<Layer[]> {
   const absolute = path.resolve(file);
   const display = displayPath(absolute);
