@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultInstallSource, lowerLayersOf, missingChainLayers } from './casper-layers.js';
 import { IsoBuildError, ExitCode } from './errors.js';
 import type { BaseLayout } from './profile/schema.js';
+import { MAX_YAML_ALIASES } from './profile/source.js';
 
 export type LayoutKind = 'casper' | 'casper-layered' | 'debian-live';
 
@@ -107,7 +108,7 @@ function badBase(message: string, hint: string): IsoBuildError {
 /** install-sources.yaml as data; a file that is not YAML is bad input (the base's), not a crash. */
 function readInstallSources(file: string): unknown {
   try {
-    return parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+    return parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     const why = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
     throw badBase(`${SOURCES_FILE} of the base ISO is not valid YAML: ${why}`, 'use an unmodified Ubuntu live-server ISO, or set base.rootfsLayer in the profile');
