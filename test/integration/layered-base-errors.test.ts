@@ -65,4 +65,11 @@ describe('layered bases with an inconsistent install-sources.yaml', needs(requir
     expect(res.stderr).not.toMatch(/^\s+at |internal error/m);
     expect(findmntUnder(work)).toEqual([]);
   });
+
+  it('inspect (the in-process reader) says so too for the non-YAML one', () => {
+    const res = runCli(['inspect', join(dir, 'a-file-that-is-not-YAML.iso')]);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(/^error: .*casper\/install-sources\.yaml is not valid YAML/m);
+    expect(res.stderr).not.toMatch(/^\s+at |internal error/m);
+  });
 });
