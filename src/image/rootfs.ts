@@ -37,7 +37,7 @@ export async function detectIsoLayout(iso: IsoImage): Promise<IsoLayout> {
     const parseYaml = yaml.parse ?? yaml.default!.parse;
     let parsed: unknown;
     try {
-      parsed = parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8'), { maxAliasCount: 100 });
+      parsed = parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8'));
     } catch (err) {
       // A base whose install-sources.yaml is not YAML is bad input, like one that names no default source.
       if (err instanceof IsoBuildError) throw err;
