@@ -2,7 +2,7 @@
  * Assembles the offline payload under <rootfs>/opt/novasphere/packages/: system/ (signed apt repository), images/,
  * charts/, manifest.json; install.sh beside it; the repository's key and sources entry in the rootfs's /etc/apt.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { resolveInRoot, writeInRoot } from '../rootfs-path.js';
@@ -12,7 +12,7 @@ import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
 import { checkImage, imagesTxt, type ImagesTxtLine } from './images.js';
 import { readInstallTemplate, renderInstallScript } from './install-script.js';
 import { writeManifest } from './manifest.js';
-import { repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
+import { controlField, repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
 import { sha256File } from '../file-hash.js';
 import { resolveClosure, targetArchitecture, type ResolveResult } from './resolve.js';
 import { chartKey, hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
@@ -141,7 +141,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
       repoDir: REPO_DIR,
       sourcesEntry: sourcesEntry(input.name).trim(),
       keyring: keyringPath(input.name),
-      system: [...packages.system.map((p) => p.replace(/=.*$/, '')), ...repo.packages.filter((d) => localNames(input).has(d.file)).map((d) => d.name)],
+      system: systemPackageNames(packages, payloadDir),
       images,
       k3sAirgap: packages.k3sAirgap,
       k3sImagesDir: K3S_IMAGES_DIR,
@@ -226,9 +226,20 @@ export function checkLocalFiles(input: Pick<PayloadInput, 'packages' | 'profileD
   }
 }
 
-/** File names in the repository of the profile's local .debs (installed by install.sh along with `system`). */
-function localNames(input: PayloadInput): Set<string> {
-  return new Set(input.packages.debs.map((d) => basename(d)));
+/**
+ * The packages an installer installs from the payload's repository: `packages.system` (without `=version`) and the
+ * package names of the profile's own .debs, read from the written repository's Packages index (`payloadDir` is
+ * <rootfs>/opt/novasphere/packages). install.sh and the bring-up both take their list from here.
+ */
+export function systemPackageNames(packages: Pick<PackagesOptions, 'system' | 'debs'>, payloadDir: string): string[] {
+  const names = packages.system.map((p) => p.replace(/=.*$/, ''));
+  const index = join(payloadDir, 'system', 'Packages');
+  const stanzas = existsSync(index) ? readFileSync(index, 'utf8').split(/\n\s*\n/) : [];
+  for (const deb of packages.debs) {
+    const stanza = stanzas.find((s) => basename(controlField(s, 'Filename') ?? '') === basename(deb));
+    names.push((stanza && controlField(stanza, 'Package')) ?? basename(deb).split('_')[0]!);
+  }
+  return [...new Set(names)];
 }
 
 function failed(what: string, file: string, problems: string[]): IsoBuildError {
@@ -305,8 +316,17 @@ async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote
     const check = await checkChart(source, { name: chart.name, version });
     if (check.problems.length > 0) throw failed('packages.charts: chart', source, check.problems);
     const file = `${chart.name}-${version}.tgz`;
+    const sha256 = await sha256File(source);
+    // Two entries may pin the same chart version (`~1.7.0` and `1.7.1`): one file, one index entry.
+    const same = entries.find((e) => e.file === file);
+    if (same) {
+      if (same.sha256 !== sha256) {
+        throw usageError(`packages.charts: two different archives are both chart ${chart.name} ${version} (${file})`, 'name each chart version once in packages.charts');
+      }
+      continue;
+    }
     copyFileSync(source, join(dir, file));
-    entries.push({ name: chart.name, version, metadata: check.metadata, file, sha256: await sha256File(source) });
+    entries.push({ name: chart.name, version, metadata: check.metadata, file, sha256 });
   }
   writeFileSync(join(dir, 'index.yaml'), chartIndexYaml(entries, input.epochSeconds));
   return entries;
