@@ -18,6 +18,7 @@ import { resolveClosure, targetArchitecture, type ResolveResult } from './resolv
 import { chartKey, hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
 import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
+import { TransferProgress, type ProgressSink } from './progress.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
 import { PAYLOAD_DIR, PRODUCT_DIR } from '../product.js';
@@ -55,7 +56,8 @@ export interface PayloadInput {
   cacheDir: string;
   epochSeconds: number;
   log?: BuildLog;
-  progress?: (text: string) => void;
+  /** Progress lines (and, in a terminal, the transfers' status line). */
+  progress?: ProgressSink;
 }
 
 export interface PayloadResult {
@@ -78,9 +80,10 @@ export interface PayloadImage extends ImagesTxtLine {
 
 export async function buildPayload(input: PayloadInput): Promise<PayloadResult> {
   const { packages, rootfs, log } = input;
-  const progress = input.progress ?? (() => undefined);
+  const sink = input.progress ?? { line: () => undefined };
+  const progress = (text: string): void => sink.line(text);
   checkLocalFiles(input);
-  const remote = await fetchRemote(input, progress);
+  const remote = await fetchRemote(input, sink);
   const payloadDir = resolveInRoot(rootfs, PAYLOAD_DIR);
   rmSync(payloadDir, { recursive: true, force: true });
   mkdirSync(payloadDir, { recursive: true, mode: 0o755 });
@@ -174,7 +177,7 @@ function payloadArchitecture(input: Pick<PayloadInput, 'packages' | 'rootfs' | '
 /** The lock (required to match the profile, or rewritten with updateLock) and everything it names, in the cache. */
 export async function fetchRemote(
   input: Pick<PayloadInput, 'packages' | 'profileDir' | 'profileFile' | 'updateLock' | 'cacheDir' | 'log' | 'rootfs' | 'resolveRoot'>,
-  progress: (text: string) => void,
+  sink: ProgressSink,
 ): Promise<Remote | undefined> {
   if (!hasRemoteSources(input.packages)) return undefined;
   const sources = remoteSources(input.packages, () => platformForDebianArch(payloadArchitecture(input)));
@@ -183,12 +186,15 @@ export async function fetchRemote(
     cacheDir: input.cacheDir,
     caFile,
     log: input.log,
-    say: (line: string) => {
-      input.log?.line(`payload: ${line}`);
-      progress(line);
-    },
-    fetching: (label: string) => progress(`fetching ${label}`),
+    progress: new TransferProgress({
+      line: (text) => {
+        input.log?.line(`payload: ${text}`);
+        sink.line(text);
+      },
+      ...(sink.status ? { status: sink.status.bind(sink) } : {}),
+    }),
   };
+  const progress = (text: string): void => opts.progress.say(text);
   let lock: Lock;
   if (input.updateLock) {
     progress(`resolving the remote payload sources into ${lockPath(input.profileFile)}`);

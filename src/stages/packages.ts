@@ -8,6 +8,7 @@ import { verifyPayload } from '../packages/verify.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { BuildInputs } from '../context.js';
 import { payloadOf } from './skips.js';
+import { liveOutput } from '../output-listr.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
 export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
@@ -26,7 +27,11 @@ export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: 
     cacheDir: ctx.cacheDir,
     epochSeconds: ctx.epochSeconds,
     log: ctx.log,
-    progress: (text) => (task.output = text),
+    progress: {
+      line: (text) => (task.output = text),
+      // listr2's default renderer redraws the output line in place; the fallback (CI, no TTY) prints each one.
+      ...(liveOutput() ? { status: (text: string) => void (text && (task.output = text)) } : {}),
+    },
   });
   const c = result.closure;
   const fetched = c ? ` (closure ${c.debs.length}: ${c.downloaded} downloaded, ${c.fromCache} cached)` : '';
