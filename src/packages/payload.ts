@@ -19,6 +19,8 @@ import { chartKey, hasRemoteSources, imageKey, lockItems, lockPath, remoteSource
 import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
 import { TransferProgress, type ProgressSink } from './progress.js';
+import { writeBundle } from './bundle.js';
+import type { ArchiveFormat } from '../tools/skopeo.js';
 import type { BuildLog } from '../build-log.js';
 import type { PackagesOptions } from '../profile/schema.js';
 import { PAYLOAD_DIR, PRODUCT_DIR } from '../product.js';
@@ -266,6 +268,22 @@ function toK3sImages(rootfs: string, source: string, file: string): void {
   copyFileSync(source, join(k3s, file));
 }
 
+/** The payload file name of the bundle (packages.imageArchive: bundle). */
+export function bundleFile(name: string): string {
+  return `${name}-images.tar`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** packages.imageArchive: bundle holds one format: docker-archive and OCI archives do not merge. */
+function bundleFormat(input: PayloadInput): ArchiveFormat | undefined {
+  const pulled = input.packages.images.filter((i) => i.ref !== undefined);
+  if (input.packages.imageArchive !== 'bundle' || pulled.length === 0) return undefined;
+  const formats = [...new Set(pulled.map((i) => i.format ?? 'docker-archive'))];
+  if (formats.length > 1) {
+    throw usageError(`packages.imageArchive: bundle, but packages.images[].format names ${formats.join(' and ')}`, 'give every image pulled by ref the same format (or none: docker-archive)');
+  }
+  return formats[0];
+}
+
 async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<PayloadImage[]> {
   const out: PayloadImage[] = [];
   if (input.packages.images.length === 0) return out;
@@ -276,6 +294,8 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
     if (input.packages.k3sAirgap) toK3sImages(input.rootfs, source, file);
   };
   const arch = (): string => platformForDebianArch(payloadArchitecture(input));
+  const bundle = bundleFormat(input);
+  const bundled: string[] = [];
   for (const image of input.packages.images) {
     if (image.ref !== undefined) {
       const key = imageKey(image.ref, image.platform ?? arch(), image.format ?? 'docker-archive');
@@ -284,8 +304,14 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
       const reference = archiveReference(locked) ?? `${locked.name}@${locked.digest}`;
       const check = await checkImage(source, archiveReference(locked));
       if (check.problems.length > 0) throw failed('packages.images: cached image archive', source, check.problems);
-      const file = pulledImageFile(locked);
-      place(source, file);
+      let file: string;
+      if (bundle) {
+        file = bundleFile(input.name);
+        if (!bundled.includes(source)) bundled.push(source);
+      } else {
+        file = pulledImageFile(locked);
+        place(source, file);
+      }
       // The manifest digest the lock pins (the registry's), not the archive's own: docker-archives carry no manifest.
       out.push({ reference, digest: locked.digest, file, format: check.format, pulled: true });
       continue;
@@ -297,6 +323,14 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
     const file = basename(source);
     place(source, file);
     out.push({ reference: image.reference!, digest: check.digest ?? '', file, format: check.format });
+  }
+  if (bundle) {
+    const file = bundleFile(input.name);
+    input.progress?.line(`writing the image bundle ${file} (${bundled.length} images)`);
+    await writeBundle(bundled, bundle, join(dir, file));
+    const check = await checkImage(join(dir, file), out.filter((i) => i.file === file).map((i) => i.reference));
+    if (check.problems.length > 0) throw failed('packages.images: the bundle written', join(dir, file), check.problems);
+    if (input.packages.k3sAirgap) toK3sImages(input.rootfs, join(dir, file), file);
   }
   writeFileSync(join(dir, 'images.txt'), imagesTxt(out));
   return out;

@@ -122,9 +122,10 @@ async function verifyDebs(dir: string, present: string[], sums: Sums, problems: 
 
 async function verifyImages(dir: string, present: string[], problems: Problem[]): Promise<void> {
   const listFile = join(dir, 'images/images.txt');
-  const refs = new Map<string, string>();
+  // A bundle (packages.imageArchive: bundle) is one file with several lines.
+  const refs = new Map<string, string[]>();
   if (existsSync(listFile)) {
-    for (const { reference, file } of parseImagesTxt(readFileSync(listFile, 'utf8'))) if (file) refs.set(`images/${file}`, reference);
+    for (const { reference, file } of parseImagesTxt(readFileSync(listFile, 'utf8'))) if (file) refs.set(`images/${file}`, [...(refs.get(`images/${file}`) ?? []), reference]);
   }
   for (const image of present.filter((p) => p.startsWith('images/') && /\.(tar|tar\.gz|tgz|tar\.zst)$/.test(p))) {
     if (!refs.has(image)) problems.push({ file: image, problem: 'not listed in images/images.txt' });

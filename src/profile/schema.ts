@@ -398,6 +398,15 @@ export const PackagesSchema = z
       .array(PackageImageSchema)
       .default(() => [])
       .describe('Container images (from a registry, pinned in the lock file, or local archives), checked and copied to `images/`.'),
+    imageArchive: z
+      .enum(['per-image', 'bundle'])
+      .default('per-image')
+      .describe(
+        'How the images pulled by `ref` are written to `images/`: one archive each, or `bundle`: one archive ' +
+          '`NAME-images.tar` holding all of them (as `docker save A B` writes it and k3s ships its air-gap images; ' +
+          'containerd and k3s import every image in it). A bundle needs one `format` for all of them; local archives ' +
+          'stay as they are.',
+      ),
     charts: z
       .array(PackageChartSchema)
       .default(() => [])

@@ -4,13 +4,14 @@
  * with skopeo, one of them a multi-platform index (amd64 + arm64): the lock pins each platform's manifest digest,
  * the payload archive holds that platform's layer (read back with tar), and errors are one line with a hint.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, runCli, tempDir } from '../support/cli.js';
-import { needs, requireTools } from '../support/needs.js';
+import { needs, requireRoot, requireTools } from '../support/needs.js';
+import { startContainerd } from './bringup-helpers.js';
 import {
   cacheFiles,
   homeWithInsecure,
@@ -199,5 +200,44 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
     expect(good.stderr).not.toMatch(/^(error|warning)/m);
     expect(good.code).toBe(0);
     expect(readFileSync(join(dir, 'out-oci-exact/opt/novasphere/packages/charts/hello-0.1.0.tgz')).equals(chartTgz)).toBe(true);
+  });
+  it('imageArchive: bundle writes every pulled image into one docker-archive that containerd imports whole', needs(requireRoot('containerd'), requireTools('containerd', 'ctr')), async () => {
+    const cache = join(dir, 'cache-bundle');
+    const file = payloadProfile(dir, 'bundle', {
+      architecture: 'amd64',
+      imageArchive: 'bundle',
+      images: [{ ref: `${plain.host}/team/app:1.0` }, { ref: `${plain.host}/team/app:1.0`, platform: 'linux/arm64' }, { ref: `${plain.host}/team/tool:2.0` }],
+    });
+    expect(runCli(['packages', 'lock', '--profile', file, '--cache', cache], { env }).code).toBe(0);
+    const out = join(dir, 'out-bundle');
+    const fetch = runCli(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', out], { env });
+    expect(fetch.stderr).not.toMatch(/^(error|warning)/m);
+    expect(fetch.code).toBe(0);
+    const images = join(out, 'opt/novasphere/packages/images');
+    expect(readdirSync(images).sort()).toEqual(['bundle-images.tar', 'images.txt']);
+    const bundle = join(images, 'bundle-images.tar');
+    // Read back with GNU tar: one manifest.json entry per image, each layer once.
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', bundle, 'manifest.json'], { encoding: 'utf8' })) as { RepoTags: string[]; Layers: string[] }[];
+    expect(manifest.map((m) => m.RepoTags)).toEqual([[`${plain.host}/team/app:1.0`], [`${plain.host}/team/app:1.0`], [`${plain.host}/team/tool:2.0`]]);
+    const members = execFileSync('tar', ['-tf', bundle], { encoding: 'utf8' }).trim().split('\n');
+    expect(new Set(members).size).toBe(members.length);
+    expect(members).toEqual(expect.arrayContaining(manifest.flatMap((m) => m.Layers)));
+    const txt = readFileSync(join(images, 'images.txt'), 'utf8');
+    expect(txt).toContain(`${plain.host}/team/tool:2.0 ${single.manifests.amd64} bundle-images.tar\n`);
+    expect(txt).toContain(`${plain.host}/team/app:1.0 ${multi.manifests.arm64} bundle-images.tar\n`);
+    expect(runCli(['packages', 'verify', join(out, 'opt/novasphere/packages')]).code).toBe(0);
+    // The same bytes from the same cache (the ISO is reproducible).
+    const again = join(dir, 'out-bundle-2');
+    expect(runCli(['--quiet', 'packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', again], { env }).code).toBe(0);
+    expect(sha256hex(readFileSync(join(again, 'opt/novasphere/packages/images/bundle-images.tar')))).toBe(sha256hex(readFileSync(bundle)));
+
+    const containerd = await startContainerd();
+    try {
+      const imported = spawnSync('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', bundle], { encoding: 'utf8' });
+      expect(imported.status, imported.stderr).toBe(0);
+      expect(containerd.images()).toEqual(expect.arrayContaining([`${plain.host}/team/app:1.0`, `${plain.host}/team/tool:2.0`]));
+    } finally {
+      await containerd.stop();
+    }
   });
 });

@@ -35,6 +35,7 @@ describe('profile packages section', () => {
       recommends: false,
       debs: [],
       images: [],
+      imageArchive: 'per-image',
       charts: [],
       files: [],
       k3sAirgap: false,
