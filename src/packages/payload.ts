@@ -4,18 +4,19 @@
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { resolveInRoot, writeInRoot } from '../rootfs-path.js';
 import { IsoBuildError, usageError } from '../errors.js';
 import { stopAgent } from '../tools/gpg.js';
 import { chartIndexYaml, checkChart, type IndexEntry } from './charts.js';
 import { checkImage, imagesTxt, type ImagesTxtLine } from './images.js';
 import { readInstallTemplate, renderInstallScript } from './install-script.js';
-import { writeManifest } from './manifest.js';
+import { writeManifest, type PayloadItem } from './manifest.js';
 import { controlField, repoSourcesEntry, writeRepo, type RepoDeb } from './repo.js';
 import { sha256File } from '../file-hash.js';
 import { resolveClosure, targetArchitecture, type ResolveResult } from './resolve.js';
-import { chartKey, hasRemoteSources, imageKey, lockItems, lockPath, remoteSources, requireLock, writeLock, type Lock, type PayloadItem } from './lock.js';
+import { chartKey, hasRemoteSources, imageKey, lockPath, remoteSources, requireLock, writeLock, type Lock } from './lock.js';
+import { redact } from './download.js';
 import { archiveReference, fetchLocked, imageCachePath, platformForDebianArch, resolveSources, type FetchedPayload } from './remote.js';
 import { isRemoteChartRepo } from '../profile/schema.js';
 import { TransferProgress, type ProgressSink } from './progress.js';
@@ -70,7 +71,7 @@ export interface PayloadResult {
   images: PayloadImage[];
   charts: IndexEntry[];
   files: number;
-  /** Every remote item with its digest and source (from the lock). */
+  /** Every payload item with its digest and source (as manifest.json lists them). */
   items: PayloadItem[];
 }
 
@@ -108,6 +109,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     ...(closure?.debs ?? []).map((d) => ({ source: d.cached, fileName: d.fileName })),
     ...packages.debs.map((d) => ({ source: resolve(input.profileDir, d) })),
   ];
+  const localDebs = new Set(packages.debs.map((d) => resolve(input.profileDir, d)));
   progress(`writing the signed repository (${debs.length} .debs)`);
   const gpgHome = mkdtempSync(join(tmpdir(), 'isob-gpg-'));
   let repo;
@@ -130,11 +132,17 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
   writeInRoot(rootfs, keyringPath(input.name), repo.publicKey);
   writeInRoot(rootfs, sourcesPath(input.name), sourcesEntry(input.name));
 
+  const items: NewItem[] = [
+    ...(closure?.debs ?? []).map((d): NewItem => ({ kind: 'deb', name: `${d.name} ${d.version} ${d.arch}`, digest: `sha256:${d.sha256}`, source: redact(d.uri), file: `system/${d.fileName}` })),
+    ...repo.packages
+      .filter((d) => localDebs.has(d.source))
+      .map((d): NewItem => ({ kind: 'deb', name: `${d.name} ${d.version} ${d.arch}`, source: local(input, d.source), file: `system/${d.file}` })),
+  ];
   progress(`checking ${packages.images.length} image archives`);
-  const images = await addImages(input, payloadDir, remote);
+  const images = await addImages(input, payloadDir, remote, items);
   progress(`checking ${packages.charts.length} charts`);
-  const charts = await addCharts(input, payloadDir, remote);
-  await addFiles(input, payloadDir, remote);
+  const charts = await addCharts(input, payloadDir, remote, items);
+  await addFiles(input, payloadDir, remote, items);
   progress('writing install.sh and manifest.json');
   writeInRoot(
     rootfs,
@@ -153,7 +161,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     }),
     0o755,
   );
-  const manifest = await writeManifest(payloadDir, input.product);
+  const manifest = await writeManifest(payloadDir, input.product, items);
   return {
     payloadDir,
     closure,
@@ -162,7 +170,7 @@ export async function buildPayload(input: PayloadInput): Promise<PayloadResult> 
     images,
     charts,
     files: manifest.files.length,
-    items: remote ? lockItems(remote.lock) : [],
+    items: manifest.items ?? [],
   };
 }
 
@@ -250,6 +258,13 @@ export function systemPackageNames(packages: Pick<PackagesOptions, 'system' | 'd
   return [...new Set(names)];
 }
 
+type NewItem = Omit<PayloadItem, 'digest'> & { digest?: string };
+
+/** The source of a local payload file: `local:` and its path relative to the profile's directory. */
+function local(input: Pick<PayloadInput, 'profileDir'>, path: string): string {
+  return `local:${relative(input.profileDir, path)}`;
+}
+
 function failed(what: string, file: string, problems: string[]): IsoBuildError {
   return usageError(`${what} ${file}: ${problems.join('; ')}`, 'fix or replace the file named in the profile\'s packages section');
 }
@@ -284,7 +299,7 @@ function bundleFormat(input: PayloadInput): ArchiveFormat | undefined {
   return formats[0];
 }
 
-async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<PayloadImage[]> {
+async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined, items: NewItem[]): Promise<PayloadImage[]> {
   const out: PayloadImage[] = [];
   if (input.packages.images.length === 0) return out;
   const dir = join(payloadDir, 'images');
@@ -314,6 +329,7 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
       }
       // The manifest digest the lock pins (the registry's), not the archive's own: docker-archives carry no manifest.
       out.push({ reference, digest: locked.digest, file, format: check.format, pulled: true });
+      items.push({ kind: 'image', name: `${reference} (${locked.platform})`, digest: locked.digest, source: `docker://${locked.ref}`, file: `images/${file}` });
       continue;
     }
     const source = resolve(input.profileDir, image.archive!);
@@ -323,6 +339,7 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
     const file = basename(source);
     place(source, file);
     out.push({ reference: image.reference!, digest: check.digest ?? '', file, format: check.format });
+    items.push({ kind: 'image', name: image.reference!, ...(check.digest ? { digest: check.digest } : {}), source: local(input, source), file: `images/${file}` });
   }
   if (bundle) {
     const file = bundleFile(input.name);
@@ -336,21 +353,24 @@ async function addImages(input: PayloadInput, payloadDir: string, remote: Remote
   return out;
 }
 
-async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<IndexEntry[]> {
+async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote | undefined, items: NewItem[]): Promise<IndexEntry[]> {
   const entries: IndexEntry[] = [];
   if (input.packages.charts.length === 0) return entries;
   const dir = join(payloadDir, 'charts');
   mkdirSync(dir, { recursive: true });
   for (const chart of input.packages.charts) {
     let source: string;
+    let origin: string;
     let version = chart.version;
     if (isRemoteChartRepo(chart.repo)) {
       const key = chartKey({ repo: chart.repo!, name: chart.name, version: chart.version });
       const locked = remote!.lock.charts.find((c) => chartKey(c) === key)!;
       source = remote!.fetched.charts.get(locked.sha256)!;
+      origin = redact(locked.url);
       version = locked.resolved;
     } else {
       source = chart.path ? resolve(input.profileDir, chart.path) : join(resolve(input.profileDir, chart.repo!), `${chart.name}-${chart.version}.tgz`);
+      origin = local(input, source);
     }
     if (!existsSync(source)) throw usageError(`packages.charts: chart ${chart.name} ${version} not found: ${source}`);
     const check = await checkChart(source, { name: chart.name, version });
@@ -367,13 +387,14 @@ async function addCharts(input: PayloadInput, payloadDir: string, remote: Remote
     }
     copyFileSync(source, join(dir, file));
     entries.push({ name: chart.name, version, metadata: check.metadata, file, sha256 });
+    items.push({ kind: 'chart', name: `${chart.name} ${version}`, digest: `sha256:${sha256}`, source: origin, file: `charts/${file}` });
   }
   writeFileSync(join(dir, 'index.yaml'), chartIndexYaml(entries, input.epochSeconds));
   return entries;
 }
 
 /** packages.files: each to files/DEST with its mode (the cache checked its sha256); image bundles checked too. */
-async function addFiles(input: PayloadInput, payloadDir: string, remote: Remote | undefined): Promise<void> {
+async function addFiles(input: PayloadInput, payloadDir: string, remote: Remote | undefined, items: NewItem[]): Promise<void> {
   for (const f of input.packages.files) {
     const locked = remote!.lock.files.find((l) => l.url === f.url && l.dest === f.dest)!;
     const source = remote!.fetched.files.get(locked.sha256)!;
@@ -386,5 +407,6 @@ async function addFiles(input: PayloadInput, payloadDir: string, remote: Remote 
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
     copyFileSync(source, target);
     chmodSync(target, parseInt(f.mode, 8));
+    items.push({ kind: 'file', name: f.dest, digest: `sha256:${locked.sha256}`, source: redact(f.url), file: `files/${f.dest}` });
   }
 }

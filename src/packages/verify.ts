@@ -82,6 +82,14 @@ function verifyManifest(dir: string, actual: Sums, problems: Problem[]): void {
     else if (found.sha256 !== entry.sha256) problems.push({ file: path, problem: `sha256 ${found.sha256}, manifest.json says ${entry.sha256}` });
   }
   for (const path of actual.keys()) if (!listed.has(path)) problems.push({ file: path, problem: 'not listed in manifest.json' });
+  // items: each names a payload file; all but images (whose digest is their manifest's) carry that file's sha256.
+  for (const item of manifest.items ?? []) {
+    const found = actual.get(item.file);
+    if (!found) problems.push({ file: item.file, problem: `manifest.json item ${item.kind} ${item.name}: file missing` });
+    else if (item.kind !== 'image' && item.digest !== `sha256:${found.sha256}`) {
+      problems.push({ file: item.file, problem: `manifest.json item ${item.kind} ${item.name}: digest ${item.digest}, the file has sha256:${found.sha256}` });
+    }
+  }
 }
 
 async function verifyDebs(dir: string, present: string[], sums: Sums, problems: Problem[], log?: BuildLog): Promise<void> {

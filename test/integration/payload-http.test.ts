@@ -183,6 +183,18 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     });
     expect(index.entries.hello[0]).not.toHaveProperty('notAHelmField');
     expect((await runCliAsync(['packages', 'verify', payload])).code).toBe(0);
+    // manifest.json says what each item is and where it came from (build-manifest.json and the notes list these).
+    const items = (JSON.parse(readFileSync(join(payload, 'manifest.json'), 'utf8')) as { items: { kind: string; name: string; digest: string; source: string; file: string }[] }).items;
+    expect(items.map((i) => `${i.kind} ${i.name} ${i.file}`)).toEqual([
+      'chart hello 0.1.5 charts/hello-0.1.5.tgz',
+      'chart hello 0.10.0 charts/hello-0.10.0.tgz',
+      'chart hello 0.2.0 charts/hello-0.2.0.tgz',
+      'file big/big.bin files/big/big.bin',
+      'file k3s/airgap-images.tar.zst files/k3s/airgap-images.tar.zst',
+      'file k3s/install.sh files/k3s/install.sh',
+    ]);
+    expect(items.find((i) => i.name === 'big/big.bin')).toMatchObject({ digest: `sha256:${sha256hex(big)}`, source: `${server.url}/files/big.bin` });
+    expect(items.find((i) => i.name === 'hello 0.1.5')).toMatchObject({ digest: `sha256:${sha256hex(charts['0.1.5']!)}`, source: `${server.url}/repo/hello-0.1.5.tgz` });
     goodProfile = file;
     onlinePayload = payload;
   });
