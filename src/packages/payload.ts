@@ -2,6 +2,7 @@
  * Assembles the offline payload under <rootfs>/opt/novasphere/packages/: system/ (signed apt repository), images/,
  * charts/, manifest.json; install.sh beside it; the repository's key and sources entry in the rootfs's /etc/apt.
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -251,8 +252,14 @@ export function systemPackageNames(packages: Pick<PackagesOptions, 'system' | 'd
   const names = packages.system.map((p) => p.replace(/=.*$/, ''));
   const index = join(payloadDir, 'system', 'Packages');
   const stanzas = existsSync(index) ? readFileSync(index, 'utf8').split(/\n\s*\n/) : [];
+  // writeRepo names a .deb name_version_arch.deb: one named otherwise is found by its sha256 (profile paths are absolute).
+  const bySha = (deb: string): string | undefined => {
+    if (!existsSync(deb)) return undefined;
+    const sha = createHash('sha256').update(readFileSync(deb)).digest('hex');
+    return stanzas.find((s) => controlField(s, 'SHA256') === sha);
+  };
   for (const deb of packages.debs) {
-    const stanza = stanzas.find((s) => basename(controlField(s, 'Filename') ?? '') === basename(deb));
+    const stanza = stanzas.find((s) => basename(controlField(s, 'Filename') ?? '') === basename(deb)) ?? bySha(deb);
     names.push((stanza && controlField(stanza, 'Package')) ?? basename(deb).split('_')[0]!);
   }
   return [...new Set(names)];
