@@ -201,7 +201,7 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
     expect(good.code).toBe(0);
     expect(readFileSync(join(dir, 'out-oci-exact/opt/novasphere/packages/charts/hello-0.1.0.tgz')).equals(chartTgz)).toBe(true);
   });
-  it('imageArchive: bundle writes every pulled image into one docker-archive that containerd imports whole', needs(requireRoot('containerd'), requireTools('containerd', 'ctr')), async () => {
+  it('imageArchive: bundle writes every pulled image into one archive (docker-archive or OCI) that containerd imports whole', needs(requireRoot('containerd'), requireTools('containerd', 'ctr')), async () => {
     const cache = join(dir, 'cache-bundle');
     const file = payloadProfile(dir, 'bundle', {
       architecture: 'amd64',
@@ -231,11 +231,31 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
     expect(runCli(['--quiet', 'packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', again], { env }).code).toBe(0);
     expect(sha256hex(readFileSync(join(again, 'opt/novasphere/packages/images/bundle-images.tar')))).toBe(sha256hex(readFileSync(bundle)));
 
+    // The same as an OCI bundle: one index.json with a descriptor per image.
+    const ociFile = payloadProfile(dir, 'oci-bundle', {
+      architecture: 'amd64',
+      imageArchive: 'bundle',
+      images: [{ ref: `${plain.host}/team/app:1.0`, format: 'oci-archive' }, { ref: `${plain.host}/team/tool:2.0`, format: 'oci-archive' }],
+    });
+    expect(runCli(['packages', 'lock', '--profile', ociFile, '--cache', cache], { env }).code).toBe(0);
+    const ociOut = join(dir, 'out-oci-bundle');
+    const ociFetch = runCli(['--quiet', 'packages', 'fetch', '--profile', ociFile, '--rootfs', targetRoot(dir, 'amd64'), '--cache', cache, '--output', ociOut], { env });
+    expect(ociFetch.stderr).toBe('');
+    expect(ociFetch.code).toBe(0);
+    const ociBundle = join(ociOut, 'opt/novasphere/packages/images/oci-bundle-images.tar');
+    const index = JSON.parse(execFileSync('tar', ['-xOf', ociBundle, 'index.json'], { encoding: 'utf8' })) as { manifests: { digest: string }[] };
+    expect(index.manifests.map((m) => m.digest)).toEqual([multi.manifests.amd64, single.manifests.amd64]);
+    expect(runCli(['packages', 'verify', join(ociOut, 'opt/novasphere/packages')]).code).toBe(0);
+
     const containerd = await startContainerd();
     try {
-      const imported = spawnSync('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', bundle], { encoding: 'utf8' });
-      expect(imported.status, imported.stderr).toBe(0);
-      expect(containerd.images()).toEqual(expect.arrayContaining([`${plain.host}/team/app:1.0`, `${plain.host}/team/tool:2.0`]));
+      for (const archive of [bundle, ociBundle]) {
+        const imported = spawnSync('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'import', '--all-platforms', archive], { encoding: 'utf8' });
+        expect(imported.status, imported.stderr).toBe(0);
+        expect(containerd.images()).toEqual(expect.arrayContaining([`${plain.host}/team/app:1.0`, `${plain.host}/team/tool:2.0`]));
+        spawnSync('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'rm', `${plain.host}/team/app:1.0`, `${plain.host}/team/tool:2.0`]);
+        expect(containerd.images(), 'removed before the next import').toEqual([]);
+      }
     } finally {
       await containerd.stop();
     }
