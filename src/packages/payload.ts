@@ -295,15 +295,11 @@ export function bundleFile(name: string): string {
   return `${name}-images.tar`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** packages.imageArchive: bundle holds one format: docker-archive and OCI archives do not merge. */
+/** The format of the bundle (packages.imageArchive: bundle): the one all pulled images have (the schema checks it). */
 function bundleFormat(input: PayloadInput): ArchiveFormat | undefined {
   const pulled = input.packages.images.filter((i) => i.ref !== undefined);
   if (input.packages.imageArchive !== 'bundle' || pulled.length === 0) return undefined;
-  const formats = [...new Set(pulled.map((i) => i.format ?? 'docker-archive'))];
-  if (formats.length > 1) {
-    throw usageError(`packages.imageArchive: bundle, but packages.images[].format names ${formats.join(' and ')}`, 'give every image pulled by ref the same format (or none: docker-archive)');
-  }
-  return formats[0];
+  return pulled[0]!.format ?? 'docker-archive';
 }
 
 async function addImages(input: PayloadInput, payloadDir: string, remote: Remote | undefined, items: NewItem[]): Promise<PayloadImage[]> {

@@ -433,6 +433,13 @@ export const PackagesSchema = z
       .default('templates/install.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
   })
+  .superRefine((p, ctx) => {
+    // docker-archive and OCI archives do not merge into one file
+    const formats = new Set(p.images.filter((i) => i.ref !== undefined).map((i) => i.format ?? 'docker-archive'));
+    if (p.imageArchive === 'bundle' && formats.size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['imageArchive'], message: `expected one images[].format for a bundle, got ${[...formats].join(' and ')}` });
+    }
+  })
   .describe('Offline payload under /opt/novasphere/packages/: a signed apt repository (system/), images/ and charts/.');
 export type PackagesOptions = z.output<typeof PackagesSchema>;
 

@@ -47,6 +47,8 @@ describe('profile packages section', () => {
   it('rejects bad package names, unknown keys and charts with both or neither of path / repo', () => {
     expect(PackagesSchema.safeParse({ system: ['Bad Name'] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sytem: [] }).success).toBe(false);
+    const mixed = PackagesSchema.safeParse({ imageArchive: 'bundle', images: [{ ref: 'a/b:1' }, { ref: 'a/c:1', format: 'oci-archive' }] });
+    expect(mixed.error?.issues[0]).toMatchObject({ path: ['imageArchive'], message: expect.stringMatching(/one images\[\]\.format for a bundle, got docker-archive and oci-archive/) });
     expect(PackagesSchema.safeParse({ charts: [{ name: 'a', version: '1' }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ charts: [{ name: 'a', version: '1', path: 'a.tgz', repo: 'r' }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sources: [{ uri: 'ftp://x', suites: ['bookworm'] }] }).success).toBe(false);
