@@ -161,7 +161,7 @@ describe('offline package payload (fixture build)', needs(requireRoot(), require
     const sha = new Map(manifest.files.map((f) => [f.path, f.sha256]));
     expect(manifest.items.map((i) => `${i.kind} ${i.name.split(' ')[0]}`)).toEqual(['deb jq', 'deb libjq1', 'deb libonig5', 'deb novasphere-hello-offline', `image ${IMAGE_REF}`, 'chart hello']);
     for (const i of manifest.items.filter((x) => x.kind !== 'image')) expect(i.digest, i.name).toBe(`sha256:${sha.get(i.file)}`);
-    expect(manifest.items[0]!.source).toMatch(/^https?:\/\/\S+\/jq_1\.6-2\.1\+deb12u2_amd64\.deb$/);
+    expect(manifest.items[0]!.source).toMatch(/^https?:\/\/\S+\/jq_1\.6-2\.1(\+|%2[bB])deb12u2_amd64\.deb$/);
     expect(manifest.items[3]!.source).toMatch(/^local:(\.\.\/)+.*test\/fixtures\/packages\/novasphere-hello-offline_1\.0\.0_all\.deb$/);
     expect(manifest.items[4]).toMatchObject({ digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), file: 'images/hello-image-oci.tar' });
     const release = JSON.parse(readFileSync(join(dir, 'r1', 'build-manifest.json'), 'utf8')) as { payload: Item[] };
