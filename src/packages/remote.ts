@@ -83,6 +83,18 @@ export interface RemoteOptions {
  * transfer with bytes, rate and ETA.
  */
 async function fetchBlob(url: string, sha256: string | undefined, what: string, label: string, opts: RemoteOptions): Promise<Fetched> {
+  // Two entries may name the same blob (`~0.1.0` and `0.1.5` of one chart): one download, both wait for it.
+  const key = sha256 ? blobPath(opts.cacheDir, sha256) : `${opts.cacheDir} ${url}`;
+  const running = inflight.get(key);
+  if (running) return running;
+  const download = fetchBlobOnce(url, sha256, what, label, opts).finally(() => inflight.delete(key));
+  inflight.set(key, download);
+  return download;
+}
+
+const inflight = new Map<string, Promise<Fetched>>();
+
+async function fetchBlobOnce(url: string, sha256: string | undefined, what: string, label: string, opts: RemoteOptions): Promise<Fetched> {
   const dl: DownloadOptions = { caFile: opts.caFile, log: opts.log };
   if (sha256 && existsSync(blobPath(opts.cacheDir, sha256))) {
     opts.progress?.cached(label);
@@ -261,6 +273,18 @@ function bytesIn(dir: string): number {
  * checked. The pull directory is `*.partial` and removed either way; the archive is renamed only after its check.
  */
 async function fetchImage(image: LockedImage, opts: RemoteOptions): Promise<{ path: string; downloaded: boolean }> {
+  // Two refs may be one archive (`app:1` and `docker.io/library/app:1`): one pull, both wait for it.
+  const key = imageCachePath(opts.cacheDir, image);
+  const running = pulling.get(key);
+  if (running) return running;
+  const pull = fetchImageOnce(image, opts).finally(() => pulling.delete(key));
+  pulling.set(key, pull);
+  return pull;
+}
+
+const pulling = new Map<string, Promise<{ path: string; downloaded: boolean }>>();
+
+async function fetchImageOnce(image: LockedImage, opts: RemoteOptions): Promise<{ path: string; downloaded: boolean }> {
   const path = imageCachePath(opts.cacheDir, image);
   const label = `${image.ref} (${image.platform})`;
   if (existsSync(path)) {

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -125,6 +125,8 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
         { repo: `${server.url}/repo`, name: 'hello', version: '~0.1.0' },
         { repo: `${server.url}/repo/`, name: 'hello', version: '0.10.0' },
         { repo: `${server.url}/repo`, name: 'hello', version: '0.2.0' },
+        // the version ~0.1.0 resolves to as well: one file and one index entry in the payload
+        { repo: `${server.url}/repo`, name: 'hello', version: '0.1.5' },
       ],
       files: [
         { url: `${server.url}/files/big.bin`, sha256: sha256hex(big), dest: 'big/big.bin', mode: '0755' },
@@ -139,10 +141,11 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     // CI=true: plain progress lines on stderr, a start and an end per download with its size and rate
     expect(lock.stderr).toMatch(/^fetching big\/big\.bin$/m);
     expect(lock.stderr).toMatch(/^fetched big\/big\.bin: 3\.0 MiB in \d+\.\ds(, \S+ \S+\/s)?$/m);
-    expect(lock.stdout).toMatch(/good\.lock\.yaml: 0 images, 3 charts, 3 files\n$/);
+    expect(lock.stdout).toMatch(/good\.lock\.yaml: 0 images, 4 charts, 3 files\n$/);
     expect(server.ranges).toEqual([expect.stringMatching(/^\/files\/big\.bin bytes=[1-9]\d*-$/)]);
     const locked = parse(readFileSync(join(dir, 'good.lock.yaml'), 'utf8')) as { charts: { version: string; resolved: string; sha256: string; url: string }[]; files: { sha256: string; size: number }[] };
     expect(locked.charts.map((c) => [c.version, c.resolved])).toEqual([
+      ['0.1.5', '0.1.5'],
       ['0.10.0', '0.10.0'],
       ['0.2.0', '0.2.0'],
       ['~0.1.0', '0.1.5'],
@@ -163,6 +166,7 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     for (const label of ['big/big.bin', 'k3s/install.sh', 'hello-0.1.5.tgz', 'hello-0.10.0.tgz']) expect(fetch.stderr).toContain(`cached ${label}\n`);
     expect(fetch.stderr).not.toMatch(/^fetch(ing|ed) /m);
     expect(fetch.stdout).toMatch(/^\S+packages: 0 \.debs, 0 images, 3 charts, \d+ files\n$/);
+    expect(readdirSync(join(out, 'opt/novasphere/packages/charts')).sort()).toEqual(['hello-0.1.5.tgz', 'hello-0.10.0.tgz', 'hello-0.2.0.tgz', 'index.yaml']);
     // The lock made the cache warm: the fetch downloaded nothing.
     expect(server.hits).toEqual(hitsBefore);
     const payload = join(out, 'opt/novasphere/packages');
