@@ -12,6 +12,7 @@ import type { CachedRootfs } from '../rootfs-mounts.js';
 import type { UnpackedRootfs } from '../stages/unpack-rootfs.js';
 import type { VerifiedBase } from '../stages/verify-base.js';
 import type { VerifiedIso } from '../stages/verify-iso.js';
+import type { PayloadItem } from '../packages/manifest.js';
 import { PROGRAMS, type Program } from '../tools/programs.js';
 import { Slot, type Step } from './steps.js';
 import { applyOverlaySkip, autoinstallSkip, bootMenuSkip, bringupSkip, chrootCommandsSkip, hooksSkip, packagesSkip } from '../stages/skips.js';
@@ -87,6 +88,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const saved = new Slot<CachedRootfs>('the rootfs saved to the stage cache');
   const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
   const iso = new Slot<VerifiedIso>('the verified ISO');
+  const payload = new Slot<PayloadItem[]>('the verified payload\'s items');
 
   // The skip rules read only the profile (stages/skips.ts). Up to the stage-cache point a cache hit skips the stage
   // too; after it the build works in the view above the cached layer.
@@ -121,7 +123,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     {
       title: 'Verify the package payload',
       skip: always(packagesSkip(ctx)),
-      run: async (t) => (await stages.packages()).packagesVerifyStage(ctx, unpacked.get().view, t),
+      run: async (t) => payload.set(await (await stages.packages()).packagesVerifyStage(ctx, unpacked.get().view, t)),
     },
     {
       title: 'Save the customized rootfs to the stage cache',
@@ -167,7 +169,14 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       run: async (t) =>
         (await stages.publish()).publishStage(
           ctx,
-          { base: base.get(), platforms: tree.get().platforms, layout: layout.get(), packageList: repacked.get().packageManifest, isoSha256: iso.get().sha256 },
+          {
+            base: base.get(),
+            platforms: tree.get().platforms,
+            layout: layout.get(),
+            packageList: repacked.get().packageManifest,
+            isoSha256: iso.get().sha256,
+            ...(packagesSkip(ctx) === false ? { payload: payload.get() } : {}),
+          },
           t,
         ),
     },

@@ -67,6 +67,7 @@ packages:
       format: docker-archive
     - archive: payload/images/app-1.0.tar
       reference: registry.example.com/team/app:1.0
+  imageArchive: per-image                # or bundle: the pulled images in one NAME-images.tar
   charts:
     - name: longhorn
       version: 1.7.x

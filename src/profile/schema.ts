@@ -393,6 +393,15 @@ export const PackagesSchema = z
       .array(PackageImageSchema)
       .default(() => [])
       .describe('Container images (from a registry, pinned in the lock file, or local archives), checked and copied to `images/`.'),
+    imageArchive: z
+      .enum(['per-image', 'bundle'])
+      .default('per-image')
+      .describe(
+        'How the images pulled by `ref` are written to `images/`: one archive each, or `bundle`: one archive ' +
+          '`NAME-images.tar` holding all of them (as `docker save A B` writes it and k3s ships its air-gap images; ' +
+          'containerd and k3s import every image in it). A bundle needs one `format` for all of them; local archives ' +
+          'stay as they are.',
+      ),
     charts: z
       .array(PackageChartSchema)
       .default(() => [])
@@ -418,6 +427,13 @@ export const PackagesSchema = z
     installScript: profilePath()
       .default('templates/install.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
+  })
+  .superRefine((p, ctx) => {
+    // docker-archive and OCI archives do not merge into one file
+    const formats = new Set(p.images.filter((i) => i.ref !== undefined).map((i) => i.format ?? 'docker-archive'));
+    if (p.imageArchive === 'bundle' && formats.size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['imageArchive'], message: `expected one images[].format for a bundle, got ${[...formats].join(' and ')}` });
+    }
   })
   .describe('Offline payload under /opt/novasphere/packages/: a signed apt repository (system/), images/ and charts/.');
 export type PackagesOptions = z.output<typeof PackagesSchema>;
