@@ -130,6 +130,16 @@ describe('ISO 9660 reader', () => {
     // open(), which looks for Rock Ridge's SP entry in it.
     for (const offset of dirOffsets) expect(reads.get(offset), `reads at ${offset}`).toBe(1);
     expect(reads.get(iso.root().extents[0]!.offset)).toBe(2);
+
+    // Files the writer copied from the base are checked by size, not hashed: a wrong md5 line for one goes unread,
+    // a wrong size does not.
+    const size = 'casper 0\n'.length;
+    const copied = await checkIsoMd5sums(iso, { copied: new Map([['casper/file-0.deb', size], ['casper/file-1.deb', size + 1]]) });
+    expect(copied.ok).toBe(299);
+    expect(copied.problems.map((p) => p.message)).toEqual([
+      './casper/file-1.deb was copied from the base ISO (10 bytes) but has 9 bytes in the new ISO',
+      'md5sum.txt lists ./casper/not-there, which is not in the ISO',
+    ]);
   });
 
   it('not an ISO, truncated, and a directory extent outside the image', async () => {
