@@ -34,6 +34,7 @@ export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporte
   const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
   memo.save();
   writeFileSync(join(ctx.work.tree, 'md5sum.txt'), lines.join(''));
+  ctx.log.line(`md5sum.txt: ${lines.length} files, ${copied.size} unchanged since the base (md5 from the base's md5sum.txt or hashed once per cached base tree), ${lines.length - copied.size} written by this build (hashed); the verify stage reads back only those`);
   task.title = `Regenerate md5sum.txt: ${lines.length} files (${copied.size} unchanged since the base)`;
   return { copied };
 }
