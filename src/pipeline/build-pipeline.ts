@@ -7,6 +7,7 @@ import type { BuildInputs } from '../context.js';
 import type { RootfsLayout } from '../layout.js';
 import type { HookPoint } from '../profile/schema-autoinstall.js';
 import type { IsoTree } from '../stages/extract-iso.js';
+import type { Md5Sums } from '../stages/md5sum.js';
 import type { RepackedRootfs } from '../stages/repack-rootfs.js';
 import type { CachedRootfs } from '../rootfs-mounts.js';
 import type { UnpackedRootfs } from '../stages/unpack-rootfs.js';
@@ -87,6 +88,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const unpacked = new Slot<UnpackedRootfs>('the unpacked rootfs');
   const saved = new Slot<CachedRootfs>('the rootfs saved to the stage cache');
   const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
+  const md5sums = new Slot<Md5Sums>('md5sum.txt');
   const iso = new Slot<VerifiedIso>('the verified ISO');
   const payload = new Slot<PayloadItem[]>('the verified payload\'s items');
 
@@ -161,9 +163,9 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       title: 'Repack rootfs squashfs',
       run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
     },
-    { title: 'Regenerate md5sum.txt', run: async (t) => (await stages.md5sum()).md5sumStage(ctx, tree.get(), t) },
+    { title: 'Regenerate md5sum.txt', run: async (t) => md5sums.set(await (await stages.md5sum()).md5sumStage(ctx, tree.get(), t)) },
     { title: 'Rebuild ISO (replaying the base boot setup)', run: async (t) => (await stages.rebuildIso()).rebuildIsoStage(ctx, tree.get(), t) },
-    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), t)) },
+    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',
       run: async (t) =>
