@@ -96,6 +96,8 @@ describe('bringup.sh with containerd (non-k3s profile)', NEEDS, () => {
     const log = readFileSync(join(root, 'var/log/novasphere/bringup.log'), 'utf8');
     expect(log).toMatch(/Z NOVASPHERE-PAYLOAD: ok$/m);
     expect(log).toMatch(/Z bringup: image registry\.novasphere\.invalid\/test\/hello-gz:1\.0: imported into containerd$/m);
+    const listed = readFileSync(join(root, 'var/log/novasphere/images.txt'), 'utf8').split('\n').filter(Boolean);
+    expect(listed).toEqual(expect.arrayContaining(Object.values(refs))); // what ctr listed after the imports
     const again = run(root, { CONTAINERD_ADDRESS: containerd.socket });
     expect(again.out).toMatch(/nothing to do: NovaSphere Test 1\.2\.3 is brought up/);
     expect(again.out).toMatch(/^NOVASPHERE-VERSION: 1\.2\.3\nNOVASPHERE-PAYLOAD: ok$/m);
