@@ -27,10 +27,13 @@ import {
   K3S_FILES_DIR,
   K3S_IMAGES_DIR,
   K3S_REGISTRIES,
+  SERIAL_MARKER_SCRIPT,
+  SERIAL_MARKER_UNIT,
+  SERIAL_MARKER_WANTS,
 } from './paths.js';
 import { registriesYaml } from './registries.js';
 import { readBringupTemplate, renderBringupScript, type BringupImage } from './script.js';
-import { bringupUnit } from './unit.js';
+import { bringupUnit, serialMarkerScript, serialMarkerUnit } from './unit.js';
 
 export interface BringupInput {
   rootfs: string;
@@ -109,12 +112,23 @@ export function writeBringup(input: BringupInput): BringupResult {
   });
   write(BRINGUP_SCRIPT, script, 0o755);
   write(BRINGUP_UNIT, bringupUnit(input.product));
-  const wants = join(resolveInRoot(rootfs, dirname(BRINGUP_WANTS)), basename(BRINGUP_WANTS));
-  mkdirSync(dirname(wants), { recursive: true });
-  rmSync(wants, { force: true });
-  symlinkSync(BRINGUP_UNIT, wants); // what `systemctl enable` makes for WantedBy=multi-user.target
+  enable(rootfs, BRINGUP_UNIT, BRINGUP_WANTS);
   files.push(BRINGUP_WANTS);
+  if (bringup.serialMarker) {
+    write(SERIAL_MARKER_SCRIPT, serialMarkerScript(), 0o755);
+    write(SERIAL_MARKER_UNIT, serialMarkerUnit(input.product));
+    enable(rootfs, SERIAL_MARKER_UNIT, SERIAL_MARKER_WANTS);
+    files.push(SERIAL_MARKER_WANTS);
+  }
   return { files, images: images.length, charts: chartManifests.length, k3s: bringup.k3s !== undefined };
+}
+
+/** What `systemctl enable` makes for WantedBy=multi-user.target: the wants symlink to the unit. */
+function enable(rootfs: string, unit: string, wants: string): void {
+  const link = join(resolveInRoot(rootfs, dirname(wants)), basename(wants));
+  mkdirSync(dirname(link), { recursive: true });
+  rmSync(link, { force: true });
+  symlinkSync(unit, link);
 }
 
 /**

@@ -64,6 +64,13 @@ export const BringupSchema = z
         'Without `k3s`: where the images go. `auto`: docker when its daemon answers, else containerd (`ctr`); ' +
           'the script starts the runtime with systemctl when it is installed but not running.',
       ),
+    serialMarker: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also install novasphere-serial-marker.service: once the bring-up succeeded it prints `NOVASPHERE-VERSION: <version>` ' +
+          "on the first serial port (/dev/ttyS0), the line the release QA waits for on the installed system.",
+      ),
     script: localPath()
       .default('templates/bringup.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/bringup.sh (run by novasphere-bringup.service), relative to the profile.'),
