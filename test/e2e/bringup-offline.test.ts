@@ -12,6 +12,7 @@
  *   3. one more boot says "nothing to do" and changes neither the state, the packages nor the images.
  * Everything is read back from the disk image with debugfs (no mount). One install, three boots of its disk.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,16 +45,27 @@ describe('bring-up on the installed fixture disk, offline (containerd)', needs(r
   let disk: string;
   let buildOutput = '';
   let buildCode: number | null = null;
+  // The guest never unmounts (fixture-init syncs and powers off; a killed qemu does not even sync), so the newest
+  // metadata may be only in the ext4 journal, which debugfs does not replay. Read a copy of the root partition with
+  // its journal replayed (e2fsck -E journal_only), as the kernel would at the next mount; the disk itself is untouched.
+  let snapshot: ExtImage | undefined;
   const disk$ = async (): Promise<ExtImage> => {
+    if (snapshot) return snapshot;
     const root = await findExtRoot(disk);
     if (!root) throw new Error(`no ext root on ${disk}`);
-    return new ExtImage(disk, root.offsetBytes);
+    const copy = join(dir, 'root-snapshot.img');
+    execFileSync('dd', [`if=${disk}`, `of=${copy}`, 'bs=1M', `skip=${root.offsetBytes}`, `count=${root.sizeBytes}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
+    const fsck = spawnSync('e2fsck', ['-E', 'journal_only', '-y', copy], { encoding: 'utf8' });
+    if (fsck.status !== 0 && fsck.status !== 1) throw new Error(`e2fsck -E journal_only: ${fsck.stdout}${fsck.stderr}`);
+    snapshot = new ExtImage(copy, 0);
+    return snapshot;
   };
   const text = async (path: string): Promise<string> => (await (await disk$()).readFile(path)).toString('utf8');
   const boot = async (name: string, expect: RegExp, waitPoweroff: boolean): Promise<{ exit?: string; serial: string }> => {
     const logPath = join(dir, `${name}.log`);
     const r = await bootInstalledDisk({ diskPath: disk, accel: 'tcg', timeoutSec: TIMEOUT_SEC, logPath, expect, waitPoweroff });
     if (r.error) throw new Error(r.error);
+    snapshot = undefined; // the disk changed
     return { ...(r.result?.exit ? { exit: r.result.exit } : {}), serial: readFileSync(logPath, 'utf8') };
   };
 
@@ -109,7 +121,9 @@ describe('bring-up on the installed fixture disk, offline (containerd)', needs(r
     const { exit, serial } = await boot('boot-2', /NOVASPHERE-PAYLOAD: /, true);
     expect(exit, serial.slice(-3000)).toBe('matched');
     expect(serial).toMatch(/^NOVASPHERE-PAYLOAD: ok\r?$/m);
+    // the state the power cut left: the system step recorded, the second image not
     expect(serial).toMatch(/bringup: system: done in an earlier run/);
+    expect(serial).not.toMatch(/bringup: image:2:[^ ]*: done in an earlier run/);
     expect(serial).toMatch(new RegExp(`image ${ZST_REF.replace(/[.]/g, '\\.')}: imported into containerd`));
     // the serial marker unit (Requires= the bring-up) runs after it succeeded
     expect(serial.slice(serial.indexOf('NOVASPHERE-PAYLOAD: ok'))).toMatch(/NOVASPHERE-VERSION: v1\.0\.0/);

@@ -47,7 +47,7 @@ describe('scripts/release-preflight', needs(requireFixtures(), requireTools('ope
 
   it('with SSH keys and no hash: a random password hash nobody knows, for $GITHUB_ENV', () => {
     const dir = scratch('preflight');
-    const profile = writeProfile(dir, 'keys', { extends: join(REPO, 'profiles/fixture.yaml'), autoinstall: { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvH0n test@example'] } });
+    const profile = writeProfile(dir, 'keys', { extends: join(REPO, 'profiles/fixture.yaml'), autoinstall: { userData: join(REPO, 'profiles/templates/user-data.yaml.hbs'), sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvH0n test@example'] } });
     const a = run(preflight, [profile], envWithout('NOVASPHERE_ADMIN_HASH'));
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/^NOVASPHERE_ADMIN_HASH=\$6\$[^\n]+\n$/);
