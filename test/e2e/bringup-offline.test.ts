@@ -79,7 +79,7 @@ describe('bring-up on the installed fixture disk, offline (containerd)', needs(r
       packages: { system: string[]; images: { archive: string; reference: string }[] };
       bringup: Record<string, unknown>;
     };
-    doc.packages.system = ['jq', 'containerd'];
+    doc.packages.system = ['jq', 'containerd', 'zstd']; // zstd: ctr is handed plain tars (the build checks it is there)
     doc.packages.images.push({ archive: imageArchive(dir, 'hello-zst', ZST_REF, 'zstd'), reference: ZST_REF });
     delete doc.bringup['k3s'];
     delete doc.bringup['charts'];
@@ -109,7 +109,7 @@ describe('bring-up on the installed fixture disk, offline (containerd)', needs(r
     expect(existsSync(disk)).toBe(true);
     const serial = readFileSync(join(dir, 'install.installed.log'), 'utf8');
     expect(serial).toMatch(/bringup: bringing up NovaSphere Fixture v1\.0\.0 offline/);
-    expect(serial).toMatch(/bringup: system packages: installed jq containerd/);
+    expect(serial).toMatch(/bringup: system packages: installed jq containerd zstd/);
     expect(serial).not.toMatch(/NOVASPHERE-PAYLOAD/); // killed before the end
   }, 900_000);
 
@@ -128,7 +128,7 @@ describe('bring-up on the installed fixture disk, offline (containerd)', needs(r
     // the serial marker unit (Requires= the bring-up) runs after it succeeded
     expect(serial.slice(serial.indexOf('NOVASPHERE-PAYLOAD: ok'))).toMatch(/NOVASPHERE-VERSION: v1\.0\.0/);
     const status = await text('/var/lib/dpkg/status');
-    for (const p of ['jq', 'containerd', 'runc']) expect(status).toMatch(new RegExp(`^Package: ${p}\\n(?:.+\\n)*?Status: install ok installed$`, 'm'));
+    for (const p of ['jq', 'containerd', 'runc', 'zstd']) expect(status).toMatch(new RegExp(`^Package: ${p}\\n(?:.+\\n)*?Status: install ok installed$`, 'm'));
     const listed = (await text('/var/log/novasphere/images.txt')).split('\n').filter(Boolean);
     expect(listed).toEqual(expect.arrayContaining([PLAIN_REF, ZST_REF]));
     const state = await text('/var/lib/novasphere/bringup.state');
