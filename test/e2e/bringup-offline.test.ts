@@ -12,17 +12,16 @@
  *   3. one more boot says "nothing to do" and changes neither the state, the packages nor the images.
  * Everything is read back from the disk image with debugfs (no mount). One install, three boots of its disk.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootInstalledDisk } from '../../src/install-qa/install.js';
-import { findExtRoot } from '../../src/install-qa/partitions.js';
 import { ExtImage } from '../../src/tools/debugfs.js';
 import { imageArchive } from '../integration/bringup-helpers.js';
 import { FIXTURES, REPO, runCli, tempDir } from '../support/cli.js';
+import { replayedRoot } from '../support/installed-disk.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
@@ -39,27 +38,15 @@ function jammyFixture(): { iso: string; sha256: string } {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-describe('bring-up on the installed fixture disk, offline (containerd)', needs(requireRoot(), requireTools('qemu-system-x86_64', 'debugfs', 'xorriso', 'zstd')), () => {
+describe('bring-up on the installed fixture disk, offline (containerd)', needs(requireRoot(), requireTools('qemu-system-x86_64', 'debugfs', 'e2fsck', 'xorriso', 'zstd')), () => {
   let dir: string;
   let iso: string;
   let disk: string;
   let buildOutput = '';
   let buildCode: number | null = null;
-  // The guest never unmounts (fixture-init syncs and powers off; a killed qemu does not even sync), so the newest
-  // metadata may be only in the ext4 journal, which debugfs does not replay. Read a copy of the root partition with
-  // its journal replayed (e2fsck -E journal_only), as the kernel would at the next mount; the disk itself is untouched.
+  // a journal-replayed copy of the root partition (test/support/installed-disk.ts), taken again after each boot
   let snapshot: ExtImage | undefined;
-  const disk$ = async (): Promise<ExtImage> => {
-    if (snapshot) return snapshot;
-    const root = await findExtRoot(disk);
-    if (!root) throw new Error(`no ext root on ${disk}`);
-    const copy = join(dir, 'root-snapshot.img');
-    execFileSync('dd', [`if=${disk}`, `of=${copy}`, 'bs=1M', `skip=${root.offsetBytes}`, `count=${root.sizeBytes}`, 'iflag=skip_bytes,count_bytes', 'conv=sparse', 'status=none']);
-    const fsck = spawnSync('e2fsck', ['-E', 'journal_only', '-y', copy], { encoding: 'utf8' });
-    if (fsck.status !== 0 && fsck.status !== 1) throw new Error(`e2fsck -E journal_only: ${fsck.stdout}${fsck.stderr}`);
-    snapshot = new ExtImage(copy, 0);
-    return snapshot;
-  };
+  const disk$ = async (): Promise<ExtImage> => (snapshot ??= await replayedRoot(disk, join(dir, 'root-snapshot.img')));
   const text = async (path: string): Promise<string> => (await (await disk$()).readFile(path)).toString('utf8');
   const boot = async (name: string, expect: RegExp, waitPoweroff: boolean): Promise<{ exit?: string; serial: string }> => {
     const logPath = join(dir, `${name}.log`);
