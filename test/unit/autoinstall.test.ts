@@ -55,8 +55,11 @@ describe('renderAutoinstall', () => {
   });
 
   it('the NovaSphere template installs offline and checks /opt/novasphere reached the disk', async () => {
-    const profile = { ...fixture, autoinstall: { ...fixture.autoinstall!, userData: path.resolve('profiles/novasphere/user-data.yaml.hbs'), lateCommands: ['true'] } };
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvH0n ops@site';
+    const profile = { ...fixture, autoinstall: { ...fixture.autoinstall!, userData: path.resolve('profiles/novasphere/user-data.yaml.hbs'), lateCommands: ['true'], sshKeys: [key] } };
     const data = parse(renderAutoinstall(profile, 'v1').userData) as { autoinstall: Record<string, unknown> };
+    // SSH login with the profile's keys (release-preflight accepts keys instead of NOVASPHERE_ADMIN_HASH)
+    expect(data.autoinstall['ssh']).toEqual({ 'install-server': true, 'allow-pw': false, 'authorized-keys': [key] });
     expect(data.autoinstall['apt']).toMatchObject({ geoip: false, fallback: 'offline-install' });
     expect(JSON.stringify(data.autoinstall['apt'])).not.toMatch(/https?:/);
     // the payload reaches the disk in the rootfs layer; the copy from the live session is only a fallback
