@@ -36,7 +36,9 @@ WantedBy=multi-user.target
  * novasphere-serial-marker.service (issue 12 item 5): the release QA boots the installed system with no network and
  * waits for this line on the serial console. Requires= + After= the bring-up: it runs only when the bring-up's
  * oneshot succeeded (systemd.unit(5): a failed required unit fails this one), so the line means "payload installed".
- * It writes to /dev/ttyS0 itself: /dev/console is the last console= of the kernel command line, often tty0.
+ * It writes to /dev/ttyS0 itself: /dev/console is the last console= of the kernel command line, often tty0. The
+ * bring-up's conditions again: a unit skipped by a condition does not fail its dependents (systemd.unit(5),
+ * Condition*), so in a live session that has these units the marker would otherwise claim an installed payload.
  */
 export function serialMarkerUnit(product: string): string {
   return `[Unit]
@@ -44,6 +46,8 @@ Description=${product} version on the serial console (release QA marker)
 Requires=${BRINGUP_UNIT_NAME}
 After=${BRINGUP_UNIT_NAME}
 ConditionPathExists=/dev/ttyS0
+ConditionKernelCommandLine=!boot=casper
+ConditionPathIsMountPoint=!/cdrom
 
 [Service]
 Type=oneshot
