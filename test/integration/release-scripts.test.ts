@@ -66,12 +66,13 @@ describe('scripts/publish-assets: an asset over the limit is published in parts'
     writeFileSync(join(rel, 'build-manifest.json'), '{}\n');
     const sums = run('sha256sum', ['x-v1.iso', 'build-manifest.json'], process.env, rel).stdout;
     writeFileSync(join(rel, 'SHA256SUMS'), sums);
+    writeFileSync(join(rel, 'x.lock.yaml'), 'images: []\n'); // added by release.yml after the build: published too
     const notes = join(dir, 'notes.md');
     const out = join(dir, 'assets');
     const r = run(join(REPO, 'scripts/publish-assets'), ['--notes', notes, out, rel],
       envWithout('ISO_BUILD_GPG_KEY', { PUBLISH_MAX_ASSET_BYTES: '2048', PUBLISH_PART_SIZE: '2000' }));
     expect(r.code, r.stderr).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['SHA256SUMS', 'x-v1-build-manifest.json', 'x-v1.iso.part01', 'x-v1.iso.part02', 'x-v1.iso.part03', 'x-v1.iso.parts.sha256']);
+    expect(readdirSync(out).sort()).toEqual(['SHA256SUMS', 'x-v1-build-manifest.json', 'x-v1-x.lock.yaml', 'x-v1.iso.part01', 'x-v1.iso.part02', 'x-v1.iso.part03', 'x-v1.iso.parts.sha256']);
     for (const f of readdirSync(out)) expect(statSync(join(out, f)).size).toBeLessThanOrEqual(2048);
     expect(readFileSync(notes, 'utf8')).toMatch(/cat x-v1\.iso\.part\* > x-v1\.iso/);
     expect(run('sha256sum', ['-c', 'x-v1.iso.parts.sha256'], process.env, out).code).toBe(0);
@@ -79,6 +80,7 @@ describe('scripts/publish-assets: an asset over the limit is published in parts'
     const check = run('sha256sum', ['-c', '--ignore-missing', 'SHA256SUMS'], process.env, out);
     expect(check.code, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toMatch(/^x-v1\.iso: OK$/m);
+    expect(check.stdout).toMatch(/^x-v1-x\.lock\.yaml: OK$/m);
   });
 
   it('fails when an asset is still over the limit (a part size above it)', () => {
