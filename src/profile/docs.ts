@@ -94,7 +94,9 @@ packages:
 bringup:
   k3s:
     binary: payload/k3s/k3s
+    # binaryFile: k3s/k3s            instead of binary: a packages.files dest, used in the payload (not copied)
     installScript: payload/k3s/install.sh
+    # installScriptFile: k3s/install.sh
     exec: server --disable traefik
     mirrors:
       - registry: docker.io
@@ -105,6 +107,7 @@ bringup:
       values:
         defaultSettings: { defaultReplicaCount: 1 }
   runtime: auto
+  serialMarker: true
   script: templates/bringup.sh.hbs
 output:
   name: "{{name}}-{{version}}-amd64.iso"

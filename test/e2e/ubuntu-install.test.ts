@@ -7,12 +7,16 @@
  * checks with exit 3. Each ISO is built once and reused by its boots.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'yaml';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, REPO, runCli, tempDir } from '../support/cli.js';
+import { parse } from 'yaml';
+import { HelmChartSchema } from '../support/helmchart-schema.js';
+import { replayedRoot } from '../support/installed-disk.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
@@ -95,8 +99,9 @@ interface InstallJson {
   installs: { firmware: string; ok: boolean; checks: { check: string; ok: boolean; detail: string }[]; problem?: string }[];
 }
 
-const CASES: { variant: UbuntuVariant; strategy: 'layer' | 'repack'; installFirmware: 'bios' | 'uefi' }[] = [
-  { variant: 'jammy', strategy: 'layer', installFirmware: 'bios' },
+const CASES: { variant: UbuntuVariant; strategy: 'layer' | 'repack'; installFirmware: 'bios' | 'uefi'; bringup?: true }[] = [
+  // bringup: the installed system is booted too (no network), and fixture.yaml's k3s bring-up is checked on the disk
+  { variant: 'jammy', strategy: 'layer', installFirmware: 'bios', bringup: true },
   { variant: 'jammy', strategy: 'repack', installFirmware: 'uefi' },
   { variant: 'noble', strategy: 'layer', installFirmware: 'uefi' },
   { variant: 'noble', strategy: 'repack', installFirmware: 'bios' },
@@ -104,7 +109,7 @@ const CASES: { variant: UbuntuVariant; strategy: 'layer' | 'repack'; installFirm
 
 const NEEDS = needs(requireRoot('builds mount images; the fixtures are made with debootstrap'), requireTools('qemu-system-x86_64', 'debugfs', 'xorriso'));
 
-describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy, installFirmware }) => {
+describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy, installFirmware, bringup }) => {
   let b: Build;
   beforeAll(() => {
     b = build(variant, strategy, `rootfs:\n  strategy: ${strategy}\n`);
@@ -146,7 +151,8 @@ describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy,
   it(`installs (${installFirmware}): VERSION, payload and overlay on the disk, no installer files`, () => {
     const log = join(b.dir, `install-${installFirmware}.log`);
     const res = runCli(['boot', b.iso, '--install', '--json', '--firmware', installFirmware, '--disk-size', '1G',
-      '--timeout', INSTALL_TIMEOUT, '--log', log, ...INSTALLED_CHECKS]);
+      '--timeout', INSTALL_TIMEOUT, '--log', log, ...INSTALLED_CHECKS,
+      ...(bringup ? ['--keep-disk', '--installed-expect', 'NOVASPHERE-PAYLOAD: '] : [])]);
     const report = JSON.parse(res.stdout) as InstallJson;
     expect(report.installs[0]!.checks.filter((c) => !c.ok), res.stderr).toEqual([]);
     expect(res.code, res.stderr).toBe(0);
@@ -156,6 +162,31 @@ describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy,
     expect(serial).not.toMatch(/INSTALLER-SOURCE: .*installer/);
     expect(serial).toContain('INSTALLER-DONE');
   }, 700_000);
+
+  it.runIf(bringup === true)('the installed system brings up the k3s payload offline at first boot (fixture.yaml)', async () => {
+    const serial = readFileSync(join(b.dir, `install-${installFirmware}.installed.log`), 'utf8');
+    expect(serial).toMatch(/^NOVASPHERE-PAYLOAD: ok\r?$/m);
+    expect(serial).toMatch(/bringup: k3s: installed \/usr\/local\/bin\/k3s/);
+    expect(serial).toMatch(/bringup: chart: \/var\/lib\/rancher\/k3s\/server\/manifests\/chart-hello\.yaml in place/);
+    const fs = await replayedRoot(join(b.dir, `install-${installFirmware}.disk.img`), join(b.dir, 'root-snapshot.img'));
+    const read = (p: string): Promise<Buffer> => fs.readFile(p);
+    const sha = (x: Buffer): string => createHash('sha256').update(x).digest('hex');
+    // k3s is not in Debian: its stand-ins show the files went in place and how the install script was called
+    expect(await read('/usr/local/bin/k3s')).toEqual(readFileSync(join(REPO, 'test/fixtures/bringup/k3s')));
+    const env = (await read('/var/log/novasphere/k3s-install.env')).toString();
+    expect(env).toMatch(/^INSTALL_K3S_SKIP_DOWNLOAD=true$/m);
+    expect(env).toMatch(/^INSTALL_K3S_SKIP_SELINUX_RPM=true$/m);
+    expect(env).toMatch(/^INSTALL_K3S_EXEC=server --disable traefik$/m);
+    // the image archive where k3s imports it at start, byte for byte
+    expect(sha(await read('/var/lib/rancher/k3s/agent/images/hello-image-oci.tar'))).toBe(sha(readFileSync(join(REPO, 'test/fixtures/packages/hello-image-oci.tar'))));
+    // the HelmChart manifest matches helm-controller's CRD, and its chartContent is the exact chart .tgz
+    const manifest = HelmChartSchema.parse(parse((await read('/var/lib/rancher/k3s/server/manifests/chart-hello.yaml')).toString()));
+    expect(manifest.metadata).toMatchObject({ name: 'hello', namespace: 'kube-system' });
+    expect(manifest.spec).toMatchObject({ chart: 'hello', version: '0.1.0', targetNamespace: 'hello-system', createNamespace: true });
+    expect(sha(Buffer.from(manifest.spec.chartContent!, 'base64'))).toBe(sha(readFileSync(join(REPO, 'test/fixtures/packages/hello-chart-0.1.0.tgz'))));
+    expect(parse(manifest.spec.valuesContent!)).toEqual({ greeting: 'offline' });
+    expect((await read('/var/lib/novasphere/bringup.state')).toString()).toMatch(/^version=v1\.0\.0\ndone system\ndone k3s-binary\ndone k3s-install\ndone image:1:[^\n]+\ndone charts\n$/);
+  }, 120_000);
 });
 
 describe('a wrong remaster: changes in the installer layer', NEEDS, () => {
