@@ -2,9 +2,10 @@
  * Stage: reads the ISO tree, its overlay's changes and the base tree's md5s (IsoTree); writes md5sum.txt in Ubuntu's
  * format ("<md5>  ./path", sorted by path in C order), as casper's integrity check reads it.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashFile } from '../file-hash.js';
+import { writeFileBeneath } from '../safe-path.js';
 import { listFiles, type Md5Memo } from '../md5-memo.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
 import type { BuildInputs } from '../context.js';
@@ -20,7 +21,7 @@ export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporte
   const untouched = (f: string): boolean => !existsSync(join(ctx.work.treeChanges, f)) && ++reused > 0;
   const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
   memo.save();
-  writeFileSync(join(ctx.work.tree, 'md5sum.txt'), lines.join(''));
+  writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: 'the ISO tree' });
   task.title = `Regenerate md5sum.txt: ${lines.length} files (${reused} unchanged since the base)`;
 }
 
