@@ -71,7 +71,7 @@ export function resolveBeneath(root: string, rel: string, opts: { followLast?: b
 }
 
 /** Whether a relative link target, seen from a directory `depth` levels below the root, stays inside it. */
-function staysInside(depth: number, target: string): boolean {
+export function staysInside(depth: number, target: string): boolean {
   let d = depth;
   for (const part of split(target)) {
     d += part === '..' ? -1 : 1;
