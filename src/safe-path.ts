@@ -103,6 +103,34 @@ export function assertNoEscapingLinks(root: string, what: string): void {
   if (first) throw escapingLinkError(what, first);
 }
 
+/**
+ * md5sum.txt has one "<md5>  ./path" line per file: a name with a line break cannot be listed (casper's check would
+ * read it as two broken lines), so an ISO tree with one is refused, naming it.
+ */
+export function unlistableName(rel: string): boolean {
+  return /[\n\r]/.test(rel);
+}
+
+export function unlistableNameError(what: string, rel: string): IsoBuildError {
+  return new IsoBuildError(`${what}: the path ${JSON.stringify(rel)} has a line break in its name, which md5sum.txt cannot list`, {
+    hint: 'rename it: ISO file names with newlines are not supported',
+    exitCode: ExitCode.Usage,
+  });
+}
+
+/** The ISO tree checks of extraction: no link out of it, no name md5sum.txt cannot list. */
+export function checkIsoTree(root: string, what: string): void {
+  assertNoEscapingLinks(root, what);
+  const walk = (prefix: string): void => {
+    for (const e of readdirSync(join(root, prefix), { withFileTypes: true })) {
+      const rel = prefix ? `${prefix}/${e.name}` : e.name;
+      if (unlistableName(e.name)) throw unlistableNameError(what, rel);
+      if (e.isDirectory()) walk(rel);
+    }
+  };
+  walk('');
+}
+
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 
 /** Writes `rel` under `root` (directories made as needed); symlinks followed only inside the root. Returns its host path. */

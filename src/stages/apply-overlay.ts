@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync,
 import { join, posix } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { resolveInRoot } from '../rootfs-path.js';
-import { escapingLinkError, staysInside } from '../safe-path.js';
+import { escapingLinkError, staysInside, unlistableName, unlistableNameError } from '../safe-path.js';
 import type { OverlayMapping } from '../profile/schema.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
@@ -63,6 +63,7 @@ function copyTree(source: string, root: string, target: string, owner: Owner, op
       const src = join(srcDir, name);
       const st = lstatSync(src);
       const inRoot = posix.join(destInRoot, name);
+      if (opts.intoIso && unlistableName(name)) throw unlistableNameError(`overlay ${source} into the ISO tree`, inRoot);
       if (st.isDirectory()) {
         walk(src, inRoot);
         continue;
