@@ -4,10 +4,10 @@
  * life keeps a second build out; a lock whose owner is gone (pid + process start time no longer match) is taken
  * over at once. What an earlier build left there goes (mounts first), except its stage cache.
  */
-import { linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from './errors.js';
-import { fsError } from './fs-errors.js';
+import { fsError, mkdirNamed } from './fs-errors.js';
 import { stageCacheDir } from './stage-cache.js';
 import { isMounted, unmountAllUnder } from './tools/mount.js';
 
@@ -38,8 +38,8 @@ export async function prepareWorkDir(root: string, outputDir: string): Promise<v
   if (st && !ownedByIsoBuild(work)) {
     throw usageError(`the work directory ${root} holds files iso-build did not make (no ${WORK_MARKER} in it)`, hint);
   }
+  mkdirNamed(work, `the work directory ${root}`);
   try {
-    mkdirSync(work, { recursive: true });
     writeFileSync(join(work, WORK_MARKER), 'made by iso-build: its work directory (scratch, stage cache, build.log); safe to delete\n');
   } catch (err) {
     throw fsError(err, `the work directory ${root}`);

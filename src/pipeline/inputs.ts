@@ -1,10 +1,10 @@
 /** The BuildInputs of one build from the command's options: output and work paths checked and prepared, the log opened. */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BuildLog } from '../build-log.js';
 import { workPaths, type BuildInputs } from '../context.js';
 import { usageError } from '../errors.js';
-import { fsError } from '../fs-errors.js';
+import { mkdirNamed } from '../fs-errors.js';
 import { removeKilledBuildLeftovers, stagedName } from '../release/staging.js';
 import { ResourceStack } from '../lifecycle.js';
 import { renderOutputName } from '../profile/load.js';
@@ -39,12 +39,7 @@ export async function createInputs(profile: Profile, version: string, opts: Inpu
   await prepareWorkDir(work.root, outputDir);
   // --force: the earlier ISO stays until the new one is verified and renamed over it (stages/publish.ts).
   // The first directory mkdir creates (if any): a failed build removes it again when it is still empty.
-  let createdOutputDir: string | undefined;
-  try {
-    createdOutputDir = mkdirSync(outputDir, { recursive: true });
-  } catch (err) {
-    throw fsError(err, `the output directory ${outputDir}`);
-  }
+  const createdOutputDir = mkdirNamed(outputDir, `the output directory ${outputDir}`);
   const log = new BuildLog(work.log);
   log.line(`iso-build ${version} profile ${profile.file}`);
   for (const name of removeKilledBuildLeftovers(outputDir)) log.line(`output: removed ${name}, left by a build that was killed`);

@@ -81,6 +81,8 @@ function copyTree(source: string, root: string, target: string, owner: Owner, op
         symlinkSync(link, dest);
       } else if (st.isFile()) {
         copyFileSync(src, dest);
+        // chown clears setuid/setgid (even for root, chown(2)): owner first, mode after
+        setOwner(dest, st, owner);
         chmodSync(dest, st.mode & 0o7777);
         if (st.mode & 0o6000) opts.log(`overlay: ${inRoot} keeps its ${st.mode & 0o4000 ? 'setuid' : 'setgid'} bit (mode ${(st.mode & 0o7777).toString(8)})`);
       } else {
@@ -89,7 +91,7 @@ function copyTree(source: string, root: string, target: string, owner: Owner, op
           exitCode: ExitCode.Usage,
         });
       }
-      setOwner(dest, st, owner);
+      if (!st.isFile()) setOwner(dest, st, owner);
       count++;
     }
     count++;
@@ -103,8 +105,8 @@ function ensureDir(dest: string, srcStat: Stats, owner: Owner): void {
   if (existing && !existing.isDirectory()) rmSync(dest);
   if (!existing || !existing.isDirectory()) {
     mkdirSync(dest, { recursive: true });
-    chmodSync(dest, srcStat.mode & 0o7777);
     setOwner(dest, srcStat, owner);
+    chmodSync(dest, srcStat.mode & 0o7777);
   }
 }
 
