@@ -79,7 +79,7 @@ export const VERBS: readonly VerbSpec[] = [
       },
       CACHE_OPTION,
       { flags: '--keep-work', description: 'keep the ISO tree (copied out of its overlay), the rootfs changes and other scratch files after a successful build' },
-      { flags: '--force', description: 'replace an existing ISO at the output path (never done silently)' },
+      { flags: '--force', description: 'replace an existing release at the output path (never done silently; the old one stays until the new one is verified)' },
       { flags: '--check-reproducible', description: 'build twice in separate work directories and fail, naming the first differing file, unless the ISOs are identical' },
       { flags: '--update-lock', description: "resolve the payload's registry/chart/URL sources again and rewrite <profile>.lock.yaml (same as ISO_BUILD_UPDATE_LOCK=1)" },
       JSON_OPTION('the result (paths, sha256, stage timings, warnings)'),

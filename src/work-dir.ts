@@ -1,13 +1,14 @@
 /**
  * Work-directory preparation. iso-build clears only what it owns: a directory that is absent, empty, or carries its
  * marker file (or, from before the marker, holds nothing but a build's own entries). A lock file held for the build's
- * life keeps a second build out; a lock whose owner is gone (pid + process start time no longer match) is taken
- * over at once. What an earlier build left there goes (mounts first), except its stage cache.
+ * life keeps a second build out; a lock whose owner is gone (owner-lock.ts: pid + process start time) is taken over
+ * at once. What an earlier build left there goes (mounts first), except its stage cache.
  */
-import { linkSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from './errors.js';
 import { fsError, mkdirNamed } from './fs-errors.js';
+import { describeOwner, tryLock, type OwnerLock } from './owner-lock.js';
 import { stageCacheDir } from './stage-cache.js';
 import { isMounted, unmountAllUnder } from './tools/mount.js';
 
@@ -86,76 +87,26 @@ function clearWorkDir(root: string): void {
   for (const name of readdirSync(root)) if (!keep.has(name)) rmSync(join(root, name), { recursive: true, force: true });
 }
 
-/** The start time of process `pid` in clock ticks since boot (/proc/PID/stat field 22), or undefined if it is gone. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command name (field 2) is in parentheses and may hold spaces: count fields after its closing one
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-const heldLocks = new Set<string>();
+const heldLocks: OwnerLock[] = [];
 let exitHookInstalled = false;
 
-function ownerLine(): string {
-  return `${process.pid} ${processStartTime(process.pid) ?? '?'}\n`;
-}
-
-/** Holds `root`'s lock until this process exits; throws at once when a live build holds it. */
+/** Holds `root`'s lock until this process exits (owner-lock.ts: a dead owner's lock is taken over); throws at once when a live build holds it. */
 function takeWorkLock(root: string): void {
-  const lock = join(root, WORK_LOCK);
-  const mine = ownerLine();
-  const temp = `${lock}.${process.pid}`;
-  writeFileSync(temp, mine);
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(temp, lock); // atomic: fails when the lock exists
-        heldLocks.add(lock);
-        installExitHook();
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, `the work directory ${root}`);
-      }
-      let owner = '';
-      try {
-        owner = readFileSync(lock, 'utf8');
-      } catch {
-        continue; // released meanwhile
-      }
-      if (owner === mine) return; // this process already holds it (a second createInputs on the same directory)
-      const [pid, started] = owner.trim().split(' ');
-      const alive = pid !== undefined && /^\d+$/.test(pid) && processStartTime(Number(pid)) === started;
-      if (alive) {
-        throw new IsoBuildError(`the work directory ${root} is in use by another build (iso-build pid ${pid})`, {
-          hint: 'wait for that build to finish, or pass another --work',
-          exitCode: ExitCode.Usage,
-        });
-      }
-      // its owner is gone (killed, or the machine rebooted): take it over, unless another build just did
-      if (readFileSync(lock, 'utf8') === owner) unlinkSync(lock);
-    }
-    throw new IsoBuildError(`could not take the lock of the work directory ${root}`, { hint: 'another build is starting there: try again', exitCode: ExitCode.Usage });
-  } finally {
-    rmSync(temp, { force: true });
+  const file = join(root, WORK_LOCK);
+  if (heldLocks.some((l) => l.file === file)) return; // this process holds it already
+  const got = tryLock(file, `iso-build ${process.argv.slice(2).join(' ')}`.slice(0, 200));
+  if ('heldBy' in got) {
+    throw new IsoBuildError(`the work directory ${root} is in use by another build: ${describeOwner(got.heldBy)}`, {
+      hint: 'wait for that build to finish, or pass another --work',
+      exitCode: ExitCode.Usage,
+    });
   }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const lock of heldLocks) releaseLock(lock);
-  });
-}
-
-function releaseLock(lock: string): void {
-  try {
-    if (readFileSync(lock, 'utf8') === ownerLine()) unlinkSync(lock);
-  } catch {
-    /* gone already */
+  heldLocks.push(got.lock);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // released on any exit, success, error or signal; after a SIGKILL the next build takes it over
+    process.on('exit', () => {
+      for (const lock of heldLocks) lock.release();
+    });
   }
 }

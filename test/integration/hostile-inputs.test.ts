@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -231,7 +232,7 @@ describe('hostile inputs never touch the host or lose a release', needs(requireR
       const lock = join(work(), '.iso-build-lock');
       for (let i = 0; i < 300 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 100));
       const second = await runCliAsync(['v1.0.0', '--profile', mainProfile, '--output', join(dir, 'out-second'), '--work', work()]);
-      expectOneLineError(second, 2, /^error: the work directory .* is in use by another build \(iso-build pid \d+\)$/);
+      expectOneLineError(second, 2, /^error: the work directory .* is in use by another build: iso-build .*\(pid \d+ on .*, since .*\)$/);
       const res = await first;
       expect(res.code, res.stderr).toBe(0);
       const built = join(out1(), 'main-v1.0.0.iso');
@@ -265,7 +266,7 @@ describe('hostile inputs never touch the host or lose a release', needs(requireR
       writeFileSync(join(out1(), 'SHA256SUMS.asc'), 'a signature of other sums\n');
       writeFileSync(join(out1(), 'other-v0.9.iso.partial'), 'killed');
       writeFileSync(join(out1(), 'SHA256SUMS.partial'), 'killed');
-      writeFileSync(join(work(), '.iso-build-lock'), '999999999 1\n'); // a pid that cannot exist
+      writeFileSync(join(work(), '.iso-build-lock'), `${JSON.stringify({ pid: 999999999, startTime: '1', bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), host: hostname(), what: 'a killed build', since: 'then' })}\n`); // a pid that cannot exist
       const res = build(['--profile', mainProfile, '--output', out1(), '--work', work(), '--force']);
       expect(res.code, res.stderr).toBe(0);
       expect(readdirSync(out1()).sort()).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'build-manifest.json', 'main-v1.0.0.iso', 'report.html']);
