@@ -292,6 +292,7 @@ describe('hostile inputs never touch the host or lose a release', needs(requireR
         }
       });
       expect(res.sent).toBe(true);
+      console.log(`hostile inputs: SIGTERM during publish ended with exit ${res.code}`);
       if (res.code === 0) {
         sh('sha256sum', ['-c', 'SHA256SUMS'], out);
         expect(readdirSync(out).sort()).toEqual(['RELEASE-NOTES.md', 'SHA256SUMS', 'build-manifest.json', 'main-v1.0.0.iso', 'report.html']);
@@ -299,6 +300,19 @@ describe('hostile inputs never touch the host or lose a release', needs(requireR
         expectOneLineError(res, 143, /^error: SIGTERM: build stopped \(.*\); mounts released, nothing written to /);
         expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
       }
+    });
+  });
+
+  it('SIGINT during a post-build hook, after the release is complete, says so (not "nothing written")', async () => {
+    await hostileCase(async () => {
+      const out = join(dir, 'out-hook');
+      const started = join(dir, 'hook-started');
+      writeFileSync(join(dir, 'post-build-sleep.sh'), `touch ${started}\nsleep 30\n`);
+      const profile = writeProfile(dir, 'main-hook', { ...readProfileDoc(mainProfile), hooks: { 'post-build': ['post-build-sleep.sh'] } });
+      const res = await runCliSignalled(['v1.0.0', '--profile', profile, '--output', out, '--work', work()], 'SIGINT', () => existsSync(started));
+      expect(res.sent).toBe(true);
+      expectOneLineError(res, 130, new RegExp(`^error: SIGINT: build stopped \\(.*\\); mounts released, the release in ${out} is complete$`));
+      sh('sha256sum', ['-c', 'SHA256SUMS'], out);
     });
   });
 
