@@ -200,6 +200,22 @@ describe('hostile inputs never touch the host or lose a release', needs(requireR
     await overlayCase('newline', (src) => writeFileSync(join(src, 'a\nb'), 'x'), /^error: overlay .* into the ISO tree: the path "\/a\\nb" has a line break/);
   });
 
+  it('an image archive in a payload with a ../../ member or an absolute symlink member is refused by the payload check', async () => {
+    await hostileCase(() => {
+      const payload = join(dir, 'payload');
+      const src = join(dir, 'payload-src');
+      mkdirSync(join(payload, 'images'), { recursive: true });
+      mkdirSync(src);
+      writeFileSync(join(src, 'x'), 'x');
+      symlinkSync(join(decoy, 'etc/passwd'), join(src, 'passwd'));
+      const tar = join(payload, 'images/hello.tar');
+      sh('cp', [join(REPO, 'test/fixtures/packages/hello-image-oci.tar'), tar]);
+      sh('tar', ['-rf', tar, '-C', src, '-P', '--transform', 's,^x$,../../x,', 'x', 'passwd']);
+      const res = runCli(['packages', 'verify', payload]);
+      expectOneLineError(res, 3, /images\/hello\.tar: member \.\.\/\.\.\/x leads out of the directory it would be extracted into; images\/hello\.tar: member passwd -> \/.*decoy\/etc\/passwd leads out/);
+    });
+  });
+
   // The release the later cases work on: a crafted squashfs (/var/log an absolute link to the decoy), a chroot command
   // that makes /var/cache/apt one too, an overlay with a setuid file and a newline name; a second build on the same
   // work directory meanwhile fails at once.
