@@ -74,7 +74,7 @@ export const VERBS: readonly VerbSpec[] = [
       { flags: '-o, --output <dir>', description: 'release directory', defaultText: '`release/<version>`' },
       {
         flags: '-w, --work <dir>',
-        description: "scratch directory (extracted tree, rootfs, stage cache); its build.log has every command and its output",
+        description: "scratch directory (extracted tree, rootfs, stage cache): new, empty or made by iso-build (it clears only its own), held locked; its build.log has every command and its output",
         defaultText: '`.iso-build/work/<name>-<version>`',
       },
       CACHE_OPTION,
