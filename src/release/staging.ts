@@ -3,6 +3,9 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_NAME, NOTES_NAME, RELEASE_ARTIFACTS, REPORT_NAME, SIGNATURE_NAME, SUMS_NAME } from '../product.js';
 
+/** Where --check-reproducible --force keeps the earlier release's files (hard links) until the check is decided. */
+export const EARLIER_RELEASE_DIR = '.iso-build-earlier-release';
+
 /** The staging name of a release file (the next build in the directory removes one a killed build left). */
 export function stagedName(final: string): string {
   return `${final}.partial`;
@@ -21,6 +24,11 @@ export function removeKilledBuildLeftovers(outputDir: string): string[] {
     return removed;
   }
   const staging = new Set(RELEASE_ARTIFACTS.map((n) => stagedName(n)));
+  if (names.includes(EARLIER_RELEASE_DIR)) {
+    // a killed --check-reproducible --force: the earlier release is at its place or replaced; the links only take space
+    rmSync(join(outputDir, EARLIER_RELEASE_DIR), { recursive: true, force: true });
+    removed.push(EARLIER_RELEASE_DIR);
+  }
   for (const name of names) {
     if (name.endsWith('.iso.partial') || staging.has(name)) {
       rmSync(join(outputDir, name), { force: true });
