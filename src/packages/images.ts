@@ -148,6 +148,7 @@ export async function checkImage(file: string, reference?: string | readonly str
   }
   const problems: string[] = [];
   if (scan.truncated) problems.push('the archive is truncated');
+  for (const member of scan.unsafe) problems.push(`member ${member} leads out of the directory it would be extracted into`);
   let found: { references: string[]; digest?: string };
   let format: ImageCheck['format'];
   if (scan.files.has('index.json') && scan.files.has('oci-layout')) {

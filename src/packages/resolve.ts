@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoBuildError, usageError } from '../errors.js';
+import { acquireLock, describeOwner } from '../owner-lock.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import { aptGet } from '../tools/apt.js';
 import { hasDebEntries, profileSourcesList, targetSources } from './sources.js';
@@ -145,7 +146,7 @@ export async function resolveClosure(opts: ResolveOptions): Promise<ResolveResul
   const key = createHash('sha256').update(JSON.stringify({ arch, sourcesFiles }).replaceAll(opts.rootfs, '<rootfs>')).digest('hex').slice(0, 16);
   const stateDir = join(opts.cacheDir, 'packages', 'apt', key);
   mkdirSync(stateDir, { recursive: true });
-  const unlock = await lockDir(join(stateDir, '.lock'), opts.log);
+  const unlock = await lockAptState(join(stateDir, 'apt-state.lock'), opts);
   try {
     return await resolveLocked(opts, arch, sourcesFiles, stateDir);
   } finally {
@@ -153,29 +154,19 @@ export async function resolveClosure(opts: ResolveOptions): Promise<ResolveResul
   }
 }
 
-/** An exclusive lock between concurrent builds sharing the cache (mkdir is atomic); a lock older than 15 min is stale. */
-async function lockDir(dir: string, log?: BuildLog): Promise<() => void> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(dir);
-      return () => rmSync(dir, { recursive: true, force: true });
-    } catch {
-      let age = 0;
-      try {
-        age = Date.now() - statSync(dir).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (age > 15 * 60_000) {
-        log?.line(`packages: removing stale lock ${dir}`);
-        rmSync(dir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() - started > 20 * 60_000) throw new IsoBuildError(`timed out waiting for the lock ${dir}`, { hint: 'another build uses the same cache; remove the directory if none runs' });
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+/**
+ * An exclusive lock between builds sharing the cache's apt state. Its owner is recorded (owner-lock.ts): a lock left by a
+ * killed build is taken over at once, a live holder is named while this build waits, and Ctrl-C ends the wait.
+ */
+async function lockAptState(file: string, opts: ResolveOptions): Promise<() => void> {
+  const lock = await acquireLock(file, `iso-build (pid ${process.pid}) resolving ${opts.packages.slice(0, 3).join(' ')}`, {
+    onWait: (owner, waited) => {
+      const line = `waiting for the apt state lock ${file}, held by ${describeOwner(owner)}${waited > 0 ? ` (${Math.round(waited / 1000)} s so far)` : ''}`;
+      opts.log?.line(`packages: ${line}`);
+      opts.onLine?.(line);
+    },
+  });
+  return () => lock.release();
 }
 
 async function resolveLocked(opts: ResolveOptions, arch: string, sourcesFiles: { name: string; text: string }[], stateDir: string, forceUpdate = false): Promise<ResolveResult> {

@@ -79,6 +79,8 @@ export interface BuildPipeline {
   steps: Step[];
   /** The new ISO's sha256, once the verify stage ran. */
   isoSha256: () => string;
+  /** Whether the release is complete at the output path (what a failure after that point must not deny). */
+  published: () => boolean;
 }
 
 export function buildPipeline(ctx: BuildInputs): BuildPipeline {
@@ -91,6 +93,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const md5sums = new Slot<Md5Sums>('md5sum.txt');
   const iso = new Slot<VerifiedIso>('the verified ISO');
   const payload = new Slot<PayloadItem[]>('the verified payload\'s items');
+  let published = false;
 
   // The skip rules read only the profile (stages/skips.ts). Up to the stage-cache point a cache hit skips the stage
   // too; after it the build works in the view above the cached layer.
@@ -168,8 +171,8 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',
-      run: async (t) =>
-        (await stages.publish()).publishStage(
+      run: async (t) => {
+        await (await stages.publish()).publishStage(
           ctx,
           {
             base: base.get(),
@@ -180,10 +183,12 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
             ...(packagesSkip(ctx) === false ? { payload: payload.get() } : {}),
           },
           t,
-        ),
+        );
+        published = true;
+      },
     },
     // The host hooks get the rootfs view's path as ISO_BUILD_ROOTFS (unmounted by now, as before).
     hooks('post-build', afterCacheView),
   ];
-  return { steps, isoSha256: () => iso.get().sha256 };
+  return { steps, isoSha256: () => iso.get().sha256, published: () => published };
 }

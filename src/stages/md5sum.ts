@@ -3,9 +3,10 @@
  * format ("<md5>  ./path", sorted by path in C order), as casper's integrity check reads it, and produces Md5Sums
  * (which files were copied unchanged from the base).
  */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashFile } from '../file-hash.js';
+import { writeFileBeneath } from '../safe-path.js';
 import { listFiles, type Md5Memo } from '../md5-memo.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
 import type { BuildInputs } from '../context.js';
@@ -33,7 +34,7 @@ export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporte
   };
   const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
   memo.save();
-  writeFileSync(join(ctx.work.tree, 'md5sum.txt'), lines.join(''));
+  writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: 'the ISO tree' });
   ctx.log.line(`md5sum.txt: ${lines.length} files, ${copied.size} unchanged since the base (md5 from the base's md5sum.txt or hashed once per cached base tree), ${lines.length - copied.size} written by this build (hashed); the verify stage reads back only those`);
   task.title = `Regenerate md5sum.txt: ${lines.length} files (${copied.size} unchanged since the base)`;
   return { copied };
