@@ -4,11 +4,11 @@
 // `layer` vs `repack` on the layered fixture, xz vs zstd. Writes bench/results.md. Needs root and the fixtures.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHash } from 'node:crypto';
 
+const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const FIX = join(REPO, 'fixtures/out');
@@ -34,7 +34,8 @@ process.on('SIGINT', () => process.exit(130));
 execFileSync(join(REPO, 'scripts/make-fixture-iso'), ['--variant', 'all'], { stdio: 'inherit' });
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' });
 
-const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
+// openssl streams the file: the real-size bases are gigabytes
+const sha = (f) => execFileSync('openssl', ['dgst', '-sha256', '-r', f], { encoding: 'utf8' }).slice(0, 64);
 const iso = (v) => join(FIX, `fixture-${v}.iso`);
 
 function time(fn) {
@@ -55,7 +56,7 @@ function run(cmd, args, env = {}) {
 }
 
 /** A profile like profiles/fixture.yaml with its own overlay copy, so the bench can edit an overlay file. */
-function profile(name, { variant = 'single', compression = 'zstd', level = 15, strategy = 'auto' } = {}) {
+function profile(name, { variant = 'single', base = iso(variant), compression = 'zstd', level = 15, strategy = 'auto', chroot = true } = {}) {
   const dir = join(tmp, name);
   mkdirSync(dir, { recursive: true });
   cpSync(join(REPO, 'overlay/fixture/rootfs'), join(dir, 'overlay'), { recursive: true });
@@ -65,8 +66,8 @@ function profile(name, { variant = 'single', compression = 'zstd', level = 15, s
     [
       `name: bench-${name}`,
       'base:',
-      `  path: ${iso(variant)}`,
-      `  sha256: ${sha(iso(variant))}`,
+      `  path: ${base}`,
+      `  sha256: ${sha(base)}`,
       'rootfs:',
       `  compression: ${compression}`,
       ...(level && compression !== 'xz' ? [`  compressionLevel: ${level}`] : []),
@@ -74,10 +75,14 @@ function profile(name, { variant = 'single', compression = 'zstd', level = 15, s
       'overlay:',
       `  - source: ${join(dir, 'overlay')}`,
       '    target: /',
-      'chroot:',
-      '  commands:',
-      `    - ${JSON.stringify('mkdir -p /etc/novasphere && echo "chroot ran on Debian $(cat /etc/debian_version) as $(id -un)" > /etc/novasphere/chroot-proof')}`,
-      '    - dpkg-query -W dpkg',
+      ...(chroot
+        ? [
+            'chroot:',
+            '  commands:',
+            `    - ${JSON.stringify('mkdir -p /etc/novasphere && echo "chroot ran on Debian $(cat /etc/debian_version) as $(id -un)" > /etc/novasphere/chroot-proof')}`,
+            '    - dpkg-query -W dpkg',
+          ]
+        : []),
       '',
     ].join('\n'),
   );
@@ -96,6 +101,10 @@ const row = (what, seconds, extra = '') => {
   console.log(`${what.padEnd(58)} ${seconds.toFixed(2).padStart(7)} s  ${extra}`);
 };
 
+// BENCH_ONLY=real runs only section 6 (the real-size bases of issue 16).
+const onlyReal = process.env.BENCH_ONLY === 'real';
+let [tRepack, tLayer, raw, full, reb, rebLayer] = [NaN, NaN, NaN, NaN, NaN, NaN];
+if (!onlyReal) {
 // 1. layer vs repack on the layered fixture, first: the sections after it write gigabytes, and this VM's disk
 // stays slow for minutes after that (both strategies alike, but the small layer build feels it most).
 const layered = { layer: profile('layer', { variant: 'layered', strategy: 'layer' }), repack: profile('repack', { variant: 'layered', strategy: 'repack' }) };
@@ -113,9 +122,9 @@ for (let i = 0; i < ROUNDS; i++) {
   }
 }
 const runNotes = (runs) => `runs (pipeline end): ${runs.map((r) => `${r.t.toFixed(2)} (${r.pipeline.toFixed(2)})`).join(', ')}`;
-const tRepack = Math.min(...layeredRuns.repack.map((r) => r.t));
+tRepack = Math.min(...layeredRuns.repack.map((r) => r.t));
 row('iso-build layered fixture, strategy repack', tRepack, runNotes(layeredRuns.repack));
-const tLayer = Math.min(...layeredRuns.layer.map((r) => r.t));
+tLayer = Math.min(...layeredRuns.layer.map((r) => r.t));
 row('iso-build layered fixture, strategy layer', tLayer, `${((tLayer / tRepack) * 100).toFixed(0)}% of repack; ${runNotes(layeredRuns.layer)}`);
 // 2. orchestration overhead: iso-build vs raw commands, same base, same steps, same compressor
 const single = profile('single');
@@ -147,13 +156,13 @@ for (let i = 0; i < ROUNDS; i++) {
     rawRun(i);
   }
 }
-const raw = Math.min(...rawTimes);
-const full = Math.min(...fullTimes);
+raw = Math.min(...rawTimes);
+full = Math.min(...fullTimes);
 row('raw tool commands (bench/raw-remaster.sh), single fixture', raw, `runs: ${rawTimes.map((t) => t.toFixed(1)).join(', ')}`);
 row('iso-build full build, single fixture', full, `overhead ratio ${(full / raw).toFixed(2)}x; runs: ${fullTimes.map((t) => t.toFixed(1)).join(', ')}`);
 
 // 3. rebuild after one overlay change, in the work directory of a previous build
-const reb = best((i) => {
+reb = best((i) => {
   const work = join(tmp, `rebuild-work-${i}`);
   build(single, work, join(tmp, `rebuild-out-a-${i}`));
   appendFileSync(join(single.dir, 'overlay/etc/novasphere/overlay-marker'), 'x');
@@ -164,7 +173,7 @@ const reb = best((i) => {
 row('iso-build rebuild after one overlay change, single fixture', reb, `${((reb / full) * 100).toFixed(0)}% of full`);
 
 // the layered rebuild (needs tLayer from section 1)
-const rebLayer = best((i) => {
+rebLayer = best((i) => {
   const work = join(tmp, `layer-rebuild-work-${i}`);
   build(layered.layer, work, join(tmp, `layer-rebuild-out-a-${i}`));
   appendFileSync(join(layered.layer.dir, 'overlay/etc/novasphere/overlay-marker'), 'x');
@@ -187,10 +196,101 @@ for (const [comp, level] of [['xz', 0], ['zstd', 15], ['zstd', 3], ['gzip', 9]])
   row(`iso-build full build, ${comp}${level ? ` level ${level}` : ''}`, t, `ISO ${(size / 1e6).toFixed(1)} MB`);
 }
 
+}
+
+// 6. real-size bases (issue 16), made from the fixtures by scripts/make-bench-base.mjs in this run's tmpfs and
+// removed after; each ratio is against a floor measured in the same run, alternating with the build.
+const goals = [];
+{
+  const ROUNDS_BIG = Math.min(ROUNDS, 2);
+  const makeBase = (name, fixture, args) => {
+    const out = join(tmp, `${name}.iso`);
+    execFileSync('node', [join(REPO, 'scripts/make-bench-base.mjs'), iso(fixture), out, ...args], { stdio: 'inherit' });
+    return out;
+  };
+  const floor = (base) => {
+    const copy = join(tmp, 'floor-copy.iso');
+    const t = time(() => execFileSync('bash', ['-c', 'cat "$1" > "$2"; sync', 'floor', base, copy]));
+    rmSync(copy, { force: true });
+    return t;
+  };
+  const stageTime = (work, title) => Number(new RegExp(`^stage "${title}[^"]*" took ([\\d.]+) s`, 'm').exec(readFileSync(join(work, 'build.log'), 'utf8'))?.[1] ?? 0);
+  const duBytes = (dir) => Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+  const x = (a, b) => `${(a / b).toFixed(2)}x`;
+
+  // 6a. 2 GB layered base, `layer`: cold build and rebuild after one overlay change, against copying the base once.
+  const big = makeBase('layered-2g', 'layered', ['--pool-bytes', '1800000000', '--pool-files', '36']);
+  const bigSize = statSync(big).size;
+  const bigProfile = profile('layered-2g', { base: big, strategy: 'layer', chroot: false });
+  const floors = [];
+  const colds = [];
+  const rebuilds = [];
+  let workUse = NaN;
+  for (let i = 0; i < ROUNDS_BIG; i++) {
+    const [work, outA, outB] = [join(tmp, `big-work-${i}`), join(tmp, `big-out-a-${i}`), join(tmp, `big-out-b-${i}`)];
+    if (i % 2 === 0) floors.push(floor(big));
+    colds.push(time(() => build(bigProfile, work, outA)));
+    if (i === 0) workUse = duBytes(work) / bigSize;
+    rmSync(outA, { recursive: true, force: true });
+    appendFileSync(join(bigProfile.dir, 'overlay/etc/novasphere/overlay-marker'), 'x');
+    rebuilds.push(time(() => build(bigProfile, work, outB)));
+    for (const dir of [work, outB]) rmSync(dir, { recursive: true, force: true });
+    if (i % 2 === 1) floors.push(floor(big));
+  }
+  rmSync(big, { force: true });
+  const tFloor = Math.min(...floors);
+  const tCold = Math.min(...colds);
+  const tReb = Math.min(...rebuilds);
+  row(`floor: cat base.iso > out.iso; sync (${(bigSize / 1e9).toFixed(2)} GB layered base)`, tFloor, `runs: ${floors.map((t) => t.toFixed(2)).join(', ')}`);
+  row('iso-build 2 GB layered base, layer, cold build', tCold, `${x(tCold, tFloor)} the floor; runs: ${colds.map((t) => t.toFixed(1)).join(', ')}`);
+  row('iso-build 2 GB layered base, rebuild after one overlay change', tReb, `${x(tReb, tFloor)} the floor; runs: ${rebuilds.map((t) => t.toFixed(1)).join(', ')}`);
+  goals.push(['2 GB layered base, `layer`, cold build / copying the base once', x(tCold, tFloor), '≤ 3x']);
+  goals.push(['same, rebuild after one overlay change / copying the base once', x(tReb, tFloor), '≤ 2x']);
+
+  // 6b. single-squashfs base with a bigger rootfs, the profile's compressor equal to the base's: cold build against
+  // copying the base plus the chroot commands' own time (from the build log).
+  const single = makeBase('single-big', 'single', ['--pool-files', '0', '--rootfs-bytes', '100000000', '--comp', 'zstd', '--level', '3']);
+  const singleProfile = profile('single-big', { base: single, compression: 'zstd', level: 3 });
+  const sFloor = floor(single);
+  const sWork = join(tmp, 'single-big-work');
+  const sCold = time(() => build(singleProfile, sWork, join(tmp, 'single-big-out')));
+  const chrootWork = stageTime(sWork, 'Run chroot commands');
+  const repack = stageTime(sWork, 'Repack rootfs squashfs');
+  for (const f of [single, sWork, join(tmp, 'single-big-out')]) rmSync(f, { recursive: true, force: true });
+  row('iso-build single-squashfs base (+100 MB rootfs, zstd 3 like the base), cold build', sCold, `floor ${sFloor.toFixed(2)} s + chroot ${chrootWork.toFixed(2)} s: ${x(sCold, sFloor + chrootWork)}; of it repack ${repack.toFixed(1)} s`);
+  goals.push(['single-squashfs base, same compressor as the base, cold build / (copy of the base + the chroot work)', x(sCold, sFloor + chrootWork), '≤ 4x']);
+  goals.push(['work directory\'s disk use / base ISO size (2 GB base, after a build)', workUse.toFixed(2), '≤ 1.3']);
+  goals.push(['fixture full build / raw tool commands (section 2 above)', Number.isNaN(full) ? 'not run (BENCH_ONLY=real)' : (full / raw).toFixed(2), '≤ 1.0']);
+
+  // 6c. 22.04-like base (the jammy fixture's five layers, 613 files in md5sum.txt): `layer` with one file added,
+  // against what livefs-editor does for it as raw commands (bench/raw-add-layer.sh: pack a layer with the file in the
+  // base's compressor, rebuild the ISO with the boot setup replayed). livefs-editor itself loop-mounts the ISO, which
+  // this kernel (no iso9660) cannot.
+  const jammy = makeBase('jammy-613', 'jammy', ['--pool-bytes', '23000000', '--pool-files', '568']);
+  const comp = /^Compression (\w+)/m.exec(execFileSync('bash', ['-c', 'xorriso -osirrox on -indev "$1" -extract /casper/ubuntu-server-minimal.squashfs "$2" 2>/dev/null; unsquashfs -s "$2"; rm -f "$2"', 's', jammy, join(tmp, 'layer0.sq')], { encoding: 'utf8' }))?.[1] ?? 'xz';
+  const jammyProfile = profile('jammy-613', { base: jammy, strategy: 'layer', compression: comp, level: comp === 'xz' ? 0 : 15, chroot: false });
+  const jRaw = [];
+  const jBuild = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const [work, out] = [join(tmp, `jammy-work-${i}`), join(tmp, `jammy-out-${i}`)];
+    const rawRun = () =>
+      jRaw.push(time(() => run('bash', [join(REPO, 'bench/raw-add-layer.sh')], { BASE: jammy, OUT: join(tmp, `jammy-raw-${i}.iso`), WORK: join(tmp, `jammy-raw-work-${i}`), COMP: comp, FILE: join(jammyProfile.dir, 'overlay/etc/novasphere/overlay-marker') })));
+    if (i % 2 === 0) rawRun();
+    jBuild.push(time(() => build(jammyProfile, work, out)));
+    if (i % 2 === 1) rawRun();
+    for (const f of [work, out, join(tmp, `jammy-raw-${i}.iso`)]) rmSync(f, { recursive: true, force: true });
+  }
+  rmSync(jammy, { force: true });
+  const [jr, jb] = [Math.min(...jRaw), Math.min(...jBuild)];
+  row('livefs-editor\'s steps as raw commands (bench/raw-add-layer.sh), 22.04-like base', jr, `runs: ${jRaw.map((t) => t.toFixed(2)).join(', ')}`);
+  row('iso-build 22.04-like base, layer, one file added', jb, `${x(jb, jr)} the raw steps; runs: ${jBuild.map((t) => t.toFixed(2)).join(', ')}`);
+  goals.push([`22.04-like base, \`layer\`, one file added / livefs-editor's steps adding a layer with that file (${comp})`, x(jb, jr), '≤ 1.0']);
+}
+
 // 5. in-process readers (issue 6), when present
 const readers = join(REPO, 'scripts/bench-readers.mjs');
 let readerReport = '';
-if (existsSync(readers)) {
+if (!onlyReal && existsSync(readers)) {
   try {
     readerReport = execFileSync('node', [readers], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   } catch (err) {
@@ -211,6 +311,12 @@ const md = [
   ...rows.map((r) => `| ${r.what} | ${r.seconds.toFixed(2)} | ${r.extra} |`),
   '',
   `Targets (issue 5): overhead ≤ 1.10x — ${(full / raw).toFixed(2)}x; overlay-only rebuild ≤ 25% of full — ${((reb / full) * 100).toFixed(0)}%; layer ≤ 30% of repack — ${((tLayer / tRepack) * 100).toFixed(0)}%.`,
+  '',
+  `Goals of issue 16 (real-size bases, section 6; load average ${loadBefore} before the run, ${loadavg().map((l) => l.toFixed(1)).join(' ')} after):`,
+  '',
+  '| measure | this run | goal |',
+  '| --- | --- | --- |',
+  ...goals.map(([what, now, goal]) => `| ${what} | ${now} | ${goal} |`),
   ...(readerReport ? ['', readerReport.trim()] : []),
   '',
 ];

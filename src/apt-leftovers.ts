@@ -1,6 +1,7 @@
 /** What apt and dpkg leave in a rootfs that embeds times and host state, and its removal before the rootfs is packed or cached. */
 import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { resolveInRoot } from './rootfs-path.js';
 
 /** Directory (relative to the rootfs) and the names in it to delete. */
 const LEFTOVERS: [string, RegExp][] = [
@@ -16,10 +17,15 @@ const LEFTOVERS: [string, RegExp][] = [
   ['root', /^\.bash_history$/],
 ];
 
-/** Deletes apt/dpkg leftovers under `root`; with `onlyIn`, only those that also exist there (an overlay's upper dir). */
+/**
+ * Deletes apt/dpkg leftovers under `root`; with `onlyIn`, only those that also exist there (an overlay's upper dir).
+ * The directories are resolved as inside a chroot (rootfs-path.ts): a `/var/log` that is an absolute symlink to a host
+ * path means that path inside the rootfs, never the host's.
+ */
 export function removeLeftovers(root: string, onlyIn?: string): void {
-  for (const [dir, pattern] of LEFTOVERS) {
-    const path = join(root, dir);
+  for (const [inRoot, pattern] of LEFTOVERS) {
+    const path = resolveInRoot(root, inRoot);
+    const dir = relative(root, path);
     let names: string[];
     try {
       if (!lstatSync(path).isDirectory()) continue;
@@ -31,7 +37,7 @@ export function removeLeftovers(root: string, onlyIn?: string): void {
       if (!pattern.test(name)) continue;
       if (onlyIn !== undefined && !existsSync(join(onlyIn, dir, name))) continue;
       const entry = join(path, name);
-      if (lstatSync(entry).isDirectory() && dir !== 'var/lib/apt/lists') continue;
+      if (lstatSync(entry).isDirectory() && inRoot !== 'var/lib/apt/lists') continue;
       rmSync(entry, { recursive: true, force: true });
     }
   }

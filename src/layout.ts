@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultInstallSource, lowerLayersOf, missingChainLayers } from './casper-layers.js';
 import { IsoBuildError, ExitCode } from './errors.js';
 import type { BaseLayout } from './profile/schema.js';
+import { MAX_YAML_ALIASES } from './profile/source.js';
 
 export type LayoutKind = 'casper' | 'casper-layered' | 'debian-live';
 
@@ -98,6 +99,22 @@ function single(tree: string, squashfs: string, sizeFile: string, manifestFile: 
   return { kind, squashfs, lowers: [], sizeFile, manifestFile, strategy: 'repack' };
 }
 
+const SOURCES_FILE = 'casper/install-sources.yaml';
+
+function badBase(message: string, hint: string): IsoBuildError {
+  return new IsoBuildError(message, { hint, exitCode: ExitCode.Usage });
+}
+
+/** install-sources.yaml as data; a file that is not YAML is bad input (the base's), not a crash. */
+function readInstallSources(file: string): unknown {
+  try {
+    return parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    const why = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+    throw badBase(`${SOURCES_FILE} of the base ISO is not valid YAML: ${why}`, 'use an unmodified Ubuntu live-server ISO, or set base.rootfsLayer in the profile');
+  }
+}
+
 /**
  * Layers stack by name as in casper: a.b.c.squashfs sits on a.b.squashfs, which sits on a.squashfs.
  * The layer to edit is the top of what the installer copies by default (install-sources.yaml `default: true`),
@@ -105,31 +122,32 @@ function single(tree: string, squashfs: string, sizeFile: string, manifestFile: 
  */
 function layered(tree: string, rootfsLayer?: string): RootfsLayout {
   const casper = join(tree, 'casper');
-  const sourcesFile = join(casper, 'install-sources.yaml');
+  const sourcesFile = join(tree, SOURCES_FILE);
   let target = rootfsLayer?.replace(/^casper\//, '');
   let id: string | undefined;
+  // Where the layer's name came from, for messages.
+  let named = 'base.rootfsLayer';
   if (!target) {
-    if (!existsSync(sourcesFile)) throw noRootfs('casper/install-sources.yaml');
-    const chosen = defaultInstallSource(parseYaml(readFileSync(sourcesFile, 'utf8')));
-    if (!chosen) throw new IsoBuildError(`casper/install-sources.yaml of the base ISO lists no sources`, { exitCode: ExitCode.Usage });
-    if (!chosen.path) throw new IsoBuildError(`install-sources.yaml entry ${chosen.id ?? '?'} has no path`, { exitCode: ExitCode.Usage });
+    if (!existsSync(sourcesFile)) throw noRootfs(SOURCES_FILE);
+    const chosen = defaultInstallSource(readInstallSources(sourcesFile));
+    const hint = 'subiquity installs the entry with "default: true" (else the first); set base.rootfsLayer in the profile to choose the layer';
+    if (!chosen) throw badBase(`${SOURCES_FILE} of the base ISO lists no install sources, so there is no default source to customize`, hint);
+    named = `${SOURCES_FILE} (source ${chosen.id ?? 'without id'}, the default)`;
+    if (!chosen.path) throw badBase(`${named} has no path: the layer the installer copies is not named`, hint);
     target = chosen.path;
     id = chosen.id;
   }
   if (!target.endsWith('.squashfs') || !existsSync(join(casper, target))) {
     const have = existsSync(casper) ? readdirSync(casper).filter((f) => f.endsWith('.squashfs')) : [];
-    throw new IsoBuildError(`layer casper/${target} is not on the base ISO`, {
-      hint: `casper has: ${have.join(', ') || 'no squashfs'}`,
-      exitCode: ExitCode.Usage,
-    });
+    throw badBase(`layer casper/${target} named by ${named} is not on the base ISO`, `casper has: ${have.join(', ') || 'no squashfs'}`);
   }
   // A gap in the chain (a.b.c without a.b) makes casper and curtin refuse the medium: not a layout to build on.
   const gaps = missingChainLayers(target, (name) => existsSync(join(casper, name)));
   if (gaps.length > 0) {
-    throw new IsoBuildError(`casper/${target}${id ? ` (install-sources.yaml source ${id})` : ''} sits on missing layers: ${gaps.map((g) => `casper/${g}`).join(', ')}`, {
-      hint: 'casper and curtin stack a.b.c.squashfs on a.b.squashfs and a.squashfs; every one must exist',
-      exitCode: ExitCode.Usage,
-    });
+    throw badBase(
+      `casper/${target} named by ${named} sits on missing layers: ${gaps.map((g) => `casper/${g}`).join(', ')}`,
+      'casper and curtin stack a.b.c.squashfs on a.b.squashfs and a.squashfs; every one must exist',
+    );
   }
   const lowers = lowerLayersOf(target, (name) => existsSync(join(casper, name))).map((name) => `casper/${name}`);
   const stem = `casper/${target.replace(/\.squashfs$/, '')}`;

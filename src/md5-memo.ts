@@ -2,23 +2,43 @@
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hashFile } from './file-hash.js';
+import { parseMd5Line } from './image/md5sum.js';
 import { md5sumFiles } from './tools/digest.js';
 
 /**
- * Starts hashing every file of the cached base tree that is not hashed yet, in the background: md5sum on the other
- * core while the stages mostly wait on tools. Never rejects: a file it misses is hashed later.
+ * The md5s of the cached base tree's files. The base's own md5sum.txt gives most of them (the base's sha256 was
+ * verified, and these files are the base's bytes as extracted); the rest is hashed in the background: md5sum on the
+ * other core while the stages mostly wait on tools. Never rejects: a file it misses is hashed later.
  */
 export function baseTreeMd5s(baseTree: string): Promise<Md5Memo> {
   const memo = new Md5Memo(join(dirname(baseTree), 'md5.json'));
   return (async () => {
     try {
-      const sums = await md5sumFiles(baseTree, listFiles(baseTree).filter((f) => !memo.has(f)));
+      const files = listFiles(baseTree);
+      memo.seed(baseMd5sumTxt(baseTree), new Set(files));
+      const sums = await md5sumFiles(baseTree, files.filter((f) => !memo.has(f)));
       for (const [f, md5] of sums) memo.set(f, md5);
     } catch {
       /* the md5 stage hashes what is missing */
     }
     return memo;
   })();
+}
+
+/** The base's md5sum.txt lines by path (empty when it has none). */
+function baseMd5sumTxt(baseTree: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let text = '';
+  try {
+    text = readFileSync(join(baseTree, 'md5sum.txt'), 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const parsed = parseMd5Line(line);
+    if (parsed) out.set(parsed.path, parsed.md5);
+  }
+  return out;
 }
 
 /** md5 of the base tree's files by path, kept beside the cached tree (which no build writes into). */
@@ -38,6 +58,11 @@ export class Md5Memo {
 
   has(rel: string): boolean {
     return this.known.has(rel);
+  }
+
+  /** Takes the md5s of `sums` for the files of `present` it does not know yet (md5sum.txt may list absent files). */
+  seed(sums: ReadonlyMap<string, string>, present: ReadonlySet<string>): void {
+    for (const [rel, md5] of sums) if (present.has(rel) && !this.known.has(rel)) this.set(rel, md5);
   }
 
   set(rel: string, md5: string): void {

@@ -35,3 +35,9 @@ export function listrOutputOptions(env: Env = process.env): {
     fallbackRendererOptions: unicode ? { logger: logger() } : { logger: logger(), icon: ASCII_ICONS },
   };
 }
+
+/** True when listr2 redraws task output in place (its default renderer): a status line may then update often. */
+export function liveOutput(env: Env = process.env): boolean {
+  const opts = listrOutputOptions(env);
+  return !opts.silentRendererCondition && !opts.fallbackRendererCondition;
+}

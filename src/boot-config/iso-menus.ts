@@ -5,8 +5,9 @@
  * hands over to another one (loopback.cfg = `source /boot/grub/grub.cfg`, live-build's efi.img grub.cfg =
  * `configfile ($root)/boot/grub/grub.cfg`) is left alone: the file it reaches is edited once, as its own menu.
  */
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { resolveBeneath, writeFileBeneath } from '../safe-path.js';
 import { listFatFiles, readFatFile, replaceFatFile } from '../tools/mtools.js';
 import { editGrub } from './grub-edit.js';
 import { editedTexts, grubIncludesOnly, loadGrubMenu, loadSyslinuxMenu } from './load.js';
@@ -85,7 +86,7 @@ export async function editIsoBootMenus(tree: string, edit: MenuEdit, opts: { efi
   const result: BootMenuEdits = { edited: [], leftAlone: [] };
   const write = (files: Map<string, string>): void => {
     for (const [file, text] of files) {
-      writeFileSync(join(tree, file), text);
+      writeFileBeneath(tree, file, text, { what: 'the ISO tree' });
       result.edited.push(file);
     }
   };
@@ -114,7 +115,8 @@ export async function editIsoBootMenus(tree: string, edit: MenuEdit, opts: { efi
 
 /** The GRUB configs inside the El Torito EFI image file; their includes reach the ISO (GRUB's root is set to it). */
 async function editEfiImage(tree: string, image: string, edit: MenuEdit, read: ConfigReader, result: BootMenuEdits, log?: BuildLog): Promise<void> {
-  const abs = join(tree, image);
+  // mtools writes into the image: never through a link out of the tree
+  const abs = resolveBeneath(tree, image, { what: 'the ISO tree' });
   const configs = (await listFatFiles(abs, log)).filter((f) => /(^|\/)grub\.cfg$/i.test(f));
   for (const cfg of configs) {
     const text = await readFatFile(abs, cfg, log);
@@ -132,7 +134,7 @@ async function editEfiImage(tree: string, image: string, edit: MenuEdit, read: C
       if (file === name) {
         await replaceFatFile(abs, cfg, after, log);
       } else {
-        writeFileSync(join(tree, file), after);
+        writeFileBeneath(tree, file, after, { what: 'the ISO tree' });
       }
       result.edited.push(file);
     }

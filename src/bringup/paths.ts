@@ -2,10 +2,14 @@
 import { PRODUCT_DIR } from '../product.js';
 
 export const BRINGUP_SCRIPT = `${PRODUCT_DIR}/bringup.sh`;
-const BRINGUP_UNIT_NAME = 'novasphere-bringup.service';
+export const BRINGUP_UNIT_NAME = 'novasphere-bringup.service';
 /** A vendor unit (not an admin one in /etc), enabled by the wants symlink below. */
 export const BRINGUP_UNIT = `/usr/lib/systemd/system/${BRINGUP_UNIT_NAME}`;
 export const BRINGUP_WANTS = `/etc/systemd/system/multi-user.target.wants/${BRINGUP_UNIT_NAME}`;
+const SERIAL_MARKER_UNIT_NAME = 'novasphere-serial-marker.service';
+export const SERIAL_MARKER_SCRIPT = `${PRODUCT_DIR}/serial-marker.sh`;
+export const SERIAL_MARKER_UNIT = `/usr/lib/systemd/system/${SERIAL_MARKER_UNIT_NAME}`;
+export const SERIAL_MARKER_WANTS = `/etc/systemd/system/multi-user.target.wants/${SERIAL_MARKER_UNIT_NAME}`;
 export const BRINGUP_STATE = '/var/lib/novasphere/bringup.state';
 export const BRINGUP_LOG_DIR = '/var/log/novasphere';
 /** The k3s binary and the upstream install script, copied from the profile (outside the payload, whose manifest.json lists only its own files). */

@@ -21,7 +21,11 @@ export interface BringupScriptVars {
   system: string[];
   images: BringupImage[];
   k3s: boolean;
+  /** Kept for templates written against it: /opt/novasphere/k3s, where profile-local k3s files are copied. */
   k3sFilesDir: string;
+  /** The k3s binary and the upstream install script on the installed system (copied there, or in the payload). */
+  k3sBinary: string;
+  k3sInstallScript: string;
   k3sExec: string;
   k3sImagesDir: string;
   /** The HelmChart manifests written at build time (paths on the installed system), checked by the script. */

@@ -17,7 +17,8 @@ import { verifyPayload } from '../packages/verify.js';
 import { extractTargetAptState } from '../packages/target.js';
 import { DEFAULT_PROFILE, loadProfile } from '../profile/load.js';
 import type { PackagesOptions, Profile } from '../profile/schema.js';
-import { result, resultJson } from '../output.js';
+import { isQuiet, result, resultJson } from '../output.js';
+import { stderrSink, TransferProgress, type ProgressSink } from '../packages/progress.js';
 
 export interface FetchOptions {
   profile?: string;
@@ -34,9 +35,16 @@ function imagesNeedArchitecture(packages: PackagesOptions): boolean {
   return packages.images.some((i) => i.ref !== undefined && !i.platform);
 }
 
-function progressLine(line: string): void {
+/** Progress on stderr (a redrawn status line in a terminal, plain lines elsewhere, nothing with --quiet); stdout has only the result. */
+function progressSink(): ProgressSink {
+  return stderrSink({ quiet: isQuiet(), live: Boolean(process.stderr.isTTY) && !process.env.CI });
+}
+
+function aptLine(sink: ProgressSink): (line: string) => void {
   // apt's "Get:N uri ... [size]" lines are the download progress
-  if (/^(Get|Hit|Ign):\d+ /.test(line) || /^Fetched /.test(line)) process.stdout.write(`  ${line}\n`);
+  return (line) => {
+    if (/^(Get|Hit|Ign):\d+ /.test(line) || /^Fetched /.test(line)) sink.line(`  ${line}`);
+  };
 }
 
 /** Resolves the profile's `packages.system` for an unpacked target rootfs and fills the cache; with --output, writes the whole payload there. */
@@ -57,7 +65,7 @@ export async function packagesFetchCommand(opts: FetchOptions): Promise<number> 
     scratch = mkdtempSync(join(tmpdir(), 'isob-target-'));
     rootfs = scratch;
     const n = await extractTargetAptState(iso, rootfs);
-    process.stdout.write(`target: ${n} apt/dpkg files read from ${iso}\n`);
+    progressSink().line(`target: ${n} apt/dpkg files read from ${iso}`);
   }
   try {
     return await fetchFor(profile, packages, rootfs, opts);
@@ -69,6 +77,7 @@ export async function packagesFetchCommand(opts: FetchOptions): Promise<number> 
 async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: string, opts: FetchOptions): Promise<number> {
   if (!existsSync(join(rootfs, 'var/lib/dpkg/status'))) throw usageError(`${rootfs} is not a Debian/Ubuntu root filesystem (no var/lib/dpkg/status)`);
   const cache = resolveCacheDir(opts.cache);
+  const sink = progressSink();
   if (opts.output) {
     const result = await buildPayload({
       name: profile.name,
@@ -82,12 +91,12 @@ async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: str
       resolveRoot: rootfs,
       cacheDir: cache,
       epochSeconds: Math.floor(Date.now() / 1000),
-      progress: (text) => process.stdout.write(`${text}\n`),
+      progress: sink,
     });
     process.stdout.write(`${result.payloadDir}: ${result.debs.length} .debs, ${result.images.length} images, ${result.charts.length} charts, ${result.files} files\n`);
     return 0;
   }
-  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: cache, rootfs, resolveRoot: rootfs }, say);
+  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: cache, rootfs, resolveRoot: rootfs }, sink);
   if (packages.system.length === 0) {
     process.stdout.write('packages.system is empty: no .debs to resolve\n');
     return 0;
@@ -99,15 +108,11 @@ async function fetchFor(profile: Profile, packages: PackagesOptions, rootfs: str
     architecture: packages.architecture,
     recommends: packages.recommends,
     cacheDir: cache,
-    onLine: progressLine,
+    onLine: aptLine(sink),
   });
   for (const d of result.debs) process.stdout.write(`${d.fileName}  ${d.size}  sha256:${d.sha256}\n`);
   process.stdout.write(`${result.debs.length} .debs for ${result.arch}: ${result.downloaded} downloaded, ${result.fromCache} from the cache (${join(cache, 'packages/debs')})\n`);
   return 0;
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
 }
 
 /** `packages fetch` for a profile whose target is not at hand: the lock's items need no rootfs unless a platform is missing. */
@@ -116,8 +121,8 @@ async function fetchRemoteOnly(profile: Profile, packages: PackagesOptions, opts
   if (!packages.architecture && imagesNeedArchitecture(packages)) {
     throw usageError('packages fetch: images without a platform need the target architecture', 'set packages.architecture, or pass --base <iso> / --rootfs <dir>');
   }
-  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: resolveCacheDir(opts.cache), rootfs }, say);
-  if (packages.system.length > 0) say('packages.system: resolved by the build (the base ISO is a URL; pass --base ISO to resolve it now)');
+  await fetchRemote({ packages, profileDir: profile.dir, profileFile: profile.file, updateLock: opts.updateLock, cacheDir: resolveCacheDir(opts.cache), rootfs }, progressSink());
+  if (packages.system.length > 0) result('packages.system: resolved by the build (the base ISO is a URL; pass --base ISO to resolve it now)');
   return 0;
 }
 
@@ -143,7 +148,7 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
     if (existing) {
       const { missing, extra } = lockMismatch(existing, sources);
       if (missing.length === 0 && extra.length === 0) {
-        say(`${lockPath(profile.file)} matches the profile: kept`);
+        result(`${lockPath(profile.file)} matches the profile: kept`);
         return 0;
       }
     }
@@ -151,7 +156,7 @@ export async function packagesLockCommand(opts: LockOptions): Promise<number> {
   const lock = await resolveSources(sources, {
     cacheDir: resolveCacheDir(opts.cache),
     caFile: packages.caFile ? resolve(profile.dir, packages.caFile) : undefined,
-    say,
+    progress: new TransferProgress(progressSink()),
   });
   const file = writeLock(lock, profile.file);
   process.stdout.write(`${file}: ${lock.images.length} images, ${lock.charts.length} charts, ${lock.files.length} files\n`);

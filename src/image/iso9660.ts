@@ -47,6 +47,11 @@ export interface BootEntry {
   emulation: 'none' | 'floppy' | 'hard disk';
 }
 
+interface ParsedDir {
+  entries: IsoEntry[];
+  byName: Map<string, IsoEntry>;
+}
+
 interface Volume {
   kind: 'rockridge' | 'joliet' | 'iso9660';
   root: IsoEntry;
@@ -62,6 +67,8 @@ export class IsoImage {
     private readonly volume: Volume,
     readonly bootCatalog: number | undefined,
   ) {}
+
+  private readonly dirs = new Map<number, Promise<ParsedDir>>();
 
   get name(): string {
     return this.source.name;
@@ -119,8 +126,41 @@ export class IsoImage {
   }
 
   async readdir(dir: IsoEntry): Promise<IsoEntry[]> {
-    const what = `ISO 9660 directory ${dir.name || '/'}`;
+    return [...(await this.directory(dir)).entries];
+  }
+
+  /**
+   * A directory parsed once per image, keyed by its extent: md5sum.txt checks look up hundreds of paths, and parsing
+   * each directory (with its Rock Ridge entries) again from the root for every path was most of their time. The
+   * promise is kept, so concurrent lookups share one parse; the image is read-only while open.
+   */
+  private directory(dir: IsoEntry): Promise<ParsedDir> {
     if (!dir.isDir) throw new IsoBuildError(`${this.name}: ${dir.name} is not a directory`, { exitCode: ExitCode.Usage });
+    const key = dir.extents[0]?.offset ?? 0;
+    let parsed = this.dirs.get(key);
+    if (!parsed) {
+      parsed = this.parseDirectory(dir).then((entries) => {
+        const byName = new Map<string, IsoEntry>();
+        // First entry wins on a duplicate name, as the linear search did.
+        for (const e of entries) {
+          const k = this.nameKey(e.name);
+          if (!byName.has(k)) byName.set(k, e);
+        }
+        return { entries, byName };
+      });
+      parsed.catch(() => this.dirs.delete(key)); // a failed read is not remembered
+      this.dirs.set(key, parsed);
+    }
+    return parsed;
+  }
+
+  /** Names compared exactly for Rock Ridge/Joliet, case-insensitively for plain ISO. */
+  private nameKey(name: string): string {
+    return this.volume.kind === 'iso9660' ? name.toLowerCase() : name;
+  }
+
+  private async parseDirectory(dir: IsoEntry): Promise<IsoEntry[]> {
+    const what = `ISO 9660 directory ${dir.name || '/'}`;
     const data = await readDirBytes(this.source, dir, what);
     const out: (IsoEntry & { multiExtent: boolean })[] = [];
     let pos = 0;
@@ -155,8 +195,7 @@ export class IsoImage {
     if (parts.length > MAX_DEPTH) return undefined;
     for (const part of parts) {
       if (!node.isDir) return undefined;
-      const same = this.volume.kind === 'iso9660' ? (a: string) => a.toLowerCase() === part.toLowerCase() : (a: string) => a === part;
-      const next = (await this.readdir(node)).find((e) => same(e.name));
+      const next = (await this.directory(node)).byName.get(this.nameKey(part));
       if (!next) return undefined;
       node = next;
     }
@@ -247,15 +286,16 @@ export class IsoImage {
     if (!base) return undefined;
     let entry = { ...base, multiExtent: (raw.flags & 0x80) !== 0 };
     if (kind !== 'rockridge') return entry;
-    const susp = await this.systemUse(raw.system.subarray(this.volume.suspSkip), what);
-    if (findSusp(susp, 'RE')) return undefined; // relocated directory: shown where its CL entry points from
+    // The System Use area is split into its entries once; every field below is picked from that list.
+    const susp = suspEntries(await this.systemUse(raw.system.subarray(this.volume.suspSkip), what));
+    if (pick(susp, RE)) return undefined; // relocated directory: shown where its CL entry points from
     const nm = collectNm(susp);
     if (nm !== undefined) entry.name = nm;
-    const px = findSusp(susp, 'PX');
+    const px = pick(susp, PX);
     if (px && px.length >= 12) entry.mode = px.readUInt32LE(4);
     const sl = collectSl(susp);
     if (sl !== undefined) entry.target = sl;
-    const cl = findSusp(susp, 'CL');
+    const cl = pick(susp, CL);
     if (cl && cl.length >= 12) {
       // Deep directory relocated by the writer: the real directory lives at the CL extent.
       const lba = cl.readUInt32LE(4);
@@ -269,8 +309,9 @@ export class IsoImage {
 
   /** The System Use entries of a record plus its continuation areas (CE), bounded. */
   private async systemUse(first: Buffer, what: string): Promise<Buffer> {
-    const parts = [first];
     let ce = findSusp(first, 'CE');
+    if (!ce) return first;
+    const parts = [first];
     for (let hops = 0; ce && ce.length >= 28; hops++) {
       if (hops > 16) throw corrupt(this.name, what, 'Rock Ridge continuation areas form a chain longer than 16 (a loop?)');
       const at = ce.readUInt32LE(4) * SECTOR + ce.readUInt32LE(12);
@@ -325,9 +366,22 @@ async function readDirBytes(source: ByteSource, dir: IsoEntry, what: string): Pr
   return source.read(ext.offset, ext.length, what);
 }
 
+/** SUSP signatures as 16-bit numbers (first byte high), compared without decoding a string per entry. */
+const sig16 = (sig: string): number => (sig.charCodeAt(0) << 8) | sig.charCodeAt(1);
+const RE = sig16('RE');
+const PX = sig16('PX');
+const CL = sig16('CL');
+const NM = sig16('NM');
+const SL = sig16('SL');
+const ST = sig16('ST');
+
 /** SUSP entries: 2-byte signature, length, version, data. Returns the first entry with `sig`. */
 function findSusp(area: Buffer, sig: string): Buffer | undefined {
-  return suspEntries(area).find((e) => e.toString('latin1', 0, 2) === sig);
+  return pick(suspEntries(area), sig16(sig));
+}
+
+function pick(entries: Buffer[], sig: number): Buffer | undefined {
+  return entries.find((e) => e.readUInt16BE(0) === sig);
 }
 
 function suspEntries(area: Buffer): Buffer[] {
@@ -336,7 +390,7 @@ function suspEntries(area: Buffer): Buffer[] {
     const len = area[pos + 2]!;
     if (len < 4 || pos + len > area.length) break;
     const e = area.subarray(pos, pos + len);
-    if (e.toString('latin1', 0, 2) === 'ST') break;
+    if (e.readUInt16BE(0) === ST) break;
     out.push(e);
     pos += len;
   }
@@ -344,8 +398,8 @@ function suspEntries(area: Buffer): Buffer[] {
 }
 
 /** Rock Ridge NM: name pieces joined (flag 1 = continues in the next NM). */
-function collectNm(area: Buffer): string | undefined {
-  const nms = suspEntries(area).filter((e) => e.toString('latin1', 0, 2) === 'NM' && e.length >= 5);
+function collectNm(susp: Buffer[]): string | undefined {
+  const nms = susp.filter((e) => e.readUInt16BE(0) === NM && e.length >= 5);
   if (!nms.length) return undefined;
   let name = '';
   for (const e of nms) {
@@ -356,8 +410,8 @@ function collectNm(area: Buffer): string | undefined {
 }
 
 /** Rock Ridge SL: symlink target from its components (flags: 2 current, 4 parent, 8 root, 1 continues). */
-function collectSl(area: Buffer): string | undefined {
-  const sls = suspEntries(area).filter((e) => e.toString('latin1', 0, 2) === 'SL' && e.length >= 5);
+function collectSl(susp: Buffer[]): string | undefined {
+  const sls = susp.filter((e) => e.readUInt16BE(0) === SL && e.length >= 5);
   if (!sls.length) return undefined;
   const parts: string[] = [];
   let pending = '';

@@ -18,8 +18,19 @@ export interface Md5Report {
 /** Hashes a byte range of the ISO file in another process (so it runs on another core): md5 as lowercase hex. */
 export type RangeMd5 = (offset: number, length: number) => Promise<string>;
 
+/** One md5sum.txt line ("<md5>  ./path", or "<md5> *./path"), or undefined when it is not one. */
+export function parseMd5Line(line: string): { md5: string; path: string } | undefined {
+  const m = /^([0-9a-f]{32}) [ *]\.\/(.+)$/.exec(line);
+  return m ? { md5: m[1]!, path: m[2]! } : undefined;
+}
+
 export interface Md5CheckOptions {
   onProgress?: (n: number, total: number) => void;
+  /**
+   * Files the writer copied verbatim from the verified base, by path, with their size there: checked for presence and
+   * size instead of being read back (their md5 lines are the base's own; the whole image's sha256 covers the bytes).
+   */
+  copied?: ReadonlyMap<string, number>;
   /**
    * With `rangeMd5`, the largest files are hashed by it while the rest is hashed here; `otherCoreBytes` is the work
    * already given to the other core (in md5-equivalent bytes), so the two sides finish together.
@@ -34,18 +45,21 @@ export async function checkIsoMd5sums(iso: IsoImage, opts: Md5CheckOptions = {})
   const report: Md5Report = { present: true, listed: lines.length, ok: 0, problems: [] };
   const listed: { path: string; md5: string; entry: IsoEntry }[] = [];
   for (const line of lines) {
-    const m = /^([0-9a-f]{32}) [ *]\.\/(.+)$/.exec(line);
-    if (!m) {
+    const parsed = parseMd5Line(line);
+    if (!parsed) {
       report.problems.push({ kind: 'malformed', message: `md5sum.txt has a malformed line: ${line}` });
       continue;
     }
-    const [, md5, path] = m as unknown as [string, string, string];
+    const { md5, path } = parsed;
     const entry = await iso.lookup(`/${path}`);
     if (!entry || entry.isDir) {
       report.problems.push({ kind: 'missing', message: `md5sum.txt lists ./${path}, which is not in the ISO` });
       continue;
     }
-    listed.push({ path, md5, entry });
+    const baseSize = opts.copied?.get(path);
+    if (baseSize === undefined) listed.push({ path, md5, entry });
+    else if (entry.size === baseSize) report.ok++;
+    else report.problems.push({ kind: 'mismatch', message: `./${path} was copied from the base ISO (${baseSize} bytes) but has ${entry.size} bytes in the new ISO` });
   }
   const check = (item: (typeof listed)[number], actual: string): void => {
     if (actual === item.md5) report.ok++;

@@ -35,7 +35,19 @@ export async function detectIsoLayout(iso: IsoImage): Promise<IsoLayout> {
     // Only layered ISOs need yaml: keep it out of start-up. Bundled, it is CommonJS: its exports are the default.
     const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
     const parseYaml = yaml.parse ?? yaml.default!.parse;
-    const chosen = defaultInstallSource(parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8')));
+    let parsed: unknown;
+    try {
+      parsed = parseYaml((await iso.readAll(sources, 1 << 20)).toString('utf8'));
+    } catch (err) {
+      // A base whose install-sources.yaml is not YAML is bad input, like one that names no default source.
+      if (err instanceof IsoBuildError) throw err;
+      const why = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+      throw new IsoBuildError(`${iso.name}: casper/install-sources.yaml is not valid YAML: ${why}`, {
+        hint: 'an Ubuntu live-server ISO lists its install sources there as a YAML list',
+        exitCode: ExitCode.Usage,
+      });
+    }
+    const chosen = defaultInstallSource(parsed);
     if (!chosen?.path) throw new IsoBuildError(`${iso.name}: casper/install-sources.yaml names no default source`, { exitCode: ExitCode.Usage });
     const present = (name: string): boolean => squashfs.includes(`/casper/${name}`);
     if (!present(chosen.path)) throw new IsoBuildError(`${iso.name}: install source ${chosen.path} is not on the ISO`, { exitCode: ExitCode.Usage });

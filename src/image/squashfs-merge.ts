@@ -43,6 +43,8 @@ export interface MergeResult {
    * (the installer's .size), taken from the merged tree at no extra cost.
    */
   fileBytes?: number;
+  /** The same sum over this image's own tree alone (whiteouts count 0): the installed bytes of a layer's content. */
+  ownBytes: number;
 }
 
 export async function mergeSquashfs(opts: MergeOptions): Promise<MergeResult> {
@@ -111,6 +113,7 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
     reusedBytes: a.sb.inodeTable - a.dataStart,
     addedBytes: c.sb.inodeTable - c.dataStart,
     fileBytes: opts.keepWhiteouts ? undefined : fileBytes(tree),
+    ownBytes: fileBytes(tree),
   };
 }
 

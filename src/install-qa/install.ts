@@ -73,7 +73,9 @@ export async function installAndCheck(o: InstallQaOptions): Promise<InstallQaRes
   const checks: DiskCheckResult[] = [];
   for (const c of o.checks) checks.push(await runDiskCheck(fs, c));
   let installedBoot: InstalledBoot | undefined;
-  if (o.installedExpect) installedBoot = await bootInstalled(fs, root, o);
+  if (o.installedExpect) {
+    installedBoot = await bootInstalled(fs, root, { diskPath: o.diskPath, accel: o.accel, timeoutSec: o.installedTimeoutSec, logPath: o.installedLogPath, expect: o.installedExpect });
+  }
   const ok = checks.every((c) => c.ok) && (installedBoot === undefined || installedBoot.result?.exit === 'matched');
   return { ...base, root, checks, ...(installedBoot ? { installedBoot } : {}), ok };
 }
@@ -100,8 +102,25 @@ async function createBlankDisk(path: string, size: number): Promise<void> {
   }
 }
 
+export interface InstalledBootOptions {
+  diskPath: string;
+  accel: Accel;
+  timeoutSec: number;
+  logPath: string;
+  expect: RegExp;
+  /** After the match, wait until the guest powers off (a clean shutdown) instead of ending qemu at once. */
+  waitPoweroff?: boolean;
+}
+
+/** Boots an installed disk again (its ext root found as after an install): repeated first-boot checks on one disk. */
+export async function bootInstalledDisk(o: InstalledBootOptions): Promise<InstalledBoot> {
+  const root = await findExtRoot(o.diskPath);
+  if (!root) return { error: `no ext2/3/4 file system on ${o.diskPath}` };
+  return bootInstalled(new ExtImage(o.diskPath, root.offsetBytes), root, o);
+}
+
 /** The installed kernel and initrd (/boot/vmlinuz, /boot/initrd.img, symlinks followed), booted with root= the partition. */
-async function bootInstalled(fs: ExtImage, root: Partition, o: InstallQaOptions): Promise<InstalledBoot> {
+async function bootInstalled(fs: ExtImage, root: Partition, o: InstalledBootOptions): Promise<InstalledBoot> {
   const kernel = await fs.resolve('/boot/vmlinuz');
   if (!kernel) return { error: 'no /boot/vmlinuz on the installed disk' };
   const initrd = await fs.resolve('/boot/initrd.img');
@@ -118,10 +137,11 @@ async function bootInstalled(fs: ExtImage, root: Partition, o: InstallQaOptions)
     const result = await bootIso({
       firmware: 'bios',
       accel: o.accel,
-      timeoutSec: o.installedTimeoutSec,
-      logPath: o.installedLogPath,
+      timeoutSec: o.timeoutSec,
+      logPath: o.logPath,
       disks: [o.diskPath],
-      expect: o.installedExpect!,
+      expect: o.expect,
+      ...(o.waitPoweroff ? { waitPoweroff: true } : {}),
       directKernel: { kernel: kernelFile, ...(initrdFile ? { initrd: initrdFile } : {}), append: `root=${rootDev} rw console=ttyS0,115200 panic=5 no_timer_check` },
     });
     return { result, kernel: kernel.path, ...(initrd ? { initrd: initrd.path } : {}) };

@@ -33,6 +33,7 @@ export async function checkChart(file: string, expected: { name?: string; versio
   }
   const problems: string[] = [];
   if (scan.truncated) problems.push('the archive is truncated');
+  for (const member of scan.unsafe) problems.push(`member ${member} leads out of the directory it would be extracted into`);
   const chartYaml = [...scan.files.values()].find((f) => /^[^/]+\/Chart\.yaml$/.test(f.name));
   if (!chartYaml?.data) return { metadata: {}, problems: [...problems, 'no <chart>/Chart.yaml in the archive'] };
   let doc: Record<string, unknown>;

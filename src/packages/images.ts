@@ -137,8 +137,8 @@ function checkDockerArchive(scan: TarScan, problems: string[]): { references: st
   return { references, digest };
 }
 
-/** Checks an image archive; `reference` (when given) must be one the archive names. */
-export async function checkImage(file: string, reference?: string): Promise<ImageCheck> {
+/** Checks an image archive; `reference` (when given; several for a bundle) must be one the archive names. */
+export async function checkImage(file: string, reference?: string | readonly string[]): Promise<ImageCheck> {
   let scan: TarScan;
   try {
     scan = await scanTar(file, 4 << 20);
@@ -148,6 +148,7 @@ export async function checkImage(file: string, reference?: string): Promise<Imag
   }
   const problems: string[] = [];
   if (scan.truncated) problems.push('the archive is truncated');
+  for (const member of scan.unsafe) problems.push(`member ${member} leads out of the directory it would be extracted into`);
   let found: { references: string[]; digest?: string };
   let format: ImageCheck['format'];
   if (scan.files.has('index.json') && scan.files.has('oci-layout')) {
@@ -160,14 +161,15 @@ export async function checkImage(file: string, reference?: string): Promise<Imag
   } else {
     return { format: 'unknown', references: [], problems: [...problems, 'neither an OCI layout (oci-layout + index.json) nor a docker-archive (manifest.json)'] };
   }
-  const references = [...new Set(found.references.map((r) => (r.includes('/') || r.includes(':') || !reference ? normalizeReference(r) : r)))];
-  if (reference !== undefined) {
-    const want = normalizeReference(reference);
+  const wanted = reference === undefined ? [] : typeof reference === 'string' ? [reference] : [...reference];
+  const references = [...new Set(found.references.map((r) => (r.includes('/') || r.includes(':') || wanted.length === 0 ? normalizeReference(r) : r)))];
+  // An OCI ref.name may be a bare tag; it counts only when the archive names no full reference.
+  const full = references.filter((r) => r.includes('/'));
+  for (const ref of wanted) {
+    const want = normalizeReference(ref);
     const tag = want.slice(want.lastIndexOf(':') + 1);
-    // An OCI ref.name may be a bare tag; it counts only when the archive names no full reference.
-    const full = references.filter((r) => r.includes('/'));
     const ok = full.length > 0 ? full.includes(want) : references.includes(tag);
-    if (!ok) problems.push(`it does not provide ${reference} (it names: ${references.join(', ') || 'nothing'})`);
+    if (!ok) problems.push(`it does not provide ${ref} (it names: ${references.join(', ') || 'nothing'})`);
   }
   return { format, references: references.filter((r) => r.includes('/')), digest: found.digest, problems };
 }

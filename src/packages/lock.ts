@@ -181,19 +181,3 @@ export function requireLock(profileFile: string, sources: RemoteSources): Lock {
   }
   return lock;
 }
-
-/** One line per payload item for build-manifest.json and release notes: what it is, its digest, where it came from. */
-export interface PayloadItem {
-  kind: 'image' | 'chart' | 'file';
-  name: string;
-  digest: string;
-  source: string;
-}
-
-export function lockItems(lock: Lock): PayloadItem[] {
-  return [
-    ...lock.images.map((i): PayloadItem => ({ kind: 'image', name: `${i.name}${i.tag ? `:${i.tag}` : ''} (${i.platform})`, digest: i.digest, source: `docker://${i.ref}` })),
-    ...lock.charts.map((c): PayloadItem => ({ kind: 'chart', name: `${c.name} ${c.resolved}`, digest: `sha256:${c.sha256}`, source: c.url })),
-    ...lock.files.map((f): PayloadItem => ({ kind: 'file', name: f.dest, digest: `sha256:${f.sha256}`, source: f.url })),
-  ];
-}

@@ -3,13 +3,14 @@
  * the cache (needs the network only for what the cache lacks). Everything lands in the cache under its digest.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import semver from 'semver';
 import { parse } from 'yaml';
 import { ExitCode, IsoBuildError, usageError } from '../errors.js';
-import { copyToArchive, copyToOciLayout, inspectRaw, listTags, platformText, type Platform, type SkopeoOptions } from '../tools/skopeo.js';
-import { blobPath, fetchJobs, fetchText, fetchToCache, mapLimit, redact, type DownloadOptions } from './download.js';
+import { copyToOciLayout, dirToArchive, inspectRaw, pullToDir, listTags, platformText, type Platform, type SkopeoOptions } from '../tools/skopeo.js';
+import { blobPath, fetchJobs, fetchText, fetchToCache, mapLimit, redact, type DownloadOptions, type Fetched } from './download.js';
+import type { TransferProgress } from './progress.js';
 import { checkImage, normalizeReference } from './images.js';
 import { sha256File } from '../file-hash.js';
 import type { Lock, LockedChart, LockedFile, LockedImage, RemoteSources } from './lock.js';
@@ -73,10 +74,41 @@ export interface RemoteOptions {
   cacheDir: string;
   caFile?: string;
   log?: BuildLog;
-  /** One progress line (plain text, no newline). */
-  say?: (line: string) => void;
-  /** Told the file name before each chart or file fetchLocked takes from the cache or downloads (progress only). */
-  fetching?: (label: string) => void;
+  /** Progress of what is resolved, downloaded, pulled or taken from the cache. */
+  progress?: TransferProgress;
+}
+
+/**
+ * `url` into the cache (fetchToCache) with its progress: "cached LABEL" when the cache has `sha256` already, else a
+ * transfer with bytes, rate and ETA.
+ */
+async function fetchBlob(url: string, sha256: string | undefined, what: string, label: string, opts: RemoteOptions): Promise<Fetched> {
+  // Two entries may name the same blob (`~0.1.0` and `0.1.5` of one chart): one download, both wait for it.
+  const key = sha256 ? blobPath(opts.cacheDir, sha256) : `${opts.cacheDir} ${url}`;
+  const running = inflight.get(key);
+  if (running) return running;
+  const download = fetchBlobOnce(url, sha256, what, label, opts).finally(() => inflight.delete(key));
+  inflight.set(key, download);
+  return download;
+}
+
+const inflight = new Map<string, Promise<Fetched>>();
+
+async function fetchBlobOnce(url: string, sha256: string | undefined, what: string, label: string, opts: RemoteOptions): Promise<Fetched> {
+  const dl: DownloadOptions = { caFile: opts.caFile, log: opts.log };
+  if (sha256 && existsSync(blobPath(opts.cacheDir, sha256))) {
+    opts.progress?.cached(label);
+    return fetchToCache(url, sha256, opts.cacheDir, what, dl);
+  }
+  const t = opts.progress?.start(label);
+  try {
+    const got = await fetchToCache(url, sha256, opts.cacheDir, what, { ...dl, onProgress: (done, total) => t?.update(done, total) });
+    t?.finish();
+    return got;
+  } catch (err) {
+    t?.fail();
+    throw err;
+  }
 }
 
 function skopeoOpts(opts: RemoteOptions): SkopeoOptions {
@@ -105,7 +137,7 @@ async function lockImage(src: RemoteSources['images'][number], opts: RemoteOptio
     index = top;
     digest = chosen.digest;
   }
-  opts.say?.(`image ${src.ref} ${src.platform}: ${digest}`);
+  opts.progress?.say(`image ${src.ref} ${src.platform}: ${digest}`);
   return { ref: src.ref, platform: src.platform, format: src.format, name, ...(tag ? { tag } : {}), ...(index ? { index } : {}), digest };
 }
 
@@ -146,8 +178,8 @@ async function lockHttpChart(src: RemoteSources['charts'][number], opts: RemoteO
   if (!first) throw usageError(`chart ${src.name} ${resolved}: its index.yaml entry has no urls`, 'the repository is broken; tell its maintainers');
   const url = new URL(first, `${base}/`).toString();
   const expected = typeof entry.digest === 'string' && /^[0-9a-f]{64}$/.test(entry.digest) ? entry.digest : undefined;
-  const got = await fetchToCache(url, expected, opts.cacheDir, `chart ${src.name} ${resolved}`, { caFile: opts.caFile, log: opts.log });
-  opts.say?.(`chart ${src.name} ${src.version} -> ${resolved}: sha256 ${got.sha256}`);
+  const got = await fetchBlob(url, expected, `chart ${src.name} ${resolved}`, `${src.name}-${resolved}.tgz`, opts);
+  opts.progress?.say(`chart ${src.name} ${src.version} -> ${resolved}: sha256 ${got.sha256}`);
   return { repo: src.repo, name: src.name, version: src.version, resolved, url, sha256: got.sha256 };
 }
 
@@ -170,8 +202,8 @@ async function lockOciChart(src: RemoteSources['charts'][number], opts: RemoteOp
   if (!layer?.digest) throw usageError(`oci://${repository}:${resolved} is not a Helm chart (no ${HELM_CHART_LAYER} layer)`, 'check repo and name');
   const url = `oci://${repository}@${digestOf(raw)}`;
   const sha256 = layer.digest.slice('sha256:'.length);
-  await fetchOciChart(url, sha256, opts);
-  opts.say?.(`chart ${src.name} ${src.version} -> ${resolved}: sha256 ${sha256}`);
+  await fetchOciChart(url, sha256, `${src.name}-${resolved}.tgz`, opts);
+  opts.progress?.say(`chart ${src.name} ${src.version} -> ${resolved}: sha256 ${sha256}`);
   return { repo: src.repo, name: src.name, version: src.version, resolved, url, sha256 };
 }
 
@@ -196,8 +228,8 @@ async function lockFile(src: RemoteSources['files'][number], opts: RemoteOptions
       throw usageError(`file ${src.dest}: ${redact(src.sha256sums)} lists no sha256 for ${redact(src.url)}`, 'check files[].sha256sums and the URL\'s file name');
     }
   }
-  const got = await fetchToCache(src.url, expected, opts.cacheDir, `file ${src.dest}`, { caFile: opts.caFile, log: opts.log });
-  opts.say?.(`file ${src.dest}: sha256 ${got.sha256} ${expected ? 'checked' : 'pinned (no checksum given)'}`);
+  const got = await fetchBlob(src.url, expected, `file ${src.dest}`, src.dest, opts);
+  opts.progress?.say(`file ${src.dest}: sha256 ${got.sha256} ${expected ? 'checked' : 'pinned (no checksum given)'}`);
   return { url: src.url, dest: src.dest, sha256: got.sha256, size: got.size };
 }
 
@@ -224,37 +256,93 @@ export function archiveReference(image: LockedImage): string | undefined {
   return image.tag ? `${image.name}:${image.tag}` : undefined;
 }
 
-async function fetchImage(image: LockedImage, opts: RemoteOptions): Promise<{ path: string; downloaded: boolean }> {
-  const path = imageCachePath(opts.cacheDir, image);
-  if (existsSync(path)) return { path, downloaded: false };
-  const partial = `${path}.partial`;
-  const source = `${image.name}@${image.digest}`;
-  opts.say?.(`pulling ${image.ref} (${image.platform}) ${image.digest}`);
+/** Total bytes below `dir` (a skopeo `dir:` destination: flat, blobs and skopeo's temporary files). */
+function bytesIn(dir: string): number {
+  let n = 0;
   try {
-    await copyToArchive(source, partial, image.format, archiveReference(image), skopeoOpts(opts));
+    for (const name of readdirSync(dir)) n += statSync(join(dir, name)).size;
+  } catch {
+    // not there yet, or a temporary file renamed away between readdir and stat
+  }
+  return n;
+}
+
+/**
+ * One image into the cache: pulled with skopeo into a `dir:` copy of it (blobs as the registry serves them, so its
+ * size against the manifest's gives bytes, rate and ETA), then written locally as the archive the lock names and
+ * checked. The pull directory is `*.partial` and removed either way; the archive is renamed only after its check.
+ */
+async function fetchImage(image: LockedImage, opts: RemoteOptions): Promise<{ path: string; downloaded: boolean }> {
+  // Two refs may be one archive (`app:1` and `docker.io/library/app:1`): one pull, both wait for it.
+  const key = imageCachePath(opts.cacheDir, image);
+  const running = pulling.get(key);
+  if (running) return running;
+  const pull = fetchImageOnce(image, opts).finally(() => pulling.delete(key));
+  pulling.set(key, pull);
+  return pull;
+}
+
+const pulling = new Map<string, Promise<{ path: string; downloaded: boolean }>>();
+
+async function fetchImageOnce(image: LockedImage, opts: RemoteOptions): Promise<{ path: string; downloaded: boolean }> {
+  const path = imageCachePath(opts.cacheDir, image);
+  const label = `${image.ref} (${image.platform})`;
+  if (existsSync(path)) {
+    opts.progress?.cached(label);
+    return { path, downloaded: false };
+  }
+  const partial = `${path}.partial`;
+  const pullDir = `${path}.pull.partial`;
+  const source = `${image.name}@${image.digest}`;
+  opts.log?.line(`payload: pulling ${image.ref} (${image.platform}) ${image.digest}`);
+  const manifest = JSON.parse((await inspectRaw(source, skopeoOpts(opts))).toString('utf8')) as { config?: Descriptor; layers?: Descriptor[] };
+  const total = [manifest.config, ...(manifest.layers ?? [])].reduce((sum, d) => sum + (d?.size ?? 0), 0) || undefined;
+  const t = opts.progress?.start(label, total);
+  const poll = setInterval(() => t?.update(bytesIn(pullDir), total), 500);
+  try {
+    rmSync(pullDir, { recursive: true, force: true });
+    mkdirSync(pullDir, { recursive: true });
+    await pullToDir(source, pullDir, skopeoOpts(opts));
+    clearInterval(poll);
+    t?.update(bytesIn(pullDir), total);
+    t?.finish();
+    await dirToArchive(pullDir, partial, image.format, archiveReference(image), skopeoOpts(opts));
     const check = await checkImage(partial, archiveReference(image));
     if (check.problems.length > 0) throw new IsoBuildError(`image ${image.ref}: the archive skopeo wrote is bad: ${check.problems.join('; ')}`);
   } catch (err) {
+    t?.fail();
     rmSync(partial, { force: true });
     throw err;
+  } finally {
+    clearInterval(poll);
+    rmSync(pullDir, { recursive: true, force: true });
   }
   renameSync(partial, path);
   return { path, downloaded: true };
 }
 
-async function fetchOciChart(url: string, sha256: string, opts: RemoteOptions): Promise<string> {
+async function fetchOciChart(url: string, sha256: string, label: string, opts: RemoteOptions): Promise<string> {
   const path = blobPath(opts.cacheDir, sha256);
-  if (existsSync(path)) return path;
+  if (existsSync(path)) {
+    opts.progress?.cached(label);
+    return path;
+  }
   mkdirSync(dirname(path), { recursive: true });
   const layout = mkdtempSync(join(dirname(path), 'oci-chart-'));
+  const t = opts.progress?.start(label);
   try {
     await copyToOciLayout(url.replace(/^oci:\/\//, ''), layout, skopeoOpts(opts));
+    t?.update(existsSync(join(layout, 'blobs', 'sha256', sha256)) ? statSync(join(layout, 'blobs', 'sha256', sha256)).size : 0);
+    t?.finish();
     const blob = join(layout, 'blobs', 'sha256', sha256);
     const actual = existsSync(blob) ? await sha256File(blob) : '(missing)';
     if (actual !== sha256) throw usageError(`chart ${url}: its chart layer has sha256 ${actual}, expected ${sha256}`, 'refresh the lock: iso-build packages lock');
     copyFileSync(blob, `${path}.partial`);
     renameSync(`${path}.partial`, path);
     return path;
+  } catch (err) {
+    t?.fail();
+    throw err;
   } finally {
     rmSync(layout, { recursive: true, force: true });
   }
@@ -273,10 +361,6 @@ export async function fetchLocked(lock: Lock, opts: RemoteOptions): Promise<Fetc
   const out: FetchedPayload = { images: new Map(), charts: new Map(), files: new Map(), downloaded: 0, cached: 0 };
   const count = (downloaded: boolean): void => void (downloaded ? out.downloaded++ : out.cached++);
   const jobs = fetchJobs();
-  const dl = (label: string): DownloadOptions => {
-    opts.fetching?.(label);
-    return { caFile: opts.caFile, log: opts.log };
-  };
   await mapLimit(lock.images, Math.min(jobs, 2), async (image) => {
     const got = await fetchImage(image, opts);
     count(got.downloaded);
@@ -286,14 +370,15 @@ export async function fetchLocked(lock: Lock, opts: RemoteOptions): Promise<Fetc
     if (item.kind === 'chart') {
       const c = item.c;
       const had = existsSync(blobPath(opts.cacheDir, c.sha256));
+      const label = `${c.name}-${c.resolved}.tgz`;
       const path = c.url.startsWith('oci://')
-        ? await fetchOciChart(c.url, c.sha256, opts)
-        : (await fetchToCache(c.url, c.sha256, opts.cacheDir, `chart ${c.name} ${c.resolved}`, dl(`${c.name}-${c.resolved}.tgz`))).path;
+        ? await fetchOciChart(c.url, c.sha256, label, opts)
+        : (await fetchBlob(c.url, c.sha256, `chart ${c.name} ${c.resolved}`, label, opts)).path;
       count(!had);
       out.charts.set(c.sha256, path);
     } else {
       const f = item.f;
-      const got = await fetchToCache(f.url, f.sha256, opts.cacheDir, `file ${f.dest}`, dl(f.dest));
+      const got = await fetchBlob(f.url, f.sha256, `file ${f.dest}`, f.dest, opts);
       if (got.size !== f.size) throw usageError(`file ${f.dest}: ${got.size} bytes, the lock says ${f.size}`, 'refresh the lock: iso-build packages lock');
       count(got.downloaded);
       out.files.set(f.sha256, got.path);

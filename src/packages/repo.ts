@@ -51,7 +51,8 @@ export interface RepoResult {
   fingerprint: string;
   /** Binary public key, for /etc/apt/keyrings. */
   publicKey: Buffer;
-  packages: { name: string; version: string; arch: string; file: string }[];
+  /** Each .deb: its control fields, its file name in the repository, the file it was copied from. */
+  packages: { name: string; version: string; arch: string; file: string; source: string }[];
 }
 
 export function controlField(control: string, field: string): string | undefined {
@@ -136,7 +137,7 @@ export async function writeRepo(opts: RepoOptions): Promise<RepoResult> {
     if (!name || !version || !arch) throw new IsoBuildError(`${deb.source}: control data lacks Package, Version or Architecture`);
     const file = deb.fileName ?? `${name}_${version.replace(/^\d+:/, '')}_${arch}.deb`;
     copyFileSync(deb.source, join(opts.dir, file));
-    packages.push({ name, version, arch, file });
+    packages.push({ name, version, arch, file, source: deb.source });
   }
   const index = sortStanzas(await ftparchivePackages(opts.dir, { log: opts.log }));
   writeFileSync(join(opts.dir, 'Packages'), index);

@@ -4,9 +4,10 @@
  * `{{words list}}` makes a list of quoted words, `{{join list}}` one space-separated string, `{{ctrName ref}}` the
  * name containerd lists an imported image under (docker.io/ and :latest explicit).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { usageError } from '../errors.js';
+import { readBoundedText } from '../profile/source.js';
 import { shellQuote } from '../tools/process.js';
 import { normalizeReference } from './images.js';
 
@@ -14,11 +15,8 @@ const asList = (list: unknown): unknown[] => (Array.isArray(list) ? list : []);
 
 /** `setting` is the profile key naming the template (for messages), `script` what it renders, e.g. `install.sh`. */
 export function readShellTemplate(setting: string, script: string, file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    throw usageError(`${setting}: template not found: ${file}`, `point ${setting} at a Handlebars template of ${script}`);
-  }
+  if (!existsSync(file)) throw usageError(`${setting}: template not found: ${file}`, `point ${setting} at a Handlebars template of ${script}`);
+  return readBoundedText(file, `${setting} template`);
 }
 
 export function renderShellTemplate(setting: string, template: string, vars: object): string {

@@ -22,6 +22,11 @@ export interface TarScan {
   files: Map<string, TarFile>;
   /** The archive ended in the middle of an entry or before its end-of-archive blocks. */
   truncated: boolean;
+  /**
+   * Members an extractor would place or point outside its target directory: an absolute path or a `..` component,
+   * a symlink with an absolute target or one that climbs out, a hard link to such a path ("name -> target").
+   */
+  unsafe: string[];
   gzip: boolean;
 }
 
@@ -125,6 +130,8 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
   let entry: { name: string; size: number; type: string } | undefined;
   let pax: Record<string, string> = {};
   let longName: string | undefined;
+  let longLink: string | undefined;
+  const unsafe: string[] = [];
   let ended = false;
   let zeroBlocks = 0;
   let sawHeader = false;
@@ -134,6 +141,7 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
     const data = chunks ? Buffer.concat(chunks) : undefined;
     if (entry.type === 'x') pax = paxRecords(data ?? Buffer.alloc(0));
     else if (entry.type === 'L') longName = cString(data ?? Buffer.alloc(0), 0, data?.length ?? 0);
+    else if (entry.type === 'K') longLink = cString(data ?? Buffer.alloc(0), 0, data?.length ?? 0);
     else if (entry.type === '0' || entry.type === '\0' || entry.type === '' || entry.type === '7') {
       files.set(entry.name, { name: entry.name, size: entry.size, sha256: hash!.digest('hex'), ...(data && entry.size <= keepBytes ? { data } : {}) });
     }
@@ -159,12 +167,18 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
       if (prefix) name = `${prefix}/${name}`;
     }
     let size = octal(header, 124, 12);
-    if (type !== 'x' && type !== 'g' && type !== 'L') {
+    let link = cString(header, 157, 100);
+    if (type !== 'x' && type !== 'g' && type !== 'L' && type !== 'K') {
       if (pax.path) name = pax.path;
       if (pax.size) size = Number(pax.size);
+      if (pax.linkpath) link = pax.linkpath;
       if (longName) name = longName;
+      if (longLink) link = longLink;
       pax = {};
       longName = undefined;
+      longLink = undefined;
+      const why = unsafeMember(name, type, link);
+      if (why) unsafe.push(why);
     }
     name = name.replace(/^(\.\/)+/, '');
     entry = { name, size, type };
@@ -172,7 +186,7 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
     remaining = hasData ? size : 0;
     padding = hasData ? (BLOCK - (size % BLOCK)) % BLOCK : 0;
     hash = createHash('sha256');
-    chunks = type === 'x' || type === 'L' || size <= keepBytes ? [] : undefined;
+    chunks = type === 'x' || type === 'L' || type === 'K' || size <= keepBytes ? [] : undefined;
     if (remaining === 0 && padding === 0) finishEntry();
   };
 
@@ -190,7 +204,7 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
   if (!sawHeader) throw new TarFormatError(`${file}: not a tar archive (empty)`);
   // A missing end-of-archive marker alone is tolerated (some writers omit it); a cut entry is not.
   const truncated = cut || (entry !== undefined && (remaining > 0 || padding > 0)) || (!ended && pending.length > 0);
-  return { files, truncated, gzip };
+  return { files, truncated, gzip, unsafe };
 
   async function consume(): Promise<void> {
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -224,4 +238,20 @@ export async function scanTar(file: string, keepBytes = 4 << 20): Promise<TarSca
     pending = pending.subarray(pos);
   }
   }
+}
+
+/** Why a member would leave the directory it is extracted into, or undefined (see TarScan.unsafe). */
+function unsafeMember(name: string, type: string, link: string): string | undefined {
+  const climbs = (p: string): boolean => p.split('/').includes('..');
+  if (name.startsWith('/') || climbs(name)) return name;
+  if (type === '1' && (link.startsWith('/') || climbs(link))) return `${name} -> ${link} (hard link)`;
+  if (type === '2') {
+    if (link.startsWith('/')) return `${name} -> ${link}`;
+    let depth = name.replace(/^(\.\/)+/, '').split('/').filter((p) => p !== '' && p !== '.').length - 1;
+    for (const part of link.split('/')) {
+      depth += part === '..' ? -1 : part === '' || part === '.' ? 0 : 1;
+      if (depth < 0) return `${name} -> ${link}`;
+    }
+  }
+  return undefined;
 }

@@ -10,7 +10,7 @@ import { debControl } from '../tools/apt.js';
 import { dearmor, verifiedClearText, verifySignature } from '../tools/gpg.js';
 import { checkChart, parseChartIndex } from './charts.js';
 import { checkImage, parseImagesTxt } from './images.js';
-import { MANIFEST_NAME, describeFiles, payloadFiles, type PayloadManifest } from './manifest.js';
+import { MANIFEST_NAME, describeFiles, payloadFiles, type ManifestFile, type PayloadManifest } from './manifest.js';
 import { PUBLIC_KEY_NAME, controlField } from './repo.js';
 import type { BuildLog } from '../build-log.js';
 
@@ -57,7 +57,10 @@ function parseStanzas(text: string): Map<string, string> {
   return byFile;
 }
 
-async function verifyManifest(dir: string, present: string[], problems: Problem[]): Promise<void> {
+/** Size and sha256 of every payload file, hashed once for all the checks below (the .debs are the bulk of the bytes). */
+type Sums = ReadonlyMap<string, ManifestFile>;
+
+function verifyManifest(dir: string, actual: Sums, problems: Problem[]): void {
   const file = join(dir, MANIFEST_NAME);
   if (!existsSync(file)) {
     problems.push({ file: MANIFEST_NAME, problem: 'missing' });
@@ -72,7 +75,6 @@ async function verifyManifest(dir: string, present: string[], problems: Problem[
     return;
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
-  const actual = new Map((await describeFiles(dir, present)).map((f) => [f.path, f]));
   for (const [path, entry] of listed) {
     const found = actual.get(path);
     if (!found) problems.push({ file: path, problem: 'listed in manifest.json but missing' });
@@ -80,14 +82,21 @@ async function verifyManifest(dir: string, present: string[], problems: Problem[
     else if (found.sha256 !== entry.sha256) problems.push({ file: path, problem: `sha256 ${found.sha256}, manifest.json says ${entry.sha256}` });
   }
   for (const path of actual.keys()) if (!listed.has(path)) problems.push({ file: path, problem: 'not listed in manifest.json' });
+  // items: each names a payload file; all but images (whose digest is their manifest's) carry that file's sha256.
+  for (const item of manifest.items ?? []) {
+    const found = actual.get(item.file);
+    if (!found) problems.push({ file: item.file, problem: `manifest.json item ${item.kind} ${item.name}: file missing` });
+    else if (item.kind !== 'image' && item.digest !== `sha256:${found.sha256}`) {
+      problems.push({ file: item.file, problem: `manifest.json item ${item.kind} ${item.name}: digest ${item.digest}, the file has sha256:${found.sha256}` });
+    }
+  }
 }
 
-async function verifyDebs(dir: string, present: string[], problems: Problem[], log?: BuildLog): Promise<void> {
+async function verifyDebs(dir: string, present: string[], sums: Sums, problems: Problem[], log?: BuildLog): Promise<void> {
   const debs = present.filter((p) => p.startsWith('system/') && p.endsWith('.deb'));
   const packagesFile = join(dir, 'system/Packages');
   const index = existsSync(packagesFile) ? parseStanzas(readFileSync(packagesFile, 'utf8')) : undefined;
   if (debs.length > 0 && !index) problems.push({ file: 'system/Packages', problem: 'missing' });
-  const sums = new Map((await describeFiles(dir, debs)).map((f) => [f.path, f]));
   for (const deb of debs) {
     const archive = debArchiveProblem(join(dir, deb));
     if (archive) {
@@ -116,14 +125,15 @@ async function verifyDebs(dir: string, present: string[], problems: Problem[], l
       }
     }
   }
-  if (index) for (const file of index.keys()) if (!sums.has(`system/${file}`)) problems.push({ file: `system/${file}`, problem: 'in system/Packages but missing' });
+  if (index) for (const file of index.keys()) if (!debs.includes(`system/${file}`)) problems.push({ file: `system/${file}`, problem: 'in system/Packages but missing' });
 }
 
 async function verifyImages(dir: string, present: string[], problems: Problem[]): Promise<void> {
   const listFile = join(dir, 'images/images.txt');
-  const refs = new Map<string, string>();
+  // A bundle (packages.imageArchive: bundle) is one file with several lines.
+  const refs = new Map<string, string[]>();
   if (existsSync(listFile)) {
-    for (const { reference, file } of parseImagesTxt(readFileSync(listFile, 'utf8'))) if (file) refs.set(`images/${file}`, reference);
+    for (const { reference, file } of parseImagesTxt(readFileSync(listFile, 'utf8'))) if (file) refs.set(`images/${file}`, [...(refs.get(`images/${file}`) ?? []), reference]);
   }
   for (const image of present.filter((p) => p.startsWith('images/') && /\.(tar|tar\.gz|tgz|tar\.zst)$/.test(p))) {
     if (!refs.has(image)) problems.push({ file: image, problem: 'not listed in images/images.txt' });
@@ -159,7 +169,7 @@ function normalizeText(text: string): string {
 }
 
 /** Release lists Packages* with their sha256; InRelease and Release.gpg verify with the shipped public key (gpgv). */
-async function verifyRepoIndexes(dir: string, present: string[], problems: Problem[], log?: BuildLog): Promise<void> {
+async function verifyRepoIndexes(dir: string, present: string[], sums: Sums, problems: Problem[], log?: BuildLog): Promise<void> {
   if (!present.some((p) => p.startsWith('system/'))) return;
   const release = join(dir, 'system/Release');
   if (!existsSync(release)) {
@@ -172,11 +182,9 @@ async function verifyRepoIndexes(dir: string, present: string[], problems: Probl
     const [hash, size, name] = line.trim().split(/\s+/);
     if (!name) continue;
     const file = `system/${name}`;
-    if (!present.includes(file)) problems.push({ file, problem: 'listed in system/Release but missing' });
-    else {
-      const [actual] = await describeFiles(dir, [file]);
-      if (actual!.sha256 !== hash || actual!.size !== Number(size)) problems.push({ file, problem: 'size or sha256 differ from system/Release' });
-    }
+    const actual = sums.get(file);
+    if (!actual) problems.push({ file, problem: 'listed in system/Release but missing' });
+    else if (actual.sha256 !== hash || actual.size !== Number(size)) problems.push({ file, problem: 'size or sha256 differ from system/Release' });
   }
   const key = join(dir, 'system', PUBLIC_KEY_NAME);
   if (!existsSync(key)) {
@@ -205,9 +213,10 @@ export async function verifyPayload(dir: string, log?: BuildLog): Promise<Proble
   if (!existsSync(dir)) return [{ file: dir, problem: 'payload directory not found' }];
   const present = payloadFiles(dir);
   const problems: Problem[] = [];
-  await verifyManifest(dir, present, problems);
-  await verifyDebs(dir, present, problems, log);
-  await verifyRepoIndexes(dir, present, problems, log);
+  const sums: Sums = new Map((await describeFiles(dir, present)).map((f) => [f.path, f]));
+  verifyManifest(dir, sums, problems);
+  await verifyDebs(dir, present, sums, problems, log);
+  await verifyRepoIndexes(dir, present, sums, problems, log);
   await verifyImages(dir, present, problems);
   await verifyCharts(dir, present, problems);
   return problems;

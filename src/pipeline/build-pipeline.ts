@@ -7,11 +7,13 @@ import type { BuildInputs } from '../context.js';
 import type { RootfsLayout } from '../layout.js';
 import type { HookPoint } from '../profile/schema-autoinstall.js';
 import type { IsoTree } from '../stages/extract-iso.js';
+import type { Md5Sums } from '../stages/md5sum.js';
 import type { RepackedRootfs } from '../stages/repack-rootfs.js';
 import type { CachedRootfs } from '../rootfs-mounts.js';
 import type { UnpackedRootfs } from '../stages/unpack-rootfs.js';
 import type { VerifiedBase } from '../stages/verify-base.js';
 import type { VerifiedIso } from '../stages/verify-iso.js';
+import type { PayloadItem } from '../packages/manifest.js';
 import { PROGRAMS, type Program } from '../tools/programs.js';
 import { Slot, type Step } from './steps.js';
 import { applyOverlaySkip, autoinstallSkip, bootMenuSkip, bringupSkip, chrootCommandsSkip, hooksSkip, packagesSkip } from '../stages/skips.js';
@@ -77,6 +79,8 @@ export interface BuildPipeline {
   steps: Step[];
   /** The new ISO's sha256, once the verify stage ran. */
   isoSha256: () => string;
+  /** Whether the release is complete at the output path (what a failure after that point must not deny). */
+  published: () => boolean;
 }
 
 export function buildPipeline(ctx: BuildInputs): BuildPipeline {
@@ -86,7 +90,10 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const unpacked = new Slot<UnpackedRootfs>('the unpacked rootfs');
   const saved = new Slot<CachedRootfs>('the rootfs saved to the stage cache');
   const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
+  const md5sums = new Slot<Md5Sums>('md5sum.txt');
   const iso = new Slot<VerifiedIso>('the verified ISO');
+  const payload = new Slot<PayloadItem[]>('the verified payload\'s items');
+  let published = false;
 
   // The skip rules read only the profile (stages/skips.ts). Up to the stage-cache point a cache hit skips the stage
   // too; after it the build works in the view above the cached layer.
@@ -121,7 +128,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     {
       title: 'Verify the package payload',
       skip: always(packagesSkip(ctx)),
-      run: async (t) => (await stages.packages()).packagesVerifyStage(ctx, unpacked.get().view, t),
+      run: async (t) => payload.set(await (await stages.packages()).packagesVerifyStage(ctx, unpacked.get().view, t)),
     },
     {
       title: 'Save the customized rootfs to the stage cache',
@@ -159,20 +166,29 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       title: 'Repack rootfs squashfs',
       run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
     },
-    { title: 'Regenerate md5sum.txt', run: async (t) => (await stages.md5sum()).md5sumStage(ctx, tree.get(), t) },
+    { title: 'Regenerate md5sum.txt', run: async (t) => md5sums.set(await (await stages.md5sum()).md5sumStage(ctx, tree.get(), t)) },
     { title: 'Rebuild ISO (replaying the base boot setup)', run: async (t) => (await stages.rebuildIso()).rebuildIsoStage(ctx, tree.get(), t) },
-    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), t)) },
+    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',
-      run: async (t) =>
-        (await stages.publish()).publishStage(
+      run: async (t) => {
+        await (await stages.publish()).publishStage(
           ctx,
-          { base: base.get(), platforms: tree.get().platforms, layout: layout.get(), packageList: repacked.get().packageManifest, isoSha256: iso.get().sha256 },
+          {
+            base: base.get(),
+            platforms: tree.get().platforms,
+            layout: layout.get(),
+            packageList: repacked.get().packageManifest,
+            isoSha256: iso.get().sha256,
+            ...(packagesSkip(ctx) === false ? { payload: payload.get() } : {}),
+          },
           t,
-        ),
+        );
+        published = true;
+      },
     },
     // The host hooks get the rootfs view's path as ISO_BUILD_ROOTFS (unmounted by now, as before).
     hooks('post-build', afterCacheView),
   ];
-  return { steps, isoSha256: () => iso.get().sha256 };
+  return { steps, isoSha256: () => iso.get().sha256, published: () => published };
 }

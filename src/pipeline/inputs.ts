@@ -1,9 +1,11 @@
 /** The BuildInputs of one build from the command's options: output and work paths checked and prepared, the log opened. */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { BuildLog } from '../build-log.js';
 import { workPaths, type BuildInputs } from '../context.js';
 import { usageError } from '../errors.js';
+import { mkdirNamed } from '../fs-errors.js';
+import { removeKilledBuildLeftovers, stagedName } from '../release/staging.js';
 import { ResourceStack } from '../lifecycle.js';
 import { renderOutputName } from '../profile/load.js';
 import { prepareWorkDir } from '../work-dir.js';
@@ -25,16 +27,22 @@ export interface InputOptions {
 export async function createInputs(profile: Profile, version: string, opts: InputOptions): Promise<BuildInputs> {
   const outputDir = resolve(opts.output ?? join('release', version));
   const outputIso = join(outputDir, renderOutputName(profile, version));
+  checkOutputName(outputIso);
+  const outputStat = statIfExists(outputDir);
+  if (outputStat && !outputStat.isDirectory()) {
+    throw usageError(`the output directory ${outputDir} is not a directory`, 'pass --output with a directory (new, or an earlier release of this profile)');
+  }
   if (existsSync(outputIso) && !opts.force) {
     throw usageError(`${outputIso} already exists`, 'a published release is never overwritten silently: pass --force, or choose another --output');
   }
   const work = workPaths(opts.work ?? join('.iso-build', 'work', `${profile.name}-${version}`));
   await prepareWorkDir(work.root, outputDir);
-  if (opts.force) rmSync(outputIso, { force: true });
+  // --force: the earlier ISO stays until the new one is verified and renamed over it (stages/publish.ts).
   // The first directory mkdir creates (if any): a failed build removes it again when it is still empty.
-  const createdOutputDir = mkdirSync(outputDir, { recursive: true });
+  const createdOutputDir = mkdirNamed(outputDir, `the output directory ${outputDir}`);
   const log = new BuildLog(work.log);
   log.line(`iso-build ${version} profile ${profile.file}`);
+  for (const name of removeKilledBuildLeftovers(outputDir)) log.line(`output: removed ${name}, left by a build that was killed`);
   return {
     profile,
     version,
@@ -49,4 +57,27 @@ export async function createInputs(profile: Profile, version: string, opts: Inpu
     createdOutputDir,
     childEnv: opts.childEnv ?? {},
   };
+}
+
+/** Longest file name most Linux file systems take (NAME_MAX), in bytes. */
+const NAME_MAX = 255;
+
+/** The ISO's name and its staging name must fit a directory entry: a too long one is a profile error, found before any work. */
+function checkOutputName(outputIso: string): void {
+  const name = basename(outputIso);
+  const room = NAME_MAX - (Buffer.byteLength(basename(stagedName(outputIso))) - Buffer.byteLength(name));
+  if (Buffer.byteLength(name) > room) {
+    throw usageError(
+      `the output file name ${name.slice(0, 40)}... is ${Buffer.byteLength(name)} bytes long; it may have at most ${room} (NAME_MAX ${NAME_MAX} with ".partial" while it is written)`,
+      'shorten the profile\'s output name (output.name, or the name/version it is made of)',
+    );
+  }
+}
+
+function statIfExists(p: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(p);
+  } catch {
+    return undefined;
+  }
 }

@@ -26,7 +26,7 @@ export async function runBuild(ctx: BuildInputs, opts: { keepWork?: boolean }): 
     await runSteps(pipeline.steps, ctx.log);
   } catch (err) {
     await releaseAfterFailure(ctx);
-    throw explainFailure(err, ctx);
+    throw explainFailure(err, ctx, pipeline.published());
   }
   // --keep-work: the ISO tree is an overlay view that goes with its mount; a real copy of it takes its place.
   const keptTree = `${ctx.work.tree}.kept`;
@@ -63,8 +63,13 @@ async function releaseAfterFailure(ctx: BuildInputs): Promise<void> {
     ctx.log.line(`warning: cleanup after failure: ${String(err)}`);
     process.stderr.write(`warning: cleanup after failure: ${err instanceof Error ? err.message : String(err)}\n`);
   } finally {
-    rmSync(ctx.partialIso, { force: true });
-    rmSync(ctx.work.verify, { recursive: true, force: true });
+    for (const path of [ctx.partialIso, ctx.work.verify]) {
+      try {
+        rmSync(path, { recursive: true, force: true });
+      } catch (err) {
+        ctx.log.line(`warning: cleanup after failure: ${String(err)}`);
+      }
+    }
     removeEmptyDirs(ctx.outputDir, ctx.createdOutputDir);
   }
 }
@@ -82,11 +87,13 @@ function removeEmptyDirs(dir: string, top: string | undefined): void {
   }
 }
 
-function explainFailure(err: unknown, ctx: BuildInputs): IsoBuildError {
+function explainFailure(err: unknown, ctx: BuildInputs, published: boolean): IsoBuildError {
   const signal = interruptedBy();
   if (signal) {
     const what = err instanceof IsoBuildError ? err.message : 'the build';
-    return new IsoBuildError(`${signal}: build stopped (${what}); mounts released, nothing written to ${ctx.outputDir}`, {
+    // After the release's renames (stages/publish.ts) it is complete: say so, do not claim nothing was written.
+    const outcome = published ? `the release in ${ctx.outputDir} is complete` : `nothing written to ${ctx.outputDir}`;
+    return new IsoBuildError(`${signal}: build stopped (${what}); mounts released, ${outcome}`, {
       hint: `build log: ${ctx.log.path}`,
       exitCode: signalExitCode(signal),
     });

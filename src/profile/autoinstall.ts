@@ -3,11 +3,10 @@
  * before anything is written: valid YAML, an `autoinstall:` section that subiquity's own schema for the target
  * release accepts (src/profile/autoinstall-schema.ts). Errors and warnings name the template, the rendered line and the key.
  */
-import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { usageError, type IsoBuildError } from '../errors.js';
 import { checkAutoinstall } from './autoinstall-schema.js';
-import { displayPath, locate, parseProfileYaml, type Problem, type ProfileSource } from './source.js';
+import { displayPath, locate, parseProfileYaml, readBoundedText, yamlData, type Problem, type ProfileSource } from './source.js';
 import type { Profile } from './schema.js';
 
 export interface RenderedAutoinstall {
@@ -45,12 +44,7 @@ function handlebars(): typeof Handlebars {
 
 /** Renders one template; a template error names the file and, when handlebars says it, the line. */
 export function renderHandlebars(file: string, vars: Record<string, unknown>): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw usageError(`autoinstall template not found: ${displayPath(file)}`, `${String((err as Error).message)}`);
-  }
+  const text = readBoundedText(file, 'autoinstall template');
   try {
     return handlebars().compile(text, { strict: true, noEscape: true })(vars);
   } catch (err) {
@@ -74,7 +68,7 @@ function renderedLineError(template: string, source: ProfileSource, text: string
  */
 export function validateUserData(template: string, text: string, release = '22.04'): string[] {
   const source = parseRendered(template, text);
-  const data: unknown = source.doc.toJS();
+  const data: unknown = yamlData(source);
   if (typeof data !== 'object' || data === null || Array.isArray(data) || !('autoinstall' in data)) {
     throw usageError(`${displayPath(template)}: the rendered user-data has no top-level "autoinstall:" section`, 'start it with "#cloud-config" and "autoinstall:" with "version: 1"');
   }
@@ -92,7 +86,7 @@ export function validateUserData(template: string, text: string, release = '22.0
 /** meta-data: YAML, a mapping (or empty). */
 export function validateMetaData(template: string, text: string): void {
   const source = parseRendered(template, text);
-  const data: unknown = source.doc.toJS();
+  const data: unknown = yamlData(source);
   if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
     throw usageError(`${displayPath(template)}: rendered meta-data must be a YAML mapping (e.g. "instance-id: ...")`);
   }

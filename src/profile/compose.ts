@@ -8,7 +8,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
 import { usageError } from '../errors.js';
 import { formatKeyPath, problemsError, type Problem, type ProfileSource } from './source.js';
 import { ProfileDocumentSchema } from './schema.js';
-import { forEachAt, markedFields, type FieldPath } from './schema-marks.js';
+import { forEachAt, pathFields } from './schema-marks.js';
 
 export interface Layer {
   file: string;
@@ -55,21 +55,62 @@ export function replaceTaggedLists(source: ProfileSource): Set<string> {
   return out;
 }
 
-/** Path fields of a profile, made absolute against the directory of the file that wrote them. */
-export function absolutizePaths(data: unknown, dir: string): void {
-  pathFields ??= markedFields(ProfileDocumentSchema, 'profilePath');
-  for (const field of pathFields) {
-    forEachAt(data, field, (value, parent, key) => {
-      // A URL (a chart repo may be one) is not a path.
-      if (typeof value !== 'string' || value === '' || value.startsWith('${') || path.isAbsolute(value) || /^[a-z][a-z0-9+.-]*:\/\//.test(value)) return;
-      if (Array.isArray(parent)) parent[Number(key)] = path.resolve(dir, value);
-      else parent[String(key)] = path.resolve(dir, value);
+/** A URL (a chart repo may be one) is not a path. */
+export function isUrl(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//.test(value);
+}
+
+/**
+ * Path fields (the schema's profilePath marks) made absolute, each against `dirOf` its key path: the directory of the
+ * profile that wrote it (pathDirs). Runs after interpolation and defaults, so `${VAR}/x` and default paths are covered.
+ */
+export function absolutizePaths(data: unknown, dirOf: string | ((at: readonly PropertyKey[]) => string)): void {
+  for (const { field } of pathFieldsOf()) {
+    forEachAt(data, field, (value, parent, key, at) => {
+      if (typeof value !== 'string' || value === '' || path.isAbsolute(value) || isUrl(value)) return;
+      const resolved = path.resolve(typeof dirOf === 'string' ? dirOf : dirOf(at), value);
+      if (Array.isArray(parent)) parent[Number(key)] = resolved;
+      else parent[String(key)] = resolved;
     });
   }
 }
 
+let pathFieldsMemo: ReturnType<typeof pathFields> | undefined;
+
 /** The profile's path fields, as the schema marks them (schema-marks.ts). */
-let pathFields: FieldPath[] | undefined;
+export function pathFieldsOf(): ReturnType<typeof pathFields> {
+  pathFieldsMemo ??= pathFields(ProfileDocumentSchema);
+  return pathFieldsMemo;
+}
+
+function valueAt(data: unknown, at: readonly PropertyKey[]): unknown {
+  let node = data;
+  for (const segment of at) node = isPlainObject(node) ? node[String(segment)] : Array.isArray(node) && typeof segment === 'number' ? node[segment] : undefined;
+  return node;
+}
+
+/**
+ * Which profile's directory a path at `at` of the merged (and defaulted) data is relative to: the layer that wrote the
+ * value; for a default the schema filled in, the profile that first wrote its section (a later `!replace` of it starts
+ * over), since the extending profile that wants its own file names it. (#13: a default was resolved against the
+ * top profile's directory, validated, and failed late.)
+ */
+export function pathLayer(layers: readonly Layer[], origins: Origins, at: readonly PropertyKey[]): number {
+  const own = origins.get(key(at));
+  if (own !== undefined) return own.layer;
+  let n = at.length;
+  while (n > 0 && !origins.has(key(at.slice(0, n)))) n--;
+  const section = at.slice(0, n);
+  // Lists shift indices between layers; a default inside a list element belongs to that element's writer.
+  if (n === 0 || section.some((s) => typeof s === 'number')) return originOf(origins, at).layer;
+  let first: number | undefined;
+  layers.forEach((layer, i) => {
+    if (valueAt(layer.data, section) === undefined) return;
+    const replaces = section.some((_, j) => layer.replaceLists.has(key(section.slice(0, j + 1))));
+    if (first === undefined || replaces) first = i;
+  });
+  return first ?? originOf(origins, at).layer;
+}
 
 function annotate(value: unknown, at: PropertyKey[], origin: Origin, origins: Origins): void {
   origins.set(key(at), origin);
@@ -128,43 +169,71 @@ export function mergeLayers(layers: Layer[]): { data: unknown; origins: Origins 
 const VARIABLE = /\$\$\{|\$\{([^}]*)\}/g;
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Replaces `${NAME}` in every string (not in `vars:` itself) from the environment, then `vars`; `$${` is a literal `${`. */
+/**
+ * Replaces `${NAME}` in every string from the environment, then `vars` (whose values may use other variables; a cycle
+ * among them is an error naming it); `$${` is a literal `${`. An environment value is taken as it is.
+ */
 export function interpolate(data: unknown, env: Record<string, string | undefined>): { data: unknown; problems: Problem[] } {
   const problems: Problem[] = [];
   const vars = isPlainObject(data) && isPlainObject(data['vars']) ? (data['vars'] as Record<string, unknown>) : {};
-  const lookup = (name: string): string | undefined => {
+  const expanded = new Map<string, string | undefined>();
+  const reported = new Set<string>();
+  const report = (problem: Problem): void => {
+    if (reported.has(problem.text)) return;
+    reported.add(problem.text);
+    problems.push(problem);
+  };
+  const lookup = (name: string, stack: readonly string[]): string | undefined => {
     const fromEnv = env[name];
     if (fromEnv !== undefined) return fromEnv;
     const v = vars[name];
-    return typeof v === 'string' ? v : undefined;
+    if (typeof v !== 'string') return undefined;
+    if (stack.includes(name)) {
+      const cycle = [...stack.slice(stack.indexOf(name)), name];
+      report({
+        path: ['vars', cycle[0]!],
+        text: `vars.${cycle[0]!}: variables refer to each other: ${cycle.map((n) => `\${${n}}`).join(' -> ')}`,
+        hint: 'give one of them a value that does not use the others',
+      });
+      return v;
+    }
+    if (!expanded.has(name)) expanded.set(name, expand(v, ['vars', name], [...stack, name]));
+    return expanded.get(name);
+  };
+  const expand = (value: string, at: PropertyKey[], stack: readonly string[]): string => {
+    if (!value.includes('${')) return value;
+    return value.replace(VARIABLE, (match, name: string | undefined) => {
+      if (name === undefined) return '${';
+      if (!VAR_NAME.test(name)) {
+        report({ path: at, text: `${pathText(at)}: expected \${NAME} with a variable name ([A-Za-z_][A-Za-z0-9_]*), got ${JSON.stringify(match)}` });
+        return match;
+      }
+      const v = lookup(name, stack);
+      if (v === undefined) {
+        report({
+          path: at,
+          text: `${pathText(at)}: unknown variable \${${name}} (not in vars: and not set in the environment)`,
+          hint: `define it under vars:, export ${name}=..., or write $\${${name}} for a literal`,
+        });
+        return match;
+      }
+      return v;
+    });
   };
   const walk = (value: unknown, at: PropertyKey[]): unknown => {
-    if (typeof value === 'string') {
-      if (!value.includes('${')) return value;
-      return value.replace(VARIABLE, (match, name: string | undefined) => {
-        if (name === undefined) return '${';
-        if (!VAR_NAME.test(name)) {
-          problems.push({ path: at, text: `${pathText(at)}: expected \${NAME} with a variable name ([A-Za-z_][A-Za-z0-9_]*), got ${JSON.stringify(match)}` });
-          return match;
-        }
-        const v = lookup(name);
-        if (v === undefined) {
-          problems.push({
-            path: at,
-            text: `${pathText(at)}: unknown variable \${${name}} (not in vars: and not set in the environment)`,
-            hint: `define it under vars:, export ${name}=..., or write $\${${name}} for a literal`,
-          });
-          return match;
-        }
-        return v;
-      });
-    }
+    if (typeof value === 'string') return expand(value, at, []);
     if (Array.isArray(value)) return value.map((v, i) => walk(v, [...at, i]));
     if (isPlainObject(value)) {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, at.length === 0 && k === 'vars' ? v : walk(v, [...at, k])]));
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, at.length === 0 && k === 'vars' && isPlainObject(v) ? expandVars(v) : walk(v, [...at, k])]),
+      );
     }
     return value;
   };
+  // Every variable is expanded (used or not), so a cycle or an unknown name in vars: is found where it is written;
+  // templates see the values the profile's strings got (the environment's where it overrides).
+  const expandVars = (v: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(v).map(([k, value]) => [k, typeof value === 'string' ? (lookup(k, []) ?? value) : value]));
   return { data: walk(data, []), problems };
 }
 

@@ -67,6 +67,7 @@ packages:
       format: docker-archive
     - archive: payload/images/app-1.0.tar
       reference: registry.example.com/team/app:1.0
+  imageArchive: per-image                # or bundle: the pulled images in one NAME-images.tar
   charts:
     - name: longhorn
       version: 1.7.x
@@ -93,7 +94,9 @@ packages:
 bringup:
   k3s:
     binary: payload/k3s/k3s
+    # binaryFile: k3s/k3s            instead of binary: a packages.files dest, used in the payload (not copied)
     installScript: payload/k3s/install.sh
+    # installScriptFile: k3s/install.sh
     exec: server --disable traefik
     mirrors:
       - registry: docker.io
@@ -104,6 +107,7 @@ bringup:
       values:
         defaultSettings: { defaultReplicaCount: 1 }
   runtime: auto
+  serialMarker: true
   script: templates/bringup.sh.hbs
 output:
   name: "{{name}}-{{version}}-amd64.iso"

@@ -1,18 +1,20 @@
 /**
- * Loading a profile: read the YAML, validate it against the schema, resolve relative paths
- * against the profile's directory and check that the files it names exist. Every failure is
+ * Loading a profile: read the YAML (size and alias limits), merge `extends:`, interpolate, validate it against the
+ * schema, make every path field (the schema's profilePath marks) absolute against the directory of the profile that
+ * wrote it and check that the files it names exist. Every failure is
  * a usage error (exit 2) that points at `file:line:col` of the offending YAML node.
  */
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { usageError } from '../errors.js';
 import { SHA256_PATTERN, isPlainFileName, urlBasename } from './checks.js';
 import { problemsFromIssues } from './issues.js';
-import { DEFAULT_PROFILE, ProfileDocumentSchema, ProfileSchema, type OverlayMapping, type Profile, type ProfileBase } from './schema.js';
+import { DEFAULT_PROFILE, ProfileDocumentSchema, ProfileSchema, type Profile, type ProfileBase } from './schema.js';
 import { TemplateError, renderTemplate } from './template.js';
-import { PROFILE_DOCS, displayPath, formatKeyPath, parseProfileYaml, problemsError, type Problem } from './source.js';
-import { absolutizePaths, checkCycle, composedProblemsError, interpolate, mergeLayers, replaceTaggedLists, type Layer } from './compose.js';
-import { HOOK_POINTS } from './schema-autoinstall.js';
+import { PROFILE_DOCS, displayPath, readBoundedText, yamlData, formatKeyPath, parseProfileYaml, problemsError, type Problem } from './source.js';
+import { absolutizePaths, checkCycle, composedProblemsError, interpolate, isUrl, mergeLayers, pathFieldsOf, pathLayer, replaceTaggedLists, type Layer } from './compose.js';
+import { forEachAt } from './schema-marks.js';
 import { findSha256 } from '../sha256sums.js';
 
 export { DEFAULT_PROFILE } from './schema.js';
@@ -31,15 +33,9 @@ function errnoCode(err: unknown): string | undefined {
   return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
-async function readProfileText(file: string, display: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') throw usageError(`profile not found: ${display}`, `pass --profile <file> (default: ${DEFAULT_PROFILE})`);
-    if (code === 'EISDIR') throw usageError(`profile is a directory, not a file: ${display}`, 'pass the path of the profile .yaml file');
-    throw usageError(`cannot read profile ${display}: ${code ?? String(err)}`, 'check the file permissions');
-  }
+function readProfileText(file: string, display: string): string {
+  if (!existsSync(file)) throw usageError(`profile not found: ${display}`, `pass --profile <file> (default: ${DEFAULT_PROFILE})`);
+  return readBoundedText(file, 'profile');
 }
 
 function checkOverrides(overrides: ProfileOverrides): void {
@@ -107,18 +103,17 @@ function isoNameOf(base: ProfileBase): string {
 type BaseLocation = Pick<ProfileBase, 'path' | 'url'>;
 type BaseHash = Pick<ProfileBase, 'sha256' | 'sha256sums'>;
 
-async function resolveLocation(base: ProfileBase, dir: string): Promise<Resolved<BaseLocation>> {
+async function resolveLocation(base: ProfileBase): Promise<Resolved<BaseLocation>> {
   if (base.path === undefined) return { value: { url: base.url }, problems: [] };
-  const iso = path.resolve(dir, base.path);
   const hint = 'download the base ISO there, use base.url, or pass --base <iso> --base-sha256 <sha256>';
-  return { value: { path: iso }, problems: await expectKind(iso, 'file', ['base', 'path'], hint) };
+  return { value: { path: base.path }, problems: await expectKind(base.path, 'file', ['base', 'path'], hint) };
 }
 
 /** Fills base.sha256 (from --base-sha256 or SHA256SUMS), so the rest of the code only reads base.sha256. */
-async function resolveHash(base: ProfileBase, dir: string, override: string | undefined): Promise<Resolved<BaseHash>> {
+async function resolveHash(base: ProfileBase, override: string | undefined): Promise<Resolved<BaseHash>> {
   if (override !== undefined) return { value: { sha256: override.toLowerCase() }, problems: [] };
   if (base.sha256sums === undefined) return { value: { sha256: base.sha256 }, problems: [] };
-  const sha256sums = path.resolve(dir, base.sha256sums);
+  const sha256sums = base.sha256sums;
   const isoName = isoNameOf(base);
   if (isoName === '') {
     const text = `base.url: has no file name to look up in base.sha256sums: ${base.url ?? ''}`;
@@ -128,34 +123,41 @@ async function resolveHash(base: ProfileBase, dir: string, override: string | un
   return { value: { sha256: hash.value, sha256sums }, problems: hash.problems };
 }
 
-async function resolveBase(base: ProfileBase, dir: string, overrides: ProfileOverrides): Promise<Resolved<ProfileBase>> {
+async function resolveBase(base: ProfileBase, overrides: ProfileOverrides): Promise<Resolved<ProfileBase>> {
   const kept = { layout: base.layout, rootfsLayer: base.rootfsLayer };
   if (overrides.basePath !== undefined && overrides.baseSha256 !== undefined) {
     // --base replaces the profile's ISO, so its path / url / sums are not checked at all.
     const value = { path: path.resolve(overrides.basePath), sha256: overrides.baseSha256.toLowerCase(), ...kept };
     return { value: withoutUndefined(value), problems: [] };
   }
-  const location = await resolveLocation(base, dir);
-  const hash = await resolveHash(base, dir, overrides.baseSha256);
+  const location = await resolveLocation(base);
+  const hash = await resolveHash(base, overrides.baseSha256);
   const value = withoutUndefined({ ...location.value, ...hash.value, ...kept });
   return { value, problems: [...location.problems, ...hash.problems] };
 }
 
-async function resolveOverlay(overlay: readonly OverlayMapping[], dir: string): Promise<Resolved<OverlayMapping[]>> {
-  const hint = `overlay sources are relative to the profile's directory (${dir})`;
-  const resolved = overlay.map((mapping) => ({ ...mapping, source: path.resolve(dir, mapping.source) }));
-  const problems = await Promise.all(
-    resolved.map((mapping, i) => expectKind(mapping.source, 'directory', ['overlay', i, 'source'], hint)),
-  );
-  return { value: resolved, problems: problems.flat() };
+/**
+ * Every path field outside `base` (resolveBase checks those, --base may replace them) must name an existing file or
+ * directory, as its schema mark says: checked on load, so `profile validate` finds what a build would miss late.
+ */
+async function checkPathFields(profile: Parsed, dirOf: (at: readonly PropertyKey[]) => string): Promise<Problem[]> {
+  const checks: Promise<Problem[]>[] = [];
+  for (const { field, kind } of pathFieldsOf()) {
+    if (field[0] === 'base') continue;
+    forEachAt(profile, field, (value, _parent, _key, at) => {
+      if (typeof value !== 'string' || isUrl(value)) return;
+      checks.push(expectKind(value, kind, at, `relative to the directory of the profile that sets it (${dirOf(at)})`));
+    });
+  }
+  return (await Promise.all(checks)).flat();
 }
 
-/** The profile file and the profiles it extends, base first; paths in the bases made absolute against their own directory. */
+/** The profile file and the profiles it extends, base first, as written (paths are resolved after the merge: pathLayer). */
 async function readLayers(file: string, chain: string[] = []): Promise<Layer[]> {
   const absolute = path.resolve(file);
   const display = displayPath(absolute);
-  const source = parseProfileYaml(display, await readProfileText(absolute, display));
-  const data: unknown = source.doc.toJS();
+  const source = parseProfileYaml(display, readProfileText(absolute, display));
+  const data = yamlData(source);
   const layer: Layer = { file: absolute, dir: path.dirname(absolute), source, data, replaceLists: replaceTaggedLists(source) };
   const parent = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>)['extends'] : undefined;
   if (parent === undefined) return [layer];
@@ -168,33 +170,7 @@ async function readLayers(file: string, chain: string[] = []): Promise<Layer[]> 
   if (kind !== 'file') {
     throw problemsError(source, [{ path: ['extends'], text: `extends: ${kind === 'missing' ? 'file not found' : 'expected a regular file'}: ${parentFile}`, hint: "relative to this profile's directory" }]);
   }
-  const bases = await readLayers(parentFile, [...chain, absolute]);
-  for (const base of bases) if (base.dir !== layer.dir && chain.length === 0) absolutizePaths(base.data, base.dir);
-  return [...bases, layer];
-}
-
-type ResolvedPaths = Pick<Parsed, 'autoinstall' | 'hooks'>;
-
-/** Template and hook paths, resolved against the profile's directory and checked. */
-async function resolveExtras(parsed: Parsed, dir: string): Promise<Resolved<ResolvedPaths>> {
-  const problems: Problem[] = [];
-  let autoinstall = parsed.autoinstall;
-  if (autoinstall !== undefined) {
-    const userData = path.resolve(dir, autoinstall.userData);
-    const metaData = autoinstall.metaData === undefined ? undefined : path.resolve(dir, autoinstall.metaData);
-    const hint = `templates are relative to the profile's directory (${dir})`;
-    problems.push(...(await expectKind(userData, 'file', ['autoinstall', 'userData'], hint)));
-    if (metaData !== undefined) problems.push(...(await expectKind(metaData, 'file', ['autoinstall', 'metaData'], hint)));
-    autoinstall = withoutUndefined({ ...autoinstall, userData, metaData });
-  }
-  const hooks = { ...parsed.hooks };
-  for (const point of HOOK_POINTS) {
-    hooks[point] = parsed.hooks[point].map((script) => path.resolve(dir, script));
-    for (const [i, script] of hooks[point].entries()) {
-      problems.push(...(await expectKind(script, 'file', ['hooks', point, i], `hook scripts are relative to the profile's directory (${dir})`)));
-    }
-  }
-  return { value: withoutUndefined({ autoinstall, hooks }), problems };
+  return [...(await readLayers(parentFile, [...chain, absolute])), layer];
 }
 
 export async function loadProfile(file: string, overrides: ProfileOverrides = {}): Promise<Profile> {
@@ -208,14 +184,12 @@ export async function loadProfile(file: string, overrides: ProfileOverrides = {}
   const parsed = ProfileSchema.safeParse(data);
   if (!parsed.success) throw composedProblemsError(layers, merged.origins, problemsFromIssues(parsed.error.issues, data, ProfileDocumentSchema));
 
-  const dir = top.dir;
-  const base = await resolveBase(parsed.data.base, dir, overrides);
-  const overlay = await resolveOverlay(parsed.data.overlay, dir);
-  const extras = await resolveExtras(parsed.data, dir);
-  const problems = [...base.problems, ...overlay.problems, ...extras.problems];
+  const dirOf = (at: readonly PropertyKey[]): string => layers[pathLayer(layers, merged.origins, at)]!.dir;
+  absolutizePaths(parsed.data, dirOf);
+  const base = await resolveBase(parsed.data.base, overrides);
+  const problems = [...base.problems, ...(await checkPathFields(parsed.data, dirOf))];
   if (problems.length > 0) throw composedProblemsError(layers, merged.origins, problems);
-  const profile: Parsed = { ...parsed.data, base: base.value, overlay: overlay.value, ...extras.value };
-  return { file: top.file, dir, ...profile };
+  return { file: top.file, dir: top.dir, ...parsed.data, base: base.value };
 }
 
 /** The ISO's file name for `version`; strict: unknown variables and '/' in the result are errors. */

@@ -67,7 +67,6 @@ export const AutoinstallSchema = z
       .describe('Commands run at the end of the install (`late-commands`); the installed system is mounted at `/target`.'),
   })
   .describe('Unattended install: cloud-init templates rendered and validated at build time and written to `/nocloud/` on the ISO.');
-export type AutoinstallOptions = z.output<typeof AutoinstallSchema>;
 
 const kernelArg = z.string().min(1).refine((a) => !/\s|^---$/.test(a), 'expected one kernel argument without spaces (not "---")');
 
@@ -115,7 +114,6 @@ export const BootMenuSchema = z
     'Boot menu of the ISO (GRUB, isolinux/syslinux, the GRUB config in an EFI image file): with `autoinstall`, a new first entry boots the installer with `autoinstall ds=nocloud;s=/cdrom/nocloud/`. ' +
       '`bootMenu: false` leaves every menu as it is.',
   );
-export type BootMenuOptions = z.output<typeof BootMenuSchema>;
 
 export const HOOK_POINTS = ['pre-customize', 'post-customize', 'pre-repack', 'post-build'] as const;
 export type HookPoint = (typeof HOOK_POINTS)[number];
@@ -136,14 +134,14 @@ export const HooksSchema = z
       'and a non-zero exit fails the build. Environment: `ISO_BUILD_HOOK`, `ISO_BUILD_VERSION`, `ISO_BUILD_PROFILE`, ' +
       '`ISO_BUILD_ROOTFS` (`/` inside the chroot), `ISO_BUILD_ISO_TREE`, `ISO_BUILD_OUTPUT_ISO` (the latter two host paths).',
   );
-export type HooksOptions = z.output<typeof HooksSchema>;
 
 export const VarsSchema = z
   .record(z.string().regex(ENV_NAME_PATTERN, 'expected a variable name ([A-Za-z_][A-Za-z0-9_]*)'), z.string())
   .optional()
   .meta({
     description:
-      'Variables for `${NAME}` in any string of the profile (the environment overrides them; `$${` is a literal `${`).',
+      'Variables for `${NAME}` in any string of the profile (the environment overrides them; `$${` is a literal `${`). ' +
+        'A value may use other variables; a cycle among them, or an unknown name, is an error.',
     defaultText: '`{}`',
   });
 

@@ -26,18 +26,43 @@ export const BringupMirrorSchema = z
   .describe('One registry mirror, written to /etc/rancher/k3s/registries.yaml.');
 export type BringupMirror = z.output<typeof BringupMirrorSchema>;
 
+/** A `packages.files[].dest`: the same rule as there (relative, no `.`/`..`/empty segments). */
+const payloadFile = z
+  .string()
+  .refine((d) => /^[^/\0\\]/.test(d) && d.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), "expected a relative path without '.', '..' or empty segments");
+
 export const BringupK3sSchema = z
   .strictObject({
-    binary: localPath().describe('The k3s binary (release asset `k3s`), relative to the profile; installed as /usr/local/bin/k3s.'),
-    installScript: localPath().describe(
-      'The upstream install script (https://get.k3s.io saved as a file), relative to the profile; run offline with ' +
-        '`INSTALL_K3S_SKIP_DOWNLOAD=true`.',
-    ),
+    binary: localPath()
+      .optional()
+      .describe('The k3s binary (release asset `k3s`), relative to the profile; installed as /usr/local/bin/k3s. Or `binaryFile`.'),
+    binaryFile: payloadFile
+      .optional()
+      .describe(
+        'The k3s binary as a payload file: the `dest` of a `packages.files` entry (e.g. `k3s/k3s`), used where it lies in ' +
+          '/opt/novasphere/packages/files/ (not copied again). Or `binary`.',
+      ),
+    installScript: localPath()
+      .optional()
+      .describe(
+        'The upstream install script (https://get.k3s.io saved as a file), relative to the profile; run offline with ' +
+          '`INSTALL_K3S_SKIP_DOWNLOAD=true`. Or `installScriptFile`.',
+      ),
+    installScriptFile: payloadFile
+      .optional()
+      .describe('The upstream install script as a payload file: the `dest` of a `packages.files` entry (e.g. `k3s/install.sh`). Or `installScript`.'),
     exec: z
       .string()
       .optional()
       .meta({ description: 'Arguments for k3s (`INSTALL_K3S_EXEC`), e.g. `server --disable traefik`.', defaultText: "the install script's default (`server`)" }),
     mirrors: z.array(BringupMirrorSchema).default(() => []).describe('Registry mirrors; none: no registries.yaml is written.'),
+  })
+  .superRefine((k, ctx) => {
+    for (const [local, file] of [['binary', 'binaryFile'], ['installScript', 'installScriptFile']] as const) {
+      if ((k[local] === undefined) === (k[file] === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [local], message: `expected exactly one of ${local} / ${file}` });
+      }
+    }
   })
   .describe('Makes this a k3s profile: install k3s from these files and deploy the charts with its helm-controller.');
 
@@ -63,6 +88,13 @@ export const BringupSchema = z
       .describe(
         'Without `k3s`: where the images go. `auto`: docker when its daemon answers, else containerd (`ctr`); ' +
           'the script starts the runtime with systemctl when it is installed but not running.',
+      ),
+    serialMarker: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also install novasphere-serial-marker.service: once the bring-up succeeded it prints `NOVASPHERE-VERSION: <version>` ' +
+          "on the first serial port (/dev/ttyS0), the line the release QA waits for on the installed system.",
       ),
     script: localPath()
       .default('templates/bringup.sh.hbs')

@@ -149,11 +149,10 @@ export const RootfsSchema = z
   })
   .superRefine(checkCompressionLevel)
   .describe('How the customized root filesystem is packed.');
-export type RootfsOptions = z.output<typeof RootfsSchema>;
 
 export const OverlayMappingSchema = z
   .strictObject({
-    source: profilePath().describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
+    source: profilePath('directory').describe('Directory whose contents are copied, relative to the profile file\'s directory.'),
     target: z
       .string()
       .refine(isSafeTarget, "expected an absolute path inside the rootfs without '..'")
@@ -191,7 +190,6 @@ export const ChrootSchema = z
       .describe('Extra environment variables for the chroot commands. Values must be strings (quote numbers in YAML).'),
   })
   .describe('Customization commands run inside the root filesystem.');
-export type ChrootOptions = z.output<typeof ChrootSchema>;
 
 /** A Debian package name, optionally `:arch` and `=version` (apt-get install syntax). */
 const DEB_PACKAGE_PATTERN = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
@@ -290,7 +288,6 @@ export const PackageImageSchema = z
   })
   .superRefine(checkImageSource)
   .describe('One container image: pulled from a registry (`ref`) or a local archive (`archive` + `reference`).');
-export type PackageImage = z.output<typeof PackageImageSchema>;
 
 /** `repo` values that name a remote repository (the rest are local directories). */
 export function isRemoteChartRepo(repo: string | undefined): boolean {
@@ -323,7 +320,7 @@ export const PackageChartSchema = z
       .string()
       .min(1)
       .refine((p) => !p.includes('\0'), 'expected a path or URL without NUL characters')
-      .meta({ profilePath: true }) // a local directory is made absolute; a URL is left as it is (compose.ts)
+      .meta({ profilePath: 'directory' }) // a local directory is made absolute; a URL is left as it is (compose.ts)
       .optional()
       .describe(
         'A Helm HTTP(S) repository (`https://charts.longhorn.io`: its index.yaml names the .tgz), an OCI registry ' +
@@ -333,7 +330,6 @@ export const PackageChartSchema = z
   })
   .superRefine(checkChartSource)
   .describe('One Helm chart.');
-export type PackageChart = z.output<typeof PackageChartSchema>;
 
 export const PackageFileSchema = z
   .strictObject({
@@ -369,7 +365,6 @@ export const PackageFileSchema = z
   })
   .refine((f) => f.sha256 === undefined || f.sha256sums === undefined, { message: 'expected at most one of sha256 / sha256sums', params: OMIT_VALUE })
   .describe('One file downloaded from a URL (a release binary, an install script, an air-gap image bundle, a .deb).');
-export type PackageFile = z.output<typeof PackageFileSchema>;
 
 export const PackagesSchema = z
   .strictObject({
@@ -398,6 +393,15 @@ export const PackagesSchema = z
       .array(PackageImageSchema)
       .default(() => [])
       .describe('Container images (from a registry, pinned in the lock file, or local archives), checked and copied to `images/`.'),
+    imageArchive: z
+      .enum(['per-image', 'bundle'])
+      .default('per-image')
+      .describe(
+        'How the images pulled by `ref` are written to `images/`: one archive each, or `bundle`: one archive ' +
+          '`NAME-images.tar` holding all of them (as `docker save A B` writes it and k3s ships its air-gap images; ' +
+          'containerd and k3s import every image in it). A bundle needs one `format` for all of them; local archives ' +
+          'stay as they are.',
+      ),
     charts: z
       .array(PackageChartSchema)
       .default(() => [])
@@ -423,6 +427,13 @@ export const PackagesSchema = z
     installScript: profilePath()
       .default('templates/install.sh.hbs')
       .describe('Handlebars template of /opt/novasphere/install.sh (the offline installer), relative to the profile.'),
+  })
+  .superRefine((p, ctx) => {
+    // docker-archive and OCI archives do not merge into one file
+    const formats = new Set(p.images.filter((i) => i.ref !== undefined).map((i) => i.format ?? 'docker-archive'));
+    if (p.imageArchive === 'bundle' && formats.size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['imageArchive'], message: `expected one images[].format for a bundle, got ${[...formats].join(' and ')}` });
+    }
   })
   .describe('Offline payload under /opt/novasphere/packages/: a signed apt repository (system/), images/ and charts/.');
 export type PackagesOptions = z.output<typeof PackagesSchema>;
@@ -456,7 +467,6 @@ export const OutputSchema = z
       ),
   })
   .describe('What the build produces.');
-export type OutputOptions = z.output<typeof OutputSchema>;
 
 /** Time limits in seconds; past one, the command's whole process group is killed and the build fails naming it. */
 export const TimeoutsSchema = z

@@ -2,9 +2,10 @@
  * The profile's YAML text and how to point into it: every profile error carries
  * `file:line:col` of the offending node so the user can jump straight to it.
  */
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
-import { usageError, type IsoBuildError } from '../errors.js';
+import { IsoBuildError, usageError } from '../errors.js';
 
 export const PROFILE_DOCS = 'docs/profile.md';
 
@@ -29,6 +30,45 @@ export interface Problem {
   /** The message after `file:line:col: `. */
   text: string;
   hint?: string;
+}
+
+/** Profiles and templates are hand-written: anything larger is a mistake or an attack, refused before it is read. */
+export const MAX_TEXT_BYTES = 1024 * 1024;
+/**
+ * Alias uses allowed when a YAML document becomes data (the `yaml` package's `maxAliasCount`, its default): a few
+ * anchors are normal, an alias bomb ("billion laughs") expands exponentially and is refused.
+ */
+export const MAX_YAML_ALIASES = 100;
+
+/** Reads a profile or template file of at most MAX_TEXT_BYTES; `what` names it in messages ("profile"). */
+export function readBoundedText(file: string, what: string): string {
+  const display = displayPath(file);
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_TEXT_BYTES) {
+      throw usageError(`${what} ${display} is too large: ${size} bytes (at most ${MAX_TEXT_BYTES})`, `a ${what} is a small hand-written file; check that the path names the right file`);
+    }
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof IsoBuildError) throw err;
+    const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : String(err);
+    if (code === 'ENOENT') throw usageError(`${what} not found: ${display}`);
+    if (code === 'EISDIR') throw usageError(`${what} is a directory, not a file: ${display}`, `pass the path of the ${what} file`);
+    throw usageError(`cannot read ${what} ${display}: ${code}`, 'check the file permissions');
+  }
+}
+
+/** The document as plain data, with aliases limited (MAX_YAML_ALIASES): an alias bomb is a usage error, not a hang. */
+export function yamlData(source: ProfileSource): unknown {
+  try {
+    return source.doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    // yaml throws a ReferenceError "Excessive alias count indicates a resource exhaustion attack" (Alias.resolve).
+    if (err instanceof ReferenceError) {
+      throw usageError(`${source.display}: YAML aliases expand too far (more than ${MAX_YAML_ALIASES} alias uses)`, 'write the values out, or use fewer *alias references');
+    }
+    throw err;
+  }
 }
 
 /** Parses YAML, failing on the first syntax error (the rest are usually consequences). */

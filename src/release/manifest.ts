@@ -7,7 +7,8 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from '
 import { basename, join, relative } from 'node:path';
 import { toolVersion } from '../tools/versions.js';
 import { packageVersion } from '../package-root.js';
-import { lockItems, lockPath, readLock, type PayloadItem } from '../packages/lock.js';
+import { lockPath } from '../packages/lock.js';
+import type { PayloadItem } from '../packages/manifest.js';
 import { MANIFEST_NAME } from '../product.js';
 import type { BuildInputs } from '../context.js';
 import type { RootfsLayout } from '../layout.js';
@@ -21,6 +22,8 @@ export interface BuiltIso {
   /** `name\tversion` lines of the customized rootfs. */
   packageList?: string;
   isoSha256: string;
+  /** The verified payload's items (its manifest.json), when the profile has a payload. */
+  payload?: readonly PayloadItem[];
 }
 
 export interface Package {
@@ -48,7 +51,7 @@ export interface BuildManifest {
   inputs: InputFile[];
   tools: Record<string, string>;
   packages: Package[];
-  /** Every payload item pulled from a registry, a chart repository or a URL: its digest and source (from the lock). */
+  /** Every payload item (.deb, image, chart, file): its digest, its source, its file below /opt/novasphere/packages. */
   payload?: PayloadItem[];
 }
 
@@ -119,13 +122,8 @@ export async function buildManifest(ctx: BuildInputs, built: BuiltIso, isoSize: 
     inputs: inputFiles(ctx),
     tools: await toolVersions(),
     packages: parsePackageList(built.packageList),
-    ...(ctx.profile.packages ? { payload: payloadItems(ctx.profile.file) } : {}),
+    ...(built.payload ? { payload: [...built.payload] } : {}),
   };
-}
-
-function payloadItems(profileFile: string): PayloadItem[] {
-  const lock = readLock(profileFile);
-  return lock ? lockItems(lock) : [];
 }
 
 /** A release directory's manifest, or undefined when it has none (or an unreadable one). */

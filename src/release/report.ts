@@ -24,11 +24,17 @@ export interface WriteReportInput {
   manifest: BuildManifest;
   previous?: PreviousRelease;
   timeline: Timeline;
+  /** Write the page here, as it is (publish stages it as report.html.partial); default: DIR/report.html. */
+  stagedPath?: string;
 }
 
 /** Writes DIR/report.html (through a temporary file: a reader never sees half a page); returns its path. */
 export async function writeReport(input: WriteReportInput): Promise<string> {
   const html = renderReport(await collectReportData(input));
+  if (input.stagedPath !== undefined) {
+    writeFileSync(input.stagedPath, html, { mode: 0o644, flag: 'wx' });
+    return input.stagedPath;
+  }
   const path = join(input.releaseDir, REPORT_NAME);
   writeFileSync(`${path}.partial`, html, { mode: 0o644 });
   renameSync(`${path}.partial`, path);

@@ -1,8 +1,15 @@
-/** Stage: reads the profile's overlay and the rootfs view; copies the overlay directories into the rootfs or the ISO tree, modes kept, owners as the profile says. */
+/**
+ * Stage: reads the profile's overlay and the rootfs view; copies the overlay directories into the rootfs or the ISO tree,
+ * modes kept (setuid/setgid bits too: the overlay is the profile author's, and a setuid helper is a thing to ship; each
+ * one is named in the build log), owners as the profile says. Device nodes, FIFOs and sockets are refused (exit 2): make
+ * them with a chroot command if the system needs them. Into the ISO tree, a symlink that leads out of it is refused
+ * (the medium is mounted at /cdrom: an absolute link there points at the installing host).
+ */
 import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { resolveInRoot } from '../rootfs-path.js';
+import { escapingLinkError, staysInside, unlistableName, unlistableNameError } from '../safe-path.js';
 import type { OverlayMapping } from '../profile/schema.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
@@ -12,7 +19,7 @@ export function applyOverlayStage(ctx: BuildInputs, rootfsView: string, task: Re
   for (const [i, mapping] of ctx.profile.overlay.entries()) {
     const root = mapping.into === 'iso' ? ctx.work.tree : rootfsView;
     const owner = resolveOwner(mapping, root, `overlay[${i}].owner`);
-    files += copyTree(mapping.source, root, mapping.target, owner);
+    files += copyTree(mapping.source, root, mapping.target, owner, { intoIso: mapping.into === 'iso', log: (line) => ctx.log.line(line) });
     ctx.log.line(`overlay ${mapping.source} -> ${mapping.into}:${mapping.target} (${owner === 'keep' ? 'owners kept' : `${owner.uid}:${owner.gid}`})`);
   }
   task.title = `Apply overlay files: ${files} entries`;
@@ -47,7 +54,7 @@ function lookupId(root: string, table: string, name: string, key: string): numbe
 }
 
 /** Copy `source` to `target` inside `root`; returns the number of entries written. */
-function copyTree(source: string, root: string, target: string, owner: Owner): number {
+function copyTree(source: string, root: string, target: string, owner: Owner, opts: { intoIso: boolean; log: (line: string) => void }): number {
   let count = 0;
   const walk = (srcDir: string, destInRoot: string): void => {
     const destDir = resolveInRoot(root, destInRoot);
@@ -56,6 +63,7 @@ function copyTree(source: string, root: string, target: string, owner: Owner): n
       const src = join(srcDir, name);
       const st = lstatSync(src);
       const inRoot = posix.join(destInRoot, name);
+      if (opts.intoIso && unlistableName(name)) throw unlistableNameError(`overlay ${source} into the ISO tree`, inRoot);
       if (st.isDirectory()) {
         walk(src, inRoot);
         continue;
@@ -67,14 +75,23 @@ function copyTree(source: string, root: string, target: string, owner: Owner): n
         throw new IsoBuildError(`overlay file ${src} would replace the directory ${inRoot}`, { exitCode: ExitCode.Usage });
       }
       if (existing) rmSync(dest);
-      if (st.isSymbolicLink()) symlinkSync(readlinkSync(src), dest);
-      else if (st.isFile()) {
+      if (st.isSymbolicLink()) {
+        const link = readlinkSync(src);
+        if (opts.intoIso && leadsOut(inRoot, link)) throw escapingLinkError(`overlay ${source} into the ISO tree`, { path: inRoot.replace(/^\/+/, ''), target: link });
+        symlinkSync(link, dest);
+      } else if (st.isFile()) {
         copyFileSync(src, dest);
+        // chown clears setuid/setgid (even for root, chown(2)): owner first, mode after
+        setOwner(dest, st, owner);
         chmodSync(dest, st.mode & 0o7777);
+        if (st.mode & 0o6000) opts.log(`overlay: ${inRoot} keeps its ${st.mode & 0o4000 ? 'setuid' : 'setgid'} bit (mode ${(st.mode & 0o7777).toString(8)})`);
       } else {
-        throw new IsoBuildError(`overlay entry ${src} is not a file, directory or symlink`, { exitCode: ExitCode.Usage });
+        throw new IsoBuildError(`overlay entry ${src} is not a file, directory or symlink`, {
+          hint: 'device nodes, FIFOs and sockets are not copied from an overlay: create them with a chroot command (mknod) if the system needs them',
+          exitCode: ExitCode.Usage,
+        });
       }
-      setOwner(dest, st, owner);
+      if (!st.isFile()) setOwner(dest, st, owner);
       count++;
     }
     count++;
@@ -88,8 +105,8 @@ function ensureDir(dest: string, srcStat: Stats, owner: Owner): void {
   if (existing && !existing.isDirectory()) rmSync(dest);
   if (!existing || !existing.isDirectory()) {
     mkdirSync(dest, { recursive: true });
-    chmodSync(dest, srcStat.mode & 0o7777);
     setOwner(dest, srcStat, owner);
+    chmodSync(dest, srcStat.mode & 0o7777);
   }
 }
 
@@ -104,4 +121,10 @@ function lstatIfExists(path: string): Stats | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a symlink at `inRoot` with target `link` leads out of the tree (absolute, or `..` past its root). */
+function leadsOut(inRoot: string, link: string): boolean {
+  const depth = posix.dirname(posix.join('/', inRoot)).split('/').filter(Boolean).length;
+  return link.startsWith('/') || !staysInside(depth, link);
 }

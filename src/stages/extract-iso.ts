@@ -5,6 +5,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { together } from '../lifecycle.js';
+import { checkIsoTree } from '../safe-path.js';
 import { baseTreeMd5s, type Md5Memo } from '../md5-memo.js';
 import { mount, unmount } from '../tools/mount.js';
 import { extractIsoTree, listBootImages, reportBootSetup } from '../tools/xorriso.js';
@@ -32,6 +33,8 @@ export async function extractIsoStage(ctx: BuildInputs, base: VerifiedBase, task
     const [, bootSetup, images] = await together(extractIsoTree(base.path, tree, call), reportBootSetup(base.path, call), listBootImages(base.path, call), base.verified);
     return { bootSetup, platforms: [...new Set(images.map((b) => b.platform))].sort() };
   });
+  // Every later step (and every tool: mtools, xorriso, unsquashfs) may then use the tree's paths as they are.
+  checkIsoTree(entry.tree, `the base ISO ${base.path}`);
   const baseTreeMd5 = baseTreeMd5s(entry.tree);
   for (const dir of [ctx.work.treeChanges, ctx.work.treeWork]) rmSync(dir, { recursive: true, force: true });
   for (const dir of [ctx.work.tree, ctx.work.treeChanges, ctx.work.treeWork]) mkdirSync(dir, { recursive: true });

@@ -1,27 +1,43 @@
 /**
  * Stage: reads the ISO tree, its overlay's changes and the base tree's md5s (IsoTree); writes md5sum.txt in Ubuntu's
- * format ("<md5>  ./path", sorted by path in C order), as casper's integrity check reads it.
+ * format ("<md5>  ./path", sorted by path in C order), as casper's integrity check reads it, and produces Md5Sums
+ * (which files were copied unchanged from the base).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashFile } from '../file-hash.js';
+import { writeFileBeneath } from '../safe-path.js';
 import { listFiles, type Md5Memo } from '../md5-memo.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 import type { IsoTree } from './extract-iso.js';
 
-export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporter): Promise<void> {
+export interface Md5Sums {
+  /**
+   * The listed files this build did not touch, with their size: the rebuild copies them verbatim from the base tree,
+   * and their md5 lines are the base's, so the verify stage checks their size instead of hashing them again.
+   */
+  copied: Map<string, number>;
+}
+
+export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporter): Promise<Md5Sums> {
   const excluded = md5Exclusions(tree.bootSetup);
-  // Files this build did not touch are the cached base tree's: their md5 is hashed once per cache entry, in the
-  // background while the first tools run (baseTreeMd5s).
+  // Files this build did not touch are the cached base tree's: their md5 comes from the base's md5sum.txt, or is
+  // hashed once per cache entry in the background while the first tools run (baseTreeMd5s).
   const memo = await tree.baseTreeMd5;
-  let reused = 0;
-  const untouched = (f: string): boolean => !existsSync(join(ctx.work.treeChanges, f)) && ++reused > 0;
+  const copied = new Map<string, number>();
+  const untouched = (f: string): boolean => {
+    if (existsSync(join(ctx.work.treeChanges, f))) return false;
+    copied.set(f, statSync(join(ctx.work.tree, f)).size);
+    return true;
+  };
   const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
   memo.save();
-  writeFileSync(join(ctx.work.tree, 'md5sum.txt'), lines.join(''));
-  task.title = `Regenerate md5sum.txt: ${lines.length} files (${reused} unchanged since the base)`;
+  writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: 'the ISO tree' });
+  ctx.log.line(`md5sum.txt: ${lines.length} files, ${copied.size} unchanged since the base (md5 from the base's md5sum.txt or hashed once per cached base tree), ${lines.length - copied.size} written by this build (hashed); the verify stage reads back only those`);
+  task.title = `Regenerate md5sum.txt: ${lines.length} files (${copied.size} unchanged since the base)`;
+  return { copied };
 }
 
 /**

@@ -5,9 +5,11 @@ import { ExitCode, IsoBuildError } from '../errors.js';
 import { buildPayload } from '../packages/payload.js';
 import { ISO_PAYLOAD_DIR, PAYLOAD_DIR } from '../product.js';
 import { verifyPayload } from '../packages/verify.js';
+import { readPayloadManifest, type PayloadItem } from '../packages/manifest.js';
 import { resolveInRoot } from '../rootfs-path.js';
 import type { BuildInputs } from '../context.js';
 import { payloadOf } from './skips.js';
+import { liveOutput } from '../output-listr.js';
 import type { Reporter } from '../pipeline/reporter.js';
 
 export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
@@ -27,7 +29,11 @@ export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: 
     gpgHomeDir: join(ctx.work.root, 'gpg'),
     epochSeconds: ctx.epochSeconds,
     log: ctx.log,
-    progress: (text) => (task.output = text),
+    progress: {
+      line: (text) => (task.output = text),
+      // listr2's default renderer redraws the output line in place; the fallback (CI, no TTY) prints each one.
+      ...(liveOutput() ? { status: (text: string) => void (text && (task.output = text)) } : {}),
+    },
   });
   const c = result.closure;
   const fetched = c ? ` (closure ${c.debs.length}: ${c.downloaded} downloaded, ${c.fromCache} cached)` : '';
@@ -36,9 +42,10 @@ export async function packagesStage(ctx: BuildInputs, rootfsView: string, task: 
     `signed by ${result.fingerprint.slice(-16)}`;
 }
 
-export async function packagesVerifyStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<void> {
+/** Verifies the payload in the rootfs (built now or brought by the stage cache); returns its items (manifest.json). */
+export async function packagesVerifyStage(ctx: BuildInputs, rootfsView: string, task: Reporter): Promise<PayloadItem[]> {
   const packages = payloadOf(ctx);
-  if (packages === undefined) return;
+  if (packages === undefined) return [];
   const dir = resolveInRoot(rootfsView, PAYLOAD_DIR);
   const problems = await verifyPayload(dir, ctx.log);
   for (const p of problems) ctx.log.line(`payload: ${p.file}: ${p.problem}`);
@@ -54,4 +61,5 @@ export async function packagesVerifyStage(ctx: BuildInputs, rootfsView: string, 
     cpSync(dir, target, { recursive: true });
   }
   task.title = `Verify the package payload: ${PAYLOAD_DIR} OK${packages.onIso ? `, copied to /${ISO_PAYLOAD_DIR} on the ISO` : ''}`;
+  return readPayloadManifest(dir).items ?? [];
 }

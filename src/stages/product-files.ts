@@ -1,6 +1,6 @@
 /** Stage: reads the version, the profile's product and the VerifiedBase; writes what identifies the build on the installed system (VERSION, build-info.json in the rootfs view) and on the medium (.disk/info). */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
+import { readFileBeneath, writeFileBeneath } from '../safe-path.js';
 import { writeInRoot } from '../rootfs-path.js';
 import { PRODUCT_DIR, VERSION_FILE } from '../product.js';
 import type { BuildInputs } from '../context.js';
@@ -19,10 +19,9 @@ export function productFilesStage(ctx: BuildInputs, base: { path: string; sha256
   const info = buildInfo(ctx, base);
   writeInRoot(rootfsView, VERSION_FILE, `${ctx.version}\n`);
   writeInRoot(rootfsView, `${PRODUCT_DIR}/build-info.json`, `${JSON.stringify(info, null, 2)}\n`);
-  const diskInfo = join(ctx.work.tree, '.disk/info');
-  const previous = existsSync(diskInfo) ? readFileSync(diskInfo, 'utf8').trim() : '';
-  mkdirSync(dirname(diskInfo), { recursive: true });
-  writeFileSync(diskInfo, `${ctx.profile.product} ${ctx.version}${previous ? ` (based on ${previous})` : ''}`);
+  // Read and written without following a link out of the tree (a hostile base's .disk/info -> a host file).
+  const previous = readFileBeneath(ctx.work.tree, '.disk/info', 'the ISO tree')?.toString('utf8').trim() ?? '';
+  writeFileBeneath(ctx.work.tree, '.disk/info', `${ctx.profile.product} ${ctx.version}${previous ? ` (based on ${previous})` : ''}`, { what: 'the ISO tree' });
   task.title = `Write ${VERSION_FILE} (${ctx.version}), build-info.json and .disk/info`;
 }
 

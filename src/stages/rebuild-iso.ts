@@ -14,6 +14,7 @@ export async function rebuildIsoStage(ctx: BuildInputs, tree: IsoTree, task: Rep
   mkdirSync(dirname(ctx.partialIso), { recursive: true });
   rmSync(ctx.partialIso, { force: true });
   ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
+  ctx.log.line('rebuild: xorriso writes the whole ISO from the extracted base tree and this build\'s changes (its overlay), replaying the base\'s boot setup');
   await rebuildIso({
     tree: ctx.work.tree,
     output: ctx.partialIso,

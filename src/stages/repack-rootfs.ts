@@ -87,7 +87,9 @@ export async function repackRootfsStage(
     ctx.log.line(`removed the stale signature ${basename(staleSignature)} of the changed layer`);
   }
   const installed = merged.fileBytes ?? (await installedSize(image, unpacked.sizesBelow));
-  writeFileSync(join(ctx.work.tree, layout.sizeFile), `${installed}\n`);
+  // A layer's NAME.size is the bytes of its own content (livecd-rootfs: du of the layer's upper dir, ubuntu-facts.md);
+  // the whole chain's installed size goes into install-sources.yaml. For a single squashfs the two are the same.
+  writeFileSync(join(ctx.work.tree, layout.sizeFile), `${merged.ownBytes}\n`);
   if (packages !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), packages);
   if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer, installed);
   if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);

@@ -1,8 +1,8 @@
 /**
- * Stage: reads the new *.partial ISO, the base's boot platforms and the layout; produces the VerifiedIso (its sha256).
+ * Stage: reads the new *.partial ISO, the base's boot platforms, the layout and Md5Sums; produces the VerifiedIso (its sha256).
  * It checks the new ISO with tools independent of the ones that wrote it, before it gets its final name:
- * the El Torito catalog has the base's boot platforms, every md5sum.txt line matches the file read back
- * from the ISO, and the rootfs squashfs in it carries the VERSION.
+ * the El Torito catalog has the base's boot platforms, every md5sum.txt line of a file this build wrote matches the
+ * file read back from the ISO (the others have the base's size), and the rootfs squashfs in it carries the VERSION.
  */
 import { changedImage, type RootfsLayout } from '../layout.js';
 import { ExitCode, IsoBuildError, isIsoBuildError } from '../errors.js';
@@ -17,29 +17,30 @@ import { md5OfRange, sha256OfFile } from '../tools/digest.js';
 import { statSync } from 'node:fs';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import type { BuildInputs } from '../context.js';
+import type { Md5Sums } from './md5sum.js';
 
 export interface VerifiedIso {
   sha256: string;
 }
 
-export async function verifyIsoStage(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, task: Reporter): Promise<VerifiedIso> {
+export async function verifyIsoStage(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, md5sums: Md5Sums, task: Reporter): Promise<VerifiedIso> {
   const iso = ctx.partialIso;
   // SHA256SUMS needs the ISO's sha256: openssl takes it on the other core while the md5 checks run here.
-  const [, sha256] = await together(verify(ctx, basePlatforms, layout, task, iso), sha256OfFile(iso, { log: ctx.log }));
+  const [, sha256] = await together(verify(ctx, basePlatforms, layout, md5sums, task, iso), sha256OfFile(iso, { log: ctx.log }));
   return { sha256 };
 }
 
 /** Boot records, md5sum.txt and VERSION, read back from the new ISO. */
-async function verify(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, task: Reporter, iso: string): Promise<void> {
+async function verify(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, md5sums: Md5Sums, task: Reporter, iso: string): Promise<void> {
   // xorriso reads the boot records while the md5s are checked here.
-  const [bootImages, { checked, version }] = await together(listBootImages(iso, { log: ctx.log }), readBackFiles(ctx, layout, task, iso));
+  const [bootImages, { checked, version }] = await together(listBootImages(iso, { log: ctx.log }), readBackFiles(ctx, layout, md5sums, task, iso));
   const platforms = [...new Set(bootImages.map((b) => b.platform))].sort();
   const missing = basePlatforms.filter((p) => !platforms.includes(p));
   if (platforms.length === 0 || missing.length) {
     throw verificationError(`the new ISO lacks boot records for ${missing.join(', ') || 'any platform'} (has: ${platforms.join(', ') || 'none'})`);
   }
   const squashfs = changedImage(layout);
-  ctx.log.line(`verify: md5sum.txt ${checked} files OK, ${squashfs}:${VERSION_FILE} = ${version} (read in-process)`);
+  ctx.log.line(`verify: md5sum.txt ${checked} files OK (${checked - md5sums.copied.size} read back, ${md5sums.copied.size} copied from the base: size checked), ${squashfs}:${VERSION_FILE} = ${version} (read in-process)`);
   if (version !== ctx.version) {
     throw verificationError(`${VERSION_FILE} in the new ISO's ${squashfs} reads "${version}", expected "${ctx.version}"`);
   }
@@ -48,13 +49,16 @@ async function verify(ctx: BuildInputs, basePlatforms: readonly string[], layout
 
 /**
  * md5sum.txt and VERSION, read back in place with the in-process readers (src/image): nothing is extracted, nothing
- * is mounted. The largest files are hashed by dd | openssl on the other core, which also takes the ISO's sha256.
+ * is mounted. Files the rebuild copied verbatim from the base are checked for presence and size (their md5 lines are
+ * the base's and the ISO's sha256 covers their bytes); the files this build wrote are hashed, the largest by
+ * dd | openssl on the other core, which also takes the ISO's sha256.
  */
-async function readBackFiles(ctx: BuildInputs, layout: RootfsLayout, task: Reporter, iso: string): Promise<{ checked: number; version: string }> {
+async function readBackFiles(ctx: BuildInputs, layout: RootfsLayout, md5sums: Md5Sums, task: Reporter, iso: string): Promise<{ checked: number; version: string }> {
   const report = progressReporter(task, 'md5sum.txt');
   const squashfs = changedImage(layout);
   return readBack(iso, async (image) => {
     const md5 = await checkIsoMd5sums(image, {
+      copied: md5sums.copied,
       onProgress: (n, total) => report((n / total) * 100, `${n}/${total} files`),
       // openssl's sha256 (SHA extensions) costs about 0.4 of an md5 per byte on x86-64
       offload: { rangeMd5: (offset, length) => md5OfRange(iso, offset, length, { log: ctx.log }), otherCoreBytes: 0.4 * statSync(iso).size },

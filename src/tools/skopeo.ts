@@ -139,15 +139,25 @@ export async function listTags(repository: string, opts: SkopeoOptions = {}): Pr
 export type ArchiveFormat = 'docker-archive' | 'oci-archive';
 
 /**
- * Copies one image (by manifest digest: `name@sha256:...`, so no platform choice happens here) into an archive that
- * names it `tag` (docker-archive: RepoTags; oci-archive: the org.opencontainers.image.ref.name annotation).
+ * Pulls one image (by manifest digest: `name@sha256:...`, so no platform choice happens here) into a `dir:` copy:
+ * manifest and blobs as the registry serves them, no conversion (skopeo(1) "dir:path").
  */
-export async function copyToArchive(source: string, file: string, format: ArchiveFormat, tag: string | undefined, opts: SkopeoOptions = {}): Promise<void> {
+export async function pullToDir(source: string, dir: string, opts: SkopeoOptions = {}): Promise<void> {
+  await skopeo(['copy', '--quiet', `docker://${source}`, `dir:${dir}`], source, 'image', opts);
+}
+
+/**
+ * A `dir:` copy written as one archive that names the image `tag` (docker-archive: RepoTags; oci-archive: the
+ * org.opencontainers.image.ref.name annotation). skopeo writes one image per archive (skopeo#2072: several images
+ * in one docker-archive exist only in containers/image's archive.Writer, not in the CLI): bundles are made by
+ * src/packages/bundle.ts.
+ */
+export async function dirToArchive(dir: string, file: string, format: ArchiveFormat, tag: string | undefined, opts: SkopeoOptions = {}): Promise<void> {
   mkdirSync(join(file, '..'), { recursive: true });
   rmSync(file, { force: true });
   const dest = `${format}:${file}${tag ? `:${tag}` : ''}`;
   // --preserve-digests is not used: a docker-archive stores layers uncompressed, its digests differ by design.
-  await skopeo(['copy', '--quiet', `docker://${source}`, dest], source, 'image', opts);
+  await skopeo(['copy', '--quiet', `dir:${dir}`, dest], dir, 'image', { log: opts.log });
 }
 
 /** Copies an artifact (a Helm chart in an OCI registry) as it is into an OCI layout directory. */

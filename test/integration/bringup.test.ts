@@ -57,9 +57,15 @@ describe('bringup.sh with containerd (non-k3s profile)', NEEDS, () => {
       { archive: imageArchive(dir, 'hello-gz', refs.gz, 'gzip'), reference: refs.gz },
       { archive: imageArchive(dir, 'hello-zst', refs.zst, 'zstd'), reference: refs.zst },
     ]);
-    // dpkg is installed on every Debian host: the system step takes its "already installed" path, touching nothing
-    build(root, { runtime: 'containerd' }, { system: ['dpkg'] });
+    // dpkg and zstd (requireTools) are installed on the host: the system step takes its "already installed" path,
+    // touching nothing; zstd must be named, or the build refuses the .zst archive (below)
+    build(root, { runtime: 'containerd' }, { system: ['dpkg', 'zstd'] });
   }, 60_000);
+
+  it('the build refuses a .zst archive for a target without zstd, with a hint', () => {
+    const bare = payloadRootfs([{ archive: join(root, 'opt/novasphere/packages/images/hello-zst.tar.zst'), reference: refs.zst }]);
+    expect(() => build(bare, { runtime: 'containerd' }, { system: ['dpkg'] })).toThrow(/hello-zst\.tar\.zst is zstd-compressed, and the target has no zstd/);
+  });
   afterAll(async () => {
     await containerd?.stop();
   });
@@ -96,6 +102,8 @@ describe('bringup.sh with containerd (non-k3s profile)', NEEDS, () => {
     const log = readFileSync(join(root, 'var/log/novasphere/bringup.log'), 'utf8');
     expect(log).toMatch(/Z NOVASPHERE-PAYLOAD: ok$/m);
     expect(log).toMatch(/Z bringup: image registry\.novasphere\.invalid\/test\/hello-gz:1\.0: imported into containerd$/m);
+    const listed = readFileSync(join(root, 'var/log/novasphere/images.txt'), 'utf8').split('\n').filter(Boolean);
+    expect(listed).toEqual(expect.arrayContaining(Object.values(refs))); // what ctr listed after the imports
     const again = run(root, { CONTAINERD_ADDRESS: containerd.socket });
     expect(again.out).toMatch(/nothing to do: NovaSphere Test 1\.2\.3 is brought up/);
     expect(again.out).toMatch(/^NOVASPHERE-VERSION: 1\.2\.3\nNOVASPHERE-PAYLOAD: ok$/m);

@@ -49,6 +49,18 @@ function kernelInstalledSize(dir: string, layersTopFirst: string[]): number {
   }
 }
 
+/** A layer's own content as the kernel shows it: the squashfs mounted alone, its non-directories summed (whiteouts are 0). */
+function layerContentBytes(dir: string, layer: string): number {
+  const at = join(dir, 'size-layer');
+  mkdirSync(at, { recursive: true });
+  sh('mount', ['-t', 'squashfs', '-o', 'ro,loop', layer, at]);
+  try {
+    return sh('find', [at, '!', '-type', 'd', '-printf', '%s\\n']).split('\n').filter(Boolean).reduce((sum, n) => sum + Number(n), 0);
+  } finally {
+    sh('umount', [at]);
+  }
+}
+
 describe('layered casper base', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let base: string;
@@ -78,8 +90,9 @@ describe('layered casper base', needs(requireRoot(), requireFixtures()), () => {
     const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { id: string; path: string; size: number; default?: boolean }[];
     const installed = sources.find((s) => s.default)!;
     expect(installed.path).toBe('fixture-minimal.fixture-server.layered-test.squashfs');
-    expect(installed.size).toBe(Number(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.size'), 'utf8')));
+    // install-sources.yaml: the whole chain curtin copies; the layer's .size: its own content (livecd-rootfs, ubuntu-facts.md)
     expect(installed.size).toBe(kernelInstalledSize(dir, [top, ...[...BASE_LAYERS].reverse().map((l) => join(tree, l))]));
+    expect(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.size'), 'utf8')).toBe(`${layerContentBytes(dir, top)}\n`);
     expect(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.layered-test.manifest'), 'utf8')).toMatch(/^dpkg\t/m);
     expect(readFileSync(join(tree, 'boot/grub/grub.cfg'), 'utf8')).toContain('layerfs-path=fixture-minimal.fixture-server.layered-test.squashfs');
     expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
@@ -98,10 +111,12 @@ describe('layered casper base', needs(requireRoot(), requireFixtures()), () => {
     expect(sha256(join(tree, BASE_LAYERS[0]!))).toBe(sha256(join(base, BASE_LAYERS[0]!)));
     expect(sh('unsquashfs', ['-cat', join(tree, BASE_LAYERS[1]!), 'opt/novasphere/VERSION'])).toBe('v2.0.0\n');
     expect(sh('ls', [join(tree, 'casper')])).not.toContain('layered-test.squashfs');
-    const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { path: string; default?: boolean }[];
-    expect(sources.find((s) => s.default)!.path).toBe('fixture-minimal.fixture-server.squashfs');
-    const size = Number(readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.size'), 'utf8'));
-    expect(size).toBe(kernelInstalledSize(dir, [...BASE_LAYERS].reverse().map((l) => join(tree, l))));
+    const sources = parse(readFileSync(join(tree, 'casper/install-sources.yaml'), 'utf8')) as { path: string; size: number; default?: boolean }[];
+    const installed = sources.find((s) => s.default)!;
+    expect(installed.path).toBe('fixture-minimal.fixture-server.squashfs');
+    expect(installed.size).toBe(kernelInstalledSize(dir, [...BASE_LAYERS].reverse().map((l) => join(tree, l))));
+    const size = readFileSync(join(tree, 'casper/fixture-minimal.fixture-server.size'), 'utf8');
+    expect(size).toBe(`${layerContentBytes(dir, join(tree, BASE_LAYERS[1]!))}\n`);
     expect(sh('md5sum', ['-c', '--quiet', 'md5sum.txt'], tree)).toBe('');
   });
 

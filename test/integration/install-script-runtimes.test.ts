@@ -109,6 +109,27 @@ describe('install.sh container runtimes', needs(requireRoot('install.sh checks i
     expect(again.code).toBe(0);
   });
 
+  it("installs the payload's files/bin programs to /usr/local/bin (mode kept), leaves the other files; then nothing to do", () => {
+    const filesDir = join(dir, 'files-case');
+    const withFiles = renderTo(filesDir, true);
+    const files = join(filesDir, 'payload/files');
+    mkdirSync(join(files, 'bin'), { recursive: true });
+    mkdirSync(join(files, 'manifests'), { recursive: true });
+    writeFileSync(join(files, 'bin/novasphere-tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+    writeFileSync(join(files, 'bin/helm-v3.tar.gz'), 'an archive, not a program\n', { mode: 0o644 });
+    writeFileSync(join(files, 'manifests/app.yaml'), 'kind: x\n');
+    // both runs and the listing in one private mount namespace whose /usr/local/bin is a tmpfs (the host's is untouched)
+    const res = sh('unshare', ['--mount', 'sh', '-c',
+      'mount -t tmpfs tmpfs /etc/apt/sources.list.d && mount -t tmpfs tmpfs /usr/local/bin && sh "$0" && echo ---- && sh "$0" && echo ---- && ' +
+      'stat -c "%n %a" /usr/local/bin/* && /usr/local/bin/novasphere-tool', withFiles], { env: { ...process.env, PATH: noDocker } });
+    expect(res.code, res.out).toBe(0);
+    const [first, second, listing] = res.out.split('----\n');
+    expect(first).toMatch(/file bin\/novasphere-tool: installed to \/usr\/local\/bin/);
+    expect(second).toMatch(/file bin\/novasphere-tool: already in \/usr\/local\/bin/);
+    expect(second).toMatch(/nothing to do/);
+    expect(listing).toBe('/usr/local/bin/novasphere-tool 755\ntool\n');
+  });
+
   it('the fixture archive is a plain tar (the .tar.gz case above is the one ctr 1.6 refuses undecompressed)', () => {
     const res = sh('ctr', ['--address', containerd.socket, '-n', 'k8s.io', 'images', 'import', join(dir, 'payload/images/hello-install-gz.tar.gz')]);
     expect(res.code).not.toBe(0);

@@ -114,9 +114,11 @@ describe('offline package payload (fixture build)', needs(requireRoot(), require
 
   it('packages fetch resolves the same closure from the base ISO without unpacking it', () => {
     const res = runCli(['packages', 'fetch', '--profile', profile]);
-    expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^target: \d+ apt\/dpkg files read from /m);
+    // progress on stderr, the result alone on stdout
+    expect(res.stderr).toMatch(/^target: \d+ apt\/dpkg files read from /m);
+    expect(res.stderr).not.toMatch(/^(error|warning)/m);
+    expect(res.stdout).not.toMatch(/^target: /m);
     expect(res.stdout).toMatch(/^jq_1\.6-2\.1\+deb12u2_amd64\.deb +63984 +sha256:[0-9a-f]{64}$/m);
     expect(res.stdout).toMatch(/^3 \.debs for amd64: 0 downloaded, 3 from the cache/m);
   });
@@ -152,8 +154,18 @@ describe('offline package payload (fixture build)', needs(requireRoot(), require
     expect(index).toMatch(/name: hello/);
     expect(index).toMatch(/version: 0\.1\.0/);
     expect(index).toMatch(/- hello-0\.1\.0\.tgz/);
-    const manifest = JSON.parse(readFileSync(join(payload, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[] };
+    type Item = { kind: string; name: string; digest: string; source: string; file: string };
+    const manifest = JSON.parse(readFileSync(join(payload, 'manifest.json'), 'utf8')) as { files: { path: string; sha256: string }[]; items: Item[] };
     expect(manifest.files.map((f) => f.path)).toContain('system/jq_1.6-2.1+deb12u2_amd64.deb');
+    // Every item with its digest and source: the closure's .debs from the mirror, the local ones from the profile.
+    const sha = new Map(manifest.files.map((f) => [f.path, f.sha256]));
+    expect(manifest.items.map((i) => `${i.kind} ${i.name.split(' ')[0]}`)).toEqual(['deb jq', 'deb libjq1', 'deb libonig5', 'deb novasphere-hello-offline', `image ${IMAGE_REF}`, 'chart hello']);
+    for (const i of manifest.items.filter((x) => x.kind !== 'image')) expect(i.digest, i.name).toBe(`sha256:${sha.get(i.file)}`);
+    expect(manifest.items[0]!.source).toMatch(/^https?:\/\/\S+\/jq_1\.6-2\.1(\+|%2[bB])deb12u2_amd64\.deb$/);
+    expect(manifest.items[3]!.source).toMatch(/^local:(\.\.\/)+.*test\/fixtures\/packages\/novasphere-hello-offline_1\.0\.0_all\.deb$/);
+    expect(manifest.items[4]).toMatchObject({ digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), file: 'images/hello-image-oci.tar' });
+    const release = JSON.parse(readFileSync(join(dir, 'r1', 'build-manifest.json'), 'utf8')) as { payload: Item[] };
+    expect(release.payload).toEqual(manifest.items);
     expect(existsSync(join(rootfs, 'opt/novasphere/install.sh'))).toBe(true);
     // k3s air-gap: the archive where k3s imports images at start
     expect(readFileSync(join(rootfs, 'var/lib/rancher/k3s/agent/images/hello-image-oci.tar'))).toEqual(readFileSync(join(payload, 'images/hello-image-oci.tar')));

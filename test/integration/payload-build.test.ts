@@ -92,14 +92,16 @@ describe(
     expect(readFileSync(join(payload, 'files/bin/tool.sh')).equals(tool)).toBe(true);
     expect(readFileSync(join(payload, 'images/images.txt'), 'utf8')).toContain(`${registry.host}/team/app:1.0 ${image.manifests.amd64} app_1.0_amd64.tar\n`);
     expect(existsSync(join(root, 'var/lib/rancher/k3s/agent/images/app_1.0_amd64.tar'))).toBe(true);
-    const manifest = JSON.parse(readFileSync(join(dir, 'r1', 'build-manifest.json'), 'utf8')) as { payload: { kind: string; digest: string; source: string }[] };
-    expect(manifest.payload).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ kind: 'image', digest: image.manifests.amd64, source: `docker://${registry.host}/team/app:1.0` }),
-        expect.objectContaining({ kind: 'chart', digest: `sha256:${sha(chart)}` }),
-        expect.objectContaining({ kind: 'file', digest: `sha256:${sha(tool)}` }),
-      ]),
-    );
+    const manifest = JSON.parse(readFileSync(join(dir, 'r1', 'build-manifest.json'), 'utf8')) as { payload: { kind: string; name: string; digest: string; source: string; file: string }[] };
+    // Every payload item, in kind order, each with its file below the payload directory.
+    expect(manifest.payload).toEqual([
+      { kind: 'image', name: `${registry.host}/team/app:1.0 (linux/amd64)`, digest: image.manifests.amd64, source: `docker://${registry.host}/team/app:1.0`, file: 'images/app_1.0_amd64.tar' },
+      { kind: 'chart', name: 'hello 0.1.0', digest: `sha256:${sha(chart)}`, source: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/charts\/hello-0\.1\.0\.tgz$/), file: 'charts/hello-0.1.0.tgz' },
+      { kind: 'file', name: 'bin/tool.sh', digest: `sha256:${sha(tool)}`, source: expect.stringMatching(/\/files\/tool\.sh$/), file: 'files/bin/tool.sh' },
+    ]);
+    const notes = readFileSync(join(dir, 'r1', 'RELEASE-NOTES.md'), 'utf8');
+    expect(notes).toContain(`| image | \`${registry.host}/team/app:1.0 (linux/amd64)\` | \`${image.manifests.amd64}\` | docker://${registry.host}/team/app:1.0 |`);
+    expect(notes).toContain(`| file | \`bin/tool.sh\` | \`sha256:${sha(tool)}\` |`);
   });
 
   it('builds again offline from the warm cache, to the same ISO bytes', () => {

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -78,6 +78,7 @@ async function startServer(routes: Record<string, Buffer>, opts: { dropFirst: st
   return { url: `http://127.0.0.1:${port}`, ranges, hits, close: () => new Promise((r) => server.close(() => r())) };
 }
 
+// Progress lines (stderr) come before the one error line and its hint: the errors are matched as the end of stderr.
 const ENV = { ISO_BUILD_FETCH_BACKOFF_MS: '50', ISO_BUILD_FETCH_RETRIES: '2' };
 
 describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip', 'zstd')), () => {
@@ -124,6 +125,8 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
         { repo: `${server.url}/repo`, name: 'hello', version: '~0.1.0' },
         { repo: `${server.url}/repo/`, name: 'hello', version: '0.10.0' },
         { repo: `${server.url}/repo`, name: 'hello', version: '0.2.0' },
+        // the version ~0.1.0 resolves to as well: one file and one index entry in the payload
+        { repo: `${server.url}/repo`, name: 'hello', version: '0.1.5' },
       ],
       files: [
         { url: `${server.url}/files/big.bin`, sha256: sha256hex(big), dest: 'big/big.bin', mode: '0755' },
@@ -133,11 +136,16 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
       k3sAirgap: true,
     });
     const lock = await runCliAsync(['packages', 'lock', '--profile', file, '--cache', cache], { env: ENV });
-    expect(lock.stderr).toBe('');
+    expect(lock.stderr).not.toMatch(/^(error|warning)/m);
     expect(lock.code).toBe(0);
+    // CI=true: plain progress lines on stderr, a start and an end per download with its size and rate
+    expect(lock.stderr).toMatch(/^fetching big\/big\.bin$/m);
+    expect(lock.stderr).toMatch(/^fetched big\/big\.bin: 3\.0 MiB in \d+\.\ds(, \S+ \S+\/s)?$/m);
+    expect(lock.stdout).toMatch(/good\.lock\.yaml: 0 images, 4 charts, 3 files\n$/);
     expect(server.ranges).toEqual([expect.stringMatching(/^\/files\/big\.bin bytes=[1-9]\d*-$/)]);
     const locked = parse(readFileSync(join(dir, 'good.lock.yaml'), 'utf8')) as { charts: { version: string; resolved: string; sha256: string; url: string }[]; files: { sha256: string; size: number }[] };
     expect(locked.charts.map((c) => [c.version, c.resolved])).toEqual([
+      ['0.1.5', '0.1.5'],
       ['0.10.0', '0.10.0'],
       ['0.2.0', '0.2.0'],
       ['~0.1.0', '0.1.5'],
@@ -152,8 +160,13 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     const out = join(dir, 'out-online');
     const hitsBefore = { ...server.hits };
     const fetch = await runCliAsync(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', cache, '--output', out], { env: ENV });
-    expect(fetch.stderr).toBe('');
+    expect(fetch.stderr).not.toMatch(/^(error|warning)/m);
     expect(fetch.code).toBe(0);
+    // Cache hits say so; nothing claims to be fetched; progress stays off stdout.
+    for (const label of ['big/big.bin', 'k3s/install.sh', 'hello-0.1.5.tgz', 'hello-0.10.0.tgz']) expect(fetch.stderr).toContain(`cached ${label}\n`);
+    expect(fetch.stderr).not.toMatch(/^fetch(ing|ed) /m);
+    expect(fetch.stdout).toMatch(/^\S+packages: 0 \.debs, 0 images, 3 charts, \d+ files\n$/);
+    expect(readdirSync(join(out, 'opt/novasphere/packages/charts')).sort()).toEqual(['hello-0.1.5.tgz', 'hello-0.10.0.tgz', 'hello-0.2.0.tgz', 'index.yaml']);
     // The lock made the cache warm: the fetch downloaded nothing.
     expect(server.hits).toEqual(hitsBefore);
     const payload = join(out, 'opt/novasphere/packages');
@@ -174,6 +187,18 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     });
     expect(index.entries.hello[0]).not.toHaveProperty('notAHelmField');
     expect((await runCliAsync(['packages', 'verify', payload])).code).toBe(0);
+    // manifest.json says what each item is and where it came from (build-manifest.json and the notes list these).
+    const items = (JSON.parse(readFileSync(join(payload, 'manifest.json'), 'utf8')) as { items: { kind: string; name: string; digest: string; source: string; file: string }[] }).items;
+    expect(items.map((i) => `${i.kind} ${i.name} ${i.file}`)).toEqual([
+      'chart hello 0.1.5 charts/hello-0.1.5.tgz',
+      'chart hello 0.10.0 charts/hello-0.10.0.tgz',
+      'chart hello 0.2.0 charts/hello-0.2.0.tgz',
+      'file big/big.bin files/big/big.bin',
+      'file k3s/airgap-images.tar.zst files/k3s/airgap-images.tar.zst',
+      'file k3s/install.sh files/k3s/install.sh',
+    ]);
+    expect(items.find((i) => i.name === 'big/big.bin')).toMatchObject({ digest: `sha256:${sha256hex(big)}`, source: `${server.url}/files/big.bin` });
+    expect(items.find((i) => i.name === 'hello 0.1.5')).toMatchObject({ digest: `sha256:${sha256hex(charts['0.1.5']!)}`, source: `${server.url}/repo/hello-0.1.5.tgz` });
     goodProfile = file;
     onlinePayload = payload;
   });
@@ -182,8 +207,8 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     const [file, cache, payload] = [goodProfile, goodCache, onlinePayload];
     expect(file, 'the previous test made the lock and the cache').toBeDefined();
     const offline = join(dir, 'out-offline');
-    const cut = await runCliOffline(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', cache, '--output', offline], ENV);
-    expect(cut.stderr).toBe('');
+    const cut = await runCliOffline(['--quiet', 'packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', cache, '--output', offline], ENV);
+    expect(cut.stderr, '--quiet: no progress').toBe('');
     expect(cut.code).toBe(0);
     for (const f of ['files/big/big.bin', 'charts/hello-0.1.5.tgz', 'charts/hello-0.2.0.tgz', 'charts/hello-0.10.0.tgz']) {
       expect(readFileSync(join(offline, 'opt/novasphere/packages', f)).equals(readFileSync(join(payload, f))), f).toBe(true);
@@ -191,14 +216,14 @@ describe('payload charts and files over HTTP', needs(requireTools('tar', 'gzip',
     // With a cold cache the same offline fetch fails as a network error.
     const cold = await runCliOffline(['packages', 'fetch', '--profile', file, '--rootfs', targetRoot(dir), '--cache', join(dir, 'cold')], ENV);
     expect(cold.code).toBe(1);
-    expect(cold.stderr).toMatch(/^error: .*\nhint: .+\n$/);
+    expect(cold.stderr).toMatch(/(?:^|\n)error: .*\nhint: .+\n$/);
   });
 
   const failures: [string, (url: string) => PayloadPackages, number, RegExp][] = [
-    ['wrong-sha', (url) => ({ files: [{ url: `${url}/files/big.bin`, sha256: 'ab'.repeat(32), dest: 'x' }] }), 2, /^error: file x \S+: sha256 [0-9a-f]{64}, expected (ab){32}\nhint: .+\n$/],
-    ['no-version', (url) => ({ charts: [{ repo: `${url}/repo`, name: 'hello', version: '9.9.9' }] }), 2, /^error: chart hello 9\.9\.9: not in \S+index\.yaml \(it has 0\.1\.0, .*\)\nhint: .+\n$/],
-    ['unauthorized', (url) => ({ files: [{ url: `${url}/files/secret`, sha256: 'cd'.repeat(32), dest: 'x' }] }), 2, /^error: file x \S+: HTTP 401 \(access refused\)\nhint: .+\n$/],
-    ['server-error', (url) => ({ files: [{ url: `${url}/files/broken`, sha256: 'ef'.repeat(32), dest: 'x' }] }), 1, /^error: file x \S+: HTTP 500 \(server error, retried\)\nhint: .+\n$/],
+    ['wrong-sha', (url) => ({ files: [{ url: `${url}/files/big.bin`, sha256: 'ab'.repeat(32), dest: 'x' }] }), 2, /(?:^|\n)error: file x \S+: sha256 [0-9a-f]{64}, expected (ab){32}\nhint: .+\n$/],
+    ['no-version', (url) => ({ charts: [{ repo: `${url}/repo`, name: 'hello', version: '9.9.9' }] }), 2, /(?:^|\n)error: chart hello 9\.9\.9: not in \S+index\.yaml \(it has 0\.1\.0, .*\)\nhint: .+\n$/],
+    ['unauthorized', (url) => ({ files: [{ url: `${url}/files/secret`, sha256: 'cd'.repeat(32), dest: 'x' }] }), 2, /(?:^|\n)error: file x \S+: HTTP 401 \(access refused\)\nhint: .+\n$/],
+    ['server-error', (url) => ({ files: [{ url: `${url}/files/broken`, sha256: 'ef'.repeat(32), dest: 'x' }] }), 1, /(?:^|\n)error: file x \S+: HTTP 500 \(server error, retried\)\nhint: .+\n$/],
   ];
   for (const [name, packages, code, message] of failures) {
     it(`${name}: exit ${code}, one line with a hint, nothing left in the cache`, async () => {

@@ -105,9 +105,17 @@ describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtu
 describe('--check-reproducible on a build that is not reproducible', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let result: CliResult;
+  /** An earlier release that --force would replace: a failed check must leave it as it was. */
+  const earlier: Record<string, string> = {
+    [`novasphere-fixture-${VERSION}.iso`]: 'the earlier ISO\n',
+    SHA256SUMS: 'earlier sums\n',
+    'RELEASE-NOTES.md': 'earlier notes\n',
+  };
 
   beforeAll(() => {
     dir = tempDir('unrepro');
+    mkdirSync(join(dir, 'release'));
+    for (const [name, text] of Object.entries(earlier)) writeFileSync(join(dir, 'release', name), text);
     const copy = checkoutCopy(join(dir, 'checkout'));
     // a chroot command that writes the build clock into the rootfs (the rest of the profile trimmed to what this
     // test is about: the report names the first differing file)
@@ -118,15 +126,16 @@ describe('--check-reproducible on a build that is not reproducible', needs(requi
         .replace(/^(packages|autoinstall|bootMenu|hooks):\n(?:[ #].*\n|\n)*/gm, '')
         .replace(/^  commands:\n/m, '  commands:\n    - mkdir -p /etc/novasphere && date +%s%N > /etc/novasphere/built-at\n'),
     );
-    result = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'release'), '--work', join(dir, 'work'), '--check-reproducible'], { cwd: copy });
+    result = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'release'), '--work', join(dir, 'work'), '--check-reproducible', '--force'], { cwd: copy });
   }, 600_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('fails with exit code 3 naming the file inside the squashfs, and publishes nothing', () => {
+  it('fails with exit code 3 naming the file inside the squashfs, publishes nothing and puts the earlier release back (--force)', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^error: not reproducible: .*first differing file: \/etc\/novasphere\/built-at in casper\/filesystem\.squashfs \(content/m);
     expect(result.stderr).toMatch(/^hint: nothing was published; both ISOs are kept: /m);
-    expect(readdirSync(join(dir, 'release'))).toEqual([]);
+    expect(readdirSync(join(dir, 'release')).sort()).toEqual(Object.keys(earlier).sort());
+    for (const [name, text] of Object.entries(earlier)) expect(readFileSync(join(dir, 'release', name), 'utf8')).toBe(text);
     expect(findmntUnder(dir)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  * it produces is read back with independent tools (findmnt, the files on disk), and the build's resources release
  * every mount.
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BuildLog } from '../../src/build-log.js';
@@ -89,10 +89,19 @@ describe('stages on the single fixture, one at a time', needs(requireRoot(), req
     expect(sh('unsquashfs', ['-cat', image, 'opt/novasphere/VERSION'])).toBe('v4.0.0\n');
     expect(sh('unsquashfs', ['-cat', image, 'etc/stage-test'])).toBe('stage test as root\n');
 
-    await md5sumStage(ctx, tree, recordingReporter());
+    const md5sums = await md5sumStage(ctx, tree, recordingReporter());
     expect(sh('md5sum', ['-c', 'md5sum.txt'], work.tree)).not.toMatch(/FAILED/);
+    // What this build wrote is not "copied" (the verify stage reads it back); the untouched base files are.
+    expect([...md5sums.copied.keys()]).toContain('casper/vmlinuz');
+    for (const written of ['casper/filesystem.squashfs', 'casper/filesystem.size', '.disk/info']) expect(md5sums.copied.has(written), written).toBe(false);
+    // A written file that no longer matches its md5 line is found by reading it back.
+    const info = readFileSync(join(work.tree, '.disk/info'));
+    writeFileSync(join(work.tree, '.disk/info'), Buffer.concat([info, Buffer.from('x')]));
     await rebuildIsoStage(ctx, tree, recordingReporter());
-    const iso = await verifyIsoStage(ctx, tree.platforms, layout, recordingReporter());
+    await expect(verifyIsoStage(ctx, tree.platforms, layout, md5sums, recordingReporter())).rejects.toThrow(/md5sum\.txt mismatch for \.\/\.disk\/info/);
+    writeFileSync(join(work.tree, '.disk/info'), info);
+    await rebuildIsoStage(ctx, tree, recordingReporter());
+    const iso = await verifyIsoStage(ctx, tree.platforms, layout, md5sums, recordingReporter());
     expect(iso.sha256).toBe(sha256(ctx.partialIso));
     await publishStage(ctx, { base, platforms: tree.platforms, layout, packageList: repacked.packageManifest, isoSha256: iso.sha256 }, recordingReporter());
     expect(sh('sha256sum', ['-c', 'SHA256SUMS'], ctx.outputDir)).toContain('x.iso: OK');

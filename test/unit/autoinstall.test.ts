@@ -54,12 +54,20 @@ describe('renderAutoinstall', () => {
     expect(renderAutoinstall({ ...fixture, autoinstall: { ...fixture.autoinstall!, release: '24.04' } }, 'v1').writeRootYaml).toBe(true);
   });
 
-  it('the NovaSphere template installs offline and copies /opt/novasphere', async () => {
-    const profile = { ...fixture, autoinstall: { ...fixture.autoinstall!, userData: path.resolve('profiles/novasphere/user-data.yaml.hbs'), lateCommands: ['true'] } };
+  it('the NovaSphere template installs offline and checks /opt/novasphere reached the disk', async () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvH0n ops@site';
+    const profile = { ...fixture, autoinstall: { ...fixture.autoinstall!, userData: path.resolve('profiles/novasphere/user-data.yaml.hbs'), lateCommands: ['true'], sshKeys: [key] } };
     const data = parse(renderAutoinstall(profile, 'v1').userData) as { autoinstall: Record<string, unknown> };
+    // SSH login with the profile's keys (release-preflight accepts keys instead of NOVASPHERE_ADMIN_HASH)
+    expect(data.autoinstall['ssh']).toEqual({ 'install-server': true, 'allow-pw': false, 'authorized-keys': [key] });
     expect(data.autoinstall['apt']).toMatchObject({ geoip: false, fallback: 'offline-install' });
     expect(JSON.stringify(data.autoinstall['apt'])).not.toMatch(/https?:/);
-    expect(data.autoinstall['late-commands']).toEqual(['mkdir -p /target/opt/novasphere', 'cp -a /opt/novasphere/. /target/opt/novasphere/', 'test -s /target/opt/novasphere/VERSION', 'true']);
+    // the payload reaches the disk in the rootfs layer; the copy from the live session is only a fallback
+    expect(data.autoinstall['late-commands']).toEqual([
+      '[ ! -d /opt/novasphere ] || [ -s /target/opt/novasphere/VERSION ] || cp -a /opt/novasphere/. /target/opt/novasphere/',
+      'test -s /target/opt/novasphere/VERSION',
+      'true',
+    ]);
   });
 
   it('refuses an unknown variable with the template line', async () => {

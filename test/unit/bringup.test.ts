@@ -17,7 +17,17 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 
 describe('bringup schema', () => {
   it('defaults: no k3s, runtime auto, the stock template', () => {
-    expect(BringupSchema.parse({})).toEqual({ charts: [], runtime: 'auto', script: 'templates/bringup.sh.hbs' });
+    expect(BringupSchema.parse({})).toEqual({ charts: [], runtime: 'auto', serialMarker: false, script: 'templates/bringup.sh.hbs' });
+  });
+
+  it('k3s files: a profile path or a payload file (packages.files dest), exactly one of each', () => {
+    const b = BringupSchema.parse({ k3s: { binaryFile: 'k3s/k3s', installScriptFile: 'k3s/install.sh' } });
+    expect(b.k3s).toEqual({ binaryFile: 'k3s/k3s', installScriptFile: 'k3s/install.sh', mirrors: [] });
+    const both = BringupSchema.safeParse({ k3s: { binary: 'k3s', binaryFile: 'k3s/k3s', installScriptFile: 'k3s/install.sh' } });
+    expect(both.error?.issues.map((i) => i.message)).toEqual(['expected exactly one of binary / binaryFile']);
+    const none = BringupSchema.safeParse({ k3s: { installScript: 'i.sh' } });
+    expect(none.error?.issues.map((i) => i.message)).toEqual(['expected exactly one of binary / binaryFile']);
+    expect(BringupSchema.safeParse({ k3s: { binaryFile: '../k3s', installScript: 'i.sh' } }).success).toBe(false);
   });
 
   it('a k3s profile names the binary and the install script; mirrors default to none', () => {

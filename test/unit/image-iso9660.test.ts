@@ -1,12 +1,14 @@
 /** ISO 9660 reader: Rock Ridge, Joliet and plain names, symlinks, multi-extent files, and clear errors on bad images. */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IsoBuildError } from '../../src/errors.js';
 import { IsoImage } from '../../src/image/iso9660.js';
-import { bufferSource } from '../../src/image/source.js';
+import { checkIsoMd5sums } from '../../src/image/md5sum.js';
+import { bufferSource, type ByteSource } from '../../src/image/source.js';
 
 let dir: string;
 const isos: Record<string, Buffer> = {};
@@ -95,6 +97,49 @@ describe('ISO 9660 reader', () => {
     // Adjacent extents (how xorriso writes files over 4 GiB) open in place as one range.
     const range = (await open(buf)).slice(merged!, 'aa');
     expect((await range.read(0, range.size, 'test')).toString()).toBe('A'.repeat(2048) + 'B'.repeat(100));
+  });
+
+  it('parses each directory once: md5sum.txt over 300 files in 3 directories reads each directory extent once', async () => {
+    const tree = join(dir, 'many');
+    const lines: string[] = [];
+    for (const sub of ['pool/main/a', 'pool/main/b', 'casper']) {
+      mkdirSync(join(tree, sub), { recursive: true });
+      for (let i = 0; i < 100; i++) {
+        const body = `${sub} ${i}\n`;
+        writeFileSync(join(tree, sub, `file-${i}.deb`), body);
+        lines.push(`${createHash('md5').update(body).digest('hex')}  ./${sub}/file-${i}.deb\n`);
+      }
+    }
+    lines.push(`${'0'.repeat(32)}  ./casper/not-there\n`);
+    writeFileSync(join(tree, 'md5sum.txt'), lines.join(''));
+    const out = join(dir, 'many.iso');
+    execFileSync('xorriso', ['-as', 'mkisofs', '-r', '-J', '-o', out, tree], { stdio: 'ignore' });
+    const buf = readFileSync(out);
+    // Count reads by offset: the directories are the reads at their own extents.
+    const reads = new Map<number, number>();
+    const base = bufferSource(buf, 'many.iso');
+    const counting: ByteSource = { ...base, name: base.name, size: base.size, read: (pos, length, what) => (reads.set(pos, (reads.get(pos) ?? 0) + 1), base.read(pos, length, what)), slice: base.slice };
+    const iso = await IsoImage.open(counting);
+    const report = await checkIsoMd5sums(iso);
+    expect(report.ok).toBe(300);
+    expect(report.problems.map((p) => p.kind)).toEqual(['missing']);
+    const dirOffsets: number[] = [];
+    for await (const { entry } of iso.walk()) if (entry.isDir) dirOffsets.push(entry.extents[0]!.offset);
+    expect(dirOffsets).toHaveLength(5); // pool, pool/main, a, b, casper
+    // Each directory read once by the md5 check (walk() above reuses the parsed directories); the root once more by
+    // open(), which looks for Rock Ridge's SP entry in it.
+    for (const offset of dirOffsets) expect(reads.get(offset), `reads at ${offset}`).toBe(1);
+    expect(reads.get(iso.root().extents[0]!.offset)).toBe(2);
+
+    // Files the writer copied from the base are checked by size, not hashed: a wrong md5 line for one goes unread,
+    // a wrong size does not.
+    const size = 'casper 0\n'.length;
+    const copied = await checkIsoMd5sums(iso, { copied: new Map([['casper/file-0.deb', size], ['casper/file-1.deb', size + 1]]) });
+    expect(copied.ok).toBe(299);
+    expect(copied.problems.map((p) => p.message)).toEqual([
+      './casper/file-1.deb was copied from the base ISO (10 bytes) but has 9 bytes in the new ISO',
+      'md5sum.txt lists ./casper/not-there, which is not in the ISO',
+    ]);
   });
 
   it('not an ISO, truncated, and a directory extent outside the image', async () => {

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { chartIndexYaml, checkChart, parseChartIndex } from '../../src/packages/charts.js';
 import { checkImage, normalizeReference } from '../../src/packages/images.js';
 import { renderInstallScript } from '../../src/packages/install-script.js';
-import { checkLocalFiles } from '../../src/packages/payload.js';
+import { checkLocalFiles, systemPackageNames } from '../../src/packages/payload.js';
 import { releaseText, sortStanzas } from '../../src/packages/repo.js';
 import { parsePrintUris, targetArchitecture, writeAptConfig } from '../../src/packages/resolve.js';
 import { mirrorFromAptConfig, profileSourcesList, targetSources } from '../../src/packages/sources.js';
@@ -35,6 +35,7 @@ describe('profile packages section', () => {
       recommends: false,
       debs: [],
       images: [],
+      imageArchive: 'per-image',
       charts: [],
       files: [],
       k3sAirgap: false,
@@ -46,10 +47,28 @@ describe('profile packages section', () => {
   it('rejects bad package names, unknown keys and charts with both or neither of path / repo', () => {
     expect(PackagesSchema.safeParse({ system: ['Bad Name'] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sytem: [] }).success).toBe(false);
+    const mixed = PackagesSchema.safeParse({ imageArchive: 'bundle', images: [{ ref: 'a/b:1' }, { ref: 'a/c:1', format: 'oci-archive' }] });
+    expect(mixed.error?.issues[0]).toMatchObject({ path: ['imageArchive'], message: expect.stringMatching(/one images\[\]\.format for a bundle, got docker-archive and oci-archive/) });
     expect(PackagesSchema.safeParse({ charts: [{ name: 'a', version: '1' }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ charts: [{ name: 'a', version: '1', path: 'a.tgz', repo: 'r' }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sources: [{ uri: 'ftp://x', suites: ['bookworm'] }] }).success).toBe(false);
     expect(PackagesSchema.safeParse({ sources: [{ uri: 'host-mirror', suites: ['bookworm'], signedBy: '../x' }] }).success).toBe(false);
+  });
+});
+
+describe('the packages an installer installs', () => {
+  it('are packages.system without =version and the Package of each local .deb, found by file name or sha256', () => {
+    const payload = join(tmp, 'names-payload');
+    mkdirSync(join(payload, 'system'), { recursive: true });
+    const odd = join(tmp, 'tool-latest.deb');
+    writeFileSync(odd, 'not really a deb');
+    const sha = execFileSync('sha256sum', [odd], { encoding: 'utf8' }).split(' ')[0];
+    writeFileSync(
+      join(payload, 'system/Packages'),
+      `Package: novasphere-hello-offline\nVersion: 1.0.0\nFilename: ./novasphere-hello-offline_1.0.0_all.deb\nSHA256: ${'0'.repeat(64)}\n\n` +
+        `Package: mytool\nVersion: 2\nFilename: ./mytool_2_amd64.deb\nSHA256: ${sha}\n`,
+    );
+    expect(systemPackageNames({ system: ['jq=1.6-2.1', 'libc6:arm64', 'jq'], debs: [DEB, odd] }, payload)).toEqual(['jq', 'libc6:arm64', 'novasphere-hello-offline', 'mytool']);
   });
 });
 

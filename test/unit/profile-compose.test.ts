@@ -103,14 +103,13 @@ autoinstall:
 
   it('keeps package payload paths of the base relative to the base', async () => {
     const { absolutizePaths } = await import('../../src/profile/compose.js');
-    const data = { packages: { debs: ['a.deb', '/abs.deb'], images: [{ archive: 'i.tar' }], charts: [{ path: 'c.tgz' }, { repo: 'charts' }], installScript: 't.hbs', signingKey: '${KEY}' } };
+    const data = { packages: { debs: ['a.deb', '/abs.deb'], images: [{ archive: 'i.tar' }], charts: [{ path: 'c.tgz' }, { repo: 'charts' }, { repo: 'https://charts.example/x' }], installScript: 't.hbs' } };
     absolutizePaths(data, '/base');
     expect(data.packages).toEqual({
       debs: ['/base/a.deb', '/abs.deb'],
       images: [{ archive: '/base/i.tar' }],
-      charts: [{ path: '/base/c.tgz' }, { repo: '/base/charts' }],
+      charts: [{ path: '/base/c.tgz' }, { repo: '/base/charts' }, { repo: 'https://charts.example/x' }],
       installScript: '/base/t.hbs',
-      signingKey: '${KEY}',
     });
   });
 
@@ -151,5 +150,82 @@ describe('${VAR} interpolation', () => {
   it('validates the interpolated value', async () => {
     const err = await loadError(await child('extends: ../base/base.yaml\nname: "${WHO}_X"\n'));
     expect(err.message).toMatch(/child\.yaml:2:7: name: expected lower-case letters.*got "base_X"/);
+  });
+});
+
+describe('variables that use variables (#13)', () => {
+  it('expands vars that refer to other vars, in strings and in vars itself', async () => {
+    const p = await loadProfile(await child('extends: ../base/base.yaml\nname: c\nproduct: "${FULL}"\nvars:\n  FULL: "${FIRST} ${LAST}"\n  FIRST: "${WHO}"\n  LAST: two\n'));
+    expect(p.product).toBe('base two');
+    expect(p.vars).toMatchObject({ FULL: 'base two', FIRST: 'base' });
+  });
+
+  it('refuses a cycle, naming it, instead of leaving a literal ${B}', async () => {
+    const err = await loadError(await child('extends: ../base/base.yaml\nname: c\nproduct: "${A}"\nvars:\n  A: "x${B}"\n  B: "${A}"\n'));
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(/child\.yaml:5:\d+: vars\.A: variables refer to each other: \$\{A\} -> \$\{B\} -> \$\{A\}$/);
+    const self = await loadError(await child('extends: ../base/base.yaml\nname: c\nvars:\n  SELF: "${SELF}"\n'));
+    expect(self.message).toMatch(/vars\.SELF: variables refer to each other: \$\{SELF\} -> \$\{SELF\}/);
+  });
+
+  it('refuses an unknown variable inside vars, even an unused one', async () => {
+    const err = await loadError(await child('extends: ../base/base.yaml\nname: c\nvars:\n  X: "${NOPE_NOT_SET}"\n'));
+    expect(err.message).toMatch(/child\.yaml:4:6: vars\.X: unknown variable \$\{NOPE_NOT_SET\}/);
+  });
+});
+
+describe('paths of an extended profile in another directory (#13)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = path.join(tmp, 'defaults');
+    await mkdir(path.join(dir, 'lib/templates'), { recursive: true });
+    await mkdir(path.join(dir, 'site'), { recursive: true });
+    await writeFile(path.join(dir, 'lib/templates/install.sh.hbs'), 'x');
+    await writeFile(path.join(dir, 'lib/local.deb'), 'x');
+    await writeFile(
+      path.join(dir, 'lib/lib.yaml'),
+      `name: lib\nbase:\n  path: ../../base/base.iso\n  sha256: ${HASH}\npackages:\n  debs: ["\${DEB}"]\nvars:\n  DEB: local.deb\n`,
+    );
+  });
+
+  it('resolves a default path against the profile that wrote its section, and ${VAR} paths against their writer', async () => {
+    await writeFile(path.join(dir, 'site/site.yaml'), 'extends: ../lib/lib.yaml\nname: site\npackages:\n  onIso: true\n');
+    const p = await loadProfile(path.join(dir, 'site/site.yaml'));
+    expect(p.packages?.installScript).toBe(path.join(dir, 'lib/templates/install.sh.hbs'));
+    expect(p.packages?.debs).toEqual([path.join(dir, 'lib/local.deb')]);
+  });
+
+  it('a !replace of the section makes the replacing profile its writer; a missing default fails on load', async () => {
+    await writeFile(path.join(dir, 'site/replace.yaml'), 'extends: ../lib/lib.yaml\nname: site\npackages: !replace\n  onIso: true\n');
+    const err = await loadError(path.join(dir, 'site/replace.yaml'));
+    expect(err.message).toMatch(/replace\.yaml:\d+:\d+: packages\.installScript: file not found: .*site\/templates\/install\.sh\.hbs$/);
+    expect(err.hint).toContain(path.join(dir, 'site'));
+  });
+
+  it('checks every path field on load (validate), not only at build time', async () => {
+    await writeFile(path.join(dir, 'site/missing.yaml'), 'extends: ../lib/lib.yaml\nname: site\npackages:\n  debs: [nope.deb]\n');
+    const err = await loadError(path.join(dir, 'site/missing.yaml'));
+    expect(err.message).toMatch(/missing\.yaml:4:10: packages\.debs\[1\]: file not found: .*site\/nope\.deb$/);
+  });
+});
+
+describe('YAML limits (#13)', () => {
+  it('refuses an alias bomb with a usage error', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const err = await loadError(await child(`name: bomb\n${levels.join('\n')}\n`, 'bomb.yaml'));
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(/bomb\.yaml: YAML aliases expand too far/);
+  });
+
+  it('keeps a few aliases working', async () => {
+    const p = await loadProfile(await child('extends: ../base/base.yaml\nname: c\nchroot:\n  env: &e {X: "1"}\nvars: *e\n', 'alias.yaml'));
+    expect(p.vars).toEqual({ WHO: 'base', ONLY_BASE: 'kept', X: '1' });
+  });
+
+  it('refuses a profile larger than 1 MiB before reading it', async () => {
+    const file = await child(`name: big\n# ${'x'.repeat(1024 * 1024)}\n`, 'big.yaml');
+    const err = await loadError(file);
+    expect(err.message).toMatch(/^profile .*big\.yaml is too large: \d+ bytes \(at most 1048576\)$/);
   });
 });

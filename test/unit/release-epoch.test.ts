@@ -59,6 +59,20 @@ describe('sourceDateEpoch', () => {
     delete process.env.SOURCE_DATE_EPOCH;
     expect(await sourceDateEpoch(profile(plain, 99), 'v1.0.0')).toBe(99);
     const now = Math.floor(Date.now() / 1000);
-    expect(Math.abs((await sourceDateEpoch(profile(plain), 'v1.0.0')) - now)).toBeLessThan(5);
+    const warnings: string[] = [];
+    expect(Math.abs((await sourceDateEpoch(profile(plain), 'v1.0.0', process.env, (w) => warnings.push(w))) - now)).toBeLessThan(5);
+    expect(warnings).toEqual([expect.stringMatching(/^SOURCE_DATE_EPOCH: git gives no commit time .* using the current time \(\d+\); this build is not reproducible/)]);
+  });
+
+  it('reads a checkout owned by another user (safe.directory, as in a CI container)', async () => {
+    delete process.env.SOURCE_DATE_EPOCH;
+    execFileSync('chown', ['-R', '12345:12345', repo]);
+    try {
+      const warnings: string[] = [];
+      expect(await sourceDateEpoch(profile(repo), 'v1.0.0', process.env, (w) => warnings.push(w))).toBe(1_600_000_000);
+      expect(warnings).toEqual([]);
+    } finally {
+      execFileSync('chown', ['-R', `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`, repo]);
+    }
   });
 });

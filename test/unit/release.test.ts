@@ -69,6 +69,18 @@ describe('release notes', () => {
     expect(notes).toContain('## Release checklist');
   });
 
+  it('lists every payload item with its digest and source', async () => {
+    const payload = [
+      { kind: 'deb' as const, name: 'jq 1.6-2.1 amd64', digest: `sha256:${'a'.repeat(64)}`, source: 'http://mirror.invalid/pool/j/jq.deb', file: 'system/jq_1.6-2.1_amd64.deb' },
+      { kind: 'image' as const, name: 'docker.io/longhornio/longhorn-manager:v1.7.1 (linux/amd64)', digest: `sha256:${'b'.repeat(64)}`, source: 'docker://longhornio/longhorn-manager:v1.7.1', file: 'images/x.tar' },
+    ];
+    const notes = await renderNotes({ manifest: { ...manifest, payload }, signed: undefined });
+    expect(notes).toMatch(/^## Payload\n\n2 items in `\/opt\/novasphere\/packages\/`/m);
+    expect(notes).toContain(`| deb | \`jq 1.6-2.1 amd64\` | \`sha256:${'a'.repeat(64)}\` | http://mirror.invalid/pool/j/jq.deb |\n`);
+    expect(notes).toContain(`| image | \`docker.io/longhornio/longhorn-manager:v1.7.1 (linux/amd64)\` | \`sha256:${'b'.repeat(64)}\` | docker://longhornio/longhorn-manager:v1.7.1 |\n`);
+    expect(await renderNotes({ manifest, signed: undefined })).not.toContain('## Payload');
+  });
+
   it('uses another templates directory, and names a broken template', async () => {
     writeFileSync(join(dir, 'notes.md.hbs'), '{{version}} {{#if previous}}after {{previous.version}}{{else}}first{{/if}}\n');
     expect(await renderNotes({ manifest, signed: undefined, templatesDir: dir })).toBe('v2.0.0 first\n');

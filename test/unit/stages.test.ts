@@ -3,6 +3,7 @@
  * and its result (or the files it writes) is checked. Stages that need root (mounts, chroot, squashfs, xorriso) are
  * exercised by the integration tests.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ async function inputs(edit: (p: Profile) => Profile = (p) => p): Promise<BuildIn
     childEnv: {},
   };
 }
+
+const md5hex = (text: string): string => createHash('md5').update(text).digest('hex');
 
 function write(root: string, files: Record<string, string>): void {
   for (const [rel, text] of Object.entries(files)) {
@@ -142,9 +145,23 @@ describe('md5sum stage', () => {
     const base = join(tmp, 'base-tree', 'tree');
     write(base, { 'b.txt': 'b' });
     const task = recordingReporter();
-    await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTreeMd5: baseTreeMd5s(base) }, task);
+    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTreeMd5: baseTreeMd5s(base) }, task);
     expect(readFileSync(join(ctx.work.tree, 'md5sum.txt'), 'utf8')).toBe('4a8a08f09d37b73795649038408b5f33  ./a/c.txt\n92eb5ffee6ae2fec3ad71c777531578f  ./b.txt\n');
     expect(task.title).toBe('Regenerate md5sum.txt: 2 files (2 unchanged since the base)');
+    expect(md5sums.copied).toEqual(new Map([['a/c.txt', 1], ['b.txt', 1]]));
+  });
+
+  it('takes the md5 of an untouched file from the base\'s md5sum.txt, of an edited one from its bytes', async () => {
+    const ctx = await inputs();
+    const base = join(tmp, 'base-tree-2', 'tree');
+    // The base's own md5sum.txt is what the lines of its untouched files come from (the base's sha256 was checked),
+    // so its line is taken as it is (a made-up md5 here shows it was not hashed); an absent file's line is ignored.
+    write(base, { 'b.txt': 'b', 'e.txt': 'e', 'md5sum.txt': `${'f'.repeat(32)}  ./b.txt\n${'e'.repeat(32)}  ./gone.txt\n` });
+    write(ctx.work.tree, { 'b.txt': 'b', 'e.txt': 'edited' });
+    write(ctx.work.treeChanges, { 'e.txt': 'edited' });
+    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTreeMd5: baseTreeMd5s(base) }, recordingReporter());
+    expect(readFileSync(join(ctx.work.tree, 'md5sum.txt'), 'utf8')).toBe(`${'f'.repeat(32)}  ./b.txt\n${md5hex('edited')}  ./e.txt\n`);
+    expect([...md5sums.copied.keys()]).toEqual(['b.txt']);
   });
 });
 

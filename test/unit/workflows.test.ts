@@ -39,7 +39,8 @@ const workflow = (f: string): Workflow => parse(text(f)) as Workflow;
 const runs = (job: Job): string[] => job.steps.map((s) => s.run).filter((r): r is string => typeof r === 'string');
 
 /** Programs a run step may start: the repository's entry points, and what every runner (and the README) has. */
-const PROGRAMS = new Set(['.ci/run', 'scripts/setup', 'scripts/test', 'scripts/make-fixture-iso', 'scripts/publish-assets', 'node', 'gpg', 'gh', 'mkdir', 'cp', 'cat', 'printf']);
+const PROGRAMS = new Set(['.ci/run', 'scripts/setup', 'scripts/test', 'scripts/make-fixture-iso', 'scripts/publish-assets', 'scripts/release-preflight',
+  'node', 'gpg', 'gh', 'git', 'mkdir', 'cp', 'cat', 'printf', 'echo', 'find', 'ls', 'exit']);
 const SHELL_WORDS = new Set(['for', 'do', 'done', 'case', 'esac', 'in', 'if', 'then', 'fi']);
 
 /** The words in command position of a (simple) shell script: after newlines, ;, |, &&, do/then, case patterns. */
@@ -96,6 +97,12 @@ describe('GitHub Actions workflows', () => {
     ].map((s) => script.indexOf(s));
     expect(order.every((i) => i >= 0), String(order)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // the product row's QA installs to a blank disk and waits for the installed system's marker (issue 12 item 5)
+    expect(matrix.some((m) => m.install === true)).toBe(true);
+    expect(script).toMatch(/node bin\/iso-build\.js boot "\$iso" --install --firmware both --accel "\$accel"/);
+    expect(script).toContain('--installed-expect "NOVASPHERE-VERSION: $VERSION"');
+    expect(script).toContain('scripts/release-preflight "$PROFILE" >> "$GITHUB_ENV"');
+    expect(script.indexOf('scripts/release-preflight')).toBeLessThan(script.indexOf('--check-reproducible'));
     const upload = build.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@') && String(s.with?.name).startsWith('release-'));
     expect(upload?.with?.path).toBe('release/${{ github.ref_name }}/');
     const publish = rel.jobs.publish!;
@@ -106,7 +113,8 @@ describe('GitHub Actions workflows', () => {
     // the assets keep names sha256sum -c and iso-build verify work with: scripts/publish-assets lays them out (and
     // test/integration/release.test.ts checks that), nothing renames them after it
     expect(publish.steps.some((s) => s.uses?.startsWith('actions/checkout@'))).toBe(true);
-    expect(published).toMatch(/^scripts\/publish-assets assets artifacts\/release-\*$/m);
+    expect(published).toMatch(/^scripts\/publish-assets --notes notes\.md assets artifacts\/release-\*$/m);
+    expect(published).toMatch(/find assets -type f -size \+2147483647c/); // the size check before the upload
     expect(published).not.toMatch(/\b(cp|mv)\b/);
     expect(published.indexOf('scripts/publish-assets')).toBeLessThan(published.indexOf('gh release create'));
     expect(publish.env).toMatchObject({ ISO_BUILD_GPG_KEY: '${{ secrets.ISO_BUILD_GPG_KEY }}' });
