@@ -42,7 +42,18 @@ describe('time limits and leftovers of hooks and chroot commands', needs(require
 
   it('a host hook past timeouts.hook is killed; a daemon a post-build hook leaves is killed and reported', () => {
     writeFileSync(join(dir, 'hang.sh'), 'sleep 4344\n');
-    writeFileSync(join(dir, 'daemon.sh'), 'setsid sleep 4345 > /dev/null 2>&1 < /dev/null &\necho started\n');
+    // The hook waits until its child is in a session of its own (field 6 of /proc/PID/stat): exiting sooner would let
+    // the end-of-hook group kill take the child before setsid() ran (seen on a loaded CI machine), so no daemon escapes.
+    writeFileSync(
+      join(dir, 'daemon.sh'),
+      [
+        'setsid sleep 4345 > /dev/null 2>&1 < /dev/null &',
+        'd=$!; n=0',
+        'while read -r _ _ _ _ _ sid _ < /proc/$d/stat && [ "$sid" != "$d" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done',
+        'echo started',
+        '',
+      ].join('\n'),
+    );
     const hanging = writeProfile(dir, 'hook-hangs', fixtureProfile('hook-hangs', { hooks: { 'pre-repack': ['hang.sh'] }, timeouts: { hook: 2 } }));
     const res = runCli(['v1.0.0', '--profile', hanging, '--output', join(dir, 'out-hang'), '--work', join(dir, 'work-hang')]);
     expect(res.code).toBe(1);
