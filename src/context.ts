@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path';
 import type { BuildLog } from './build-log.js';
 import type { ResourceStack } from './lifecycle.js';
+import type { OwnerLock } from './owner-lock.js';
 import type { Profile } from './profile/schema.js';
 
 export interface WorkPaths {
@@ -63,6 +64,8 @@ export interface BuildInputs {
   readonly partialIso: string;
   /** The topmost directory of outputDir this build created, if any (removed again when a failed build leaves it empty). */
   readonly createdOutputDir?: string;
+  /** Held on outputDir for the build's life (released at exit; a failed build lets go first, to remove what it created). */
+  readonly outputLock: OwnerLock;
   /** Added to the environment of the profile's host hooks (the reproducibility check's second build sets another TZ). */
   readonly childEnv: Readonly<Record<string, string>>;
 }

@@ -175,3 +175,39 @@ export async function acquireLock(file: string, what: string, opts: WaitOptions 
     });
   }
 }
+
+const heldForLife: OwnerLock[] = [];
+let exitHookInstalled = false;
+
+/**
+ * Takes `file`'s lock at once and holds it until released or this process exits, however it exits (after a SIGKILL
+ * the next build takes it over: its owner is gone). Taking a lock this process holds already is a no-op. A live
+ * owner elsewhere ends in the error `busy` makes of it.
+ */
+export function holdLock(file: string, what: string, busy: (owner: LockOwner) => IsoBuildError): OwnerLock {
+  const held = heldForLife.find((l) => l.file === file);
+  if (held) return held;
+  const got = tryLock(file, what);
+  if ('heldBy' in got) throw busy(got.heldBy);
+  const lock: OwnerLock = {
+    file,
+    release: () => {
+      const i = heldForLife.indexOf(lock);
+      if (i >= 0) heldForLife.splice(i, 1);
+      got.lock.release();
+    },
+  };
+  heldForLife.push(lock);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const l of [...heldForLife]) l.release();
+    });
+  }
+  return lock;
+}
+
+/** What a build's lock records as its owner: the command line, bounded. */
+export function buildCommandLine(): string {
+  return `iso-build ${process.argv.slice(2).join(' ')}`.slice(0, 200);
+}

@@ -12,6 +12,9 @@ import { ExitCode, IsoBuildError } from './errors.js';
 const MAX_SYMLINKS = 40;
 
 /** A symlink under a root whose target leads out of it. */
+/** How errors name the extracted ISO tree (a path in it that leads out, a name md5sum.txt cannot list). */
+export const ISO_TREE = 'the ISO tree';
+
 export interface EscapingLink {
   /** Path of the link, relative to the root. */
   path: string;

@@ -8,7 +8,7 @@ import { lstatSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { ExitCode, IsoBuildError, usageError } from './errors.js';
 import { fsError, mkdirNamed } from './fs-errors.js';
-import { describeOwner, tryLock, type OwnerLock } from './owner-lock.js';
+import { buildCommandLine, describeOwner, holdLock } from './owner-lock.js';
 import { stageCacheDir } from './stage-cache.js';
 import { isMounted, unmountAllUnder } from './tools/mount.js';
 
@@ -87,26 +87,12 @@ function clearWorkDir(root: string): void {
   for (const name of readdirSync(root)) if (!keep.has(name)) rmSync(join(root, name), { recursive: true, force: true });
 }
 
-const heldLocks: OwnerLock[] = [];
-let exitHookInstalled = false;
-
 /** Holds `root`'s lock until this process exits (owner-lock.ts: a dead owner's lock is taken over); throws at once when a live build holds it. */
 function takeWorkLock(root: string): void {
-  const file = join(root, WORK_LOCK);
-  if (heldLocks.some((l) => l.file === file)) return; // this process holds it already
-  const got = tryLock(file, `iso-build ${process.argv.slice(2).join(' ')}`.slice(0, 200));
-  if ('heldBy' in got) {
-    throw new IsoBuildError(`the work directory ${root} is in use by another build: ${describeOwner(got.heldBy)}`, {
+  holdLock(join(root, WORK_LOCK), buildCommandLine(), (owner) =>
+    new IsoBuildError(`the work directory ${root} is in use by another build: ${describeOwner(owner)}`, {
       hint: 'wait for that build to finish, or pass another --work',
       exitCode: ExitCode.Usage,
-    });
-  }
-  heldLocks.push(got.lock);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    // released on any exit, success, error or signal; after a SIGKILL the next build takes it over
-    process.on('exit', () => {
-      for (const lock of heldLocks) lock.release();
-    });
-  }
+    }),
+  );
 }

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { resolveBeneath, writeFileBeneath } from '../safe-path.js';
+import { ISO_TREE, resolveBeneath, writeFileBeneath } from '../safe-path.js';
 import { listFatFiles, readFatFile, replaceFatFile } from '../tools/mtools.js';
 import { editGrub } from './grub-edit.js';
 import { editedTexts, grubIncludesOnly, loadGrubMenu, loadSyslinuxMenu } from './load.js';
@@ -86,7 +86,7 @@ export async function editIsoBootMenus(tree: string, edit: MenuEdit, opts: { efi
   const result: BootMenuEdits = { edited: [], leftAlone: [] };
   const write = (files: Map<string, string>): void => {
     for (const [file, text] of files) {
-      writeFileBeneath(tree, file, text, { what: 'the ISO tree' });
+      writeFileBeneath(tree, file, text, { what: ISO_TREE });
       result.edited.push(file);
     }
   };
@@ -116,7 +116,7 @@ export async function editIsoBootMenus(tree: string, edit: MenuEdit, opts: { efi
 /** The GRUB configs inside the El Torito EFI image file; their includes reach the ISO (GRUB's root is set to it). */
 async function editEfiImage(tree: string, image: string, edit: MenuEdit, read: ConfigReader, result: BootMenuEdits, log?: BuildLog): Promise<void> {
   // mtools writes into the image: never through a link out of the tree
-  const abs = resolveBeneath(tree, image, { what: 'the ISO tree' });
+  const abs = resolveBeneath(tree, image, { what: ISO_TREE });
   const configs = (await listFatFiles(abs, log)).filter((f) => /(^|\/)grub\.cfg$/i.test(f));
   for (const cfg of configs) {
     const text = await readFatFile(abs, cfg, log);
@@ -134,7 +134,7 @@ async function editEfiImage(tree: string, image: string, edit: MenuEdit, read: C
       if (file === name) {
         await replaceFatFile(abs, cfg, after, log);
       } else {
-        writeFileBeneath(tree, file, after, { what: 'the ISO tree' });
+        writeFileBeneath(tree, file, after, { what: ISO_TREE });
       }
       result.edited.push(file);
     }

@@ -9,11 +9,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { normalizeReference, parseImagesTxt } from '../packages/images.js';
 import { pickVersion } from '../packages/remote.js';
-import { sourcesPath } from '../packages/payload.js';
-import { writeInRoot } from '../rootfs-path.js';
-import { controlField } from '../packages/repo.js';
+import { sourcesPath, systemPackageNames } from '../packages/payload.js';
+import { resolveInRoot, writeInRoot } from '../rootfs-path.js';
 import { PAYLOAD_DIR, VERSION_FILE } from '../product.js';
-import { resolveInRoot } from '../rootfs-path.js';
 import type { BringupOptions } from '../profile/schema-bringup.js';
 import type { PackagesOptions } from '../profile/schema.js';
 import { helmChartManifest } from './helmchart.js';
@@ -84,11 +82,8 @@ export function writeBringup(input: BringupInput): BringupResult {
       chartManifests.push(chartManifestPath(chart.name));
     }
   }
-  const unknownCharts = bringup.charts.filter((c) => !input.packages.charts.some((p) => p.name === c.name)).map((c) => c.name);
-  if (unknownCharts.length > 0) {
-    throw usageError(`bringup.charts: not in packages.charts: ${unknownCharts.join(', ')}`, 'name charts the payload ships');
-  }
-  const system = systemPackages(input.packages, payload);
+  // bringup.charts naming only charts of the payload, each once, is the profile schema's check (checkBringupCharts).
+  const system = systemPackageNames(input.packages, payload); // the same list install.sh installs
   if (!bringup.k3s) checkDecompressors(rootfs, payload, images, system);
   const steps = [
     ...(system.length > 0 ? ['system'] : []),
@@ -208,14 +203,3 @@ function payloadImages(payloadDir: string): BringupImage[] {
   }));
 }
 
-/** `packages.system` names (without =version) and the package names of the profile's own .debs. */
-function systemPackages(packages: PackagesOptions, payloadDir: string): string[] {
-  const names = packages.system.map((p) => p.replace(/=.*$/, ''));
-  const index = join(payloadDir, 'system', 'Packages');
-  const stanzas = existsSync(index) ? readFileSync(index, 'utf8').split(/\n\s*\n/) : [];
-  for (const deb of packages.debs) {
-    const stanza = stanzas.find((s) => basename(controlField(s, 'Filename') ?? '') === basename(deb));
-    names.push((stanza && controlField(stanza, 'Package')) ?? basename(deb).split('_')[0]!);
-  }
-  return [...new Set(names)];
-}

@@ -5,7 +5,8 @@ import { BuildLog } from '../build-log.js';
 import { workPaths, type BuildInputs } from '../context.js';
 import { usageError } from '../errors.js';
 import { mkdirNamed } from '../fs-errors.js';
-import { removeKilledBuildLeftovers, stagedName } from '../release/staging.js';
+import { OUTPUT_LOCK, removeKilledBuildLeftovers, stagedName } from '../release/staging.js';
+import { buildCommandLine, describeOwner, holdLock } from '../owner-lock.js';
 import { ResourceStack } from '../lifecycle.js';
 import { renderOutputName } from '../profile/load.js';
 import { prepareWorkDir } from '../work-dir.js';
@@ -40,8 +41,12 @@ export async function createInputs(profile: Profile, version: string, opts: Inpu
   // --force: the earlier ISO stays until the new one is verified and renamed over it (stages/publish.ts).
   // The first directory mkdir creates (if any): a failed build removes it again when it is still empty.
   const createdOutputDir = mkdirNamed(outputDir, `the output directory ${outputDir}`);
+  const outputLock = holdLock(join(outputDir, OUTPUT_LOCK), buildCommandLine(), (owner) =>
+    usageError(`the output directory ${outputDir} is in use by another build: ${describeOwner(owner)}`, 'wait for that build to finish, or pass another --output'),
+  );
   const log = new BuildLog(work.log);
   log.line(`iso-build ${version} profile ${profile.file}`);
+  // Under the lock: a *.partial here is a killed build's, never one a running build writes.
   for (const name of removeKilledBuildLeftovers(outputDir)) log.line(`output: removed ${name}, left by a build that was killed`);
   return {
     profile,
@@ -55,6 +60,7 @@ export async function createInputs(profile: Profile, version: string, opts: Inpu
     outputIso,
     partialIso: `${outputIso}.partial`,
     createdOutputDir,
+    outputLock,
     childEnv: opts.childEnv ?? {},
   };
 }

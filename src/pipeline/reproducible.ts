@@ -9,9 +9,9 @@ import { basename, join } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { RELEASE_ARTIFACTS } from '../product.js';
 import { EARLIER_RELEASE_DIR } from '../release/staging.js';
-import { unmountAllUnder } from '../tools/mount.js';
+import { prepareWorkDir } from '../work-dir.js';
 import { createInputs, type InputOptions } from './inputs.js';
-import { runBuild } from './run.js';
+import { releaseAfterFailure, runBuild } from './run.js';
 import type { BuildInputs } from '../context.js';
 import type { Profile } from '../profile/schema.js';
 
@@ -21,8 +21,13 @@ const SECOND_BUILD_TZ = 'Pacific/Kiritimati';
 export async function checkReproducible(profile: Profile, version: string, opts: InputOptions & { keepWork?: boolean }): Promise<{ ctx: BuildInputs; isoSha256: string }> {
   const first = await createInputs(profile, version, opts);
   const scratch = `${first.work.root}.repro`;
-  await unmountAllUnder(scratch);
-  rmSync(scratch, { recursive: true, force: true });
+  // Cleared only when absent, empty or made by iso-build (its marker), like --work itself: never a user's directory.
+  try {
+    await prepareWorkDir(scratch, first.outputDir);
+  } catch (err) {
+    await releaseAfterFailure(first); // the output directory it made goes again
+    throw err;
+  }
   // --force: the first build replaces the earlier release before the check; a failed check puts it back
   const earlier = keepEarlierRelease(first);
   let firstBuild: Awaited<ReturnType<typeof runBuild>>;

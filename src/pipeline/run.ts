@@ -56,7 +56,7 @@ async function releaseAll(ctx: BuildInputs): Promise<void> {
 }
 
 /** Never throws: the error that failed the build is the one to report. */
-async function releaseAfterFailure(ctx: BuildInputs): Promise<void> {
+export async function releaseAfterFailure(ctx: BuildInputs): Promise<void> {
   try {
     await releaseAll(ctx);
   } catch (err) {
@@ -70,6 +70,7 @@ async function releaseAfterFailure(ctx: BuildInputs): Promise<void> {
         ctx.log.line(`warning: cleanup after failure: ${String(err)}`);
       }
     }
+    ctx.outputLock.release(); // its file would keep the directory from being empty
     removeEmptyDirs(ctx.outputDir, ctx.createdOutputDir);
   }
 }

@@ -562,12 +562,38 @@ function checkOutputFileName(doc: z.output<typeof ProfileDocumentSchema>, ctx: z
   }
 }
 
+/**
+ * With bringup.k3s each chart of the payload becomes the HelmChart manifest NAME.yaml in kube-system (helm-controller
+ * installs one release per HelmChart object): two charts of one name would overwrite each other. The per-chart settings
+ * must name charts the payload ships.
+ */
+function checkBringupCharts(doc: z.output<typeof ProfileDocumentSchema>, ctx: z.RefinementCtx): void {
+  if (!doc.bringup?.k3s) return;
+  const charts = doc.packages?.charts ?? [];
+  const seen = new Set<string>();
+  charts.forEach((c, i) => {
+    if (seen.has(c.name)) {
+      ctx.addIssue({ code: 'custom', path: ['packages', 'charts', i, 'name'], message: `expected each chart name once with bringup.k3s (each is deployed as the HelmChart ${c.name}), got ${c.name} again` });
+    }
+    seen.add(c.name);
+  });
+  const named = new Set<string>();
+  doc.bringup.charts.forEach((c, i) => {
+    if (!seen.has(c.name)) {
+      ctx.addIssue({ code: 'custom', path: ['bringup', 'charts', i, 'name'], message: `expected the name of a chart in packages.charts, got ${c.name}` });
+    } else if (named.has(c.name)) {
+      ctx.addIssue({ code: 'custom', path: ['bringup', 'charts', i, 'name'], message: `expected each chart's settings once, got ${c.name} again` });
+    }
+    named.add(c.name);
+  });
+}
+
 function withDerivedDefaults({ name, product, volumeLabel, ...rest }: z.output<typeof ProfileDocumentSchema>) {
   return { name, product: product ?? name, volumeLabel: volumeLabel ?? name.toUpperCase().slice(0, 32), ...rest };
 }
 
 /** Parses the YAML data of a profile; paths are still as written (see load.ts). */
-export const ProfileSchema = ProfileDocumentSchema.superRefine(checkOutputFileName).transform(withDerivedDefaults);
+export const ProfileSchema = ProfileDocumentSchema.superRefine(checkOutputFileName).superRefine(checkBringupCharts).transform(withDerivedDefaults);
 
 /** A loaded profile: paths are absolute, base.sha256 is set (see load.ts). */
 export interface Profile extends z.output<typeof ProfileSchema> {

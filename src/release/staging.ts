@@ -6,6 +6,12 @@ import { MANIFEST_NAME, NOTES_NAME, RELEASE_ARTIFACTS, REPORT_NAME, SIGNATURE_NA
 /** Where --check-reproducible --force keeps the earlier release's files (hard links) until the check is decided. */
 export const EARLIER_RELEASE_DIR = '.iso-build-earlier-release';
 
+/**
+ * The lock a build holds on its release directory for its life (owner-lock.ts): two builds with different work
+ * directories must not write the same `*.iso.partial`, nor remove the other's as a killed build's leftover.
+ */
+export const OUTPUT_LOCK = '.iso-build-lock';
+
 /** The staging name of a release file (the next build in the directory removes one a killed build left). */
 export function stagedName(final: string): string {
   return `${final}.partial`;

@@ -5,7 +5,7 @@
  */
 import { chmodSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
-import { resolveBeneath, writeFileBeneath } from '../safe-path.js';
+import { ISO_TREE, resolveBeneath, writeFileBeneath } from '../safe-path.js';
 import { renderAutoinstall } from '../profile/autoinstall.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
@@ -27,8 +27,8 @@ export function autoinstallStage(ctx: BuildInputs, task: Reporter): void {
 
 /** Replaces the entry itself (never writes through a link), in directories reached without leaving the tree. */
 function writeTreeFile(tree: string, rel: string, content: string): string {
-  rmSync(resolveBeneath(tree, rel, { followLast: false, what: 'the ISO tree' }), { force: true });
-  const path = writeFileBeneath(tree, rel, content, { what: 'the ISO tree' });
+  rmSync(resolveBeneath(tree, rel, { followLast: false, what: ISO_TREE }), { force: true });
+  const path = writeFileBeneath(tree, rel, content, { what: ISO_TREE });
   chmodSync(path, 0o644);
   return path;
 }

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashFile } from '../file-hash.js';
-import { writeFileBeneath } from '../safe-path.js';
+import { ISO_TREE, writeFileBeneath } from '../safe-path.js';
 import { listFiles, type Md5Memo } from '../md5-memo.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
 import type { BuildInputs } from '../context.js';
@@ -34,7 +34,7 @@ export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporte
   };
   const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
   memo.save();
-  writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: 'the ISO tree' });
+  writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: ISO_TREE });
   ctx.log.line(`md5sum.txt: ${lines.length} files, ${copied.size} unchanged since the base (md5 from the base's md5sum.txt or hashed once per cached base tree), ${lines.length - copied.size} written by this build (hashed); the verify stage reads back only those`);
   task.title = `Regenerate md5sum.txt: ${lines.length} files (${copied.size} unchanged since the base)`;
   return { copied };

@@ -1,6 +1,6 @@
 /** Stage: reads the version, the profile's product and the VerifiedBase; writes what identifies the build on the installed system (VERSION, build-info.json in the rootfs view) and on the medium (.disk/info). */
 import { basename } from 'node:path';
-import { readFileBeneath, writeFileBeneath } from '../safe-path.js';
+import { ISO_TREE, readFileBeneath, writeFileBeneath } from '../safe-path.js';
 import { writeInRoot } from '../rootfs-path.js';
 import { PRODUCT_DIR, VERSION_FILE } from '../product.js';
 import type { BuildInputs } from '../context.js';
@@ -20,8 +20,8 @@ export function productFilesStage(ctx: BuildInputs, base: { path: string; sha256
   writeInRoot(rootfsView, VERSION_FILE, `${ctx.version}\n`);
   writeInRoot(rootfsView, `${PRODUCT_DIR}/build-info.json`, `${JSON.stringify(info, null, 2)}\n`);
   // Read and written without following a link out of the tree (a hostile base's .disk/info -> a host file).
-  const previous = readFileBeneath(ctx.work.tree, '.disk/info', 'the ISO tree')?.toString('utf8').trim() ?? '';
-  writeFileBeneath(ctx.work.tree, '.disk/info', `${ctx.profile.product} ${ctx.version}${previous ? ` (based on ${previous})` : ''}`, { what: 'the ISO tree' });
+  const previous = readFileBeneath(ctx.work.tree, '.disk/info', ISO_TREE)?.toString('utf8').trim() ?? '';
+  writeFileBeneath(ctx.work.tree, '.disk/info', `${ctx.profile.product} ${ctx.version}${previous ? ` (based on ${previous})` : ''}`, { what: ISO_TREE });
   task.title = `Write ${VERSION_FILE} (${ctx.version}), build-info.json and .disk/info`;
 }
 

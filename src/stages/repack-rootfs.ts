@@ -3,7 +3,9 @@
  * (package list and installed size of the customized system): apt/dpkg leftovers dropped (they embed times and host
  * state), the changes packed and merged into the cached layer's squashfs, with its .size/.manifest siblings written.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { ISO_TREE, readFileBeneath, writeFileBeneath } from '../safe-path.js';
+import { IsoBuildError } from '../errors.js';
 import { basename, join } from 'node:path';
 import { isoMenuFiles } from '../boot-config/iso-menus.js';
 import { rewriteInstallSources } from '../install-sources.js';
@@ -89,8 +91,9 @@ export async function repackRootfsStage(
   const installed = merged.fileBytes ?? (await installedSize(image, unpacked.sizesBelow));
   // A layer's NAME.size is the bytes of its own content (livecd-rootfs: du of the layer's upper dir, ubuntu-facts.md);
   // the whole chain's installed size goes into install-sources.yaml. For a single squashfs the two are the same.
-  writeFileSync(join(ctx.work.tree, layout.sizeFile), `${merged.ownBytes}\n`);
-  if (packages !== undefined) writeFileSync(join(ctx.work.tree, layout.manifestFile), packages);
+  // Written without following a link out of the tree (safe-path.ts): a pre-repack hook may have changed it.
+  writeFileBeneath(ctx.work.tree, layout.sizeFile, `${merged.ownBytes}\n`, { what: ISO_TREE });
+  if (packages !== undefined) writeFileBeneath(ctx.work.tree, layout.manifestFile, packages, { what: ISO_TREE });
   if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer, installed);
   if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);
   return { packageManifest: packages, installedSize: installed };
@@ -119,8 +122,10 @@ async function installedSize(image: string, below: Promise<SizeIndex> | undefine
  * with the new layer.
  */
 function updateInstallSource(ctx: BuildInputs, id: string, newLayer: string | undefined, installedSize: number): void {
-  const file = join(ctx.work.tree, 'casper/install-sources.yaml');
-  writeFileSync(file, rewriteInstallSources(readFileSync(file, 'utf8'), id, { size: installedSize, ...(newLayer ? { path: basename(newLayer) } : {}) }));
+  const rel = 'casper/install-sources.yaml';
+  const text = readFileBeneath(ctx.work.tree, rel, ISO_TREE);
+  if (text === undefined) throw new IsoBuildError(`the ISO tree has no ${rel} any more`, { hint: 'a pre-repack hook removed it; the installer needs it' });
+  writeFileBeneath(ctx.work.tree, rel, rewriteInstallSources(text.toString('utf8'), id, { size: installedSize, ...(newLayer ? { path: basename(newLayer) } : {}) }), { what: ISO_TREE });
 }
 
 /** Boot entries that run the edited stack live (casper's layerfs-path=) should run it with the new layer on top. */
@@ -128,12 +133,11 @@ function pointBootEntriesAt(ctx: BuildInputs, oldLayer: string, newLayer: string
   const from = `layerfs-path=${basename(oldLayer)}`;
   const to = `layerfs-path=${basename(newLayer)}`;
   for (const cfg of isoMenuFiles(ctx.work.tree)) {
-    const path = join(ctx.work.tree, cfg);
-    if (!existsSync(path)) continue;
-    const text = readFileSync(path, 'utf8');
+    const text = readFileBeneath(ctx.work.tree, cfg, ISO_TREE)?.toString('utf8');
+    if (text === undefined) continue;
     const pattern = new RegExp(`${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=\\s|$)`, 'g');
     if (pattern.test(text)) {
-      writeFileSync(path, text.replace(pattern, to));
+      writeFileBeneath(ctx.work.tree, cfg, text.replace(pattern, to), { what: ISO_TREE });
       ctx.log.line(`${cfg}: ${from} -> ${to}`);
     }
   }

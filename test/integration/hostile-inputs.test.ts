@@ -249,6 +249,11 @@ describe('hostile inputs never touch the host or lose a release', needs(requireR
       for (let i = 0; i < 300 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 100));
       const second = await runCliAsync(['v1.0.0', '--profile', mainProfile, '--output', join(dir, 'out-second'), '--work', work()]);
       expectOneLineError(second, 2, /^error: the work directory .* is in use by another build: iso-build .*\(pid \d+ on .*, since .*\)$/);
+      // Another work directory but the same release directory: refused too, and the first build's *.iso.partial stays.
+      const outLock = join(out1(), '.iso-build-lock');
+      for (let i = 0; i < 300 && !existsSync(outLock); i++) await new Promise((r) => setTimeout(r, 100));
+      const third = await runCliAsync(['v1.0.0', '--profile', mainProfile, '--output', out1(), '--work', join(dir, 'work-third')]);
+      expectOneLineError(third, 2, /^error: the output directory .* is in use by another build: iso-build .*\(pid \d+ on .*, since .*\)$/);
       const res = await first;
       expect(res.code, res.stderr).toBe(0);
       const built = join(out1(), 'main-v1.0.0.iso');

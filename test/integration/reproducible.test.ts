@@ -77,6 +77,18 @@ describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtu
     expect(existsSync(join(dir, 'a/work.repro'))).toBe(false);
   });
 
+  it('--check-reproducible refuses a WORK.repro it did not make, before any build, and leaves it as it was', () => {
+    const mine = join(dir, 'c/work.repro');
+    mkdirSync(mine, { recursive: true });
+    writeFileSync(join(mine, 'notes.txt'), 'a user file');
+    const res = build([VERSION, '--profile', 'profiles/fixture.yaml', '--output', join(dir, 'c/release'), '--work', join(dir, 'c/work'), '--check-reproducible']);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stderr).toMatch(/^error: the work directory .*c\/work\.repro holds files iso-build did not make/m);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(mine)).toEqual(['notes.txt']);
+    expect(existsSync(join(dir, 'c/release'))).toBe(false);
+  });
+
   it('a build in another checkout and work directory, with another TZ, locale and umask, has the same sha256', () => {
     expect(other.stderr).not.toMatch(/^(error|internal error)/m);
     expect(other.code).toBe(0);

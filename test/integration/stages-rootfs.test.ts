@@ -43,6 +43,7 @@ describe('rootfs stages on a prepared rootfs', needs(requireRoot(), requireTools
       outputIso: join(dir, 'release', 'x.iso'),
       partialIso: join(dir, 'release', 'x.iso.partial'),
       childEnv: {},
+      outputLock: { file: '', release: () => undefined }, // no other build shares these directories
     };
   }
 

@@ -53,6 +53,7 @@ describe('stages on the single fixture, one at a time', needs(requireRoot(), req
       outputIso: join(dir, 'release', 'x.iso'),
       partialIso: join(dir, 'release', 'x.iso.partial'),
       childEnv: {},
+      outputLock: { file: '', release: () => undefined }, // no other build shares these directories
     };
     const base = await verifyBaseStage(ctx, recordingReporter());
     const tree = await extractIsoStage(ctx, base, recordingReporter());

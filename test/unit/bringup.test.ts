@@ -9,7 +9,7 @@ import { registriesYaml } from '../../src/bringup/registries.js';
 import { bringupUnit } from '../../src/bringup/unit.js';
 import { writeBringup } from '../../src/bringup/write.js';
 import { BringupSchema } from '../../src/profile/schema-bringup.js';
-import { PackagesSchema } from '../../src/profile/schema.js';
+import { PackagesSchema, ProfileSchema } from '../../src/profile/schema.js';
 
 const REPO_ROOT = join(import.meta.dirname, '../..');
 const CHART = join(REPO_ROOT, 'test/fixtures/packages/hello-chart-0.1.0.tgz');
@@ -42,6 +42,28 @@ describe('bringup schema', () => {
     expect(issues({ k3s: { binary: 'a', installScript: 'b', mirrors: [{ registry: 'docker.io', endpoints: ['registry:5000'] }] } })[0]).toMatch(
       /^k3s\.mirrors\.0\.endpoints\.0: expected an http/,
     );
+  });
+});
+
+describe('bringup charts in the whole profile', () => {
+  const profileIssues = (charts: unknown[], settings: unknown[]): string[] =>
+    ProfileSchema.safeParse({
+      name: 'p',
+      base: { path: 'base.iso', sha256: 'a'.repeat(64) },
+      packages: { charts },
+      bringup: { k3s: { binary: 'k3s', installScript: 'install.sh' }, charts: settings },
+    }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+
+  it('a chart name twice (one HelmChart each) and settings of a chart the payload lacks are profile errors', () => {
+    const hello = (version: string): unknown => ({ name: 'hello', version, path: `hello-${version}.tgz` });
+    expect(profileIssues([hello('0.1.0')], [{ name: 'hello' }])).toEqual([]);
+    expect(profileIssues([hello('0.1.0'), hello('0.2.0')], [])).toEqual([
+      'packages.charts.1.name: expected each chart name once with bringup.k3s (each is deployed as the HelmChart hello), got hello again',
+    ]);
+    expect(profileIssues([hello('0.1.0')], [{ name: 'hello' }, { name: 'hello' }, { name: 'other' }])).toEqual([
+      "bringup.charts.1.name: expected each chart's settings once, got hello again",
+      'bringup.charts.2.name: expected the name of a chart in packages.charts, got other',
+    ]);
   });
 });
 

@@ -47,6 +47,7 @@ async function inputs(edit: (p: Profile) => Profile = (p) => p): Promise<BuildIn
     outputIso: join(outputDir, 'x.iso'),
     partialIso: join(outputDir, 'x.iso.partial'),
     childEnv: {},
+    outputLock: { file: '', release: () => undefined }, // no other build shares these directories
   };
 }
 
