@@ -568,21 +568,21 @@ function checkOutputFileName(doc: z.output<typeof ProfileDocumentSchema>, ctx: z
  * must name charts the payload ships.
  */
 function checkBringupCharts(doc: z.output<typeof ProfileDocumentSchema>, ctx: z.RefinementCtx): void {
-  if (!doc.bringup?.k3s) return;
-  const charts = doc.packages?.charts ?? [];
+  if (!doc.bringup?.k3s || !doc.packages) return; // without a payload the bring-up is skipped (stages/skips.ts)
+  const charts = doc.packages.charts;
   const seen = new Set<string>();
   charts.forEach((c, i) => {
     if (seen.has(c.name)) {
-      ctx.addIssue({ code: 'custom', path: ['packages', 'charts', i, 'name'], message: `expected each chart name once with bringup.k3s (each is deployed as the HelmChart ${c.name}), got ${c.name} again` });
+      ctx.addIssue({ code: 'custom', path: ['packages', 'charts', i, 'name'], message: 'expected each chart name once with bringup.k3s (each chart is deployed as the HelmChart of its name)' });
     }
     seen.add(c.name);
   });
   const named = new Set<string>();
   doc.bringup.charts.forEach((c, i) => {
     if (!seen.has(c.name)) {
-      ctx.addIssue({ code: 'custom', path: ['bringup', 'charts', i, 'name'], message: `expected the name of a chart in packages.charts, got ${c.name}` });
+      ctx.addIssue({ code: 'custom', path: ['bringup', 'charts', i, 'name'], message: 'expected the name of a chart in packages.charts' });
     } else if (named.has(c.name)) {
-      ctx.addIssue({ code: 'custom', path: ['bringup', 'charts', i, 'name'], message: `expected each chart's settings once, got ${c.name} again` });
+      ctx.addIssue({ code: 'custom', path: ['bringup', 'charts', i, 'name'], message: "expected each chart's settings once" });
     }
     named.add(c.name);
   });

@@ -57,12 +57,14 @@ describe('bringup charts in the whole profile', () => {
   it('a chart name twice (one HelmChart each) and settings of a chart the payload lacks are profile errors', () => {
     const hello = (version: string): unknown => ({ name: 'hello', version, path: `hello-${version}.tgz` });
     expect(profileIssues([hello('0.1.0')], [{ name: 'hello' }])).toEqual([]);
+    // without a payload the bring-up is skipped, settings and all
+    expect(ProfileSchema.safeParse({ name: 'p', base: { path: 'b.iso', sha256: 'a'.repeat(64) }, bringup: { k3s: { binary: 'k', installScript: 'i' }, charts: [{ name: 'x' }] } }).success).toBe(true);
     expect(profileIssues([hello('0.1.0'), hello('0.2.0')], [])).toEqual([
-      'packages.charts.1.name: expected each chart name once with bringup.k3s (each is deployed as the HelmChart hello), got hello again',
+      'packages.charts.1.name: expected each chart name once with bringup.k3s (each chart is deployed as the HelmChart of its name)',
     ]);
     expect(profileIssues([hello('0.1.0')], [{ name: 'hello' }, { name: 'hello' }, { name: 'other' }])).toEqual([
-      "bringup.charts.1.name: expected each chart's settings once, got hello again",
-      'bringup.charts.2.name: expected the name of a chart in packages.charts, got other',
+      "bringup.charts.1.name: expected each chart's settings once",
+      'bringup.charts.2.name: expected the name of a chart in packages.charts',
     ]);
   });
 });
