@@ -20,8 +20,11 @@ const OVERLAY_PREFIX = Buffer.from('overlay.');
 export interface MergeOptions {
   /** The base image (the customized rootfs as the stage cache holds it). */
   base: string;
-  /** mksquashfs of an overlayfs upper directory: whiteouts are 0/0 character devices, opaque dirs carry an xattr. */
-  changes: string;
+  /**
+   * mksquashfs images of overlayfs upper directories, bottom first (each applied over the result of the ones before):
+   * whiteouts are 0/0 character devices, opaque dirs carry an xattr.
+   */
+  changes: readonly string[];
   out: string;
   /**
    * The result is itself a layer over lower squashfs images (layered casper): whiteouts and opaque markers stay so
@@ -48,33 +51,41 @@ export interface MergeResult {
 }
 
 export async function mergeSquashfs(opts: MergeOptions): Promise<MergeResult> {
-  const images = await openImages([opts.base, opts.changes]);
+  const images = await openImages([opts.base, ...opts.changes]);
   try {
-    return await merge(images.layers[0]!, images.layers[1]!, opts);
+    const [base, ...changes] = images.layers;
+    return await merge(base!, changes, opts);
   } finally {
     await images.close();
   }
 }
 
-async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<MergeResult> {
-  if (a.sb.compressor !== c.sb.compressor || a.sb.blockSize !== c.sb.blockSize) {
-    throw new Error(`squashfs merge: ${c.name} (${c.sb.compressor}, ${c.sb.blockSize}) was not packed like ${a.name} (${a.sb.compressor}, ${a.sb.blockSize})`);
-  }
+async function merge(a: SquashFs, layers: readonly SquashFs[], opts: MergeOptions): Promise<MergeResult> {
   const aOptions = await a.source.read(SUPERBLOCK_SIZE, a.dataStart - SUPERBLOCK_SIZE, 'squashfs compressor options');
-  const cOptions = await c.source.read(SUPERBLOCK_SIZE, c.dataStart - SUPERBLOCK_SIZE, 'squashfs compressor options');
-  if (!aOptions.equals(cOptions)) throw new Error(`squashfs merge: ${c.name} has other compressor options than ${a.name}`);
+  for (const c of layers) {
+    if (a.sb.compressor !== c.sb.compressor || a.sb.blockSize !== c.sb.blockSize) {
+      throw new Error(`squashfs merge: ${c.name} (${c.sb.compressor}, ${c.sb.blockSize}) was not packed like ${a.name} (${a.sb.compressor}, ${a.sb.blockSize})`);
+    }
+    const cOptions = await c.source.read(SUPERBLOCK_SIZE, c.dataStart - SUPERBLOCK_SIZE, 'squashfs compressor options');
+    if (!aOptions.equals(cOptions)) throw new Error(`squashfs merge: ${c.name} has other compressor options than ${a.name}`);
+  }
 
-  // The changes' data region goes right after the base's: its block positions and fragment numbers shift.
-  const dataEnd = a.sb.inodeTable + (c.sb.inodeTable - c.dataStart);
-  const shift = a.sb.inodeTable - c.dataStart;
-  const aFragments = await a.fragmentTable();
-  const cFragments = (await c.fragmentTable()).map((f): FragmentEntry => ({ start: f.start + shift, word: f.word }));
+  // Each layer's data region goes right after the one before: its block positions and fragment numbers shift.
   const root = await readTree(a, 0, 0);
-  const upper = await readTree(c, shift, aFragments.length);
-  applyLayer(root, upper, opts.keepWhiteouts);
+  const fragments = await a.fragmentTable();
+  const placed: { layer: SquashFs; at: number }[] = [];
+  let dataEnd = a.sb.inodeTable;
+  for (const c of layers) {
+    const shift = dataEnd - c.dataStart;
+    const upper = await readTree(c, shift, fragments.length);
+    fragments.push(...(await c.fragmentTable()).map((f): FragmentEntry => ({ start: f.start + shift, word: f.word })));
+    applyLayer(root, upper, opts.keepWhiteouts);
+    placed.push({ layer: c, at: dataEnd });
+    dataEnd += c.sb.inodeTable - c.dataStart;
+  }
 
   const tree = finish(root, opts.keepWhiteouts);
-  const tables = writeTables({ root: tree, fragments: [...aFragments, ...cFragments], mtime: opts.mtime, at: dataEnd });
+  const tables = writeTables({ root: tree, fragments, mtime: opts.mtime, at: dataEnd });
   // The tables are written uncompressed (inodes, ids, xattrs), without an NFS export table, with or without xattrs.
   let flags = (a.sb.flags & ~(FLAG.EXPORTABLE | FLAG.NOX | FLAG.NO_XATTRS)) | FLAG.NOI | FLAG.NOID;
   flags |= tables.xattrTable < 0 ? FLAG.NO_XATTRS : FLAG.NOX;
@@ -84,7 +95,7 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
     blockSize: a.sb.blockSize,
     compressorId: a.sb.compressorId,
     flags,
-    fragmentCount: aFragments.length + cFragments.length,
+    fragmentCount: fragments.length,
   });
 
   // Kernel-side copy of the base (and its compressor options), cut where its tables began.
@@ -92,13 +103,14 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
   await truncate(opts.out, a.sb.inodeTable);
   const out = await open(opts.out, 'r+');
   try {
-    let pos = a.sb.inodeTable;
-    for (let p = c.dataStart; p < c.sb.inodeTable; ) {
-      const n = Math.min(8 << 20, c.sb.inodeTable - p);
-      const chunk = await c.source.read(p, n, 'squashfs data of the changes');
-      await out.write(chunk, 0, n, pos);
-      pos += n;
-      p += n;
+    for (const { layer: c, at } of placed) {
+      for (let p = c.dataStart, pos = at; p < c.sb.inodeTable; ) {
+        const n = Math.min(8 << 20, c.sb.inodeTable - p);
+        const chunk = await c.source.read(p, n, `squashfs data of ${c.name}`);
+        await out.write(chunk, 0, n, pos);
+        pos += n;
+        p += n;
+      }
     }
     await out.write(tables.bytes, 0, tables.bytes.length, dataEnd);
     // Padded to 4 KiB like mksquashfs does, so the image can be a loop device's backing file.
@@ -111,7 +123,7 @@ async function merge(a: SquashFs, c: SquashFs, opts: MergeOptions): Promise<Merg
   return {
     inodes: tables.inodeCount,
     reusedBytes: a.sb.inodeTable - a.dataStart,
-    addedBytes: c.sb.inodeTable - c.dataStart,
+    addedBytes: dataEnd - a.sb.inodeTable,
     fileBytes: opts.keepWhiteouts ? undefined : fileBytes(tree),
     ownBytes: fileBytes(tree),
   };

@@ -76,7 +76,7 @@ export async function repackRootfsStage(
   const fresh = `${image}.new`;
   // A layer over other images keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
   const keepWhiteouts = imagesBelowChanged(layout).length > 0;
-  const merged = await mergeSquashfs({ base: packed, changes, out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
+  const merged = await mergeSquashfs({ base: packed, changes: [changes], out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
   ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
   rmSync(changes, { force: true });
   renameSync(fresh, image);

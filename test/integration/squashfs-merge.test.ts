@@ -121,7 +121,7 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
       pack(join(dir, 'base'), join(d, 'base.sqfs'), comp);
       pack(upper, join(d, 'changes.sqfs'), comp);
       const out = join(d, 'merged.sqfs');
-      const result = await mergeSquashfs({ base: join(d, 'base.sqfs'), changes: join(d, 'changes.sqfs'), out, keepWhiteouts: false, mtime: MTIME });
+      const result = await mergeSquashfs({ base: join(d, 'base.sqfs'), changes: [join(d, 'changes.sqfs')], out, keepWhiteouts: false, mtime: MTIME });
       expect(result.reusedBytes).toBeGreaterThan(300_000);
 
       let reference = '';
@@ -139,7 +139,7 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
       expect(ours.xattrs).not.toContain('trusted.overlay');
       expect(ours.listing.join('\n')).not.toMatch(/ \/owned\.txt$/m);
       // Same inputs, same bytes.
-      await mergeSquashfs({ base: join(d, 'base.sqfs'), changes: join(d, 'changes.sqfs'), out: `${out}.again`, keepWhiteouts: false, mtime: MTIME });
+      await mergeSquashfs({ base: join(d, 'base.sqfs'), changes: [join(d, 'changes.sqfs')], out: `${out}.again`, keepWhiteouts: false, mtime: MTIME });
       expect(readFileSync(`${out}.again`).equals(readFileSync(out))).toBe(true);
     });
   }
@@ -165,7 +165,7 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
     pack(layer1, join(d, 'layer1.sqfs'), comp);
     pack(layer2, join(d, 'layer2.sqfs'), comp);
     const merged = join(d, 'merged.sqfs');
-    await mergeSquashfs({ base: join(d, 'layer1.sqfs'), changes: join(d, 'layer2.sqfs'), out: merged, keepWhiteouts: true, mtime: MTIME });
+    await mergeSquashfs({ base: join(d, 'layer1.sqfs'), changes: [join(d, 'layer2.sqfs')], out: merged, keepWhiteouts: true, mtime: MTIME });
 
     // The base with the merged layer mounted on top, against the base with both upper dirs on top.
     const viaMerged = join(d, 'via-merged.sqfs');
@@ -184,6 +184,13 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
     expect(listing).toMatch(/ \/many\/second-layer$/m);
     expect(listing).not.toMatch(/ \/many\/e0001$/m); // hidden by layer1's opaque directory
     expect(listing).not.toMatch(/ \/from-layer1$|\/link-rel$|\/frag$/m);
+
+    // Both layers merged straight into the base (a single-squashfs rebuild reusing the base's blocks): the same tree.
+    pack(join(dir, 'base'), join(d, 'base.sqfs'), comp);
+    const whole = join(d, 'whole.sqfs');
+    const result = await mergeSquashfs({ base: join(d, 'base.sqfs'), changes: [join(d, 'layer1.sqfs'), join(d, 'layer2.sqfs')], out: whole, keepWhiteouts: false, mtime: MTIME });
+    expect(sqfsdiff(viaBoth, whole)).toEqual([]);
+    expect(result.reusedBytes).toBeGreaterThan(300_000);
   });
 
   it('refuses a changes image with an overlayfs redirect (a renamed directory it cannot merge)', async () => {
@@ -192,7 +199,7 @@ describe('squashfs merge vs mksquashfs of the overlay', needs(requireRoot('overl
     execFileSync('setfattr', ['-n', 'trusted.overlay.redirect', '-v', '/many-dir', join(d, 'upper/moved')]);
     pack(join(dir, 'base'), join(d, 'base.sqfs'), ['-comp', 'gzip']);
     pack(join(d, 'upper'), join(d, 'changes.sqfs'), ['-comp', 'gzip']);
-    await expect(mergeSquashfs({ base: join(d, 'base.sqfs'), changes: join(d, 'changes.sqfs'), out: join(d, 'out.sqfs'), keepWhiteouts: false, mtime: MTIME })).rejects.toThrow(
+    await expect(mergeSquashfs({ base: join(d, 'base.sqfs'), changes: [join(d, 'changes.sqfs')], out: join(d, 'out.sqfs'), keepWhiteouts: false, mtime: MTIME })).rejects.toThrow(
       /\/moved carries trusted\.overlay\.redirect/,
     );
   });
