@@ -30,6 +30,12 @@ export interface RootfsLayout {
   strategy: 'repack' | 'layer';
   /** Layer strategy: the new top layer, relative to the ISO tree (its .size/.manifest are sizeFile/manifestFile). */
   newLayer?: string;
+  /**
+   * Repack of a single squashfs whose compression the profile's matches (base-compression.ts): it is not unpacked but
+   * mounted read-only under the rootfs view, and the changes are merged into it reusing its compressed blocks
+   * (squashfs-merge.ts), so nothing that did not change is decompressed or compressed again.
+   */
+  mergeIntoBase?: boolean;
 }
 
 /**
@@ -38,6 +44,11 @@ export interface RootfsLayout {
  */
 export function imagesBelowChanged(layout: RootfsLayout): string[] {
   return layout.newLayer ? [...layout.lowers, layout.squashfs] : layout.lowers;
+}
+
+/** The images mounted read-only under the rootfs view, bottom first: those below the changed one, and with mergeIntoBase the changed one itself. */
+export function imagesUnderView(layout: RootfsLayout): string[] {
+  return layout.mergeIntoBase ? [...layout.lowers, layout.squashfs] : imagesBelowChanged(layout);
 }
 
 /** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { imagesBelowChanged, type RootfsLayout } from './layout.js';
+import { imagesUnderView, type RootfsLayout } from './layout.js';
 import { packageManifest } from './package-list.js';
 import { mount, unmount } from './tools/mount.js';
 import type { BuildInputs } from './context.js';
@@ -99,7 +99,7 @@ export class RootfsMounts {
 export async function mountChanges(ctx: BuildInputs, layout: RootfsLayout, mounts: RootfsMounts, layer: string): Promise<CachedRootfs> {
   rmSync(ctx.work.changes, { recursive: true, force: true });
   mkdirSync(ctx.work.changes, { recursive: true });
-  const view = await mounts.mount(imagesBelowChanged(layout), [layer], ctx.work.changes);
+  const view = await mounts.mount(imagesUnderView(layout), [layer], ctx.work.changes);
   const packagesAtCachePoint = packageManifest(view);
   packagesAtCachePoint.catch(() => undefined); // awaited (and reported) by repack; never an unhandled rejection
   return { layer, view, packagesAtCachePoint };

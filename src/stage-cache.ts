@@ -38,7 +38,8 @@ export function rootfsCacheKey(ctx: Pick<BuildInputs, 'profile' | 'version' | 'e
   const inputs = {
     format: FORMAT,
     base: baseSha256,
-    layout: { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy },
+    // mergeIntoBase: the cached layer is an upper dir over the base, not the whole rootfs
+    layout: { kind: layout.kind, squashfs: layout.squashfs, lowers: layout.lowers, strategy: layout.strategy, mergeIntoBase: layout.mergeIntoBase === true },
     profile: markedValues(profile, fields.cached),
     hookEnv: preCustomize ? hookEnv(ctx, 'pre-customize', '/') : null,
     payloadEpoch: profile.packages !== undefined ? ctx.epochSeconds : null,

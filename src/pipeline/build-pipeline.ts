@@ -111,7 +111,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const steps: Step[] = [
     { title: 'Verify base ISO', run: async (t) => base.set(await (await stages.verifyBase()).verifyBaseStage(ctx, t)) },
     { title: 'Extract ISO tree', run: async (t) => tree.set(await (await stages.extractIso()).extractIsoStage(ctx, base.get(), t)) },
-    { title: 'Detect rootfs layout', run: async (t) => layout.set((await stages.detectLayout()).detectLayoutStage(ctx, t)) },
+    { title: 'Detect rootfs layout', run: async (t) => layout.set(await (await stages.detectLayout()).detectLayoutStage(ctx, t)) },
     // or the stage cache's rootfs, skipping up to the save
     { title: 'Unpack rootfs', run: async (t) => unpacked.set(await (await stages.unpackRootfs()).unpackRootfsStage(ctx, base.get(), layout.get(), t)) },
     hooks('pre-customize', () => unpacked.get().view, beforeCache),

@@ -51,7 +51,9 @@ export async function repackRootfsStage(
   const level = compressionLevel ? ` level ${compressionLevel}` : '';
   task.title = layout.newLayer
     ? `Pack the changes as ${layout.newLayer} (${compression}${level}, all cores; base layers untouched)`
-    : `Repack rootfs squashfs (${compression}${level}, all cores)`;
+    : layout.mergeIntoBase
+      ? `Merge the changes into ${layout.squashfs} (${compression}${level} like the base: its compressed blocks reused)`
+      : `Repack rootfs squashfs (${compression}${level}, all cores)`;
   // The cached layer is packed once per stage-cache entry; each build packs only its own changes and merges them
   // in, reusing the layer's compressed blocks as they are (squashfs-merge.ts).
   const packing = { compression, level: compressionLevel, tables: 'plain', mksquashfs: await toolVersion('mksquashfs') };
@@ -76,8 +78,10 @@ export async function repackRootfsStage(
   const fresh = `${image}.new`;
   // A layer over other images keeps its whiteouts and opaque markers; a whole filesystem gets them applied.
   const keepWhiteouts = imagesBelowChanged(layout).length > 0;
-  const merged = await mergeSquashfs({ base: packed, changes: [changes], out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
-  ctx.log.line(`merged ${changes} into ${basename(packed)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
+  // mergeIntoBase: the cached layer is an upper dir over the base image, so both go onto the base as it is.
+  const [base, layers] = layout.mergeIntoBase ? [image, [packed, changes]] : [packed, [changes]];
+  const merged = await mergeSquashfs({ base, changes: layers, out: fresh, keepWhiteouts, mtime: ctx.epochSeconds });
+  ctx.log.line(`merged ${layers.map((l) => basename(l)).join(' and ')} into ${basename(base)}: ${merged.inodes} inodes, ${merged.reusedBytes} bytes reused, ${merged.addedBytes} bytes added`);
   rmSync(changes, { force: true });
   renameSync(fresh, image);
   // The base's detached signature (NAME.squashfs.gpg, Ubuntu's CD key) no longer matches the changed layer. Nothing

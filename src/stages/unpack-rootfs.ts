@@ -11,7 +11,7 @@ import { cachedRootfs, rootfsCacheKey } from '../stage-cache.js';
 import { openImages } from '../image/open-images.js';
 import { toolVersions } from '../release/manifest.js';
 import { LayerStack, type SizeIndex } from '../image/rootfs.js';
-import { imagesBelowChanged, type RootfsLayout } from '../layout.js';
+import { imagesBelowChanged, imagesUnderView, type RootfsLayout } from '../layout.js';
 import { RootfsMounts, mountChanges, type CachedRootfs } from '../rootfs-mounts.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import type { BuildInputs } from '../context.js';
@@ -43,11 +43,13 @@ export async function unpackRootfsStage(ctx: BuildInputs, base: { sha256: string
     const fromCache = await mountChanges(ctx, layout, mounts, cached);
     return { cacheKey, view: fromCache.view, mounts, sizesBelow, fromCache };
   }
-  if (layout.strategy === 'layer') {
+  if (layout.strategy === 'layer' || layout.mergeIntoBase) {
     // Nothing to unpack: the whole stack is mounted read-only and the changes collect in an empty upper dir.
-    task.title = `Mount ${layout.squashfs} and the layers below it; changes go to a new layer`;
+    task.title = layout.mergeIntoBase
+      ? `Mount ${layout.squashfs}; changes are merged into it later, its compressed blocks reused`
+      : `Mount ${layout.squashfs} and the layers below it; changes go to a new layer`;
     mkdirSync(ctx.work.layer, { recursive: true });
-    return { cacheKey, view: await mounts.mount(imagesBelowChanged(layout), [], ctx.work.layer), mounts, sizesBelow };
+    return { cacheKey, view: await mounts.mount(imagesUnderView(layout), [], ctx.work.layer), mounts, sizesBelow };
   }
   task.title = `Unpack rootfs ${layout.squashfs}`;
   await unsquash(join(ctx.work.tree, layout.squashfs), ctx.work.layer, {

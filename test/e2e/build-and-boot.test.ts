@@ -3,24 +3,36 @@
  * and read from the serial console: `NOVASPHERE-VERSION: v1.0.0`, the overlay, chroot and offline-payload proofs,
  * and the autoinstall arguments of the default boot entry.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureIso, fixtureSha, runCli, tempDir, type Variant } from '../support/cli.js';
+import { REPO, fixtureIso, fixtureSha, runCli, tempDir, type Variant } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
-const VARIANTS: Variant[] = ['single', 'layered', 'live'];
+/**
+ * profiles/fixture.yaml packs zstd, so its single and live builds unpack the base's xz rootfs and compress it again;
+ * the `merged` cases extend it with the base's own xz, so the changes are merged into the base squashfs instead.
+ */
+const CASES: { name: string; variant: Variant; merged: boolean }[] = [
+  { name: 'single', variant: 'single', merged: false },
+  { name: 'layered', variant: 'layered', merged: false },
+  { name: 'live', variant: 'live', merged: false },
+  { name: 'single, merged into the base squashfs', variant: 'single', merged: true },
+  { name: 'live, merged into the base squashfs', variant: 'live', merged: true },
+];
 
-describe.each(VARIANTS)('fixture-%s: build, then boot BIOS and UEFI', needs(requireRoot(), requireFixtures(), requireTools('qemu-system-x86_64')), (variant) => {
+describe.each(CASES)('fixture-$name: build, then boot BIOS and UEFI', needs(requireRoot(), requireFixtures(), requireTools('qemu-system-x86_64')), ({ variant, merged }) => {
   let dir: string;
   let iso: string;
   let build: ReturnType<typeof runCli>;
 
   beforeAll(() => {
-    dir = tempDir(`e2e-${variant}`);
+    dir = tempDir(`e2e-${variant}${merged ? '-merged' : ''}`);
+    const profile = join(dir, 'merged.yaml');
+    if (merged) writeFileSync(profile, `extends: ${join(REPO, 'profiles/fixture.yaml')}\nrootfs:\n  compression: xz\n`);
     build = runCli([
-      VERSION, '--profile', 'profiles/fixture.yaml',
+      VERSION, '--profile', merged ? profile : 'profiles/fixture.yaml',
       '--base', fixtureIso(variant), '--base-sha256', fixtureSha(variant),
       '--output', join(dir, 'release'), '--work', join(dir, 'work'),
     ]);
@@ -32,6 +44,8 @@ describe.each(VARIANTS)('fixture-%s: build, then boot BIOS and UEFI', needs(requ
     expect(build.stderr).not.toMatch(/^(error|internal error)/m);
     expect(build.code).toBe(0);
     expect(existsSync(iso)).toBe(true);
+    const log = readFileSync(join(dir, 'work', 'build.log'), 'utf8');
+    if (variant !== 'layered') expect(/^rootfs: \S+ is packed like this build packs/m.test(log)).toBe(merged);
   });
 
   it.each(['bios', 'uefi'])('boots with %s and prints the new VERSION', (firmware) => {

@@ -62,7 +62,7 @@ describe('stages on the single fixture, one at a time', needs(requireRoot(), req
     expect(tree.bootSetup.length).toBeGreaterThan(0);
     expect((await tree.baseTreeMd5).has('casper/filesystem.squashfs')).toBe(true);
 
-    const layout = detectLayoutStage(ctx, recordingReporter());
+    const layout = await detectLayoutStage(ctx, recordingReporter());
     expect(layout).toMatchObject({ kind: 'casper', squashfs: 'casper/filesystem.squashfs', strategy: 'repack' });
 
     const unpacked = await unpackRootfsStage(ctx, base, layout, recordingReporter());

@@ -91,8 +91,10 @@ describe('detect-layout stage', () => {
     const ctx = await inputs();
     write(ctx.work.tree, { 'casper/filesystem.squashfs': '' });
     const task = recordingReporter();
-    const layout = detectLayoutStage(ctx, task);
+    const layout = await detectLayoutStage(ctx, task);
     expect(layout).toMatchObject({ kind: 'casper', squashfs: 'casper/filesystem.squashfs', strategy: 'repack', lowers: [] });
+    expect(layout.mergeIntoBase).toBeUndefined(); // an empty file is no squashfs to merge into
+    expect(readFileSync(ctx.log.path, 'utf8')).toMatch(/^rootfs: casper\/filesystem\.squashfs is packed in a way iso-build cannot read \(.*\); this build packs /m);
     expect(task.title).toBe('Detect rootfs layout: casper, customizing casper/filesystem.squashfs');
   });
 });
