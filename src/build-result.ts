@@ -5,6 +5,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { OUTPUT_LOCK } from './release/staging.js';
 import { result, resultJson, warning } from './output.js';
 import { parseTimeline } from './pipeline/timing-log.js';
 
@@ -54,7 +55,8 @@ function buildResult(b: FinishedBuild): BuildResult {
     sha256: b.isoSha256,
     bytes: statSync(b.outputIso).size,
     outputDir: b.outputDir,
-    artifacts: readdirSync(b.outputDir).sort().map((name) => join(b.outputDir, name)),
+    // the build's own lock on the directory (held until the process exits) is not part of the release
+    artifacts: readdirSync(b.outputDir).filter((name) => !name.startsWith(OUTPUT_LOCK)).sort().map((name) => join(b.outputDir, name)),
     log: b.logPath,
     seconds: Number(b.seconds.toFixed(3)),
     ...readBuildLog(readFileSync(b.logPath, 'utf8')),
