@@ -8,11 +8,13 @@ import { parse as parseYaml } from 'yaml';
 import { defaultInstallSource, lowerLayersOf, missingChainLayers } from './casper-layers.js';
 import { IsoBuildError, ExitCode } from './errors.js';
 import type { BaseLayout } from './profile/schema.js';
+import type { Packing } from './base-compression.js';
 import { MAX_YAML_ALIASES } from './profile/source.js';
 
 export type LayoutKind = 'casper' | 'casper-layered' | 'debian-live';
 
-export interface RootfsLayout {
+/** What the ISO tree and the profile's strategy say, before the packing is resolved (stages/detect-layout.ts). */
+export interface DetectedLayout {
   kind: LayoutKind;
   /** The squashfs being customized, relative to the ISO tree. */
   squashfs: string;
@@ -30,6 +32,11 @@ export interface RootfsLayout {
   strategy: 'repack' | 'layer';
   /** Layer strategy: the new top layer, relative to the ISO tree (its .size/.manifest are sizeFile/manifestFile). */
   newLayer?: string;
+}
+
+export interface RootfsLayout extends DetectedLayout {
+  /** How the changed squashfs is packed: the profile's compression, `auto` resolved from the base (base-compression.ts). */
+  packing: Packing;
   /**
    * Repack of a single squashfs whose compression the profile's matches (base-compression.ts): it is not unpacked but
    * mounted read-only under the rootfs view, and the changes are merged into it reusing its compressed blocks
@@ -42,7 +49,7 @@ export interface RootfsLayout {
  * The images the changed squashfs sits on in the installed system, bottom first, relative to the ISO tree: what is
  * mounted read-only under the rootfs view (a new layer sits on the customized squashfs and its lowers).
  */
-export function imagesBelowChanged(layout: RootfsLayout): string[] {
+export function imagesBelowChanged(layout: DetectedLayout): string[] {
   return layout.newLayer ? [...layout.lowers, layout.squashfs] : layout.lowers;
 }
 
@@ -52,7 +59,7 @@ export function imagesUnderView(layout: RootfsLayout): string[] {
 }
 
 /** The squashfs in the new ISO that holds this build's changes (and so its VERSION). */
-export function changedImage(layout: RootfsLayout): string {
+export function changedImage(layout: DetectedLayout): string {
   return layout.newLayer ?? layout.squashfs;
 }
 
@@ -60,7 +67,7 @@ export function changedImage(layout: RootfsLayout): string {
  * Decide how changes reach the ISO. A new top layer is only possible where casper stacks layers by name;
  * it is named after the product so that casper's a.b.c naming puts it on top of the layer it extends.
  */
-export function withStrategy(layout: RootfsLayout, wanted: 'auto' | 'repack' | 'layer', product: string): RootfsLayout {
+export function withStrategy(layout: DetectedLayout, wanted: 'auto' | 'repack' | 'layer', product: string): DetectedLayout {
   const strategy = wanted === 'auto' ? (layout.kind === 'casper-layered' ? 'layer' : 'repack') : wanted;
   if (strategy === 'repack') return { ...layout, strategy };
   if (layout.kind !== 'casper-layered') {
@@ -79,7 +86,7 @@ export function withStrategy(layout: RootfsLayout, wanted: 'auto' | 'repack' | '
   };
 }
 
-export function detectLayout(tree: string, wanted: BaseLayout, rootfsLayer?: string): RootfsLayout {
+export function detectLayout(tree: string, wanted: BaseLayout, rootfsLayer?: string): DetectedLayout {
   const kind = wanted === 'auto' ? guessKind(tree) : wanted;
   switch (kind) {
     case 'casper':
@@ -105,7 +112,7 @@ function noRootfs(lookedFor: string): IsoBuildError {
   });
 }
 
-function single(tree: string, squashfs: string, sizeFile: string, manifestFile: string, kind: LayoutKind): RootfsLayout {
+function single(tree: string, squashfs: string, sizeFile: string, manifestFile: string, kind: LayoutKind): DetectedLayout {
   if (!existsSync(join(tree, squashfs))) throw noRootfs(squashfs);
   return { kind, squashfs, lowers: [], sizeFile, manifestFile, strategy: 'repack' };
 }
@@ -131,7 +138,7 @@ function readInstallSources(file: string): unknown {
  * The layer to edit is the top of what the installer copies by default (install-sources.yaml `default: true`),
  * so changes reach the installed system, not only the live session.
  */
-function layered(tree: string, rootfsLayer?: string): RootfsLayout {
+function layered(tree: string, rootfsLayer?: string): DetectedLayout {
   const casper = join(tree, 'casper');
   const sourcesFile = join(tree, SOURCES_FILE);
   let target = rootfsLayer?.replace(/^casper\//, '');

@@ -32,9 +32,11 @@ export const DEFAULT_PROFILE = 'profiles/novasphere.yaml';
 export const DEFAULT_OUTPUT_NAME = '{{name}}-{{version}}.iso';
 
 export const CompressionSchema = z
-  .enum(['xz', 'zstd', 'gzip'])
+  .enum(['auto', 'xz', 'zstd', 'gzip'])
   .describe('Compressor for the rebuilt root filesystem squashfs.');
 export type Compression = z.infer<typeof CompressionSchema>;
+/** What mksquashfs is given: `auto` resolved from the base (base-compression.ts). */
+export type PackCompression = Exclude<Compression, 'auto'>;
 
 export const BaseLayoutSchema = z
   .enum(['auto', 'casper', 'casper-layered', 'debian-live'])
@@ -43,7 +45,8 @@ export type BaseLayout = z.infer<typeof BaseLayoutSchema>;
 
 /** Valid `compressionLevel` per compressor; undefined = the compressor takes no level here. */
 export const COMPRESSION_LEVELS: Record<Compression, { min: number; max: number } | undefined> = {
-  // mksquashfs' xz has no level option (only dictionary size / BCJ filters).
+  // auto takes the base's own level; mksquashfs' xz has no level option (only dictionary size / BCJ filters).
+  auto: undefined,
   xz: undefined,
   zstd: { min: 1, max: 22 },
   gzip: { min: 1, max: 9 },
@@ -123,7 +126,7 @@ function checkCompressionLevel(rootfs: { compression: Compression; compressionLe
   const range = COMPRESSION_LEVELS[rootfs.compression];
   const message =
     range === undefined
-      ? `expected no compressionLevel with compression "${rootfs.compression}" (only zstd and gzip take a level)`
+      ? `expected no compressionLevel with compression "${rootfs.compression}" (${rootfs.compression === 'auto' ? "auto takes the base's own level; " : ''}only zstd and gzip take a level)`
       : rootfs.compressionLevel < range.min || rootfs.compressionLevel > range.max
         ? `expected an integer from ${range.min} to ${range.max} for ${rootfs.compression}`
         : undefined;
@@ -132,12 +135,16 @@ function checkCompressionLevel(rootfs: { compression: Compression; compressionLe
 
 export const RootfsSchema = z
   .strictObject({
-    compression: CompressionSchema.default('xz').describe('Compressor for the rebuilt root filesystem squashfs: `xz`, `zstd` or `gzip`.'),
+    compression: CompressionSchema.default('auto').describe(
+      'Compressor for the rebuilt root filesystem squashfs: `xz`, `zstd` or `gzip`, or `auto`: the base squashfs\'s own ' +
+        'compressor and level (xz when it uses one mksquashfs here cannot write back). Packed like the base, a single ' +
+        'squashfs takes the changes by a merge that reuses its compressed blocks; otherwise the whole rootfs is compressed again.',
+    ),
     compressionLevel: z
       .number()
       .int()
       .optional()
-      .meta({ description: 'Compression level: zstd 1-22, gzip 1-9; not allowed with xz.', defaultText: "the compressor's own default" }),
+      .meta({ description: 'Compression level: zstd 1-22, gzip 1-9; not allowed with xz or auto.', defaultText: "the compressor's own default (auto: the base's)" }),
     strategy: z
       .enum(['auto', 'repack', 'layer'])
       .default('auto')

@@ -47,7 +47,7 @@ export async function repackRootfsStage(
   // directories, which nothing writes now.
   void unpacked.mounts.close().catch(() => undefined);
   const image = join(ctx.work.tree, changedImage(layout));
-  const { compression, compressionLevel } = ctx.profile.rootfs;
+  const { compression, level: compressionLevel } = layout.packing;
   const level = compressionLevel ? ` level ${compressionLevel}` : '';
   task.title = layout.newLayer
     ? `Pack the changes as ${layout.newLayer} (${compression}${level}, all cores; base layers untouched)`

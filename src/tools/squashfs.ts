@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { run, runBinary } from './process.js';
 import type { ToolCall } from './xorriso.js';
-import type { Compression } from '../profile/schema.js';
+import type { PackCompression } from '../profile/schema.js';
 
 /** "[=====\    ] 1234/5678  45%" — the progress bar of mksquashfs/unsquashfs, printed even without a TTY. */
 const PROGRESS = /^\[[^\]]*\]\s+(\d+)\/(\d+)\s+(\d+)%/;
@@ -27,7 +27,7 @@ export async function unsquash(image: string, dest: string, call: ToolCall = {})
 }
 
 export interface PackOptions extends ToolCall {
-  compression: Compression;
+  compression: PackCompression;
   level?: number;
   /** Every inode time and the superblock time. */
   epochSeconds: number;

@@ -1,15 +1,17 @@
 /**
- * A single-squashfs base packed like the profile packs (the fixtures' xz): the rootfs is not unpacked, the chroot
+ * A single-squashfs base packed like the profile packs (`compression: auto`, the default: the fixtures' xz): the rootfs is not unpacked, the chroot
  * works on an overlay over the mounted base squashfs, and the cached layer and this build's changes are merged into
  * the base image with its compressed blocks reused (issue 16, direction 1). Read back with sqfsdiff and unsquashfs
  * against the same profile built the other way (gzip: unpacked and compressed again), for casper and Debian live.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findmntUnder, fixtureIso, fixtureSha, runCli, sh, sha256, tempDir, type Variant } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot, requireTools } from '../support/needs.js';
 import { FIXTURE_OVERLAY, writeProfile } from '../support/profile.js';
+import { packsLike, resolvePacking } from '../../src/base-compression.js';
+import { BuildLog } from '../../src/build-log.js';
 
 const VERSION = 'v1.0.0';
 const SQUASHFS: Record<string, string> = { single: '/casper/filesystem.squashfs', live: '/live/filesystem.squashfs' };
@@ -18,7 +20,7 @@ describe.each(['single', 'live'] as Variant[])('merge into the base squashfs (fi
   let dir: string;
   const env = { SOURCE_DATE_EPOCH: '1700000000' };
 
-  const build = (compression: 'xz' | 'gzip', work: string, out: string): { iso: string; log: string } => {
+  const build = (compression: 'auto' | 'gzip', work: string, out: string): { iso: string; log: string } => {
     const profile = writeProfile(dir, `p-${compression}`, {
       name: 'merge',
       base: { path: fixtureIso(variant), sha256: fixtureSha(variant) },
@@ -42,11 +44,12 @@ describe.each(['single', 'live'] as Variant[])('merge into the base squashfs (fi
   let merged: { iso: string; log: string };
   beforeAll(() => {
     dir = tempDir(`merge-${variant}`);
-    merged = build('xz', 'work-xz', 'out-xz');
+    merged = build('auto', 'work-xz', 'out-xz');
   }, 300_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('says so, never unpacks the rootfs and reuses the base compressed bytes', () => {
+    expect(merged.log).toMatch(/^rootfs\.compression auto: xz, the base's own \(xz, 128 KiB blocks\)$/m);
     expect(merged.log).toMatch(/^rootfs: \S+ is packed like this build packs \(xz, 128 KiB blocks\): the changes are merged into it/m);
     expect(merged.log).not.toContain('$ unsquashfs -processors');
     const line = /^merged (\S+) and changes\.squashfs into filesystem\.squashfs: \d+ inodes, (\d+) bytes reused, (\d+) bytes added$/m.exec(merged.log);
@@ -80,10 +83,49 @@ describe.each(['single', 'live'] as Variant[])('merge into the base squashfs (fi
   });
 
   it('a rebuild from the stage cache and a build in another work directory give the same bytes', () => {
-    const again = build('xz', 'work-xz', 'out-xz-again');
+    const again = build('auto', 'work-xz', 'out-xz-again');
     expect(again.log).not.toContain('chroot command');
     expect(sha256(again.iso)).toBe(sha256(merged.iso));
-    const elsewhere = build('xz', 'other/deeper/work', 'out-xz-elsewhere');
+    const elsewhere = build('auto', 'other/deeper/work', 'out-xz-elsewhere');
     expect(sha256(elsewhere.iso)).toBe(sha256(merged.iso));
+  });
+});
+
+describe('compression auto: the base squashfs decides, as mksquashfs recorded it', needs(requireTools('mksquashfs')), () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('packing');
+    mkdirSync(join(dir, 'tree'));
+    writeFileSync(join(dir, 'tree/file'), 'x'.repeat(100_000));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const packed = (name: string, args: string[]): string => {
+    const image = join(dir, `${name}.squashfs`);
+    sh('mksquashfs', [join(dir, 'tree'), image, '-noappend', '-quiet', ...args]);
+    return image;
+  };
+
+  it.each([
+    ['zstd level 3', ['-comp', 'zstd', '-Xcompression-level', '3'], { compression: 'zstd', level: 3 }],
+    ['zstd at its default', ['-comp', 'zstd'], { compression: 'zstd', level: undefined }],
+    ['gzip level 1', ['-comp', 'gzip', '-Xcompression-level', '1'], { compression: 'gzip', level: 1 }],
+    ['xz', ['-comp', 'xz'], { compression: 'xz', level: undefined }],
+    ['lz4 (not written here: xz)', ['-comp', 'lz4'], { compression: 'xz', level: undefined }],
+  ] as const)('%s', async (name, args, expected) => {
+    const image = packed(name.replace(/\W+/g, '-'), [...args]);
+    const resolved = await resolvePacking(image, { compression: 'auto' });
+    expect(resolved.packing).toEqual(expected);
+    const log = new BuildLog(join(dir, `${name.replace(/\W+/g, '-')}.log`));
+    // what auto chose packs like the base, except where the base's compressor is not one a build writes
+    expect((await packsLike(resolved.baseImage, resolved.packing, dir, log)).same).toBe(!name.startsWith('lz4'));
+  });
+
+  it('an explicit compression other than the base is not merged', async () => {
+    const image = packed('zstd3', ['-comp', 'zstd', '-Xcompression-level', '3']);
+    const resolved = await resolvePacking(image, { compression: 'zstd', compressionLevel: 19 });
+    expect(resolved.packing).toEqual({ compression: 'zstd', level: 19 });
+    const log = new BuildLog(join(dir, 'explicit.log'));
+    expect(await packsLike(resolved.baseImage, resolved.packing, dir, log)).toEqual({ same: false, build: 'zstd, 128 KiB blocks, options 048013000000' });
   });
 });

@@ -24,7 +24,7 @@ interface ExpectedProfile {
     layout: 'auto' | 'casper' | 'casper-layered' | 'debian-live';
     rootfsLayer?: string;
   };
-  rootfs: { compression: 'xz' | 'zstd' | 'gzip'; compressionLevel?: number; strategy: 'auto' | 'repack' | 'layer' };
+  rootfs: { compression: 'auto' | 'xz' | 'zstd' | 'gzip'; compressionLevel?: number; strategy: 'auto' | 'repack' | 'layer' };
   overlay: ExpectedOverlayMapping[];
   chroot: { commands: string[]; env: Record<string, string> };
   output: { name: string };
@@ -58,7 +58,7 @@ interface ExpectedProfile {
 // A type test: `vitest run` checks it with tsc (typecheck in vitest.config.ts), and so does `tsc --noEmit`.
 describe('profile types', () => {
   it('match the documented shape', () => {
-    expectTypeOf<Compression>().toEqualTypeOf<'xz' | 'zstd' | 'gzip'>();
+    expectTypeOf<Compression>().toEqualTypeOf<'auto' | 'xz' | 'zstd' | 'gzip'>();
     expectTypeOf<BaseLayout>().toEqualTypeOf<'auto' | 'casper' | 'casper-layered' | 'debian-live'>();
     expectTypeOf<OverlayMapping>().toEqualTypeOf<ExpectedOverlayMapping>();
     expectTypeOf<Profile>().toEqualTypeOf<ExpectedProfile>();

@@ -12,7 +12,7 @@ import type { Profile } from '../../src/profile/schema.js';
 const tmp = mkdtempSync(join(tmpdir(), 'iso-build-cache-key-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const layout: RootfsLayout = { kind: 'casper', squashfs: 'casper/filesystem.squashfs', lowers: [], sizeFile: 'casper/filesystem.size', manifestFile: 'casper/filesystem.manifest', strategy: 'repack' };
+const layout: RootfsLayout = { kind: 'casper', squashfs: 'casper/filesystem.squashfs', lowers: [], sizeFile: 'casper/filesystem.size', manifestFile: 'casper/filesystem.manifest', strategy: 'repack', packing: { compression: 'xz' } };
 const hook = join(tmp, 'pre.sh');
 writeFileSync(hook, 'echo "$ISO_BUILD_VERSION" > /etc/version-from-hook\n');
 
