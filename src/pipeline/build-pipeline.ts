@@ -61,7 +61,7 @@ export function requiredPrograms(profile: Profile, opts: { signing: boolean; kee
   const onHost = runs(hooksSkip(ctx, 'pre-repack'), hooksSkip(ctx, 'post-build'));
   return [
     ...PROGRAMS.digest, // Verify base ISO (openssl), Regenerate md5sum.txt, Verify the new ISO
-    ...PROGRAMS.xorriso, // Extract ISO tree, Rebuild ISO, Verify the new ISO
+    ...PROGRAMS.xorriso, // Extract ISO tree, Write the ISO over the base, Verify the new ISO
     ...PROGRAMS.mount, // Extract ISO tree (overlay), Unpack rootfs (layer stack)
     ...PROGRAMS.squashfs, // Unpack rootfs, Repack rootfs squashfs
     ...PROGRAMS.dpkg, // Repack rootfs squashfs: the package list; release notes: dpkg's version order
@@ -167,7 +167,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
     },
     { title: 'Regenerate md5sum.txt', run: async (t) => md5sums.set(await (await stages.md5sum()).md5sumStage(ctx, tree.get(), t)) },
-    { title: 'Rebuild ISO (replaying the base boot setup)', run: async (t) => (await stages.rebuildIso()).rebuildIsoStage(ctx, tree.get(), t) },
+    { title: 'Write the ISO over the base (boot setup replayed)', run: async (t) => (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), t) },
     { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',

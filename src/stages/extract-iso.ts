@@ -19,6 +19,8 @@ export interface IsoTree {
   bootSetup: string[];
   /** The base's El Torito platforms, sorted. */
   platforms: string[];
+  /** The extracted base tree (stage cache, read-only): the overlay's lower dir. */
+  baseTree: string;
   /** md5s of the base tree's files, being computed in the background. */
   baseTreeMd5: Promise<Md5Memo>;
 }
@@ -44,5 +46,5 @@ export async function extractIsoStage(ctx: BuildInputs, base: VerifiedBase, task
   ctx.resources.push('ISO tree mount', () => unmount(ctx.work.tree, ctx.log));
   const boot = `boot: ${entry.platforms.join(' + ') || 'none'}`;
   task.title = reused ? `Reuse the extracted ISO tree from the stage cache (${boot})` : `Extract ISO tree (${boot})`;
-  return { bootSetup: entry.bootSetup, platforms: entry.platforms, baseTreeMd5 };
+  return { bootSetup: entry.bootSetup, platforms: entry.platforms, baseTree: entry.tree, baseTreeMd5 };
 }

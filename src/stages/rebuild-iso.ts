@@ -1,27 +1,36 @@
-/** Stage: reads the ISO tree and its boot setup (IsoTree); writes the new ISO as *.partial next to its final name, with the base ISO's boot setup replayed. */
+/**
+ * Stage: reads the VerifiedBase and the ISO tree's edits (the overlay's upper dir against the extracted base); writes
+ * the new ISO as *.partial next to its final name: xorriso's modify mode over the base ISO, the edits applied, the
+ * base's boot setup replayed.
+ */
 import { mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { bootCatalogPath, rebuildIso, xorrisoDate } from '../tools/xorriso.js';
+import { dirname } from 'node:path';
+import { modifyIso, xorrisoDate } from '../tools/xorriso.js';
+import { isoTreeChanges } from '../iso-tree-changes.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import type { BuildInputs } from '../context.js';
 import type { IsoTree } from './extract-iso.js';
+import type { VerifiedBase } from './verify-base.js';
 
-export async function rebuildIsoStage(ctx: BuildInputs, tree: IsoTree, task: Reporter): Promise<void> {
-  const bootSetup = tree.bootSetup;
-  // The replay creates the boot catalog itself; the extracted copy would clash with it.
-  const catalog = bootCatalogPath(bootSetup);
-  if (catalog) rmSync(join(ctx.work.tree, catalog), { force: true });
+export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, task: Reporter): Promise<void> {
+  const changes = isoTreeChanges({ base: tree.baseTree, changes: ctx.work.treeChanges, merged: ctx.work.tree });
   mkdirSync(dirname(ctx.partialIso), { recursive: true });
   rmSync(ctx.partialIso, { force: true });
   ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
-  ctx.log.line('rebuild: xorriso writes the whole ISO from the extracted base tree and this build\'s changes (its overlay), replaying the base\'s boot setup');
-  await rebuildIso({
-    tree: ctx.work.tree,
+  ctx.log.line(
+    `write: xorriso modify mode over the base ISO, unchanged files copied from it as they are; ${changes.mapped.length} path(s) mapped from this build's edits, ${changes.removed.length} removed; the base's boot setup replayed`,
+  );
+  for (const p of changes.removed) ctx.log.line(`  remove /${p}`);
+  for (const m of changes.mapped) ctx.log.line(`  map /${m.iso}`);
+  await modifyIso({
+    base: base.path,
     output: ctx.partialIso,
-    bootSetup,
+    bootSetup: tree.bootSetup,
     volumeId: ctx.profile.volumeLabel,
     fileDate: xorrisoDate(ctx.epochSeconds),
+    changes,
     log: ctx.log,
     onProgress: progressReporter(task, 'xorriso'),
   });
+  task.title = `Write the ISO over the base (${changes.mapped.length} path(s) changed, ${changes.removed.length} removed; boot setup replayed)`;
 }

@@ -1,9 +1,10 @@
-/** xorriso: extract an ISO tree without mounting, read its boot setup, build a new ISO replaying it. */
+/** xorriso: extract an ISO tree without mounting, read its boot setup, write a new ISO over the base replaying it. */
 import { resolve } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { run } from './process.js';
 import { splitShellWords } from './shell-words.js';
 import type { BuildLog } from '../build-log.js';
+import type { IsoTreeChanges } from '../iso-tree-changes.js';
 
 export interface ToolCall {
   log?: BuildLog;
@@ -58,52 +59,57 @@ export function parseBootImages(report: string): BootImage[] {
   return [...images.values()];
 }
 
-export interface RebuildOptions extends ToolCall {
-  tree: string;
+export interface ModifyOptions extends ToolCall {
+  /** The base ISO: every byte the build does not change is read from it. */
+  base: string;
   output: string;
-  /** From reportBootSetup() of the base ISO. */
+  /** From reportBootSetup() of the base ISO: only its --modification-date is read (the boot setup itself is replayed). */
   bootSetup: string[];
   volumeId: string;
   /** xorriso date form YYYYMMDDhhmmsscc, used for every file so the image does not depend on the build clock. */
   fileDate: string;
+  /** This build's edits of the ISO tree (iso-tree-changes.ts). */
+  changes: IsoTreeChanges;
 }
 
-/** Options of the boot report that we set ourselves. The base's --modification-date is kept: GRUB may search the medium by that UUID. */
-const REPLACED_WITH_VALUE = new Set(['-V', '-volid']);
-
-export function rebuildArgs(opts: RebuildOptions): string[] {
-  const replay: string[] = [];
-  for (let i = 0; i < opts.bootSetup.length; i++) {
-    const arg = opts.bootSetup[i]!;
-    if (REPLACED_WITH_VALUE.has(arg)) {
-      i++;
-      continue;
-    }
-    replay.push(arg);
-  }
+/**
+ * The new ISO in xorriso's modify mode: the base loaded (-indev), this build's edits applied as -rm_r and -map, the
+ * base's boot setup replayed, the result written to another file (-outdev). Unchanged files are copied from the base
+ * ISO as they are, so the tree need not be extracted for xorriso, and the write runs at about the speed of copying
+ * the base (a rebuild from an extracted tree, `-as mkisofs DIR`, was 3-4x slower on a 2 GB base).
+ * The settings match what the earlier `-as mkisofs -r -J -joliet-long --set_all_file_dates` rebuild produced.
+ */
+export function modifyArgs(opts: ModifyOptions): string[] {
+  // GRUB may search the medium by this UUID (the volume's modification date): the base's is kept.
+  const uuid = opts.bootSetup.find((a) => a.startsWith('--modification-date='))?.slice('--modification-date='.length) ?? opts.fileDate;
   return [
-    '-as', 'mkisofs',
-    '-r', '-J', '-joliet-long', // Rock Ridge and Joliet are not part of the boot report
-    '-V', opts.volumeId,
-    ...replay,
-    '--set_all_file_dates', opts.fileDate,
-    // GPT GUIDs are random by default; derived from the (replayed) modification date, rebuilds are bit-identical.
-    '--gpt_disk_guid', 'modification-date',
-    '-o', resolve(opts.output),
-    resolve(opts.tree),
+    '-indev', resolve(opts.base),
+    '-outdev', resolve(opts.output),
+    '-boot_image', 'any', 'replay',
+    '-volid', opts.volumeId,
+    '-joliet', 'on', '-compliance', 'joliet_long_names', // Rock Ridge is on by default
+    ...opts.changes.removed.flatMap((p) => ['-rm_r', `/${p}`, '--']),
+    ...opts.changes.mapped.flatMap((m) => ['-map', resolve(m.disk), `/${m.iso}`]),
+    // mkisofs -r's rules for every file: owner 0, read for all, no write bits, x for all where any x.
+    '-find', '/', '-exec', 'mkisofs_r', '--',
+    '-volume_date', 'all_file_dates', opts.fileDate,
+    '-volume_date', 'uuid', uuid,
+    // GPT GUIDs are random by default; derived from the modification date, rebuilds are bit-identical.
+    '-boot_image', 'any', 'gpt_disk_guid=modification-date',
+    '-commit',
   ];
 }
 
-/** Path inside the tree of the boot catalog the replay will create (it must not exist as a file). */
+/** Path inside the tree of the boot catalog the replay writes (xorriso makes it; the md5sum.txt of the base lists none). */
 export function bootCatalogPath(bootSetup: string[]): string | undefined {
   const i = bootSetup.indexOf('-c');
   return i >= 0 ? bootSetup[i + 1] : undefined;
 }
 
-export async function rebuildIso(opts: RebuildOptions): Promise<void> {
-  await run('xorriso', rebuildArgs(opts), {
+export async function modifyIso(opts: ModifyOptions): Promise<void> {
+  await run('xorriso', modifyArgs(opts), {
     log: opts.log,
-    what: 'xorriso ISO rebuild',
+    what: 'xorriso ISO write (modify mode over the base)',
     onLine: (line) => {
       const m = /UPDATE\s*:\s*([\d.]+)% done/.exec(line);
       if (m) opts.onProgress?.(Number(m[1]), line);

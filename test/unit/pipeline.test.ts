@@ -9,7 +9,7 @@ import { md5Exclusions } from '../../src/stages/md5sum.js';
 import { pickOffload } from '../../src/image/md5sum.js';
 import { splitShellWords } from '../../src/tools/shell-words.js';
 import { mksquashfsArgs } from '../../src/tools/squashfs.js';
-import { bootCatalogPath, parseBootImages, rebuildArgs, xorrisoDate } from '../../src/tools/xorriso.js';
+import { bootCatalogPath, modifyArgs, parseBootImages, xorrisoDate } from '../../src/tools/xorriso.js';
 
 const UBUNTU_REPLAY = `-V 'Ubuntu-Server 22.04.3 LTS amd64'
 --modification-date='2023080711381800'
@@ -56,14 +56,22 @@ describe('boot setup replay', () => {
     expect(splitShellWords(`a "b c" d\\ e 'f'"g"`)).toEqual(['a', 'b c', 'd e', 'fg']);
   });
 
-  it('replays everything but the volume id, adds Rock Ridge/Joliet, file dates and the output', () => {
-    const args = rebuildArgs({ tree: '/w/iso', output: '/r/x.iso.partial', bootSetup: splitShellWords(UBUNTU_REPLAY), volumeId: 'NOVA', fileDate: '2023111422132000' });
-    expect(args.slice(0, 7)).toEqual(['-as', 'mkisofs', '-r', '-J', '-joliet-long', '-V', 'NOVA']);
-    expect(args.filter((a) => a === '-V')).toHaveLength(1);
+  it('writes over the base in modify mode: boot setup replayed, the base\'s UUID kept, edits applied, dates fixed', () => {
+    const changes = { removed: ['casper/old.squashfs'], mapped: [{ disk: '/w/iso-changes/md5sum.txt', iso: 'md5sum.txt' }] };
+    const args = modifyArgs({ base: '/isos/base.iso', output: '/r/x.iso.partial', bootSetup: splitShellWords(UBUNTU_REPLAY), volumeId: 'NOVA', fileDate: '2023111422132000', changes });
+    expect(args.slice(0, 9)).toEqual(['-indev', '/isos/base.iso', '-outdev', '/r/x.iso.partial', '-boot_image', 'any', 'replay', '-volid', 'NOVA']);
     expect(args).not.toContain('Ubuntu-Server 22.04.3 LTS amd64');
-    expect(args).toContain('--modification-date=2023080711381800');
-    expect(args).toContain('--grub2-boot-info');
-    expect(args.slice(-7)).toEqual(['--set_all_file_dates', '2023111422132000', '--gpt_disk_guid', 'modification-date', '-o', '/r/x.iso.partial', '/w/iso']);
+    const pairs = (flag: string): string[][] => args.flatMap((a, i) => (a === flag ? [args.slice(i + 1, i + 3)] : []));
+    expect(pairs('-volume_date')).toEqual([['all_file_dates', '2023111422132000'], ['uuid', '2023080711381800']]);
+    expect(pairs('-rm_r')).toEqual([['/casper/old.squashfs', '--']]);
+    expect(pairs('-map')).toEqual([['/w/iso-changes/md5sum.txt', '/md5sum.txt']]);
+    // Removals come before the maps (a type change: the directory goes, then the file comes), the rules after both.
+    expect(args.indexOf('-rm_r')).toBeLessThan(args.indexOf('-map'));
+    expect(args.indexOf('mkisofs_r')).toBeGreaterThan(args.indexOf('-map'));
+    expect(args.slice(-4)).toEqual(['-boot_image', 'any', 'gpt_disk_guid=modification-date', '-commit']);
+    // A base without a modification date gets the build's epoch as its UUID (not the build clock).
+    const plain = modifyArgs({ base: '/b.iso', output: '/o', bootSetup: [], volumeId: 'V', fileDate: '2023111422132000', changes: { removed: [], mapped: [] } });
+    expect(plain.slice(plain.indexOf('uuid'), plain.indexOf('uuid') + 2)).toEqual(['uuid', '2023111422132000']);
   });
 
   it('knows which files xorriso writes or patches, for either boot layout', () => {

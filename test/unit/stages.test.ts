@@ -148,7 +148,7 @@ describe('md5sum stage', () => {
     const base = join(tmp, 'base-tree', 'tree');
     write(base, { 'b.txt': 'b' });
     const task = recordingReporter();
-    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTreeMd5: baseTreeMd5s(base) }, task);
+    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTree: base, baseTreeMd5: baseTreeMd5s(base) }, task);
     expect(readFileSync(join(ctx.work.tree, 'md5sum.txt'), 'utf8')).toBe('4a8a08f09d37b73795649038408b5f33  ./a/c.txt\n92eb5ffee6ae2fec3ad71c777531578f  ./b.txt\n');
     expect(task.title).toBe('Regenerate md5sum.txt: 2 files (2 unchanged since the base)');
     expect(md5sums.copied).toEqual(new Map([['a/c.txt', 1], ['b.txt', 1]]));
@@ -162,7 +162,7 @@ describe('md5sum stage', () => {
     write(base, { 'b.txt': 'b', 'e.txt': 'e', 'md5sum.txt': `${'f'.repeat(32)}  ./b.txt\n${'e'.repeat(32)}  ./gone.txt\n` });
     write(ctx.work.tree, { 'b.txt': 'b', 'e.txt': 'edited' });
     write(ctx.work.treeChanges, { 'e.txt': 'edited' });
-    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTreeMd5: baseTreeMd5s(base) }, recordingReporter());
+    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTree: base, baseTreeMd5: baseTreeMd5s(base) }, recordingReporter());
     expect(readFileSync(join(ctx.work.tree, 'md5sum.txt'), 'utf8')).toBe(`${'f'.repeat(32)}  ./b.txt\n${md5hex('edited')}  ./e.txt\n`);
     expect([...md5sums.copied.keys()]).toEqual(['b.txt']);
   });

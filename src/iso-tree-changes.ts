@@ -1,0 +1,63 @@
+/**
+ * What this build changed in the ISO tree, as xorriso commands for a modify-mode write over the base ISO: the names
+ * to remove and the files to map. Read from the tree overlay's upper dir, with the merged view as the truth for what
+ * is gone: a name the base has but the merged view lacks was deleted (a whiteout or an opaque directory hides it), so
+ * overlayfs's markers (whiteout devices, the trusted.overlay.opaque xattr) need not be parsed here.
+ */
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+
+export interface IsoTreeChanges {
+  /** Paths in the base ISO (relative, '/'-separated) to remove before mapping: deleted, or replaced by another type. */
+  removed: string[];
+  /** Files, symlinks and whole new directories to insert: disk path and path in the ISO. */
+  mapped: { disk: string; iso: string }[];
+}
+
+export interface TreeDirs {
+  /** The extracted base tree (the overlay's lower dir). */
+  base: string;
+  /** The overlay's upper dir: this build's edits. */
+  changes: string;
+  /** The overlay mount: base and edits merged. */
+  merged: string;
+}
+
+export function isoTreeChanges(dirs: TreeDirs): IsoTreeChanges {
+  const out: IsoTreeChanges = { removed: [], mapped: [] };
+  walk(dirs, '', out);
+  // Sorted, so the xorriso command (and the build log) does not depend on readdir order.
+  out.removed.sort();
+  out.mapped.sort((a, b) => (a.iso < b.iso ? -1 : a.iso > b.iso ? 1 : 0));
+  return out;
+}
+
+function walk(dirs: TreeDirs, rel: string, out: IsoTreeChanges): void {
+  const at = (root: string, name: string): string => join(root, rel, name);
+  const child = (name: string): string => (rel ? `${rel}/${name}` : name);
+  // A directory both sides have: what the base holds and the merged view does not was deleted by this build.
+  const merged = new Set(readdirSync(join(dirs.merged, rel)));
+  for (const name of readdirSync(join(dirs.base, rel))) if (!merged.has(name)) out.removed.push(child(name));
+  for (const name of readdirSync(join(dirs.changes, rel))) {
+    const edit = lstatSync(at(dirs.changes, name));
+    // A whiteout (a 0/0 character device): its name is already among the removed above.
+    if (edit.isCharacterDevice() && edit.rdev === 0) continue;
+    const below = lstatOrUndefined(at(dirs.base, name));
+    if (edit.isDirectory() && below?.isDirectory()) {
+      walk(dirs, child(name), out);
+      continue;
+    }
+    // A new name, or one whose type changed: a directory the base had is removed first (xorriso -map does not
+    // overwrite a directory); a new directory is mapped whole.
+    if (below?.isDirectory()) out.removed.push(child(name));
+    out.mapped.push({ disk: at(dirs.changes, name), iso: child(name) });
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
