@@ -79,7 +79,11 @@ describe('ISO tree edits written over the base', needs(requireRoot('an overlay m
     const base = join(dir, 'base.iso');
     sh('xorriso', ['-as', 'mkisofs', '-r', '-J', '-V', 'BASE', '-o', base, dirs.base]);
     const out = join(dir, 'out.iso');
-    await modifyIso({ base, output: out, bootSetup: [], volumeId: 'NEW', fileDate: '2023111422132000', changes: isoTreeChanges(dirs) });
+    const opts = { base, output: out, bootSetup: [], volumeId: 'NEW', fileDate: '2023111422132000', changes: isoTreeChanges(dirs) };
+    await modifyIso(opts);
+    // Written through stdout (a sequential drive), the image is one session from block 0, as `-as mkisofs -o` writes it:
+    // to a regular file, modify mode would put it at block 32 behind a multi-session emulation header.
+    expect(sh('xorriso', ['-indev', out, '-toc'])).toMatch(/^ISO session\s*:\s*1\s*,\s*0\s*,/m);
     const back = join(dir, 'back');
     sh('xorriso', ['-osirrox', 'on', '-indev', out, '-extract', '/', back]);
     // diff -r follows neither symlink (--no-dereference) and reports any file, type or content difference.
