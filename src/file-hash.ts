@@ -1,6 +1,7 @@
 /** Streaming file digests (ISOs are gigabytes: never read whole into memory). */
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export async function hashFile(path: string, algorithm: 'sha256' | 'md5', onProgress?: (percent: number) => void): Promise<string> {
   const total = onProgress ? statSync(path).size || 1 : 1;
@@ -18,4 +19,64 @@ export async function hashFile(path: string, algorithm: 'sha256' | 'md5', onProg
 
 export function sha256File(path: string, onProgress?: (percent: number) => void): Promise<string> {
   return hashFile(path, 'sha256', onProgress);
+}
+
+/**
+ * The digest of a file another process is appending to, read as it grows and finished once `writer` settles: the
+ * hash of a freshly written file costs no pass of its own after the write. Only for a writer that never seeks back
+ * (xorriso writing to stdout: a sequential drive, see tools/xorriso.ts). Rejects when the writer does.
+ */
+export async function hashGrowingFile(path: string, algorithm: 'sha256' | 'md5', writer: Promise<unknown>): Promise<string> {
+  let finished = false;
+  const done = writer.then(
+    () => {
+      finished = true;
+    },
+    () => {
+      finished = true;
+    },
+  );
+  try {
+    const digest = await followAndHash(path, algorithm, () => finished, done);
+    await writer; // a file the writer failed to finish has no digest worth giving
+    return digest;
+  } catch (err) {
+    await writer; // the writer's own failure is the one to report
+    throw err;
+  }
+}
+
+async function followAndHash(path: string, algorithm: 'sha256' | 'md5', finished: () => boolean, done: Promise<void>): Promise<string> {
+  const hash = createHash(algorithm);
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let pos = 0;
+  const fd = await waitForFile(path, finished);
+  try {
+    for (;;) {
+      // Read the end state only after the writer finished, so no byte written after the last read is missed.
+      const last = finished();
+      const { bytesRead } = await fd.read(buf, 0, buf.length, pos);
+      if (bytesRead > 0) {
+        hash.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+        continue;
+      }
+      if (last) break;
+      await Promise.race([done, new Promise((r) => setTimeout(r, 10))]);
+    }
+  } finally {
+    await fd.close();
+  }
+  return hash.digest('hex');
+}
+
+async function waitForFile(path: string, finished: () => boolean): Promise<FileHandle> {
+  for (;;) {
+    try {
+      return await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || finished()) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
 }

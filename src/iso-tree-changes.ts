@@ -21,6 +21,8 @@ export interface TreeDirs {
   changes: string;
   /** The overlay mount: base and edits merged. */
   merged: string;
+  /** Directories the base ISO has but the extracted tree lacks (left-in-base.ts): merged into, never replaced. */
+  leftDirs?: ReadonlySet<string>;
 }
 
 export function isoTreeChanges(dirs: TreeDirs): IsoTreeChanges {
@@ -37,13 +39,14 @@ function walk(dirs: TreeDirs, rel: string, out: IsoTreeChanges): void {
   const child = (name: string): string => (rel ? `${rel}/${name}` : name);
   // A directory both sides have: what the base holds and the merged view does not was deleted by this build.
   const merged = new Set(readdirSync(join(dirs.merged, rel)));
-  for (const name of readdirSync(join(dirs.base, rel))) if (!merged.has(name)) out.removed.push(child(name));
+  const inBase = lstatOrUndefined(join(dirs.base, rel))?.isDirectory() ? readdirSync(join(dirs.base, rel)) : [];
+  for (const name of inBase) if (!merged.has(name)) out.removed.push(child(name));
   for (const name of readdirSync(join(dirs.changes, rel))) {
     const edit = lstatSync(at(dirs.changes, name));
     // A whiteout (a 0/0 character device): its name is already among the removed above.
     if (edit.isCharacterDevice() && edit.rdev === 0) continue;
     const below = lstatOrUndefined(at(dirs.base, name));
-    if (edit.isDirectory() && below?.isDirectory()) {
+    if (edit.isDirectory() && (below?.isDirectory() || dirs.leftDirs?.has(child(name)))) {
       walk(dirs, child(name), out);
       continue;
     }

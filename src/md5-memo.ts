@@ -3,21 +3,27 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hashFile } from './file-hash.js';
 import { parseMd5Line } from './image/md5sum.js';
-import { md5sumFiles } from './tools/digest.js';
+import { md5OfRange, md5sumFiles } from './tools/digest.js';
+import type { BuildLog } from './build-log.js';
+import type { LeftFile } from './left-in-base.js';
 
 /**
  * The md5s of the cached base tree's files. The base's own md5sum.txt gives most of them (the base's sha256 was
  * verified, and these files are the base's bytes as extracted); the rest is hashed in the background: md5sum on the
  * other core while the stages mostly wait on tools. Never rejects: a file it misses is hashed later.
  */
-export function baseTreeMd5s(baseTree: string): Promise<Md5Memo> {
+export function baseTreeMd5s(baseTree: string, left?: { iso: string; files: readonly LeftFile[]; log?: BuildLog }): Promise<Md5Memo> {
   const memo = new Md5Memo(join(dirname(baseTree), 'md5.json'));
   return (async () => {
     try {
       const files = listFiles(baseTree);
-      memo.seed(baseMd5sumTxt(baseTree), new Set(files));
+      memo.seed(baseMd5sumTxt(baseTree), new Set([...files, ...(left?.files.map((f) => f.path) ?? [])]));
       const sums = await md5sumFiles(baseTree, files.filter((f) => !memo.has(f)));
       for (const [f, md5] of sums) memo.set(f, md5);
+      // Files left in the base ISO that its md5sum.txt does not list: hashed where they lie in the ISO.
+      for (const f of left?.files ?? []) {
+        if (!memo.has(f.path) && f.offset !== undefined) memo.set(f.path, await md5OfRange(left!.iso, f.offset, f.size, { log: left!.log }));
+      }
     } catch {
       /* the md5 stage hashes what is missing */
     }
@@ -58,6 +64,11 @@ export class Md5Memo {
 
   has(rel: string): boolean {
     return this.known.has(rel);
+  }
+
+  /** The md5 of `rel` if known (never hashes). */
+  lookup(rel: string): string | undefined {
+    return this.known.get(rel);
   }
 
   /** Takes the md5s of `sums` for the files of `present` it does not know yet (md5sum.txt may list absent files). */

@@ -5,6 +5,7 @@
  * the version, without pre-customize hooks) skips unsquashfs, the chroot commands and apt, and mounts the cached layer read-only under an overlay that collects its changes. The
  * entry also keeps the layer packed as squashfs, so the rebuild packs only the changes and merges them in.
  */
+import type { LeftInBase } from './left-in-base.js';
 import { lockPath } from './packages/lock.js';
 import { hookEnv } from './hook-env.js';
 import { createHash } from 'node:crypto';
@@ -120,23 +121,26 @@ export interface IsoTreeEntry {
   tree: string;
   bootSetup: string[];
   platforms: string[];
+  /** What the extraction left in the base ISO (left-in-base.ts); absent: the whole tree is extracted. */
+  leftInBase?: LeftInBase;
 }
 
-function isoTreeDir(workRoot: string, baseSha256: string): string {
-  return join(stageCacheDir(workRoot), `iso-${FORMAT}-${baseSha256.slice(0, 32)}`);
+/** One entry per base and extent: a tree without pool/ cannot serve a build whose hooks read the whole tree. */
+function isoTreeDir(workRoot: string, baseSha256: string, partial: boolean): string {
+  return join(stageCacheDir(workRoot), `iso-${FORMAT}-${baseSha256.slice(0, 32)}${partial ? '-partial' : ''}`);
 }
 
-export function cachedIsoTree(workRoot: string, baseSha256: string): IsoTreeEntry | undefined {
-  const dir = isoTreeDir(workRoot, baseSha256);
+export function cachedIsoTree(workRoot: string, baseSha256: string, partial: boolean): IsoTreeEntry | undefined {
+  const dir = isoTreeDir(workRoot, baseSha256, partial);
   if (!existsSync(join(dir, 'complete'))) return undefined;
   const boot = JSON.parse(readFileSync(join(dir, 'boot.json'), 'utf8')) as Omit<IsoTreeEntry, 'tree'>;
   return { tree: join(dir, 'tree'), ...boot };
 }
 
 /** Extract (via `fill`) into a temp entry, then mark it complete; builds only ever read it (overlay lower dir). */
-export async function storeIsoTree(workRoot: string, baseSha256: string, fill: (tree: string) => Promise<Omit<IsoTreeEntry, 'tree'>>): Promise<IsoTreeEntry> {
+export async function storeIsoTree(workRoot: string, baseSha256: string, partial: boolean, fill: (tree: string) => Promise<Omit<IsoTreeEntry, 'tree'>>): Promise<IsoTreeEntry> {
   let boot: Omit<IsoTreeEntry, 'tree'> | undefined;
-  const entry = await commitEntry(isoTreeDir(workRoot, baseSha256), 'iso-', async (temp) => {
+  const entry = await commitEntry(isoTreeDir(workRoot, baseSha256, partial), 'iso-', async (temp) => {
     mkdirSync(join(temp, 'tree'));
     boot = await fill(join(temp, 'tree'));
     writeFileSync(join(temp, 'boot.json'), JSON.stringify(boot));

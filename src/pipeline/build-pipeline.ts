@@ -13,6 +13,7 @@ import type { CachedRootfs } from '../rootfs-mounts.js';
 import type { UnpackedRootfs } from '../stages/unpack-rootfs.js';
 import type { VerifiedBase } from '../stages/verify-base.js';
 import type { VerifiedIso } from '../stages/verify-iso.js';
+import type { WrittenIso } from '../stages/rebuild-iso.js';
 import type { PayloadItem } from '../packages/manifest.js';
 import { PROGRAMS, type Program } from '../tools/programs.js';
 import { Slot, type Step } from './steps.js';
@@ -91,6 +92,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const saved = new Slot<CachedRootfs>('the rootfs saved to the stage cache');
   const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
   const md5sums = new Slot<Md5Sums>('md5sum.txt');
+  const written = new Slot<WrittenIso>('the written ISO');
   const iso = new Slot<VerifiedIso>('the verified ISO');
   const payload = new Slot<PayloadItem[]>('the verified payload\'s items');
   let published = false;
@@ -167,8 +169,8 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
     },
     { title: 'Regenerate md5sum.txt', run: async (t) => md5sums.set(await (await stages.md5sum()).md5sumStage(ctx, tree.get(), t)) },
-    { title: 'Write the ISO over the base (boot setup replayed)', run: async (t) => (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), t) },
-    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, tree.get().platforms, layout.get(), md5sums.get(), t)) },
+    { title: 'Write the ISO over the base (boot setup replayed)', run: async (t) => written.set(await (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), t)) },
+    { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, written.get(), tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',
       run: async (t) => {

@@ -9,6 +9,7 @@ import { hashFile } from '../file-hash.js';
 import { ISO_TREE, writeFileBeneath } from '../safe-path.js';
 import { listFiles, type Md5Memo } from '../md5-memo.js';
 import { bootCatalogPath } from '../tools/xorriso.js';
+import { IsoBuildError } from '../errors.js';
 import type { BuildInputs } from '../context.js';
 import type { Reporter } from '../pipeline/reporter.js';
 import type { IsoTree } from './extract-iso.js';
@@ -33,6 +34,21 @@ export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporte
     return true;
   };
   const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
+  const left = tree.leftInBase?.files ?? [];
+  if (left.length > 0) {
+    // Files left in the base ISO (left-in-base.ts) are not in the tree: their lines come from the memo, seeded with
+    // the base's md5sum.txt lines and hashed in the ISO for the rest. A file this build wrote there is in the tree.
+    const pathOf = (line: string): string => line.slice('0123456789abcdef0123456789abcdef  ./'.length, -1);
+    const inTree = new Set(lines.map(pathOf));
+    for (const f of left) {
+      if (inTree.has(f.path) || excluded.has(f.path)) continue;
+      const md5 = memo.lookup(f.path);
+      if (md5 === undefined) throw new IsoBuildError(`no md5 for ${f.path}, left in the base ISO: it lies in separate extents, which are not hashed in place`);
+      lines.push(`${md5}  ./${f.path}\n`);
+      copied.set(f.path, f.size);
+    }
+    lines.sort((a, b) => Buffer.compare(Buffer.from(pathOf(a)), Buffer.from(pathOf(b))));
+  }
   memo.save();
   writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: ISO_TREE });
   ctx.log.line(`md5sum.txt: ${lines.length} files, ${copied.size} unchanged since the base (md5 from the base's md5sum.txt or hashed once per cached base tree), ${lines.length - copied.size} written by this build (hashed); the verify stage reads back only those`);

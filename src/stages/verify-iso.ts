@@ -1,5 +1,6 @@
 /**
- * Stage: reads the new *.partial ISO, the base's boot platforms, the layout and Md5Sums; produces the VerifiedIso (its sha256).
+ * Stage: reads the new *.partial ISO and its WrittenIso, the base's boot platforms, the layout and Md5Sums; produces the
+ * VerifiedIso (its sha256, taken during the write).
  * It checks the new ISO with tools independent of the ones that wrote it, before it gets its final name:
  * the El Torito catalog has the base's boot platforms, every md5sum.txt line of a file this build wrote matches the
  * file read back from the ISO (the others have the base's size), and the rootfs squashfs in it carries the VERSION.
@@ -13,21 +14,20 @@ import { withSource } from '../image/source.js';
 import { listBootImages } from '../tools/xorriso.js';
 import { VERSION_FILE } from '../product.js';
 import { together } from '../lifecycle.js';
-import { md5OfRange, sha256OfFile } from '../tools/digest.js';
-import { statSync } from 'node:fs';
+import { md5OfRange } from '../tools/digest.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import type { BuildInputs } from '../context.js';
 import type { Md5Sums } from './md5sum.js';
+import type { WrittenIso } from './rebuild-iso.js';
 
 export interface VerifiedIso {
   sha256: string;
 }
 
-export async function verifyIsoStage(ctx: BuildInputs, basePlatforms: readonly string[], layout: RootfsLayout, md5sums: Md5Sums, task: Reporter): Promise<VerifiedIso> {
-  const iso = ctx.partialIso;
-  // SHA256SUMS needs the ISO's sha256: openssl takes it on the other core while the md5 checks run here.
-  const [, sha256] = await together(verify(ctx, basePlatforms, layout, md5sums, task, iso), sha256OfFile(iso, { log: ctx.log }));
-  return { sha256 };
+export async function verifyIsoStage(ctx: BuildInputs, written: WrittenIso, basePlatforms: readonly string[], layout: RootfsLayout, md5sums: Md5Sums, task: Reporter): Promise<VerifiedIso> {
+  // The ISO's sha256 was read from the file while xorriso wrote it (rebuild-iso.ts): not a second pass here.
+  await verify(ctx, basePlatforms, layout, md5sums, task, ctx.partialIso);
+  return { sha256: written.sha256 };
 }
 
 /** Boot records, md5sum.txt and VERSION, read back from the new ISO. */
@@ -49,9 +49,9 @@ async function verify(ctx: BuildInputs, basePlatforms: readonly string[], layout
 
 /**
  * md5sum.txt and VERSION, read back in place with the in-process readers (src/image): nothing is extracted, nothing
- * is mounted. Files the rebuild copied verbatim from the base are checked for presence and size (their md5 lines are
+ * is mounted. Files the write copied verbatim from the base are checked for presence and size (their md5 lines are
  * the base's and the ISO's sha256 covers their bytes); the files this build wrote are hashed, the largest by
- * dd | openssl on the other core, which also takes the ISO's sha256.
+ * dd | openssl on the other core.
  */
 async function readBackFiles(ctx: BuildInputs, layout: RootfsLayout, md5sums: Md5Sums, task: Reporter, iso: string): Promise<{ checked: number; version: string }> {
   const report = progressReporter(task, 'md5sum.txt');
@@ -60,8 +60,8 @@ async function readBackFiles(ctx: BuildInputs, layout: RootfsLayout, md5sums: Md
     const md5 = await checkIsoMd5sums(image, {
       copied: md5sums.copied,
       onProgress: (n, total) => report((n / total) * 100, `${n}/${total} files`),
-      // openssl's sha256 (SHA extensions) costs about 0.4 of an md5 per byte on x86-64
-      offload: { rangeMd5: (offset, length) => md5OfRange(iso, offset, length, { log: ctx.log }), otherCoreBytes: 0.4 * statSync(iso).size },
+      // the other core is free: the ISO's sha256 was taken during the write
+      offload: { rangeMd5: (offset, length) => md5OfRange(iso, offset, length, { log: ctx.log }), otherCoreBytes: 0 },
     });
     if (!md5.present) throw verificationError('the new ISO has no md5sum.txt');
     const [problem] = md5.problems;

@@ -1,5 +1,5 @@
 /** xorriso: extract an ISO tree without mounting, read its boot setup, write a new ISO over the base replaying it. */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { run } from './process.js';
 import { splitShellWords } from './shell-words.js';
@@ -11,9 +11,13 @@ export interface ToolCall {
   onProgress?: (percent: number, line: string) => void;
 }
 
-/** Extract the whole ISO 9660/Rock Ridge tree into `dest` and make it writable (xorriso keeps the read-only modes). */
-export async function extractIsoTree(iso: string, dest: string, call: ToolCall = {}): Promise<void> {
-  await run('xorriso', ['-osirrox', 'on', '-indev', resolve(iso), '-extract', '/', resolve(dest)], {
+/**
+ * Extract the ISO 9660/Rock Ridge tree into `dest` (with `only`: just those top-level names) and make it writable
+ * (xorriso keeps the read-only modes).
+ */
+export async function extractIsoTree(iso: string, dest: string, call: ToolCall & { only?: readonly string[] } = {}): Promise<void> {
+  const what = call.only ? call.only.flatMap((name) => ['-extract', `/${name}`, join(resolve(dest), name)]) : ['-extract', '/', resolve(dest)];
+  await run('xorriso', ['-osirrox', 'on', '-indev', resolve(iso), ...what], {
     log: call.log,
     what: `xorriso extract of ${iso}`,
   });
@@ -107,13 +111,15 @@ export function bootCatalogPath(bootSetup: string[]): string | undefined {
 }
 
 /**
- * xorriso writes the image to its stdout, which the shell sends to the output file: a drive xorriso sees as
- * sequential, so the image is one session from block 0 as `-as mkisofs -o` writes it. Given the file as -outdev,
- * modify mode treats it as overwritable media: the session goes to block 32 behind a multi-session emulation header,
- * and on a 2 GB base the write took 7 s against 2 s through stdout (measured in one run on this machine; piping the
- * bytes through tee and openssl for the sha256 on the way was slower still, 5-6 s: tee's small buffers).
+ * xorriso writes the image to its stdout, a pipe, and cat appends it to the output file. Through a pipe xorriso
+ * cannot seek: the image is one session from block 0 written strictly in order, so the file can be hashed while it
+ * grows (rebuild-iso.ts). Given a regular file instead, libburn goes back at the end to rewrite the first 64 KiB
+ * (seen: a copy read while it was written differs there), and given it as -outdev, modify mode treats it as
+ * overwritable media, puts the session at block 32 behind a multi-session emulation header, and on a 2 GB base took
+ * 7 s against 2 s through stdout (measured in one run on this machine). Piping through tee and openssl for the hash
+ * was slower still (5-6 s: tee's small buffers).
  */
-const WRITE_TO_FILE = 'out="$1"; shift; exec xorriso "$@" > "$out"';
+const WRITE_TO_FILE = 'set -o pipefail; out="$1"; shift; xorriso "$@" | cat > "$out"';
 
 export async function modifyIso(opts: ModifyOptions): Promise<void> {
   const args = modifyArgs(opts).map((a) => (a === resolve(opts.output) ? 'stdio:/dev/fd/1' : a));

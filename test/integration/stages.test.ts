@@ -98,11 +98,12 @@ describe('stages on the single fixture, one at a time', needs(requireRoot(), req
     // A written file that no longer matches its md5 line is found by reading it back.
     const info = readFileSync(join(work.tree, '.disk/info'));
     writeFileSync(join(work.tree, '.disk/info'), Buffer.concat([info, Buffer.from('x')]));
-    await rebuildIsoStage(ctx, base, tree, recordingReporter());
-    await expect(verifyIsoStage(ctx, tree.platforms, layout, md5sums, recordingReporter())).rejects.toThrow(/md5sum\.txt mismatch for \.\/\.disk\/info/);
+    const bad = await rebuildIsoStage(ctx, base, tree, recordingReporter());
+    await expect(verifyIsoStage(ctx, bad, tree.platforms, layout, md5sums, recordingReporter())).rejects.toThrow(/md5sum\.txt mismatch for \.\/\.disk\/info/);
     writeFileSync(join(work.tree, '.disk/info'), info);
-    await rebuildIsoStage(ctx, base, tree, recordingReporter());
-    const iso = await verifyIsoStage(ctx, tree.platforms, layout, md5sums, recordingReporter());
+    const written = await rebuildIsoStage(ctx, base, tree, recordingReporter());
+    expect(written.sha256).toBe(sha256(ctx.partialIso));
+    const iso = await verifyIsoStage(ctx, written, tree.platforms, layout, md5sums, recordingReporter());
     expect(iso.sha256).toBe(sha256(ctx.partialIso));
     await publishStage(ctx, { base, platforms: tree.platforms, layout, packageList: repacked.packageManifest, isoSha256: iso.sha256 }, recordingReporter());
     expect(sh('sha256sum', ['-c', 'SHA256SUMS'], ctx.outputDir)).toContain('x.iso: OK');

@@ -166,6 +166,24 @@ describe('md5sum stage', () => {
     expect(readFileSync(join(ctx.work.tree, 'md5sum.txt'), 'utf8')).toBe(`${'f'.repeat(32)}  ./b.txt\n${md5hex('edited')}  ./e.txt\n`);
     expect([...md5sums.copied.keys()]).toEqual(['b.txt']);
   });
+
+  it('lists the files left in the base ISO with the base\'s md5s, in path order, unless this build wrote them', async () => {
+    const ctx = await inputs();
+    const base = join(tmp, 'base-tree-3', 'tree');
+    // pool/ is not extracted: its lines come from the base's md5sum.txt; a .deb this build added is in the tree.
+    write(base, { 'z.txt': 'z', 'md5sum.txt': `${'1'.repeat(32)}  ./pool/main/a.deb\n${'2'.repeat(32)}  ./pool/main/b.deb\n` });
+    write(ctx.work.tree, { 'z.txt': 'z', 'a.txt': 'a', 'pool/main/b.deb': 'rebuilt' });
+    write(ctx.work.treeChanges, { 'a.txt': 'a', 'pool/main/b.deb': 'rebuilt' });
+    const files = [{ path: 'pool/main/a.deb', size: 5, offset: 0 }, { path: 'pool/main/b.deb', size: 9, offset: 2048 }];
+    const leftInBase = { files, dirs: ['pool', 'pool/main'] };
+    const memo = baseTreeMd5s(base, { iso: join(tmp, 'no-such.iso'), files });
+    const md5sums = await md5sumStage(ctx, { bootSetup: [], platforms: [], baseTree: base, leftInBase, baseTreeMd5: memo }, recordingReporter());
+    expect(readFileSync(join(ctx.work.tree, 'md5sum.txt'), 'utf8')).toBe(
+      `${md5hex('a')}  ./a.txt\n${'1'.repeat(32)}  ./pool/main/a.deb\n${md5hex('rebuilt')}  ./pool/main/b.deb\n${md5hex('z')}  ./z.txt\n`,
+    );
+    // Copied from the base: checked by size in the new ISO, not read back.
+    expect(md5sums.copied).toEqual(new Map([['z.txt', 1], ['pool/main/a.deb', 5]]));
+  });
 });
 
 describe('hooks stage (on the host)', () => {
