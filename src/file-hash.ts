@@ -24,7 +24,7 @@ export function sha256File(path: string, onProgress?: (percent: number) => void)
 /**
  * The digest of a file another process is appending to, read as it grows and finished once `writer` settles: the
  * hash of a freshly written file costs no pass of its own after the write. Only for a writer that never seeks back
- * (xorriso writing to stdout: a sequential drive, see tools/xorriso.ts). Rejects when the writer does.
+ * (cat appending what xorriso writes to a pipe, see tools/xorriso.ts). Rejects when the writer does.
  */
 export async function hashGrowingFile(path: string, algorithm: 'sha256' | 'md5', writer: Promise<unknown>): Promise<string> {
   let finished = false;

@@ -38,7 +38,7 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
     log: ctx.log,
     onProgress: progressReporter(task, 'xorriso'),
   });
-  // The sha256 for SHA256SUMS, on the other core while xorriso writes (it only appends: its drive is sequential).
+  // The sha256 for SHA256SUMS, on the other core while xorriso writes (through a pipe: the file only grows).
   const sha256 = await hashGrowingFile(ctx.partialIso, 'sha256', writing);
   task.title = `Write the ISO over the base (${changes.mapped.length} path(s) changed, ${changes.removed.length} removed; boot setup replayed)`;
   return { sha256 };
