@@ -6,7 +6,7 @@
  * the profile the whole tree is extracted.
  */
 import { IsoImage, contiguousRange, type IsoEntry } from './image/iso9660.js';
-import { withSource } from './image/source.js';
+import { corrupt, withSource } from './image/source.js';
 import type { Profile } from './profile/schema.js';
 
 /** Top-level directories of the ISO left in the base. */
@@ -42,7 +42,12 @@ export async function listLeftInBase(iso: string): Promise<{ rootNames: string[]
     if (image.nameSource !== 'rockridge') return undefined;
     const root = await image.readdir(image.root());
     const left: LeftInBase = { files: [], dirs: [] };
+    // A crafted image can point a directory record at an ancestor: each directory extent is walked once.
+    const seen = new Set<number>();
     const walk = async (dir: IsoEntry, rel: string): Promise<void> => {
+      const at = dir.extents[0]?.offset ?? -1;
+      if (seen.has(at)) throw corrupt(iso, `directory /${rel}`, 'it shares its extent with a directory already listed (a loop in a crafted image)');
+      seen.add(at);
       left.dirs.push(rel);
       for (const e of await image.readdir(dir)) {
         const path = `${rel}/${e.name}`;
