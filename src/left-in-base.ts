@@ -58,6 +58,9 @@ export async function listLeftInBase(iso: string): Promise<{ rootNames: string[]
         }
       }
     };
+    // The names become xorriso paths (-extract /NAME): one that is not a plain name is not taken as a path.
+    const odd = root.find((e) => e.name === '' || e.name === '.' || e.name === '..' || /[/\0]/.test(e.name));
+    if (odd) throw corrupt(iso, 'the root directory', `it names an entry ${JSON.stringify(odd.name)}, which is not a file name`);
     for (const e of root) if (e.isDir && LEFT_IN_BASE_DIRS.includes(e.name)) await walk(e, e.name);
     return { rootNames: root.map((e) => e.name), left };
   });
