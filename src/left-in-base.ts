@@ -49,7 +49,9 @@ export async function listLeftInBase(iso: string): Promise<{ rootNames: string[]
       if (seen.has(at)) throw corrupt(iso, `directory /${rel}`, 'it shares its extent with a directory already listed (a loop in a crafted image)');
       seen.add(at);
       left.dirs.push(rel);
-      for (const e of await image.readdir(dir)) {
+      const entries = await image.readdir(dir);
+      checkNames(entries, `directory /${rel}`);
+      for (const e of entries) {
         const path = `${rel}/${e.name}`;
         if (e.isDir) await walk(e, path);
         else if ((e.mode & 0o170000) === 0o100000) {
@@ -58,9 +60,12 @@ export async function listLeftInBase(iso: string): Promise<{ rootNames: string[]
         }
       }
     };
-    // The names become xorriso paths (-extract /NAME): one that is not a plain name is not taken as a path.
-    const odd = root.find((e) => e.name === '' || e.name === '.' || e.name === '..' || /[/\0]/.test(e.name));
-    if (odd) throw corrupt(iso, 'the root directory', `it names an entry ${JSON.stringify(odd.name)}, which is not a file name`);
+    // The names become paths (xorriso's -extract /NAME, md5sum.txt lines): one that is not a plain name is refused.
+    const checkNames = (entries: IsoEntry[], where: string): void => {
+      const odd = entries.find((e) => e.name === '' || e.name === '.' || e.name === '..' || /[/\0\n]/.test(e.name));
+      if (odd) throw corrupt(iso, where, `it names an entry ${JSON.stringify(odd.name)}, which is not a file name`);
+    };
+    checkNames(root, 'the root directory');
     for (const e of root) if (e.isDir && LEFT_IN_BASE_DIRS.includes(e.name)) await walk(e, e.name);
     return { rootNames: root.map((e) => e.name), left };
   });
