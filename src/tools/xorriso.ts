@@ -87,6 +87,8 @@ export function modifyArgs(opts: ModifyOptions): string[] {
   // GRUB may search the medium by this UUID (the volume's modification date): the base's is kept.
   const uuid = opts.bootSetup.find((a) => a.startsWith('--modification-date='))?.slice('--modification-date='.length) ?? opts.fileDate;
   return [
+    // Paths are taken as they are: with patterns on (the default), `-rm_r /a*` removes every name starting with a.
+    '-iso_rr_pattern', 'off', '-disk_pattern', 'off',
     '-indev', resolve(opts.base),
     '-outdev', resolve(opts.output),
     '-boot_image', 'any', 'replay',

@@ -29,6 +29,11 @@ describe('ISO tree edits written over the base', needs(requireRoot('an overlay m
       'dir-to-file/x.txt': 'x\n',
       'file-to-dir': 'was a file\n',
       'casper/layer.squashfs': 'layer bytes\n',
+      // names xorriso would take as patterns: removing glob* must not remove globber
+      'glob*': 'deleted\n',
+      'globber': 'kept\n',
+      'm[ab]': 'replaced\n',
+      'ma': 'kept\n',
     };
     for (const [rel, text] of Object.entries(files)) {
       mkdirSync(join(dirs.base, rel, '..'), { recursive: true });
@@ -40,6 +45,8 @@ describe('ISO tree edits written over the base', needs(requireRoot('an overlay m
     const m = (rel: string): string => join(dirs.merged, rel);
     writeFileSync(m('md5sum.txt'), 'new sums\n');
     unlinkSync(m('gone.txt'));
+    unlinkSync(m('glob*'));
+    writeFileSync(m('m[ab]'), 'new content\n');
     rmSync(m('gone-dir'), { recursive: true });
     rmSync(m('opaque'), { recursive: true });
     mkdirSync(m('opaque/sub'), { recursive: true });
@@ -62,13 +69,14 @@ describe('ISO tree edits written over the base', needs(requireRoot('an overlay m
 
   it('lists every removal and every mapped path, sorted', () => {
     const changes = isoTreeChanges(dirs);
-    expect(changes.removed).toEqual(['dir-to-file', 'gone-dir', 'gone.txt', 'opaque/old.txt', 'opaque/sub/deep.txt']);
+    expect(changes.removed).toEqual(['dir-to-file', 'glob*', 'gone-dir', 'gone.txt', 'opaque/old.txt', 'opaque/sub/deep.txt']);
     expect(changes.mapped.map((m) => m.iso)).toEqual([
       'brand',
       'casper/layer.extra.squashfs',
       'casper/link',
       'dir-to-file',
       'file-to-dir',
+      'm[ab]',
       'md5sum.txt',
       'opaque/new.txt',
     ]);
@@ -89,6 +97,8 @@ describe('ISO tree edits written over the base', needs(requireRoot('an overlay m
     // diff -r follows neither symlink (--no-dereference) and reports any file, type or content difference.
     expect(sh('diff', ['-r', '--no-dereference', dirs.merged, back])).toBe('');
     expect(readFileSync(join(back, 'opaque/new.txt'), 'utf8')).toBe('new in the opaque dir\n');
+    expect(readFileSync(join(back, 'globber'), 'utf8')).toBe('kept\n');
+    expect(readFileSync(join(back, 'ma'), 'utf8')).toBe('kept\n');
     const pvd = sh('xorriso', ['-indev', out, '-pvd_info']);
     expect(pvd).toMatch(/^Volume Id\s*:\s*NEW$/m);
     // Every file's dates come from the build's epoch, not from the clock.
