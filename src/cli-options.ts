@@ -226,6 +226,7 @@ export const ENVIRONMENT: readonly EnvSpec[] = [
   { name: 'ISO_BUILD_ROOTFS', kind: 'hook', meaning: 'the rootfs: `/` inside the chroot (pre/post-customize), its host path otherwise' },
   { name: 'ISO_BUILD_ISO_TREE', kind: 'hook', meaning: 'host path of the ISO tree being built' },
   { name: 'ISO_BUILD_OUTPUT_ISO', kind: 'hook', meaning: 'host path of the ISO the build writes' },
+  { name: 'ISO_BUILD_REAP_TOKEN', kind: 'hook', meaning: 'set by iso-build for every command it runs on the host (host hooks too): should iso-build die, what carries it is killed' },
 ];
 
 /** The verbs a first word may name: leaf verbs and their groups, plus commander's `help`. */

@@ -7,7 +7,7 @@ import { execa, type ResultPromise } from 'execa';
 import { ExitCode, IsoBuildError } from '../errors.js';
 import { interruptSignal } from '../lifecycle.js';
 import type { BuildLog } from '../build-log.js';
-import { reapGroup, unreapGroup } from './reaper.js';
+import { REAP_ENV, reapGroup, reapToken, unreapGroup } from './reaper.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -67,7 +67,9 @@ export async function run(file: string, args: readonly string[], opts: RunOption
 
   const child: ResultPromise = execa(file, [...args], {
     cwd: opts.cwd,
-    env: opts.cleanEnv ? { ...opts.env } : { LC_ALL: 'C', ...opts.env },
+    // The reaper's token (reaper.ts) goes to every host command; a clean environment (chroot) stays clean, the reaper
+    // finds those processes by their root.
+    env: opts.cleanEnv ? { ...opts.env } : { LC_ALL: 'C', [REAP_ENV]: reapToken(), ...opts.env },
     extendEnv: !opts.cleanEnv,
     input: opts.input,
     stdin: opts.input === undefined ? 'ignore' : 'pipe',

@@ -6,10 +6,17 @@
  * whose root lies in a registered chroot root (daemons a chroot command or hook left, in their own session), and every
  * process whose command line names a registered gpg home (gpg-agent daemonizes with setsid and leaves every group);
  * then it lazily unmounts the registered mounts (a loop device with autoclear goes with its mount).
- * After a normal end everything was unregistered and it exits doing nothing.
+ * Every command also carries this iso-build's token in its environment (REAP_ENV; process.ts): the reaper kills what
+ * holds it too. That covers a command iso-build was killed in the instant after starting and before registering (seen
+ * once in the fault matrix: a mksquashfs left running), and what such a command started.
+ * After a normal end everything was unregistered and nothing holds the token: it exits having killed nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+
+/** The environment variable that carries this iso-build's token into every command it runs. */
+export const REAP_ENV = 'ISO_BUILD_REAP_TOKEN';
 
 const REAPER_SCRIPT = `
 trap '' INT TERM HUP
@@ -17,8 +24,10 @@ groups=' '
 roots=''
 homes=''
 mounts=''
+token=''
 while IFS=' ' read -r op arg; do
   case "$op" in
+    t) token="$arg" ;;
     +) groups="$groups$arg " ;;
     -) groups=\${groups/ $arg / } ;; # bash, no fork: one of these per command the build runs
     r) roots="$roots$arg
@@ -33,6 +42,13 @@ while IFS=' ' read -r op arg; do
   esac
 done
 for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
+if [ -n "$token" ]; then
+  # One grep over every environment: NUL-separated entries, the whole entry must match.
+  for f in $(grep -lzxF -- "${REAP_ENV}=$token" /proc/[0-9]*/environ 2>/dev/null); do
+    pid=\${f#/proc/}; pid=\${pid%/environ}
+    [ "$pid" = "$$" ] || kill -KILL "$pid" 2>/dev/null
+  done
+fi
 unmount() {
   [ -n "$mounts" ] || return 0
   sleep 0.2 # the killed processes release their files first
@@ -114,6 +130,17 @@ export function reapMount(target: string): void {
 
 export function unreapMount(target: string): void {
   send(`M ${target}\n`);
+}
+
+let token: string | undefined;
+
+/** This iso-build's token (REAP_ENV), told to the reaper the first time it is asked for. */
+export function reapToken(): string {
+  if (token === undefined) {
+    token = `${process.pid}-${randomBytes(8).toString('hex')}`;
+    send(`t ${token}\n`);
+  }
+  return token;
 }
 
 /** The reaper's pid (tests), once started. */
