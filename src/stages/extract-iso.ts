@@ -1,7 +1,8 @@
 /**
  * Stage: reads the VerifiedBase; produces the IsoTree: the ISO tree on disk (xorriso, no loop mount) under an overlay at
- * work.tree, less what no stage reads (left-in-base.ts), and the base's boot setup recorded for the write. Both are kept in the stage cache by the base's sha256:
- * a rebuild mounts the cached tree read-only under an overlay whose upper dir takes this build's edits.
+ * work.tree, less what no stage reads (left-in-base.ts), and the base's boot setup recorded for the write. Both are
+ * kept in the stage cache by the base's sha256: a rebuild mounts the cached tree read-only under an overlay whose upper
+ * dir takes this build's edits.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { together } from '../lifecycle.js';
@@ -43,11 +44,12 @@ export async function extractIsoStage(ctx: BuildInputs, base: VerifiedBase, task
     return { bootSetup, platforms: [...new Set(images.map((b) => b.platform))].sort(), ...(listed ? { leftInBase: listed.left } : {}) };
   });
   const left = entry.leftInBase;
-  if (left) {
+  if (left && left.dirs.length > 0) {
     const bytes = left.files.reduce((sum, f) => sum + f.size, 0);
     ctx.log.line(`extract: ${LEFT_IN_BASE_DIRS.join(', ')} (${left.files.length} files, ${bytes} bytes) left in the base ISO: no stage reads them, the write copies them from the base`);
   } else {
-    ctx.log.line('extract: the whole tree (a pre-repack or post-build hook gets the ISO tree\'s path and may read any of it)');
+    const why = !partial ? 'a pre-repack or post-build hook gets the ISO tree\'s path and may read any of it' : left ? `the base has no ${LEFT_IN_BASE_DIRS.join(', ')}` : 'the base has no Rock Ridge names';
+    ctx.log.line(`extract: the whole tree (${why})`);
   }
   // Every later step (and every tool: mtools, xorriso, unsquashfs) may then use the tree's paths as they are.
   checkIsoTree(entry.tree, `the base ISO ${base.path}`);
