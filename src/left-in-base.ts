@@ -7,6 +7,7 @@
  */
 import { IsoImage, contiguousRange, type IsoEntry } from './image/iso9660.js';
 import { corrupt, withSource } from './image/source.js';
+import { unlistableName, unlistableNameError } from './safe-path.js';
 import type { Profile } from './profile/schema.js';
 
 /** Top-level directories of the ISO left in the base. */
@@ -50,7 +51,7 @@ export async function listLeftInBase(iso: string): Promise<{ rootNames: string[]
       seen.add(at);
       left.dirs.push(rel);
       const entries = await image.readdir(dir);
-      checkNames(entries, `directory /${rel}`);
+      checkNames(entries, `directory /${rel}`, rel);
       for (const e of entries) {
         const path = `${rel}/${e.name}`;
         if (e.isDir) await walk(e, path);
@@ -60,12 +61,15 @@ export async function listLeftInBase(iso: string): Promise<{ rootNames: string[]
         }
       }
     };
-    // The names become paths (xorriso's -extract /NAME, md5sum.txt lines): one that is not a plain name is refused.
-    const checkNames = (entries: IsoEntry[], where: string): void => {
-      const odd = entries.find((e) => e.name === '' || e.name === '.' || e.name === '..' || /[/\0\n]/.test(e.name));
+    // The names become paths (xorriso's -extract /NAME, md5sum.txt lines): one that is not a plain name is refused,
+    // one md5sum.txt cannot list as the extracted tree's check (safe-path.ts) refuses it.
+    const checkNames = (entries: IsoEntry[], where: string, rel: string): void => {
+      const odd = entries.find((e) => e.name === '' || e.name === '.' || e.name === '..' || /[/\0]/.test(e.name));
       if (odd) throw corrupt(iso, where, `it names an entry ${JSON.stringify(odd.name)}, which is not a file name`);
+      const unlistable = rel ? entries.find((e) => unlistableName(e.name)) : undefined;
+      if (unlistable) throw unlistableNameError(`the base ISO ${iso}`, `${rel}/${unlistable.name}`);
     };
-    checkNames(root, 'the root directory');
+    checkNames(root, 'the root directory', ''); // the extracted names are checked with the tree
     for (const e of root) if (e.isDir && LEFT_IN_BASE_DIRS.includes(e.name)) await walk(e, e.name);
     return { rootNames: root.map((e) => e.name), left };
   });
