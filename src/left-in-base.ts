@@ -8,6 +8,7 @@
 import { IsoImage, contiguousRange, type IsoEntry } from './image/iso9660.js';
 import { corrupt, withSource } from './image/source.js';
 import { unlistableName, unlistableNameError } from './safe-path.js';
+import { hooksSkip } from './stages/skips.js';
 import type { Profile } from './profile/schema.js';
 
 /** Top-level directories of the ISO left in the base. */
@@ -29,8 +30,9 @@ export interface LeftInBase {
 }
 
 /** Whether this build leaves LEFT_IN_BASE_DIRS in the base: not when a host hook could read the ISO tree. */
-export function leavesInBase(profile: Pick<Profile, 'hooks'>): boolean {
-  return profile.hooks['pre-repack'].length === 0 && profile.hooks['post-build'].length === 0;
+export function leavesInBase(profile: Profile): boolean {
+  // The hooks stage's own skip rule says whether they run.
+  return hooksSkip({ profile }, 'pre-repack') !== false && hooksSkip({ profile }, 'post-build') !== false;
 }
 
 /**

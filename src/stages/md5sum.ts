@@ -33,22 +33,16 @@ export async function md5sumStage(ctx: BuildInputs, tree: IsoTree, task: Reporte
     copied.set(f, statSync(join(ctx.work.tree, f)).size);
     return true;
   };
-  const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched });
-  const left = tree.leftInBase?.files ?? [];
-  if (left.length > 0) {
-    // Files left in the base ISO (left-in-base.ts) are not in the tree: their lines come from the memo, seeded with
-    // the base's md5sum.txt lines and hashed in the ISO for the rest. A file this build wrote there is in the tree.
-    const pathOf = (line: string): string => line.slice('0123456789abcdef0123456789abcdef  ./'.length, -1);
-    const inTree = new Set(lines.map(pathOf));
-    for (const f of left) {
-      if (inTree.has(f.path) || excluded.has(f.path)) continue;
-      const md5 = memo.lookup(f.path);
-      if (md5 === undefined) throw new IsoBuildError(`no md5 for ${f.path}, left in the base ISO: it lies in separate extents, which are not hashed in place`);
-      lines.push(`${md5}  ./${f.path}\n`);
-      copied.set(f.path, f.size);
-    }
-    lines.sort((a, b) => Buffer.compare(Buffer.from(pathOf(a)), Buffer.from(pathOf(b))));
-  }
+  // Files left in the base ISO (left-in-base.ts) are not in the tree: their lines come from the memo, seeded with the
+  // base's md5sum.txt lines and hashed in the ISO for the rest. A file this build wrote there is in the tree.
+  const left = new Map((tree.leftInBase?.files ?? []).map((f) => [f.path, f]));
+  const leftMd5 = (f: string): string => {
+    const md5 = memo.lookup(f);
+    if (md5 === undefined) throw new IsoBuildError(`no md5 for ${f}, left in the base ISO: it lies in separate extents, which are not hashed in place`);
+    copied.set(f, left.get(f)!.size);
+    return md5;
+  };
+  const lines = await md5Lines(ctx.work.tree, excluded, { memo, untouched, left: new Set(left.keys()), leftMd5 });
   memo.save();
   writeFileBeneath(ctx.work.tree, 'md5sum.txt', lines.join(''), { what: ISO_TREE });
   ctx.log.line(`md5sum.txt: ${lines.length} files, ${copied.size} unchanged since the base (md5 from the base's md5sum.txt or hashed once per cached base tree), ${lines.length - copied.size} written by this build (hashed); the verify stage reads back only those`);
@@ -75,12 +69,21 @@ function normalize(isoPath: string): string {
   return isoPath.replace(/^\/+/, '');
 }
 
-async function md5Lines(tree: string, excluded: Set<string>, base?: { memo: Md5Memo; untouched: (rel: string) => boolean }): Promise<string[]> {
-  const files = listFiles(tree).filter((f) => !excluded.has(f));
+interface BaseMd5s {
+  memo: Md5Memo;
+  untouched: (rel: string) => boolean;
+  /** Files the base ISO keeps that the tree lacks, and their md5 lines' source. */
+  left: ReadonlySet<string>;
+  leftMd5: (rel: string) => string;
+}
+
+async function md5Lines(tree: string, excluded: Set<string>, base?: BaseMd5s): Promise<string[]> {
+  const inTree = new Set(listFiles(tree));
+  const files = [...inTree, ...[...(base?.left ?? [])].filter((f) => !inTree.has(f))].filter((f) => !excluded.has(f));
   files.sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
   const lines: string[] = [];
   for (const f of files) {
-    const md5 = base?.untouched(f) ? await base.memo.md5(f, join(tree, f)) : await hashFile(join(tree, f), 'md5');
+    const md5 = !inTree.has(f) ? base!.leftMd5(f) : base?.untouched(f) ? await base.memo.md5(f, join(tree, f)) : await hashFile(join(tree, f), 'md5');
     lines.push(`${md5}  ./${f}\n`);
   }
   return lines;

@@ -83,14 +83,14 @@ export interface ModifyOptions extends ToolCall {
  * the base (a rebuild from an extracted tree, `-as mkisofs DIR`, was 3-4x slower on a 2 GB base).
  * The settings match what the earlier `-as mkisofs -r -J -joliet-long --set_all_file_dates` rebuild produced.
  */
-export function modifyArgs(opts: ModifyOptions): string[] {
+export function modifyArgs(opts: ModifyOptions, outdev = resolve(opts.output)): string[] {
   // GRUB may search the medium by this UUID (the volume's modification date): the base's is kept.
   const uuid = opts.bootSetup.find((a) => a.startsWith('--modification-date='))?.slice('--modification-date='.length) ?? opts.fileDate;
   return [
     // Paths are taken as they are: with patterns on (the default), `-rm_r /a*` removes every name starting with a.
     '-iso_rr_pattern', 'off', '-disk_pattern', 'off',
     '-indev', resolve(opts.base),
-    '-outdev', resolve(opts.output),
+    '-outdev', outdev,
     '-boot_image', 'any', 'replay',
     '-volid', opts.volumeId,
     '-joliet', 'on', '-compliance', 'joliet_long_names', // Rock Ridge is on by default
@@ -124,7 +124,7 @@ export function bootCatalogPath(bootSetup: string[]): string | undefined {
 const WRITE_TO_FILE = 'set -o pipefail; out="$1"; shift; xorriso "$@" | cat > "$out"';
 
 export async function modifyIso(opts: ModifyOptions): Promise<void> {
-  const args = modifyArgs(opts).map((a) => (a === resolve(opts.output) ? 'stdio:/dev/fd/1' : a));
+  const args = modifyArgs(opts, 'stdio:/dev/fd/1');
   await run('bash', ['-c', WRITE_TO_FILE, 'xorriso-write', resolve(opts.output), ...args], {
     log: opts.log,
     what: 'xorriso ISO write (modify mode over the base)',
