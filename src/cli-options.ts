@@ -216,6 +216,7 @@ export const ENVIRONMENT: readonly EnvSpec[] = [
   { name: 'ISO_BUILD_FETCH_RETRIES', kind: 'set', meaning: 'retries of a payload download after a transient failure (default 3)' },
   { name: 'ISO_BUILD_FETCH_BACKOFF_MS', kind: 'set', meaning: 'first wait before such a retry, in milliseconds, doubled each time (default 1000)' },
   { name: 'ISO_BUILD_KVM', kind: 'set', meaning: '`1`: `boot --accel auto` uses KVM (a usable /dev/kvm alone proves nothing on nested hosts); else TCG' },
+  { name: 'ISO_BUILD_ISO_WRITER', kind: 'set', meaning: '`xorriso`: write the ISO with xorriso\'s modify mode even where the in-place writer could (default `auto`: in place, xorriso where the build log says why not)' },
   { name: 'SOURCE_DATE_EPOCH', kind: 'set', meaning: "every timestamp of the release, in seconds; default: the commit time of the version's git tag or HEAD, else the profile's `sourceDateEpoch`" },
   { name: 'NO_COLOR', kind: 'set', meaning: 'when set and not empty: no colors in the progress output' },
   { name: 'LC_ALL / LC_CTYPE / LANG', kind: 'set', meaning: 'the first one set decides the symbols: Unicode (✔) in a UTF-8 locale, ASCII otherwise' },

@@ -64,3 +64,39 @@ function lstatOrUndefined(path: string): Stats | undefined {
     return undefined;
   }
 }
+
+/** The edits as the in-place writer takes them (image/iso-in-place.ts): files with their sizes and modes, new dirs. */
+export interface ExpandedChanges {
+  removed: string[];
+  dirs: string[];
+  files: { iso: string; disk: string; size: number; mode: number }[];
+}
+
+/**
+ * Mapped directories walked into their files, with mkisofs -r's modes (read for all, x for all where any x, no write
+ * bits), as xorriso's `-find / -exec mkisofs_r` gives them. A symlink or special file among the edits returns a
+ * reason: the in-place writer makes regular files and directories only.
+ */
+export function expandChanges(changes: IsoTreeChanges): ExpandedChanges | { reason: string } {
+  const out: ExpandedChanges = { removed: [...changes.removed], dirs: [], files: [] };
+  const visit = (disk: string, iso: string): string | undefined => {
+    const st = lstatSync(disk);
+    if (st.isFile()) {
+      out.files.push({ iso, disk, size: st.size, mode: 0o100444 | (st.mode & 0o111 ? 0o111 : 0) });
+      return undefined;
+    }
+    if (!st.isDirectory()) return `/${iso} is ${st.isSymbolicLink() ? 'a symlink' : 'a special file'}`;
+    out.dirs.push(iso);
+    for (const name of readdirSync(disk).sort()) {
+      const reason = visit(join(disk, name), `${iso}/${name}`);
+      if (reason) return reason;
+    }
+    return undefined;
+  };
+  for (const m of changes.mapped) {
+    const reason = visit(m.disk, m.iso);
+    if (reason) return { reason };
+  }
+  out.files.sort((a, b) => (a.iso < b.iso ? -1 : a.iso > b.iso ? 1 : 0));
+  return out;
+}

@@ -384,7 +384,7 @@ function pick(entries: Buffer[], sig: number): Buffer | undefined {
   return entries.find((e) => e.readUInt16BE(0) === sig);
 }
 
-function suspEntries(area: Buffer): Buffer[] {
+export function suspEntries(area: Buffer): Buffer[] {
   const out: Buffer[] = [];
   for (let pos = 0; pos + 4 <= area.length; ) {
     const len = area[pos + 2]!;
@@ -398,7 +398,7 @@ function suspEntries(area: Buffer): Buffer[] {
 }
 
 /** Rock Ridge NM: name pieces joined (flag 1 = continues in the next NM). */
-function collectNm(susp: Buffer[]): string | undefined {
+export function collectNm(susp: Buffer[]): string | undefined {
   const nms = susp.filter((e) => e.readUInt16BE(0) === NM && e.length >= 5);
   if (!nms.length) return undefined;
   let name = '';

@@ -1,33 +1,55 @@
 /**
  * Stage: reads the VerifiedBase and the ISO tree's edits (the overlay's upper dir against the extracted base); writes
- * the new ISO as *.partial next to its final name: xorriso's modify mode over the base ISO, the edits applied, the
- * base's boot setup replayed; produces the WrittenIso: its sha256, read from the file as xorriso appends to it.
+ * the new ISO as *.partial next to its final name; produces the WrittenIso: its sha256, computed from the bytes as
+ * they are written.
+ *
+ * Two writers, chosen per build and named in the build log:
+ * - in place (image/iso-in-place.ts, the default): the base's bytes stay where they are, copied by the kernel; the
+ *   edits are inserted behind the ISO 9660 data and the structures that point at moved things are patched.
+ * - xorriso's modify mode over the base (tools/xorriso.ts), when the in-place writer does not handle the base or
+ *   the edits (the log says why: e.g. a replaced file so large that leaving its old bytes would bloat the image, a
+ *   symlink among the edits, a changed boot image), or when ISO_BUILD_ISO_WRITER=xorriso asks for it.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { modifyIso, xorrisoDate } from '../tools/xorriso.js';
-import { isoTreeChanges } from '../iso-tree-changes.js';
+import { expandChanges, isoTreeChanges, type IsoTreeChanges } from '../iso-tree-changes.js';
+import { planInPlace, writeInPlace, type InPlacePlan } from '../image/iso-in-place.js';
 import { hashGrowingFile } from '../file-hash.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
+import { usageError } from '../errors.js';
 import type { BuildInputs } from '../context.js';
 import type { IsoTree } from './extract-iso.js';
 import type { VerifiedBase } from './verify-base.js';
 
 export interface WrittenIso {
-  /** sha256 of the *.partial file, read back while it was written. */
+  /** sha256 of the *.partial file, from the bytes as they were written. */
   sha256: string;
+  writer: 'in-place' | 'xorriso';
 }
+
+export const ISO_WRITER_ENV = 'ISO_BUILD_ISO_WRITER';
 
 export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, task: Reporter): Promise<WrittenIso> {
   const changes = isoTreeChanges({ base: tree.baseTree, changes: ctx.work.treeChanges, merged: ctx.work.tree, leftDirs: new Set(tree.leftInBase?.dirs) });
   mkdirSync(dirname(ctx.partialIso), { recursive: true });
   rmSync(ctx.partialIso, { force: true });
   ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
-  ctx.log.line(
-    `write: xorriso modify mode over the base ISO, unchanged files copied from it as they are; ${changes.mapped.length} path(s) mapped from this build's edits, ${changes.removed.length} removed; the base's boot setup replayed`,
-  );
   for (const p of changes.removed) ctx.log.line(`  remove /${p}`);
   for (const m of changes.mapped) ctx.log.line(`  map /${m.iso}`);
+  const summary = `${changes.mapped.length} path(s) changed, ${changes.removed.length} removed`;
+
+  const choice = chooseWriter(ctx, base, changes);
+  if ('plan' in choice) {
+    const p = choice.plan;
+    ctx.log.line(
+      `write: in place over the base ISO: its ${p.at} bytes of ISO 9660 data stay where they are (copied by the kernel), ${p.grow} bytes inserted behind them (${p.stats.files} file(s), the directories above them in ${p.stats.trees} tree(s), path tables), ${p.tail.length} bytes behind the data (appended partitions, backup GPT) moved back, ${p.patches.size} sector(s) patched; ${p.deadBytes} bytes of replaced files left unreferenced`,
+    );
+    const sha256 = await writeInPlace(p, ctx.partialIso, progressReporter(task, 'write'));
+    task.title = `Write the ISO in place over the base (${summary}; boot records kept)`;
+    return { sha256, writer: 'in-place' };
+  }
+  ctx.log.line(`write: xorriso modify mode over the base ISO (${choice.why}), unchanged files copied from it as they are; ${summary}; the base's boot setup replayed`);
   const writing = modifyIso({
     base: base.path,
     output: ctx.partialIso,
@@ -40,6 +62,19 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
   });
   // The sha256 for SHA256SUMS, on the other core while xorriso writes (through a pipe: the file only grows).
   const sha256 = await hashGrowingFile(ctx.partialIso, 'sha256', writing);
-  task.title = `Write the ISO over the base (${changes.mapped.length} path(s) changed, ${changes.removed.length} removed; boot setup replayed)`;
-  return { sha256 };
+  task.title = `Write the ISO over the base with xorriso (${summary}; boot setup replayed)`;
+  return { sha256, writer: 'xorriso' };
+}
+
+function chooseWriter(ctx: BuildInputs, base: VerifiedBase, changes: IsoTreeChanges): { plan: InPlacePlan } | { why: string } {
+  const asked = process.env[ISO_WRITER_ENV];
+  if (asked === 'xorriso') return { why: `${ISO_WRITER_ENV}=xorriso` };
+  if (asked !== undefined && asked !== '' && asked !== 'auto') {
+    throw usageError(`${ISO_WRITER_ENV}=${asked} is not a writer`, `use ${ISO_WRITER_ENV}=auto (the default: in place where it can) or ${ISO_WRITER_ENV}=xorriso`);
+  }
+  const expanded = expandChanges(changes);
+  if ('reason' in expanded) return { why: `the in-place writer cannot: ${expanded.reason}` };
+  const plan = planInPlace({ base: base.path, changes: expanded, volumeId: ctx.profile.volumeLabel, epochSeconds: ctx.epochSeconds });
+  if ('reason' in plan) return { why: `the in-place writer cannot: ${plan.reason}` };
+  return { plan };
 }

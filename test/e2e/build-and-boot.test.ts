@@ -46,6 +46,9 @@ describe.each(CASES)('fixture-$name: build, then boot BIOS and UEFI', needs(requ
     expect(existsSync(iso)).toBe(true);
     const log = readFileSync(join(dir, 'work', 'build.log'), 'utf8');
     if (variant !== 'layered') expect(/^rootfs: \S+ is packed like this build packs/m.test(log)).toBe(merged);
+    // Both ISO writers boot: a new layer is written in place over the base; a replaced rootfs squashfs (which would
+    // leave its old bytes as dead space) goes through xorriso, and the log says why.
+    expect(log).toMatch(variant === 'layered' ? /^write: in place over the base ISO/m : /^write: xorriso modify mode over the base ISO \(the in-place writer cannot: the replaced files would stay/m);
   });
 
   it.each(['bios', 'uefi'])('boots with %s and prints the new VERSION', (firmware) => {

@@ -1,0 +1,185 @@
+/**
+ * The in-place ISO writer (src/image/iso-in-place.ts) against xorriso's modify mode, on the fixture bases laid out
+ * like Ubuntu 22.04 (grub2 MBR, GPT, appended EFI partition, -partition_offset 16) and like Debian live (isohybrid
+ * MBR, EFI image inside the ISO): the same edits through both writers, then everything read back by xorriso, sfdisk
+ * and dd, never by the writer's own reader. The Rock Ridge tree, the Joliet tree and the partition-relative tree
+ * must hold what xorriso's output holds; the partition tables must verify; the boot images must be the base's bytes.
+ */
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES, sh, tempDir } from '../support/cli.js';
+import { needs, requireFile, requireRoot, requireTools } from '../support/needs.js';
+import { expandChanges, type IsoTreeChanges } from '../../src/iso-tree-changes.js';
+import { planInPlace, writeInPlace, type InPlacePlan } from '../../src/image/iso-in-place.js';
+import { modifyIso } from '../../src/tools/xorriso.js';
+import { sha256File } from '../../src/file-hash.js';
+
+const fixtureIso = (variant: 'jammy' | 'live'): string => join(FIXTURES, `fixture-${variant}.iso`);
+const requireFixtures = () => requireFile(fixtureIso('jammy'), 'scripts/make-fixture-iso --variant all, as root');
+
+const CASES = [
+  { variant: 'jammy', squashfsDir: 'casper', remove: ['casper/filesystem.size', 'dists/jammy/restricted'], catalog: 'boot.catalog', biosImage: 'eltorito.img', partitionTree: true },
+  { variant: 'live', squashfsDir: 'live', remove: ['live/filesystem.size', 'isolinux/utilities.cfg'], catalog: 'isolinux/boot.cat', biosImage: 'isolinux.bin', partitionTree: false },
+] as const;
+
+/** `lsdl` lines without the date columns: mode, links, owner, group, size, path. */
+function listing(iso: string, ...pre: string[]): string[] {
+  return sh('xorriso', [...pre, '-indev', iso, '-find', '/', '-exec', 'lsdl'])
+    .split('\n')
+    .filter((l) => /^[-dlecbps][-rwxsStT]{9}/.test(l))
+    .map((l) => {
+      const f = l.split(/\s+/);
+      return [...f.slice(0, 5), f.slice(8).join(' ')].join(' ');
+    })
+    .sort();
+}
+
+function bootImages(iso: string): { platform: string; bytes: Buffer }[] {
+  const fd = openSync(iso, 'r');
+  try {
+    return sh('xorriso', ['-indev', iso, '-report_el_torito', 'plain'])
+      .split('\n')
+      .flatMap((l) => {
+        // El Torito boot img :   2  UEFI  y   none  0x0000  0x00   2496       24366
+        const m = /^El Torito boot img\s*:\s*\d+\s+(\S+)\s+\S+\s+\S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)/.exec(l);
+        if (!m) return [];
+        const bytes = Buffer.alloc(Number(m[2]) * 512);
+        readSync(fd, bytes, 0, bytes.length, Number(m[3]) * 2048);
+        return [{ platform: m[1]!, bytes }];
+      });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe.each(CASES)('in-place write over fixture-$variant', needs(requireRoot('xorriso extraction keeps owners'), requireFixtures(), requireTools('xorriso', 'diff', 'sfdisk', 'dd')), (c) => {
+  let dir: string;
+  let base: string;
+  let edits: IsoTreeChanges;
+  let plan: InPlacePlan;
+  const out = (): string => join(dir, 'in-place.iso');
+  const ref = (): string => join(dir, 'xorriso.iso');
+  const extract = (iso: string, name: string): string => {
+    const to = join(dir, name);
+    sh('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', to]);
+    return to;
+  };
+
+  beforeAll(async () => {
+    dir = tempDir(`isob-in-place-${c.variant}-`);
+    base = fixtureIso(c.variant);
+    const ch = join(dir, 'changes');
+    const put = (rel: string, text: string | Buffer): string => {
+      mkdirSync(join(ch, rel, '..'), { recursive: true });
+      writeFileSync(join(ch, rel), text);
+      return join(ch, rel);
+    };
+    put('md5sum.txt', 'replaced sums\n');
+    put(`${c.squashfsDir}/zz-new.layer.squashfs`, Buffer.alloc(300_001, 7));
+    put('brand-new/dir/with a long name that is not 8.3.txt', 'deep\n');
+    chmodSync(put('brand-new/run.sh', '#!/bin/sh\n'), 0o755);
+    put('brand-new/empty', '');
+    edits = {
+      removed: [...c.remove],
+      mapped: [
+        { disk: join(ch, 'brand-new'), iso: 'brand-new' },
+        { disk: join(ch, `${c.squashfsDir}/zz-new.layer.squashfs`), iso: `${c.squashfsDir}/zz-new.layer.squashfs` },
+        { disk: join(ch, 'md5sum.txt'), iso: 'md5sum.txt' },
+      ],
+    };
+    const expanded = expandChanges(edits);
+    if ('reason' in expanded) throw new Error(expanded.reason);
+    const planned = planInPlace({ base, changes: expanded, volumeId: 'IN-PLACE 1', epochSeconds: 1_700_000_000 });
+    if ('reason' in planned) throw new Error(planned.reason);
+    plan = planned;
+    await modifyIso({ base, output: ref(), bootSetup: [], volumeId: 'IN-PLACE 1', fileDate: '2023111422132000', changes: edits });
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('returns the sha256 of what it wrote, and writes the same bytes twice', async () => {
+    const sha = await writeInPlace(plan, out());
+    expect(sha).toBe(await sha256File(out()));
+    const again = join(dir, 'again.iso');
+    expect(await writeInPlace(plan, again)).toBe(sha);
+    rmSync(again);
+    // Every byte of the base's ISO 9660 data outside the patched sectors is where it was.
+    expect(plan.at).toBeGreaterThan(0.9 * (readFileSync(base).length - plan.tail.length));
+  });
+
+  it('holds the tree xorriso writes: Rock Ridge names, modes, sizes and contents', () => {
+    expect(listing(out())).toEqual(listing(ref()));
+    // Two files differ by design: the boot catalog (xorriso moved the boot images, the in-place writer moved the
+    // appended partition the EFI entry points into) and the BIOS boot image, whose boot info table xorriso rewrites
+    // for the image's new block (it stays at its block here: the next test finds the base's bytes in it).
+    const excludes = [c.catalog.split('/').pop()!, c.biosImage].map((n) => `--exclude=${n}`);
+    expect(sh('diff', ['-r', '--no-dereference', ...excludes, extract(ref(), 'ref-tree'), extract(out(), 'out-tree')])).toBe('');
+    expect(readFileSync(join(dir, 'out-tree/brand-new/dir/with a long name that is not 8.3.txt'), 'utf8')).toBe('deep\n');
+  });
+
+  it('holds the same Joliet tree, and the volume id in both descriptors', () => {
+    expect(listing(out(), '-read_fs', 'norock')).toEqual(listing(ref(), '-read_fs', 'norock'));
+    expect(sh('xorriso', ['-indev', out(), '-pvd_info'])).toMatch(/^Volume Id\s*:\s*IN-PLACE 1$/m);
+  });
+
+  it(c.partitionTree ? 'keeps the tree of partition 1 (-partition_offset 16) in step with the main one' : 'edits the one descriptor set the base has (no -partition_offset)', () => {
+    expect(plan.stats.trees).toBe(c.partitionTree ? 4 : 2);
+    if (!c.partitionTree) return;
+    const part = join(dir, 'partition1.img');
+    sh('dd', [`if=${out()}`, `of=${part}`, 'bs=2048', 'skip=16', 'status=none']);
+    // xorriso marks the boot catalog "e" where a boot record names it; partition 1 starts behind that record.
+    const plain = (lines: string[]): string[] => lines.map((l) => l.replace(/^e/, '-')).sort();
+    expect(listing(part)).toEqual(plain(listing(out())));
+    expect(listing(part, '-read_fs', 'norock')).toEqual(plain(listing(out(), '-read_fs', 'norock')));
+    rmSync(part);
+  });
+
+  it('has partition tables sfdisk verifies as it verifies the base, and boot images with the base bytes', () => {
+    const verify = (iso: string): string => sh('bash', ['-c', 'sfdisk --verify "$1" 2>&1 | tail -n +2 || true', 'v', iso]).replace(/\d+/g, 'N');
+    expect(verify(out())).toBe(verify(base));
+    const report = sh('xorriso', ['-indev', out(), '-report_system_area', 'plain']);
+    expect(report).toMatch(new RegExp(`^ISO image size/512 : ${plan.size / 512}$`, 'm'));
+    const want = bootImages(base);
+    const got = bootImages(out());
+    expect(got.map((b) => b.platform)).toEqual(want.map((b) => b.platform));
+    got.forEach((b, i) => expect(b.bytes.equals(want[i]!.bytes), `${b.platform} boot image`).toBe(true));
+  });
+});
+
+describe('in-place writer: what it leaves to xorriso, with the reason', needs(requireFixtures()), () => {
+  const base = fixtureIso('jammy');
+  const live = fixtureIso('live');
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('isob-in-place-refuse-');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, size: number): string => {
+    const p = join(dir, name);
+    writeFileSync(p, Buffer.alloc(size, 1));
+    return p;
+  };
+  const reason = (iso: string, files: { iso: string; size: number }[], removed: string[] = []): string => {
+    const r = planInPlace({ base: iso, volumeId: 'X', epochSeconds: 0, changes: { removed, dirs: [], files: files.map((f) => ({ ...f, disk: file('f', f.size), mode: 0o100444 })) } });
+    return 'reason' in r ? r.reason : 'planned';
+  };
+
+  it('a changed El Torito boot image or partition target', () => {
+    expect(reason(base, [{ iso: 'boot/grub/i386-pc/eltorito.img', size: 4096 }])).toMatch(/eltorito\.img is an El Torito boot image and this build changes it/);
+    expect(reason(live, [{ iso: 'boot/grub/efi.img', size: 4096 }])).toMatch(/efi\.img is (a partition|an El Torito boot image) and this build changes it/);
+    expect(reason(live, [], ['boot'])).toMatch(/efi\.img is .* and this build changes it/);
+  });
+
+  it('a replaced file whose old bytes would be dead space', () => {
+    expect(reason(base, [{ iso: 'casper/ubuntu-server-minimal.squashfs', size: 1000 }])).toMatch(/dead space/);
+    expect(reason(base, [{ iso: 'casper/install-sources.yaml', size: 1000 }])).toBe('planned');
+  });
+
+  it('a symlink among the edits, and a name that is a directory on one side', () => {
+    const link = join(dir, 'link');
+    symlinkSync('target', link);
+    expect(expandChanges({ removed: [], mapped: [{ disk: link, iso: 'casper/link' }] })).toEqual({ reason: '/casper/link is a symlink' });
+    expect(reason(base, [{ iso: 'casper', size: 10 }])).toMatch(/is a directory in the base and a file in the build/);
+  });
+});
