@@ -187,6 +187,7 @@ class TreeEdit {
   private readonly date: Buffer;
   private readonly jolietVersion: boolean;
   directories = 0;
+  private readonly seen = new Set<number>();
 
   constructor(
     private readonly r: BaseReader,
@@ -214,6 +215,10 @@ class TreeEdit {
   load(dir: DirNode): Map<string, Entry> {
     if (dir.entries) return dir.entries;
     if (dir.size > 16 * MiB) unsupported(`directory /${dir.path} has ${dir.size} bytes`);
+    // Every directory is read once: an extent seen twice is a loop (or a hard-linked directory) in a crafted image.
+    if (this.seen.has(dir.lba)) unsupported(`directory /${dir.path} is a directory the tree already holds (a loop?)`);
+    this.seen.add(dir.lba);
+    if (dir.path.split('/').length > 256) unsupported(`directory /${dir.path.slice(0, 200)}... is deeper than 256 levels`);
     const parsed = parseDirExtent(this.r.read(this.abs(dir.lba), dir.size), this.kind, (lba, off, len) => this.r.read(this.abs(lba) + off, Math.min(len, BLOCK)));
     if (typeof parsed === 'string') return unsupported(`directory /${dir.path}: ${parsed}`);
     dir.dot = parsed.dot;
@@ -643,20 +648,30 @@ export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: 
   const patchOffsets = [...p.patches.keys()].sort((a, b) => a - b);
   const base = await open(p.base, 'r');
   try {
-    const chunk = Buffer.allocUnsafe(8 * MiB);
-    let pi = 0;
-    for (let pos = 0; pos < p.at; ) {
-      const len = Math.min(chunk.length, p.at - pos);
-      const { bytesRead } = await base.read(chunk, 0, len, pos);
+    // Two buffers: the next chunk is read (a copy in the kernel, on a pool thread) while this one is hashed.
+    const CHUNK = 8 * MiB;
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    const readAt = async (i: number, pos: number): Promise<Buffer> => {
+      const len = Math.min(CHUNK, p.at - pos);
+      const { bytesRead } = await base.read(bufs[i]!, 0, len, pos);
       if (bytesRead !== len) throw new Error(`short read of ${p.base} at ${pos}`);
-      while (pi < patchOffsets.length && patchOffsets[pi]! < pos + len) {
+      return bufs[i]!.subarray(0, len);
+    };
+    let pi = 0;
+    let next: Promise<Buffer> | undefined = p.at > 0 ? readAt(0, 0) : undefined;
+    for (let pos = 0, i = 0; next; i ^= 1) {
+      const chunk = await next;
+      const after = pos + chunk.length;
+      next = after < p.at ? readAt(i ^ 1, after) : undefined;
+      next?.catch(() => undefined);
+      while (pi < patchOffsets.length && patchOffsets[pi]! < after) {
         const off = patchOffsets[pi]!;
         p.patches.get(off)!.copy(chunk, off - pos);
         pi++;
       }
-      hash.update(chunk.subarray(0, len));
-      progress(len);
-      pos += len;
+      hash.update(chunk);
+      progress(chunk.length);
+      pos = after;
     }
   } finally {
     await base.close();

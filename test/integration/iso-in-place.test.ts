@@ -13,6 +13,7 @@ import { FIXTURES, sh, tempDir } from '../support/cli.js';
 import { needs, requireFile, requireRoot, requireTools } from '../support/needs.js';
 import { expandChanges, type IsoTreeChanges } from '../../src/iso-tree-changes.js';
 import { planInPlace, writeInPlace, type InPlacePlan } from '../../src/image/iso-in-place.js';
+import { parseDirExtent } from '../../src/image/iso-records.js';
 import { modifyIso } from '../../src/tools/xorriso.js';
 import { sha256File } from '../../src/file-hash.js';
 
@@ -174,6 +175,23 @@ describe('in-place writer: what it leaves to xorriso, with the reason', needs(re
   it('a replaced file whose old bytes would be dead space', () => {
     expect(reason(base, [{ iso: 'casper/ubuntu-server-minimal.squashfs', size: 1000 }])).toMatch(/dead space/);
     expect(reason(base, [{ iso: 'casper/install-sources.yaml', size: 1000 }])).toBe('planned');
+  });
+
+  it('a directory loop in a crafted base (/boot/grub pointing back at /boot)', () => {
+    const crafted = join(dir, 'loop.iso');
+    const img = readFileSync(base);
+    const pvdRoot = 16 * 2048 + 156;
+    const dirRecords = (lba: number, size: number): { name: string; at: number; lba: number; size: number }[] => {
+      const parsed = parseDirExtent(img.subarray(lba * 2048, lba * 2048 + size), 'rockridge', () => Buffer.alloc(0));
+      if (typeof parsed === 'string') throw new Error(parsed);
+      return parsed.records.map((r) => ({ name: r.name, at: r.raw.byteOffset - img.byteOffset, lba: r.lba, size: r.size }));
+    };
+    const boot = dirRecords(img.readUInt32LE(pvdRoot + 2), img.readUInt32LE(pvdRoot + 10)).find((r) => r.name === 'boot')!;
+    const grub = dirRecords(boot.lba, boot.size).find((r) => r.name === 'grub')!;
+    img.writeUInt32LE(boot.lba, grub.at + 2);
+    img.writeUInt32BE(boot.lba, grub.at + 6);
+    writeFileSync(crafted, img);
+    expect(reason(crafted, [{ iso: 'md5sum.txt', size: 10 }])).toMatch(/a loop\?/);
   });
 
   it('a symlink among the edits, and a name that is a directory on one side', () => {
