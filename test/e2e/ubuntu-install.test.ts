@@ -117,6 +117,9 @@ describe.each(CASES)('fixture-$variant, $strategy', NEEDS, ({ variant, strategy,
 
   it('builds', () => {
     expect(b.code, b.output).toBe(0);
+    // These installs are the in-place writer's (both strategies: the fixture's replaced layer is small), booted and
+    // installed BIOS and UEFI; build-and-boot.test.ts boots xorriso's.
+    expect(readFileSync(join(b.dir, 'work', 'build.log'), 'utf8')).toMatch(/^write: in place over the base ISO/m);
   });
 
   it('the medium matches its initrds (.disk/casper-uuid-*), and the changed layer\'s .size is its own content', () => {
