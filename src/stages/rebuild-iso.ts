@@ -17,7 +17,7 @@ import { expandChanges, isoTreeChanges, type IsoTreeChanges } from '../iso-tree-
 import { planInPlace, writeInPlace, type InPlacePlan } from '../image/iso-in-place.js';
 import { hashGrowingFile } from '../file-hash.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
-import { usageError } from '../errors.js';
+import { ISO_WRITER_ENV, isoWriterChoice } from '../iso-writer.js';
 import type { BuildInputs } from '../context.js';
 import type { IsoTree } from './extract-iso.js';
 import type { VerifiedBase } from './verify-base.js';
@@ -27,8 +27,6 @@ export interface WrittenIso {
   sha256: string;
   writer: 'in-place' | 'xorriso';
 }
-
-export const ISO_WRITER_ENV = 'ISO_BUILD_ISO_WRITER';
 
 export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, task: Reporter): Promise<WrittenIso> {
   const changes = isoTreeChanges({ base: tree.baseTree, changes: ctx.work.treeChanges, merged: ctx.work.tree, leftDirs: new Set(tree.leftInBase?.dirs) });
@@ -67,11 +65,7 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
 }
 
 function chooseWriter(ctx: BuildInputs, base: VerifiedBase, changes: IsoTreeChanges): { plan: InPlacePlan } | { why: string } {
-  const asked = process.env[ISO_WRITER_ENV];
-  if (asked === 'xorriso') return { why: `${ISO_WRITER_ENV}=xorriso` };
-  if (asked !== undefined && asked !== '' && asked !== 'auto') {
-    throw usageError(`${ISO_WRITER_ENV}=${asked} is not a writer`, `use ${ISO_WRITER_ENV}=auto (the default: in place where it can) or ${ISO_WRITER_ENV}=xorriso`);
-  }
+  if (isoWriterChoice() === 'xorriso') return { why: `${ISO_WRITER_ENV}=xorriso` };
   const expanded = expandChanges(changes);
   if ('reason' in expanded) return { why: `the in-place writer cannot: ${expanded.reason}` };
   const plan = planInPlace({ base: base.path, changes: expanded, volumeId: ctx.profile.volumeLabel, epochSeconds: ctx.epochSeconds });

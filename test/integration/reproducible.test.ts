@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, REPO, findmntUnder, sha256, tempDir, type CliResult } from '../support/cli.js';
+import { CLI, REPO, findmntUnder, fixtureIso, fixtureSha, sha256, tempDir, type CliResult } from '../support/cli.js';
 import { needs, requireFixtures, requireRoot } from '../support/needs.js';
 
 const VERSION = 'v1.0.0';
@@ -111,6 +111,32 @@ describe('reproducible builds of the fixture', needs(requireRoot(), requireFixtu
 
   it('leaves no mounts', () => {
     expect(findmntUnder(dir)).toEqual([]);
+  });
+});
+
+// The other ISO writer: a layered base gets a new top layer, written in place over the base (the fixture above is a
+// repacked single squashfs, which xorriso writes).
+describe('reproducible builds written in place (layered base, new top layer)', needs(requireRoot(), requireFixtures()), () => {
+  let dir: string;
+  let checked: CliResult;
+  let other: CliResult;
+  const base = ['--base', fixtureIso('layered'), '--base-sha256', fixtureSha('layered')];
+  beforeAll(() => {
+    dir = tempDir('repro-in-place');
+    checked = build([VERSION, '--profile', 'profiles/fixture.yaml', ...base, '--output', join(dir, 'a/release'), '--work', join(dir, 'a/work'), '--check-reproducible'], { env: { TZ: 'UTC' } });
+    other = build([VERSION, '--profile', 'profiles/fixture.yaml', ...base, '--output', join(dir, 'b/release'), '--work', join(dir, 'b/deeper/work')], {
+      umask: '077',
+      env: { TZ: 'Pacific/Chatham', LANG: 'de_DE.UTF-8', LC_ALL: '' },
+    });
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('two builds in one run and a third elsewhere, with another TZ and umask, give the same sha256', () => {
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/reproducible: a second build in another work directory gave the same sha256/);
+    expect(other.code, other.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'b/deeper/work/build.log'), 'utf8')).toMatch(/^write: in place over the base ISO/m);
+    expect(sha256(join(dir, 'b/release', ISO))).toBe(sha256(join(dir, 'a/release', ISO)));
   });
 });
 
