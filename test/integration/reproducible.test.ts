@@ -138,6 +138,11 @@ describe('reproducible builds written in place (layered base, new top layer)', n
     expect(readFileSync(join(dir, 'b/deeper/work/build.log'), 'utf8')).toMatch(/^write: in place over the base ISO/m);
     expect(sha256(join(dir, 'b/release', ISO))).toBe(sha256(join(dir, 'a/release', ISO)));
   });
+
+  it('iso-build verify reads every md5sum.txt line of the in-place ISO back and finds them right', () => {
+    const res = build(['verify', join(dir, 'a/release', ISO), '--expect-version', VERSION]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+  });
 });
 
 describe('--check-reproducible on a build that is not reproducible', needs(requireRoot(), requireFixtures()), () => {
