@@ -2,6 +2,7 @@
 import { reportBuild } from '../build-result.js';
 import { resolveCacheDir } from '../cache-dir.js';
 import { usageError } from '../errors.js';
+import { isoWriterChoice } from '../iso-writer.js';
 import { DEFAULT_PROFILE, loadProfile } from '../profile/load.js';
 import { checkSigningKey, signingKey } from '../release/signing-key.js';
 import { checkPrograms } from '../tools/programs.js';
@@ -29,6 +30,7 @@ export interface BuildOptions {
 
 export async function buildCommand(version: string, opts: BuildOptions): Promise<number> {
   validateVersion(version);
+  isoWriterChoice(); // a wrong ISO_BUILD_ISO_WRITER is a usage error before anything is made, not after the rootfs work
   const profile = await loadProfile(opts.profile ?? DEFAULT_PROFILE, { basePath: opts.base, baseSha256: opts.baseSha256 });
   // Bad templates fail before any work.
   if (profile.autoinstall !== undefined) (await import('../profile/autoinstall.js')).renderAutoinstall(profile, version);

@@ -3,7 +3,6 @@
  * what its stage reads (the slots it gets) and what it produces (the slot it sets). Stage modules load when the
  * pipeline gets to them, or earlier in the background (prefetch): start-up pays only for the profile and the runner.
  */
-import { isoWriterChoice } from '../iso-writer.js';
 import type { BuildInputs } from '../context.js';
 import type { RootfsLayout } from '../layout.js';
 import type { HookPoint } from '../profile/schema-autoinstall.js';
@@ -86,7 +85,6 @@ export interface BuildPipeline {
 }
 
 export function buildPipeline(ctx: BuildInputs): BuildPipeline {
-  isoWriterChoice(); // a wrong ISO_BUILD_ISO_WRITER is a usage error before any stage, not after the rootfs work
   const base = new Slot<VerifiedBase>('the verified base ISO');
   const tree = new Slot<IsoTree>('the ISO tree');
   const layout = new Slot<RootfsLayout>('the rootfs layout');

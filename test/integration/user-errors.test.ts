@@ -34,6 +34,13 @@ describe('user errors', needs(requireRoot(), requireFixtures()), () => {
     expect(existsSync(cache) ? readdirSync(cache).filter((name) => name.startsWith('iso-')) : []).toEqual([]);
   });
 
+  it('an unknown ISO_BUILD_ISO_WRITER, refused before the output or work directory exists', () => {
+    const res = runCli(['v1.0.0', '--profile', 'profiles/fixture.yaml', ...common('writer')], { env: { ISO_BUILD_ISO_WRITER: 'mkisofs' } });
+    expectUserError(res, /ISO_BUILD_ISO_WRITER=mkisofs is not a writer/);
+    expect(existsSync(join(dir, 'out-writer'))).toBe(false);
+    expect(existsSync(join(dir, 'work-writer'))).toBe(false);
+  });
+
   it('a base file that is not an ISO', () => {
     const fake = join(dir, 'not-an.iso');
     writeFileSync(fake, Buffer.alloc(40000, 1));
