@@ -1,18 +1,33 @@
 /** Streaming file digests (ISOs are gigabytes: never read whole into memory). */
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
+const CHUNK = 8 << 20;
+
 export async function hashFile(path: string, algorithm: 'sha256' | 'md5', onProgress?: (percent: number) => void): Promise<string> {
-  const total = onProgress ? statSync(path).size || 1 : 1;
   const hash = createHash(algorithm);
-  let done = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) {
-    hash.update(chunk as Buffer);
-    if (onProgress) {
-      done += (chunk as Buffer).length;
-      onProgress((done / total) * 100);
+  const f = await open(path, 'r');
+  try {
+    const total = onProgress ? (await f.stat()).size || 1 : 1;
+    // Two buffers: the next chunk is read on a pool thread while this one is hashed, so the hash runs at its own speed
+    // (SHA-NI: 1.5 GB/s here; a stream's reads and openssl's small ones both leave the core idle between chunks).
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    let pos = 0;
+    let i = 0;
+    let next = f.read(bufs[0]!, 0, CHUNK, 0);
+    for (;;) {
+      const { bytesRead } = await next;
+      if (bytesRead === 0) break;
+      const chunk = bufs[i]!.subarray(0, bytesRead);
+      pos += bytesRead;
+      i ^= 1;
+      next = f.read(bufs[i]!, 0, CHUNK, pos);
+      next.catch(() => undefined); // awaited on the next turn; a failure there is the one reported
+      hash.update(chunk);
+      onProgress?.((pos / total) * 100);
     }
+  } finally {
+    await f.close();
   }
   return hash.digest('hex');
 }

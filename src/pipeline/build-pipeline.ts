@@ -61,7 +61,7 @@ export function requiredPrograms(profile: Profile, opts: { signing: boolean; kee
   const menus = runs(bootMenuSkip(ctx));
   const onHost = runs(hooksSkip(ctx, 'pre-repack'), hooksSkip(ctx, 'post-build'));
   return [
-    ...PROGRAMS.digest, // Verify base ISO (openssl), Regenerate md5sum.txt, Verify the new ISO
+    ...PROGRAMS.digest, // Regenerate md5sum.txt, Verify the new ISO (openssl, dd)
     ...PROGRAMS.xorriso, // Extract ISO tree, Write the ISO over the base, Verify the new ISO
     ...PROGRAMS.mount, // Extract ISO tree (overlay), Unpack rootfs (layer stack)
     ...PROGRAMS.squashfs, // Unpack rootfs, Repack rootfs squashfs
