@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashGrowingFile } from '../../src/file-hash.js';
+import { hashFile, hashGrowingFile } from '../../src/file-hash.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isob-growing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,5 +34,25 @@ describe('hashGrowingFile', () => {
       throw new Error('disk full');
     })();
     await expect(hashGrowingFile(half, 'md5', writer)).rejects.toThrow('disk full');
+  });
+});
+
+describe('hashFile', () => {
+  it('gives openssl\'s digest for a file of several read chunks and an odd size, with progress up to 100%', async () => {
+    const file = join(dir, 'chunks.bin');
+    writeFileSync(file, randomBytes((8 << 20) * 2 + 12_345)); // two whole 8 MiB chunks and a short one
+    const seen: number[] = [];
+    const digest = await hashFile(file, 'sha256', (p) => seen.push(p));
+    expect(digest).toBe(execFileSync('openssl', ['dgst', '-sha256', '-r', file], { encoding: 'utf8' }).slice(0, 64));
+    expect(seen.length).toBe(3);
+    expect(seen.at(-1)).toBe(100);
+    expect(await hashFile(file, 'md5')).toBe(execFileSync('openssl', ['dgst', '-md5', '-r', file], { encoding: 'utf8' }).slice(0, 32));
+  });
+
+  it('hashes an empty file, and rejects for a missing one', async () => {
+    const empty = join(dir, 'empty.bin');
+    writeFileSync(empty, '');
+    expect(await hashFile(empty, 'sha256')).toBe(createHash('sha256').digest('hex'));
+    await expect(hashFile(join(dir, 'missing.bin'), 'sha256')).rejects.toThrow(/ENOENT/);
   });
 });
