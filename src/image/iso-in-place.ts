@@ -631,20 +631,34 @@ function catalogImages(cat: Buffer): number[] {
   return out;
 }
 
+/** A kernel copy of the base ISO to the new ISO's path, started ahead of the write (the write's starting point). */
+export interface BaseCopy {
+  base: string;
+  output: string;
+  /** Settles when the copy is complete (rejects with its error). */
+  done: Promise<void>;
+}
+
+/** Starts copying `base` to `output` in the kernel (a reflink where the file system has them), on a pool thread. */
+export function startBaseCopy(base: string, output: string): BaseCopy {
+  const done = copyFile(base, output, fsConstants.COPYFILE_FICLONE);
+  done.catch(() => undefined); // awaited by the write, or by the cleanup of a failed build
+  return { base, output, done };
+}
+
 /**
  * Writes the plan to `output` and returns its sha256: the base is copied in the kernel (a reflink where the file
- * system has them) while the hash reads the same bytes with the patches applied, then the patches, the new bytes and
- * the moved tail are written and hashed in order.
+ * system has them; `started`: a copy begun earlier in the build) while the hash reads the same bytes with the patches
+ * applied, then the patches, the new bytes and the moved tail are written and hashed in order.
  */
-export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: (percent: number) => void): Promise<string> {
+export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: (percent: number) => void, started?: BaseCopy): Promise<string> {
   const hash = createHash('sha256');
   let hashed = 0;
   const progress = (n: number): void => {
     hashed += n;
     onProgress?.((hashed / p.size) * 100);
   };
-  const copying = copyFile(p.base, output, fsConstants.COPYFILE_FICLONE);
-  copying.catch(() => undefined);
+  const copying = started && started.base === p.base && started.output === output ? started.done : startBaseCopy(p.base, output).done;
   const patchOffsets = [...p.patches.keys()].sort((a, b) => a - b);
   const base = await open(p.base, 'r');
   try {

@@ -14,6 +14,7 @@ import type { UnpackedRootfs } from '../stages/unpack-rootfs.js';
 import type { VerifiedBase } from '../stages/verify-base.js';
 import type { VerifiedIso } from '../stages/verify-iso.js';
 import type { WrittenIso } from '../stages/rebuild-iso.js';
+import type { BaseCopy } from '../image/iso-in-place.js';
 import type { PayloadItem } from '../packages/manifest.js';
 import { PROGRAMS, type Program } from '../tools/programs.js';
 import { Slot, type Step } from './steps.js';
@@ -25,6 +26,7 @@ const stages = {
   verifyBase: () => import('../stages/verify-base.js'),
   extractIso: () => import('../stages/extract-iso.js'),
   detectLayout: () => import('../stages/detect-layout.js'),
+  copyBase: () => import('../stages/copy-base.js'),
   unpackRootfs: () => import('../stages/unpack-rootfs.js'),
   hooks: () => import('../stages/hooks.js'),
   chrootCommands: () => import('../stages/chroot-commands.js'),
@@ -88,6 +90,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
   const base = new Slot<VerifiedBase>('the verified base ISO');
   const tree = new Slot<IsoTree>('the ISO tree');
   const layout = new Slot<RootfsLayout>('the rootfs layout');
+  const baseCopy = new Slot<BaseCopy>('the copy of the base ISO');
   const unpacked = new Slot<UnpackedRootfs>('the unpacked rootfs');
   const saved = new Slot<CachedRootfs>('the rootfs saved to the stage cache');
   const repacked = new Slot<RepackedRootfs>('the repacked rootfs');
@@ -114,6 +117,11 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     { title: 'Verify base ISO', run: async (t) => base.set(await (await stages.verifyBase()).verifyBaseStage(ctx, t)) },
     { title: 'Extract ISO tree', run: async (t) => tree.set(await (await stages.extractIso()).extractIsoStage(ctx, base.get(), t)) },
     { title: 'Detect rootfs layout', run: async (t) => layout.set(await (await stages.detectLayout()).detectLayoutStage(ctx, t)) },
+    {
+      title: 'Copy the base ISO into the new ISO',
+      skip: async () => (await stages.copyBase()).copyBaseSkip(layout.get()),
+      run: async (t) => baseCopy.set((await stages.copyBase()).copyBaseStage(ctx, base.get(), t)),
+    },
     // or the stage cache's rootfs, skipping up to the save
     { title: 'Unpack rootfs', run: async (t) => unpacked.set(await (await stages.unpackRootfs()).unpackRootfsStage(ctx, base.get(), layout.get(), t)) },
     hooks('pre-customize', () => unpacked.get().view, beforeCache),
@@ -169,7 +177,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
     },
     { title: 'Regenerate md5sum.txt', run: async (t) => md5sums.set(await (await stages.md5sum()).md5sumStage(ctx, tree.get(), t)) },
-    { title: 'Write the ISO over the base', run: async (t) => written.set(await (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), t)) },
+    { title: 'Write the ISO over the base', run: async (t) => written.set(await (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), baseCopy.ifProduced(), t)) },
     { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, written.get(), tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',

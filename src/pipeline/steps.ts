@@ -28,6 +28,11 @@ export class Slot<T> {
     this.written = true;
   }
 
+  /** The value, or undefined when its stage was skipped (only for slots whose readers can do without). */
+  ifProduced(): T | undefined {
+    return this.value;
+  }
+
   get(): T {
     if (!this.written) throw new Error(`internal error: ${this.name} read before the stage that produces it ran`);
     return this.value as T;

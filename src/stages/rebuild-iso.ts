@@ -14,7 +14,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { modifyIso, xorrisoDate } from '../tools/xorriso.js';
 import { expandChanges, isoTreeChanges, type IsoTreeChanges } from '../iso-tree-changes.js';
-import { planInPlace, writeInPlace, type InPlacePlan } from '../image/iso-in-place.js';
+import { planInPlace, writeInPlace, type BaseCopy, type InPlacePlan } from '../image/iso-in-place.js';
 import { hashGrowingFile } from '../file-hash.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import { ISO_WRITER_ENV, isoWriterChoice } from '../iso-writer.js';
@@ -28,10 +28,10 @@ export interface WrittenIso {
   writer: 'in-place' | 'xorriso';
 }
 
-export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, task: Reporter): Promise<WrittenIso> {
+export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, started: BaseCopy | undefined, task: Reporter): Promise<WrittenIso> {
   const changes = isoTreeChanges({ base: tree.baseTree, changes: ctx.work.treeChanges, merged: ctx.work.tree, leftDirs: new Set(tree.leftInBase?.dirs) });
   mkdirSync(dirname(ctx.partialIso), { recursive: true });
-  rmSync(ctx.partialIso, { force: true });
+  if (!started) rmSync(ctx.partialIso, { force: true });
   ctx.resources.push('partial ISO', () => rmSync(ctx.partialIso, { force: true }));
   for (const p of changes.removed) ctx.log.line(`  remove /${p}`);
   for (const m of changes.mapped) ctx.log.line(`  map /${m.iso}`);
@@ -43,9 +43,15 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
     ctx.log.line(
       `write: in place over the base ISO: its ${p.at} bytes of ISO 9660 data stay where they are (copied by the kernel), ${p.grow} bytes inserted behind them (${p.stats.files} file(s), the directories above them in ${p.stats.trees} tree(s), path tables), ${p.tail.length} bytes behind the data (appended partitions, backup GPT) moved back, ${p.patches.size} sector(s) patched; ${p.deadBytes} bytes of replaced files left unreferenced`,
     );
-    const sha256 = await writeInPlace(p, ctx.partialIso, progressReporter(task, 'write'));
+    const sha256 = await writeInPlace(p, ctx.partialIso, progressReporter(task, 'write'), started);
     task.title = `Write the ISO in place over the base (${summary}; boot records kept)`;
     return { sha256, writer: 'in-place' };
+  }
+  if (started) {
+    // Begun ahead for the in-place writer, which declined: xorriso writes the file itself.
+    await started.done.catch(() => undefined);
+    rmSync(ctx.partialIso, { force: true });
+    ctx.log.line('write: the copy of the base begun ahead is dropped');
   }
   ctx.log.line(`write: xorriso modify mode over the base ISO (${choice.why}), unchanged files copied from it as they are; ${summary}; the base's boot setup replayed`);
   const writing = modifyIso({
