@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, join } from 'node:path';
 import type { BuildInputs } from './context.js';
 import type { RootfsLayout } from './layout.js';
+import type { HeadHashMemo } from './image/iso-in-place.js';
 import { ProfileDocumentSchema } from './profile/schema.js';
 import { forEachAt, markedFields, markedValues, type FieldPath } from './profile/schema-marks.js';
 
@@ -165,4 +166,34 @@ function prune(root: string, keep: string, prefix: string): void {
     .filter((p) => p !== keep)
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   for (const old of entries.slice(KEEP_ENTRIES - 1)) rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * The in-place writer's hash state after the bytes before its insertion point (HeadHashMemo in image/iso-in-place.ts),
+ * a hundred bytes per key: a rebuild that changes only the contents of files does not read the base's gigabytes again.
+ * The file carries its key and a checksum of the state, so a damaged or foreign file is ignored, never trusted into
+ * SHA256SUMS.
+ */
+export function headHashMemo(workRoot: string, key: string): HeadHashMemo {
+  const file = join(stageCacheDir(workRoot), `head-${key.slice(0, 32)}.json`);
+  const check = (state: string): string => createHash('sha256').update(`${key}\0${state}`).digest('hex');
+  return {
+    key,
+    load: () => {
+      try {
+        const m = JSON.parse(readFileSync(file, 'utf8')) as { key?: unknown; state?: unknown; check?: unknown };
+        if (m.key !== key || typeof m.state !== 'string' || m.check !== check(m.state)) return undefined;
+        return Buffer.from(m.state, 'hex');
+      } catch {
+        return undefined;
+      }
+    },
+    save: (state) => {
+      mkdirSync(dirname(file), { recursive: true });
+      const hex = state.toString('hex');
+      writeFileSync(`${file}.partial`, JSON.stringify({ key, state: hex, check: check(hex) }));
+      renameSync(`${file}.partial`, file);
+      prune(dirname(file), file, 'head-');
+    },
+  };
 }

@@ -17,6 +17,7 @@ import { copyFile, open, type FileHandle } from 'node:fs/promises';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { planSystemArea } from './iso-system-area.js';
+import { resumableSha256, resumeSha256, type ResumableSha256 } from '../sha256-state.js';
 import {
   BLOCK,
   compareIdentifiers,
@@ -492,13 +493,12 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
     return path ? [{ path, what }] : [];
   });
 
-  // New file data first (absolute blocks), then each tree's directories and path tables.
+  // Each tree's directories and path tables first, then the new file data: where the directories go depends only on
+  // the names in the trees, not on the files' sizes, so the sectors patched before `at` (volume descriptors, ".."
+  // records) stay the same when only the contents of the changed files differ, and so does the hash of everything
+  // before `at` (writeInPlace's HeadHashMemo). The files' addresses are filled in once the directories are laid out.
   let next = at / BLOCK;
-  const files = opts.changes.files.map((f) => {
-    const lba = next;
-    next += Math.ceil(f.size / BLOCK);
-    return { ...f, lba };
-  });
+  const files = opts.changes.files.map((f) => ({ ...f, lba: next })); // placeholder: any address the records can hold
   let deadBytes = 0;
   const mainTree = trees[0]!;
   for (const t of trees) {
@@ -524,25 +524,30 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
     }
     return s;
   };
-  const region: Piece[] = files.map((f) => ({ kind: 'file' as const, path: f.disk, size: f.size })).flatMap((p) => {
-    const pad = (BLOCK - (p.size % BLOCK)) % BLOCK;
-    return pad ? [p, { kind: 'zero' as const, size: pad }] : [p];
-  });
+  const region: Piece[] = [];
+  const metaStart = next;
+  for (const t of trees) next += t.layout(next) + 2 * Math.ceil(pathTable(t.pathTableDirs(), false).length / BLOCK);
+  for (const f of files) {
+    f.lba = next;
+    next += Math.ceil(f.size / BLOCK);
+  }
+  // The same layout again, now with the files' addresses in the records (the sizes, so the addresses, do not change).
+  let meta = metaStart;
   for (const t of trees) {
-    next += t.layout(next);
+    meta += t.layout(meta);
     for (const bytes of t.dirBytes()) region.push({ kind: 'bytes', data: bytes });
     t.parentPatches(sector);
     const dirs = t.pathTableDirs();
     const tables = [pathTable(dirs, false), pathTable(dirs, true)];
     const tableBlocks = Math.ceil(tables[0]!.length / BLOCK);
-    const lLba = next - t.bias;
+    const lLba = meta - t.bias;
     const mLba = lLba + tableBlocks;
     for (const table of tables) {
       const padded = Buffer.alloc(tableBlocks * BLOCK);
       table.copy(padded);
       region.push({ kind: 'bytes', data: padded });
     }
-    next += 2 * tableBlocks;
+    meta += 2 * tableBlocks;
     const vd = sector(t.vd * BLOCK);
     const root = t.rootExtent();
     withExtent(vd.subarray(156, 190), root.lba, root.size).copy(vd, 156);
@@ -554,6 +559,12 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
     vd.writeUInt32BE(0, 152);
     if (t.kind === 'joliet') Buffer.from(opts.volumeId.slice(0, 16).padEnd(16, ' '), 'utf16le').swap16().copy(vd, 40);
     else Buffer.from(opts.volumeId.slice(0, 32).padEnd(32, ' '), 'latin1').copy(vd, 40);
+  }
+  if (meta !== files[0]?.lba && files.length) throw new Error(`in-place plan: the directories end at block ${meta}, the files start at ${files[0]!.lba}`);
+  for (const f of files) {
+    region.push({ kind: 'file', path: f.disk, size: f.size });
+    const pad = (BLOCK - (f.size % BLOCK)) % BLOCK;
+    if (pad) region.push({ kind: 'zero', size: pad });
   }
   const used = (next * BLOCK) - at;
   const grow = Math.ceil(used / MiB) * MiB; // whole MiB: isohybrid images keep their size a multiple of a cylinder
@@ -647,18 +658,87 @@ export function startBaseCopy(base: string, output: string): BaseCopy {
 }
 
 /**
+ * Where the hash state after the bytes before `at` is kept between builds (rebuild-iso.ts: a file in the stage
+ * cache), under a key naming those bytes exactly (headKey).
+ */
+export interface HeadHashMemo {
+  key: string;
+  load(): Buffer | undefined;
+  save(state: Buffer): void;
+}
+
+/**
+ * The key of the bytes before `at` in the new image: the base's (by its sha256, verified by the build) with the
+ * plan's patched sectors in place. The planner puts nothing else there, so equal keys mean equal bytes.
+ */
+export function headKey(p: InPlacePlan, baseSha256: string): string {
+  const h = createHash('sha256').update(`iso-in-place head v1\0${baseSha256}\0${p.at}\0`);
+  for (const off of [...p.patches.keys()].sort((a, b) => a - b)) {
+    const offset = Buffer.alloc(8);
+    offset.writeBigUInt64LE(BigInt(off));
+    h.update(offset).update(p.patches.get(off)!);
+  }
+  return h.digest('hex');
+}
+
+export interface WrittenInPlace {
+  sha256: string;
+  /** Bytes before `at` whose hash came from the memo: not read again by this write. */
+  headFromMemo: number;
+}
+
+/**
  * Writes the plan to `output` and returns its sha256: the base is copied in the kernel (a reflink where the file
  * system has them; `started`: a copy begun earlier in the build) while the hash reads the same bytes with the patches
- * applied, then the patches, the new bytes and the moved tail are written and hashed in order.
+ * applied, then the patches, the new bytes and the moved tail are written and hashed in order. With a memo that holds
+ * the hash state of the bytes before `at` (an earlier build over the same base with the same patched sectors: only the
+ * changed files' contents differed) those bytes are not read at all.
  */
-export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: (percent: number) => void, started?: BaseCopy): Promise<string> {
-  const hash = createHash('sha256');
+export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: (percent: number) => void, started?: BaseCopy, memo?: HeadHashMemo): Promise<WrittenInPlace> {
   let hashed = 0;
   const progress = (n: number): void => {
     hashed += n;
     onProgress?.((hashed / p.size) * 100);
   };
   const copying = started && started.base === p.base && started.output === output ? started.done : startBaseCopy(p.base, output).done;
+  const remembered = memo?.load();
+  let hash = remembered ? resumeSha256(remembered) : undefined;
+  const headFromMemo = hash ? p.at : 0;
+  if (hash) progress(p.at);
+  else {
+    hash = resumableSha256();
+    await hashHead(p, hash, progress);
+    const state = hash.save();
+    if (memo && state) memo.save(state);
+  }
+  await copying;
+  const out = await open(output, 'r+');
+  try {
+    for (const [off, data] of p.patches) await writeAll(out, data, off);
+    let pos = p.at;
+    const zeros = Buffer.alloc(MiB);
+    const emit = async (data: Buffer): Promise<void> => {
+      await writeAll(out, data, pos);
+      hash.update(data);
+      progress(data.length);
+      pos += data.length;
+    };
+    for (const piece of p.region) {
+      if (piece.kind === 'bytes') await emit(piece.data);
+      else if (piece.kind === 'zero') for (let left = piece.size; left > 0; left -= zeros.length) await emit(zeros.subarray(0, Math.min(left, zeros.length)));
+      else await emitFile(piece.path, piece.size, emit);
+    }
+    if (pos !== p.at + p.grow) throw new Error(`in-place write: the new bytes end at ${pos}, planned ${p.at + p.grow}`);
+    await emit(p.tail);
+    await out.truncate(p.size);
+  } finally {
+    await out.close();
+  }
+  return { sha256: hash.digest(), headFromMemo };
+}
+
+/** Hashes the base's bytes before `at` with the plan's patches applied, reading the next chunk while one is hashed. */
+async function hashHead(p: InPlacePlan, hash: ResumableSha256, progress: (n: number) => void): Promise<void> {
   const patchOffsets = [...p.patches.keys()].sort((a, b) => a - b);
   const base = await open(p.base, 'r');
   try {
@@ -690,30 +770,6 @@ export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: 
   } finally {
     await base.close();
   }
-  await copying;
-  const out = await open(output, 'r+');
-  try {
-    for (const [off, data] of p.patches) await writeAll(out, data, off);
-    let pos = p.at;
-    const zeros = Buffer.alloc(MiB);
-    const emit = async (data: Buffer): Promise<void> => {
-      await writeAll(out, data, pos);
-      hash.update(data);
-      progress(data.length);
-      pos += data.length;
-    };
-    for (const piece of p.region) {
-      if (piece.kind === 'bytes') await emit(piece.data);
-      else if (piece.kind === 'zero') for (let left = piece.size; left > 0; left -= zeros.length) await emit(zeros.subarray(0, Math.min(left, zeros.length)));
-      else await emitFile(piece.path, piece.size, emit);
-    }
-    if (pos !== p.at + p.grow) throw new Error(`in-place write: the new bytes end at ${pos}, planned ${p.at + p.grow}`);
-    await emit(p.tail);
-    await out.truncate(p.size);
-  } finally {
-    await out.close();
-  }
-  return hash.digest('hex');
 }
 
 async function emitFile(path: string, size: number, emit: (data: Buffer) => Promise<void>): Promise<void> {

@@ -14,7 +14,9 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { modifyIso, xorrisoDate } from '../tools/xorriso.js';
 import { expandChanges, isoTreeChanges, type IsoTreeChanges } from '../iso-tree-changes.js';
-import { planInPlace, writeInPlace, type BaseCopy, type InPlacePlan } from '../image/iso-in-place.js';
+import { headKey, planInPlace, writeInPlace, type BaseCopy, type InPlacePlan } from '../image/iso-in-place.js';
+import { headHashMemo } from '../stage-cache.js';
+import { sha256StateUnavailable } from '../sha256-state.js';
 import { hashGrowingFile } from '../file-hash.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import { ISO_WRITER_ENV, isoWriterChoice } from '../iso-writer.js';
@@ -43,7 +45,12 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
     ctx.log.line(
       `write: in place over the base ISO: its ${p.at} bytes of ISO 9660 data stay where they are (copied by the kernel), ${p.grow} bytes inserted behind them (${p.stats.files} file(s), the directories above them in ${p.stats.trees} tree(s), path tables), ${p.tail.length} bytes behind the data (appended partitions, backup GPT) moved back, ${p.patches.size} sector(s) patched; ${p.deadBytes} bytes of replaced files left unreferenced`,
     );
-    const sha256 = await writeInPlace(p, ctx.partialIso, progressReporter(task, 'write'), started);
+    const { sha256, headFromMemo } = await writeInPlace(p, ctx.partialIso, progressReporter(task, 'write'), started, headHashMemo(ctx.work.root, headKey(p, base.sha256)));
+    ctx.log.line(
+      headFromMemo
+        ? `write: the sha256 state after the first ${headFromMemo} bytes is the one an earlier build in this work directory saved (same base, same patched sectors): only the ${p.size - headFromMemo} bytes after them were hashed`
+        : `write: hashed all ${p.size} bytes${sha256StateUnavailable() ? ` (the sha256 state cannot be saved for the next build: ${sha256StateUnavailable()})` : ''}`,
+    );
     task.title = `Write the ISO in place over the base (${summary}; boot records kept)`;
     return { sha256, writer: 'in-place' };
   }

@@ -5,14 +5,15 @@
  * and dd, never by the writer's own reader. The Rock Ridge tree, the Joliet tree and the partition-relative tree
  * must hold what xorriso's output holds; the partition tables must verify; the boot images must be the base's bytes.
  */
-import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, sh, tempDir } from '../support/cli.js';
 import { needs, requireFile, requireRoot, requireTools } from '../support/needs.js';
 import { expandChanges, type IsoTreeChanges } from '../../src/iso-tree-changes.js';
-import { planInPlace, writeInPlace, type InPlacePlan } from '../../src/image/iso-in-place.js';
+import { headKey, planInPlace, writeInPlace, type InPlacePlan } from '../../src/image/iso-in-place.js';
+import { headHashMemo } from '../../src/stage-cache.js';
 import { parseDirExtent } from '../../src/image/iso-records.js';
 import { modifyIso } from '../../src/tools/xorriso.js';
 import { sha256File } from '../../src/file-hash.js';
@@ -100,13 +101,48 @@ describe.each(CASES)('in-place write over fixture-$variant', needs(requireRoot('
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('returns the sha256 of what it wrote, and writes the same bytes twice', async () => {
-    const sha = await writeInPlace(plan, out());
+    const sha = (await writeInPlace(plan, out())).sha256;
     expect(sha).toBe(await sha256File(out()));
     const again = join(dir, 'again.iso');
-    expect(await writeInPlace(plan, again)).toBe(sha);
+    expect((await writeInPlace(plan, again)).sha256).toBe(sha);
     rmSync(again);
     // Every byte of the base's ISO 9660 data outside the patched sectors is where it was.
     expect(plan.at).toBeGreaterThan(0.9 * (readFileSync(base).length - plan.tail.length));
+  });
+
+  it('keeps the sectors before its insertion point when only file contents change, and resumes their hash from a memo', async () => {
+    // The same edits with other contents and sizes: directories first, so no address before `at` moves.
+    const other = join(dir, 'other');
+    mkdirSync(join(other, c.squashfsDir), { recursive: true });
+    writeFileSync(join(other, 'md5sum.txt'), 'other sums, longer than the first ones\n');
+    writeFileSync(join(other, `${c.squashfsDir}/zz-new.layer.squashfs`), Buffer.alloc(200_123, 9));
+    const expanded = expandChanges({
+      removed: edits.removed,
+      mapped: edits.mapped.map((m) => (m.iso === 'brand-new' ? m : { ...m, disk: join(other, m.iso) })),
+    });
+    if ('reason' in expanded) throw new Error(expanded.reason);
+    const changed = planInPlace({ base, changes: expanded, volumeId: 'IN-PLACE 1', epochSeconds: 1_700_000_000 });
+    if ('reason' in changed) throw new Error(changed.reason);
+    const key = 'f'.repeat(64);
+    expect(headKey(changed, key)).toBe(headKey(plan, key));
+    expect(headKey(changed, 'e'.repeat(64))).not.toBe(headKey(plan, key));
+
+    const work = join(dir, 'memo-work');
+    const first = await writeInPlace(plan, join(dir, 'memo-1.iso'), undefined, undefined, headHashMemo(work, headKey(plan, key)));
+    expect(first.headFromMemo).toBe(0);
+    const second = await writeInPlace(changed, join(dir, 'memo-2.iso'), undefined, undefined, headHashMemo(work, headKey(changed, key)));
+    expect(second.headFromMemo).toBe(changed.at);
+    // The digest from the resumed state is the file's, read back by openssl.
+    expect(second.sha256).toBe(sh('openssl', ['dgst', '-sha256', '-r', join(dir, 'memo-2.iso')]).slice(0, 64));
+    expect(second.sha256).not.toBe(first.sha256);
+    // A damaged memo is ignored: the head is hashed again, and the digest is still the file's.
+    const [memoFile] = readdirSync(join(work, 'stage-cache')).filter((n) => n.startsWith('head-'));
+    const m = JSON.parse(readFileSync(join(work, 'stage-cache', memoFile!), 'utf8')) as { state: string };
+    writeFileSync(join(work, 'stage-cache', memoFile!), JSON.stringify({ ...m, state: `00${m.state.slice(2)}` }));
+    const third = await writeInPlace(changed, join(dir, 'memo-3.iso'), undefined, undefined, headHashMemo(work, headKey(changed, key)));
+    expect(third.headFromMemo).toBe(0);
+    expect(third.sha256).toBe(second.sha256);
+    for (const f of ['memo-1.iso', 'memo-2.iso', 'memo-3.iso']) rmSync(join(dir, f));
   });
 
   it('holds the tree xorriso writes: Rock Ridge names, modes, sizes and contents', () => {
