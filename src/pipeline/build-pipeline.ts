@@ -44,9 +44,20 @@ const stages = {
   publish: () => import('../stages/publish.js'),
 };
 
-/** Load every stage module in pipeline order, in the background (their evaluation fills the waits on tools). */
-export function prefetchStages(): void {
-  const loaders: (() => Promise<unknown>)[] = Object.values(stages);
+/**
+ * Load the stage modules this profile runs, in pipeline order, in the background (their evaluation fills the waits on
+ * tools). The optional stages' modules are left out when the profile skips them: their dependencies (ajv for the
+ * autoinstall schema, the payload's registry and archive code) would cost the main thread tens of milliseconds while
+ * it hashes.
+ */
+export function prefetchStages(ctx: Pick<BuildInputs, 'profile'>): void {
+  const unused = new Set<keyof typeof stages>();
+  if (packagesSkip(ctx) !== false) unused.add('packages');
+  if (bringupSkip(ctx) !== false) unused.add('bringup');
+  if (autoinstallSkip(ctx) !== false) unused.add('autoinstall');
+  if (bootMenuSkip(ctx) !== false) unused.add('bootMenu');
+  if (chrootCommandsSkip(ctx) !== false) unused.add('chrootCommands');
+  const loaders: (() => Promise<unknown>)[] = (Object.keys(stages) as (keyof typeof stages)[]).filter((k) => !unused.has(k)).map((k) => stages[k]);
   void loaders.reduce<Promise<unknown>>((prev, load) => prev.then(load), Promise.resolve()).catch(() => undefined);
 }
 

@@ -20,7 +20,7 @@ export interface BuildOutcome {
 /** Builds from `ctx`; on failure releases everything and throws the explained error. */
 export async function runBuild(ctx: BuildInputs, opts: { keepWork?: boolean }): Promise<BuildOutcome> {
   ctx.log.line(pipelineLine('starts'));
-  prefetchStages();
+  prefetchStages(ctx);
   const pipeline = buildPipeline(ctx);
   try {
     await runSteps(pipeline.steps, ctx.log);
