@@ -8,65 +8,66 @@
 #include <node_api.h>
 #include <openssl/sha.h>
 
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, NULL, msg);
-  return NULL;
-}
-
-/* The state Buffer in argument `i`: exactly sizeof(SHA256_CTX) bytes. */
-static SHA256_CTX *state_arg(napi_env env, napi_value *argv, size_t argc, size_t i) {
+/*
+ * The call's arguments (up to 2) and the state Buffer in the first one: exactly sizeof(SHA256_CTX) bytes; NULL (with
+ * a JS exception pending) otherwise.
+ */
+static SHA256_CTX *state_of(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc, const char *fn) {
   void *data;
   size_t len;
   bool is_buffer = false;
-  if (i >= argc || napi_is_buffer(env, argv[i], &is_buffer) != napi_ok || !is_buffer) return NULL;
-  if (napi_get_buffer_info(env, argv[i], &data, &len) != napi_ok || len != sizeof(SHA256_CTX)) return NULL;
+  *argc = 2;
+  napi_get_cb_info(env, info, argc, argv, NULL, NULL);
+  if (*argc < 1 || napi_is_buffer(env, argv[0], &is_buffer) != napi_ok || !is_buffer ||
+      napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len != sizeof(SHA256_CTX)) {
+    napi_throw_error(env, NULL, fn);
+    return NULL;
+  }
   return (SHA256_CTX *)data;
 }
 
 /* init(state) */
 static napi_value js_init(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  SHA256_CTX *c = state_arg(env, argv, argc, 0);
-  if (!c) return fail(env, "sha256-state init: expected the state buffer");
-  SHA256_Init(c);
+  napi_value argv[2];
+  size_t argc;
+  SHA256_CTX *c = state_of(env, info, argv, &argc, "sha256-state init: expected the state buffer");
+  if (c) SHA256_Init(c);
   return NULL;
 }
 
-/* update(state, data: Buffer | TypedArray) */
+/* update(state, data: Buffer or Uint8Array) */
 static napi_value js_update(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  SHA256_CTX *c = state_arg(env, argv, argc, 0);
-  if (!c) return fail(env, "sha256-state update: expected the state buffer");
-  void *data;
-  size_t len;
+  size_t argc;
+  SHA256_CTX *c = state_of(env, info, argv, &argc, "sha256-state update: expected the state buffer");
+  if (!c) return NULL;
   bool is_typed = false;
-  if (argc < 2 || napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed) return fail(env, "sha256-state update: expected a Buffer");
   napi_typedarray_type type;
-  size_t length;
+  size_t length, offset;
+  void *data;
   napi_value ab;
-  size_t offset;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) return fail(env, "sha256-state update: expected a Buffer");
-  len = length;
-  SHA256_Update(c, data, len);
+  if (argc < 2 || napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_error(env, NULL, "sha256-state update: expected a Buffer");
+    return NULL;
+  }
+  SHA256_Update(c, data, length);
   return NULL;
 }
 
 /* digest(state) -> Buffer(32); the state is consumed (OpenSSL clears it). */
 static napi_value js_digest(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  SHA256_CTX *c = state_arg(env, argv, argc, 0);
-  if (!c) return fail(env, "sha256-state digest: expected the state buffer");
+  napi_value argv[2], out;
+  size_t argc;
+  SHA256_CTX *c = state_of(env, info, argv, &argc, "sha256-state digest: expected the state buffer");
+  if (!c) return NULL;
   unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256_Final(md, c);
-  napi_value out;
   void *copy;
-  if (napi_create_buffer_copy(env, sizeof md, md, &copy, &out) != napi_ok) return fail(env, "sha256-state digest: out of memory");
+  SHA256_Final(md, c);
+  if (napi_create_buffer_copy(env, sizeof md, md, &copy, &out) != napi_ok) {
+    napi_throw_error(env, NULL, "sha256-state digest: out of memory");
+    return NULL;
+  }
   return out;
 }
 
