@@ -44,6 +44,21 @@ export interface InPlaceFile {
   size: number;
   /** st_mode written to Rock Ridge (mkisofs -r's rules applied by the caller). */
   mode: number;
+  /**
+   * The file replaces the base's file at the same path and its first `keep` bytes are that file's own, but for the
+   * first sector (a squashfs merged into the base image: squashfs-merge.ts keeps the base's bytes up to its tables and
+   * rewrites the superblock). Those bytes then stay where they are: the file becomes two extents (ISO 9660 level 3),
+   * the base's, cut to whole blocks, and the rest inserted with the other new data.
+   */
+  keep?: number;
+}
+
+/** A file whose leading blocks stay in the base's extent (InPlaceFile.keep). */
+interface Kept {
+  /** Absolute byte offset of the base's extent. */
+  offset: number;
+  /** Bytes of the file that stay there (whole blocks). */
+  bytes: number;
 }
 
 export interface InPlaceChanges {
@@ -61,7 +76,7 @@ export interface InPlaceOptions {
   epochSeconds: number;
 }
 
-type Piece = { kind: 'bytes'; data: Buffer } | { kind: 'file'; path: string; size: number } | { kind: 'zero'; size: number };
+type Piece = { kind: 'bytes'; data: Buffer } | { kind: 'file'; path: string; from: number; size: number } | { kind: 'zero'; size: number };
 
 export interface InPlacePlan {
   base: string;
@@ -79,6 +94,8 @@ export interface InPlacePlan {
   tail: Buffer;
   /** Bytes of replaced and removed files left in the image unreferenced. */
   deadBytes: number;
+  /** Files that keep their leading blocks in the base's extent, with the bytes kept. */
+  kept: { iso: string; bytes: number }[];
   stats: { trees: number; directories: number; files: number };
 }
 
@@ -95,12 +112,14 @@ const unsupported = (reason: string): never => {
   throw new Unsupported(reason);
 };
 
+type PlacedFile = InPlaceFile & { lba: number; kept?: Kept };
+
 interface Entry {
   name: string;
   isDir: boolean;
   id?: Buffer;
   baseRec?: DirRecord;
-  file?: InPlaceFile & { lba: number };
+  file?: PlacedFile;
   dir?: DirNode;
 }
 
@@ -284,7 +303,7 @@ class TreeEdit {
   }
 
   /** Returns the bytes of the replaced file left unreferenced. */
-  put(file: InPlaceFile & { lba: number }): number {
+  put(file: PlacedFile): number {
     const [parentPath, name] = this.split(file.iso);
     const parent = this.dirAt(parentPath);
     const e = parent.entries!.get(name);
@@ -292,10 +311,30 @@ class TreeEdit {
     if (e) {
       if (e.isDir) unsupported(`/${file.iso} is a directory in the base and a file in the build`);
       e.file = file;
-      return e.baseRec!.size;
+      if (file.kept && this.abs(e.baseRec!.lba) !== file.kept.offset) unsupported(`/${file.iso}: its ${this.kind} record points at other bytes than the main tree's`);
+      return e.baseRec!.size - (file.kept?.bytes ?? 0);
     }
+    if (file.kept) unsupported(`/${file.iso} keeps bytes of a base file the ${this.kind} tree does not have`);
     this.insert(parent, { name, isDir: false, file });
     return 0;
+  }
+
+  /** The base's record of the file at `path`, if it has one. */
+  baseFile(path: string): DirRecord | undefined {
+    const [parentPath, name] = this.split(path);
+    let node = this.root;
+    for (const part of parentPath.split('/').filter(Boolean)) {
+      const e = this.load(node).get(part);
+      if (!e?.dir) return undefined;
+      node = e.dir;
+    }
+    const e = this.load(node).get(name);
+    return e && !e.isDir ? e.baseRec : undefined;
+  }
+
+  /** Absolute byte offset of a record's extent in this tree. */
+  offsetOf(rec: DirRecord): number {
+    return this.abs(rec.lba);
   }
 
   private insert(parent: DirNode, e: Entry): void {
@@ -340,6 +379,12 @@ class TreeEdit {
       if (e.dir?.dirty) {
         const size = e.dir.records ? packedSize(e.dir.records.map((r) => r.length)) : 0;
         out.push(e.baseRec ? withExtent(e.baseRec.raw, e.dir.newLba ?? 0, size) : makeRecord({ id: e.id!, lba: e.dir.newLba ?? 0, size, isDir: true, date: this.date, su: dirSu(e.name) }));
+      } else if (e.file?.kept && e.baseRec) {
+        // Two file sections under one name (ECMA-119 9.1.6: the multi-extent flag on every record but the last).
+        // Linux (isofs_read_level3_size), xorriso and GRUB read them as one file, the Rock Ridge fields from each.
+        const first = withDate(withExtent(e.baseRec.raw, e.baseRec.lba, e.file.kept.bytes), this.date);
+        first[25] = first[25]! | 0x80;
+        out.push(first, withDate(withExtent(e.baseRec.raw, e.file.lba - this.bias, e.file.size - e.file.kept.bytes), this.date));
       } else if (e.file) {
         const lba = e.file.size ? e.file.lba - this.bias : 0;
         out.push(
@@ -498,7 +543,7 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
   // records) stay the same when only the contents of the changed files differ, and so does the hash of everything
   // before `at` (writeInPlace's HeadHashMemo). The files' addresses are filled in once the directories are laid out.
   let next = at / BLOCK;
-  const files = opts.changes.files.map((f) => ({ ...f, lba: next })); // placeholder: any address the records can hold
+  const files: PlacedFile[] = opts.changes.files.map((f) => ({ ...f, lba: next, kept: f.keep ? keptPrefix(r, trees[0]!, f) : undefined })); // lba: a placeholder the records can hold
   let deadBytes = 0;
   const mainTree = trees[0]!;
   for (const t of trees) {
@@ -529,7 +574,7 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
   for (const t of trees) next += t.layout(next) + 2 * Math.ceil(pathTable(t.pathTableDirs(), false).length / BLOCK);
   for (const f of files) {
     f.lba = next;
-    next += Math.ceil(f.size / BLOCK);
+    next += Math.ceil((f.size - (f.kept?.bytes ?? 0)) / BLOCK);
   }
   // The same layout again, now with the files' addresses in the records (the sizes, so the addresses, do not change).
   let meta = metaStart;
@@ -562,9 +607,12 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
   }
   if (meta !== files[0]?.lba && files.length) throw new Error(`in-place plan: the directories end at block ${meta}, the files start at ${files[0]!.lba}`);
   for (const f of files) {
-    region.push({ kind: 'file', path: f.disk, size: f.size });
-    const pad = (BLOCK - (f.size % BLOCK)) % BLOCK;
+    const from = f.kept?.bytes ?? 0;
+    region.push({ kind: 'file', path: f.disk, from, size: f.size - from });
+    const pad = (BLOCK - ((f.size - from) % BLOCK)) % BLOCK;
     if (pad) region.push({ kind: 'zero', size: pad });
+    // The kept extent's first sector gets the file's own (a squashfs superblock that now describes the whole image).
+    if (f.kept) patches.set(f.kept.offset, readFileRange(f.disk, 0, BLOCK));
   }
   const used = (next * BLOCK) - at;
   const grow = Math.ceil(used / MiB) * MiB; // whole MiB: isohybrid images keep their size a multiple of a cylinder
@@ -602,8 +650,44 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
     region,
     tail,
     deadBytes,
+    kept: files.flatMap((f) => (f.kept ? [{ iso: f.iso, bytes: f.kept.bytes }] : [])),
     stats: { trees: trees.length, directories: trees.reduce((n, t) => n + t.directories, 0), files: files.length },
   };
+}
+
+/**
+ * Where a file that keeps a prefix of the base's file at its path (InPlaceFile.keep) leaves it: the whole blocks of
+ * the prefix, if the base has the file and the new one is longer. Its claim is checked on the first and last MiB of
+ * the prefix (the bytes in between are covered by the verify stage, which reads every written file back from the ISO
+ * and checks its md5): a file that does not start with the base's bytes goes in whole.
+ */
+function keptPrefix(r: BaseReader, tree: TreeEdit, f: InPlaceFile): Kept | undefined {
+  const rec = tree.baseFile(f.iso);
+  if (!rec) return undefined;
+  const bytes = Math.floor(Math.min(f.keep!, rec.size, f.size - 1) / BLOCK) * BLOCK;
+  if (bytes < 2 * BLOCK) return undefined;
+  const offset = tree.offsetOf(rec);
+  for (const at of [BLOCK, Math.max(BLOCK, bytes - MiB)]) {
+    const len = Math.min(MiB, bytes - at);
+    if (!readFileRange(f.disk, at, len).equals(r.read(offset + at, len))) unsupported(`/${f.iso} was to keep the base file's first ${bytes} bytes, but its bytes at ${at} differ`);
+  }
+  return { offset, bytes };
+}
+
+function readFileRange(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new Error(`${path} is shorter than ${offset + length} bytes`);
+      done += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Partition starts (bytes) in the MBR and a GPT, where the base has them. */
@@ -726,7 +810,7 @@ export async function writeInPlace(p: InPlacePlan, output: string, onProgress?: 
     for (const piece of p.region) {
       if (piece.kind === 'bytes') await emit(piece.data);
       else if (piece.kind === 'zero') for (let left = piece.size; left > 0; left -= zeros.length) await emit(zeros.subarray(0, Math.min(left, zeros.length)));
-      else await emitFile(piece.path, piece.size, emit);
+      else await emitFile(piece.path, piece.from, piece.size, emit);
     }
     if (pos !== p.at + p.grow) throw new Error(`in-place write: the new bytes end at ${pos}, planned ${p.at + p.grow}`);
     await emit(p.tail);
@@ -772,14 +856,14 @@ async function hashHead(p: InPlacePlan, hash: ResumableSha256, progress: (n: num
   }
 }
 
-async function emitFile(path: string, size: number, emit: (data: Buffer) => Promise<void>): Promise<void> {
+async function emitFile(path: string, from: number, size: number, emit: (data: Buffer) => Promise<void>): Promise<void> {
   const f: FileHandle = await open(path, 'r');
   try {
     let left = size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(8 * MiB, left));
-      const { bytesRead } = await f.read(buf, 0, buf.length, size - left);
-      if (bytesRead === 0) throw new Error(`${path} changed while it was written into the ISO (shorter than ${size} bytes)`);
+      const { bytesRead } = await f.read(buf, 0, buf.length, from + size - left);
+      if (bytesRead === 0) throw new Error(`${path} changed while it was written into the ISO (shorter than ${from + size} bytes)`);
       await emit(buf.subarray(0, bytesRead));
       left -= bytesRead;
     }

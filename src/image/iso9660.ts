@@ -4,7 +4,7 @@
  * extents of the image, so a squashfs on the ISO is opened in place (`IsoImage.slice`).
  */
 import { ExitCode, IsoBuildError } from '../errors.js';
-import { corrupt, type ByteSource } from './source.js';
+import { corrupt, extentsSource, type ByteSource } from './source.js';
 
 const SECTOR = 2048;
 const MAX_DIR_BYTES = 64 << 20;
@@ -231,13 +231,14 @@ export class IsoImage {
     return Buffer.concat(parts);
   }
 
-  /** The bytes of a single-extent file as a ByteSource (how a squashfs on the ISO is opened in place). */
+  /** The bytes of a file as a ByteSource (how a squashfs on the ISO is opened in place), over all its extents. */
   slice(file: IsoEntry, name: string): ByteSource {
     const range = contiguousRange(file);
-    if (!range) {
-      throw new IsoBuildError(`${this.name}: ${name} is stored in ${file.extents.length} non-adjacent extents and cannot be opened in place`, { exitCode: ExitCode.Usage });
+    if (range) return this.source.slice(range.offset, range.length, name);
+    if (file.extents.reduce((n, e) => n + e.length, 0) !== file.size) {
+      throw corrupt(this.name, name, `its ${file.extents.length} extents do not add up to its size (${file.size} bytes)`);
     }
-    return this.source.slice(range.offset, range.length, name);
+    return extentsSource(this.source, file.extents, name);
   }
 
   /** El Torito boot entries (initial/default entry and section entries). */

@@ -112,3 +112,50 @@ export function bufferSource(buf: Buffer, name: string): ByteSource {
   });
   return make(0, buf.length, name);
 }
+
+/**
+ * Ranges of a source read as one (a file stored in several extents: ISO 9660 level 3, as the in-place writer makes of
+ * a squashfs grown behind its data). Reads that cross from one range into the next are joined.
+ */
+export function extentsSource(parent: ByteSource, extents: readonly { offset: number; length: number }[], name: string): ByteSource {
+  const parts = extents.filter((e) => e.length > 0);
+  const size = parts.reduce((n, e) => n + e.length, 0);
+  for (const e of parts) parent.slice(e.offset, e.length, name); // each range lies inside the parent (throws otherwise)
+  return {
+    name,
+    size,
+    async read(pos, length, what) {
+      if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(length) || pos < 0 || length < 0 || length > MAX_READ || pos + length > size) {
+        throw corrupt(name, what, `${length} bytes at offset ${pos} lie outside the file (${size} bytes)`);
+      }
+      const out: Buffer[] = [];
+      let at = 0;
+      for (const e of parts) {
+        if (length === 0) break;
+        if (pos < at + e.length) {
+          const from = pos - at;
+          const n = Math.min(length, e.length - from);
+          out.push(await parent.read(e.offset + from, n, what));
+          pos += n;
+          length -= n;
+        }
+        at += e.length;
+      }
+      return out.length === 1 ? out[0]! : Buffer.concat(out);
+    },
+    slice(offset, sliceSize, sliceName) {
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(sliceSize) || offset < 0 || sliceSize < 0 || offset + sliceSize > size) {
+        throw corrupt(name, sliceName, `range ${offset}+${sliceSize} lies outside the file (${size} bytes)`);
+      }
+      const sub: { offset: number; length: number }[] = [];
+      let at = 0;
+      for (const e of parts) {
+        const start = Math.max(offset, at);
+        const end = Math.min(offset + sliceSize, at + e.length);
+        if (end > start) sub.push({ offset: e.offset + (start - at), length: end - start });
+        at += e.length;
+      }
+      return extentsSource(parent, sub, sliceName);
+    },
+  };
+}

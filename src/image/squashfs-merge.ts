@@ -48,6 +48,11 @@ export interface MergeResult {
   fileBytes?: number;
   /** The same sum over this image's own tree alone (whiteouts count 0): the installed bytes of a layer's content. */
   ownBytes: number;
+  /**
+   * Bytes at the start of the result that are the base image's own, but for the superblock (its first 96 bytes): the
+   * base's data region, up to where its tables began. The in-place ISO writer leaves them where the base ISO has them.
+   */
+  baseBytesKept: number;
 }
 
 export async function mergeSquashfs(opts: MergeOptions): Promise<MergeResult> {
@@ -126,6 +131,7 @@ async function merge(a: SquashFs, layers: readonly SquashFs[], opts: MergeOption
     addedBytes: dataEnd - a.sb.inodeTable,
     fileBytes: opts.keepWhiteouts ? undefined : fileBytes(tree),
     ownBytes: fileBytes(tree),
+    baseBytesKept: a.sb.inodeTable,
   };
 }
 

@@ -188,7 +188,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
       run: async (t) => repacked.set(await (await stages.repackRootfs()).repackRootfsStage(ctx, layout.get(), unpacked.get(), atCachePoint(), t)),
     },
     { title: 'Regenerate md5sum.txt', run: async (t) => md5sums.set(await (await stages.md5sum()).md5sumStage(ctx, tree.get(), t)) },
-    { title: 'Write the ISO over the base', run: async (t) => written.set(await (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), baseCopy.ifProduced(), t)) },
+    { title: 'Write the ISO over the base', run: async (t) => written.set(await (await stages.rebuildIso()).rebuildIsoStage(ctx, base.get(), tree.get(), baseCopy.ifProduced(), repacked.get().grownFromBase, t)) },
     { title: 'Verify the new ISO', run: async (t) => iso.set(await (await stages.verifyIso()).verifyIsoStage(ctx, written.get(), tree.get().platforms, layout.get(), md5sums.get(), t)) },
     {
       title: 'Write release artifacts',

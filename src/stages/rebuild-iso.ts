@@ -23,6 +23,9 @@ import { ISO_WRITER_ENV, isoWriterChoice } from '../iso-writer.js';
 import type { BuildInputs } from '../context.js';
 import type { IsoTree } from './extract-iso.js';
 import type { VerifiedBase } from './verify-base.js';
+import type { RepackedRootfs } from './repack-rootfs.js';
+
+type GrownFromBase = NonNullable<RepackedRootfs['grownFromBase']>;
 
 export interface WrittenIso {
   /** sha256 of the *.partial file, from the bytes as they were written. */
@@ -30,7 +33,7 @@ export interface WrittenIso {
   writer: 'in-place' | 'xorriso';
 }
 
-export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, started: BaseCopy | undefined, task: Reporter): Promise<WrittenIso> {
+export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree: IsoTree, started: BaseCopy | undefined, grown: GrownFromBase | undefined, task: Reporter): Promise<WrittenIso> {
   const changes = isoTreeChanges({ base: tree.baseTree, changes: ctx.work.treeChanges, merged: ctx.work.tree, leftDirs: new Set(tree.leftInBase?.dirs) });
   mkdirSync(dirname(ctx.partialIso), { recursive: true });
   if (!started) rmSync(ctx.partialIso, { force: true });
@@ -39,12 +42,15 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
   for (const m of changes.mapped) ctx.log.line(`  map /${m.iso}`);
   const summary = `${changes.mapped.length} path(s) changed, ${changes.removed.length} removed`;
 
-  const choice = chooseWriter(ctx, base, changes);
+  const choice = chooseWriter(ctx, base, changes, grown);
   if ('plan' in choice) {
     const p = choice.plan;
     ctx.log.line(
       `write: in place over the base ISO: its ${p.at} bytes of ISO 9660 data stay where they are (copied by the kernel), ${p.grow} bytes inserted behind them (${p.stats.files} file(s), the directories above them in ${p.stats.trees} tree(s), path tables), ${p.tail.length} bytes behind the data (appended partitions, backup GPT) moved back, ${p.patches.size} sector(s) patched; ${p.deadBytes} bytes of replaced files left unreferenced`,
     );
+    for (const k of p.kept) {
+      ctx.log.line(`write: /${k.iso} keeps its first ${k.bytes} bytes where the base has them (the base's squashfs with this build's changes merged in behind its data: a second extent holds the rest, its superblock sector is patched)`);
+    }
     const { sha256, headFromMemo } = await writeInPlace(p, ctx.partialIso, progressReporter(task, 'write'), started, headHashMemo(ctx.work.root, headKey(p, base.sha256)));
     ctx.log.line(
       headFromMemo
@@ -77,11 +83,13 @@ export async function rebuildIsoStage(ctx: BuildInputs, base: VerifiedBase, tree
   return { sha256, writer: 'xorriso' };
 }
 
-function chooseWriter(ctx: BuildInputs, base: VerifiedBase, changes: IsoTreeChanges): { plan: InPlacePlan } | { why: string } {
+function chooseWriter(ctx: BuildInputs, base: VerifiedBase, changes: IsoTreeChanges, grown: GrownFromBase | undefined): { plan: InPlacePlan } | { why: string } {
   if (isoWriterChoice() === 'xorriso') return { why: `${ISO_WRITER_ENV}=xorriso` };
   const expanded = expandChanges(changes);
   if ('reason' in expanded) return { why: `the in-place writer cannot: ${expanded.reason}` };
-  const plan = planInPlace({ base: base.path, changes: expanded, volumeId: ctx.profile.volumeLabel, epochSeconds: ctx.epochSeconds });
+  // The base's squashfs with the changes merged in starts with the base file's own bytes: they stay where they are.
+  const files = expanded.files.map((f) => (grown && f.iso === grown.iso ? { ...f, keep: grown.keptBytes } : f));
+  const plan = planInPlace({ base: base.path, changes: { ...expanded, files }, volumeId: ctx.profile.volumeLabel, epochSeconds: ctx.epochSeconds });
   if ('reason' in plan) return { why: `the in-place writer cannot: ${plan.reason}` };
   return { plan };
 }

@@ -18,6 +18,7 @@ import { mergeSquashfs } from '../image/squashfs-merge.js';
 import { layerBytes, type SizeIndex } from '../image/rootfs.js';
 import { openImages } from '../image/open-images.js';
 import { packedLayerPath } from '../stage-cache.js';
+import { hooksSkip } from './skips.js';
 import { changedImage, imagesBelowChanged, type RootfsLayout } from '../layout.js';
 import { progressReporter, type Reporter } from '../pipeline/reporter.js';
 import type { BuildInputs } from '../context.js';
@@ -29,6 +30,11 @@ export interface RepackedRootfs {
   packageManifest?: string;
   /** Sum of the sizes of all non-directories of the customized system (deterministic, unlike du). */
   installedSize: number;
+  /**
+   * The base's squashfs with the changes merged into it (mergeIntoBase): its ISO path and how many of its leading bytes
+   * are the base file's own (squashfs-merge.ts), which the in-place writer leaves where they are.
+   */
+  grownFromBase?: { iso: string; keptBytes: number };
 }
 
 export async function repackRootfsStage(
@@ -100,7 +106,10 @@ export async function repackRootfsStage(
   if (packages !== undefined) writeFileBeneath(ctx.work.tree, layout.manifestFile, packages, { what: ISO_TREE });
   if (layout.installSourceId) updateInstallSource(ctx, layout.installSourceId, layout.newLayer, installed);
   if (layout.newLayer) pointBootEntriesAt(ctx, layout.squashfs, layout.newLayer);
-  return { packageManifest: packages, installedSize: installed };
+  // The merge read the base's squashfs from the extracted tree; a pre-repack hook could have replaced that file, so
+  // the claim is made only without one (the in-place writer also compares samples of the bytes).
+  const grownFromBase = layout.mergeIntoBase && hooksSkip(ctx, 'pre-repack') !== false ? { iso: changedImage(layout), keptBytes: merged.baseBytesKept } : undefined;
+  return { packageManifest: packages, installedSize: installed, ...(grownFromBase ? { grownFromBase } : {}) };
 }
 
 /**

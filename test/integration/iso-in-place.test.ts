@@ -22,8 +22,8 @@ const fixtureIso = (variant: 'jammy' | 'live'): string => join(FIXTURES, `fixtur
 const requireFixtures = () => requireFile(fixtureIso('jammy'), 'scripts/make-fixture-iso --variant all, as root');
 
 const CASES = [
-  { variant: 'jammy', squashfsDir: 'casper', remove: ['casper/filesystem.size', 'dists/jammy/restricted'], catalog: 'boot.catalog', biosImage: 'eltorito.img', partitionTree: true },
-  { variant: 'live', squashfsDir: 'live', remove: ['live/filesystem.size', 'isolinux/utilities.cfg'], catalog: 'isolinux/boot.cat', biosImage: 'isolinux.bin', partitionTree: false },
+  { variant: 'jammy', squashfsDir: 'casper', squashfs: 'casper/ubuntu-server-minimal.squashfs', remove: ['casper/filesystem.size', 'dists/jammy/restricted'], catalog: 'boot.catalog', biosImage: 'eltorito.img', partitionTree: true },
+  { variant: 'live', squashfsDir: 'live', squashfs: 'live/filesystem.squashfs', remove: ['live/filesystem.size', 'isolinux/utilities.cfg'], catalog: 'isolinux/boot.cat', biosImage: 'isolinux.bin', partitionTree: false },
 ] as const;
 
 /** `lsdl` lines without the date columns: mode, links, owner, group, size, path. */
@@ -170,6 +170,42 @@ describe.each(CASES)('in-place write over fixture-$variant', needs(requireRoot('
     expect(listing(part)).toEqual(plain(listing(out())));
     expect(listing(part, '-read_fs', 'norock')).toEqual(plain(listing(out(), '-read_fs', 'norock')));
     rmSync(part);
+  });
+
+  it('keeps the leading blocks of a squashfs grown behind its data where the base has them, as a two-extent file', async () => {
+    // What squashfs-merge.ts makes of the base's squashfs: its bytes up to the tables, a new superblock, more behind.
+    const baseImage = join(dir, 'base-image.sq');
+    sh('xorriso', ['-osirrox', 'on', '-indev', base, '-extract', `/${c.squashfs}`, baseImage]);
+    const old = readFileSync(baseImage);
+    const keep = old.length - 3000;
+    const grown = Buffer.concat([Buffer.alloc(96, 0x5a), old.subarray(96, keep), Buffer.alloc(777_777, 3)]);
+    const grownFile = join(dir, 'grown.sq');
+    writeFileSync(grownFile, grown);
+    const planned = planInPlace({ base, volumeId: 'GROWN', epochSeconds: 1_700_000_000, changes: { removed: [], dirs: [], files: [{ iso: c.squashfs, disk: grownFile, size: grown.length, mode: 0o100444, keep }] } });
+    if ('reason' in planned) throw new Error(planned.reason);
+    expect(planned.kept).toEqual([{ iso: c.squashfs, bytes: Math.floor(keep / 2048) * 2048 }]);
+    expect(planned.grow).toBeLessThan(2 << 20); // only the bytes behind the kept blocks are inserted
+    const iso = join(dir, 'grown.iso');
+    const { sha256 } = await writeInPlace(planned, iso);
+    expect(sha256).toBe(sh('openssl', ['dgst', '-sha256', '-r', iso]).slice(0, 64));
+    // xorriso reads it back whole, through Rock Ridge and through Joliet; the first extent is the base's.
+    const lbas = (image: string): string[][] => sh('xorriso', ['-indev', image, '-find', `/${c.squashfs}`, '-exec', 'report_lba']).split('\n').filter((l) => l.startsWith('File data lba')).map((l) => l.split(',').map((f) => f.trim()));
+    const [first, second] = lbas(iso);
+    expect(first?.[1]).toBe(lbas(base)[0]?.[1]);
+    expect(Number(second?.[1])).toBeGreaterThan(Number(first?.[1]));
+    for (const pre of [[], ['-rockridge', 'off']]) {
+      const back = join(dir, `grown-back-${pre.length}.sq`);
+      sh('xorriso', [...pre, '-osirrox', 'on', '-indev', iso, '-extract', `/${c.squashfs}`, back]);
+      expect(readFileSync(back).equals(grown), `read back with ${pre.join(' ') || 'Rock Ridge'}`).toBe(true);
+      rmSync(back);
+    }
+    // A file that does not start with the base file's bytes is not split: the planner says why.
+    const other = Buffer.from(grown);
+    other[5000] ^= 1;
+    writeFileSync(grownFile, other);
+    const refused = planInPlace({ base, volumeId: 'GROWN', epochSeconds: 1_700_000_000, changes: { removed: [], dirs: [], files: [{ iso: c.squashfs, disk: grownFile, size: other.length, mode: 0o100444, keep }] } });
+    expect('reason' in refused ? refused.reason : 'planned').toMatch(/bytes at 2048 differ/);
+    for (const f of [baseImage, grownFile, iso]) rmSync(f);
   });
 
   it('has partition tables sfdisk verifies as it verifies the base, and boot images with the base bytes', () => {

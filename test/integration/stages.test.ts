@@ -98,10 +98,10 @@ describe('stages on the single fixture, one at a time', needs(requireRoot(), req
     // A written file that no longer matches its md5 line is found by reading it back.
     const info = readFileSync(join(work.tree, '.disk/info'));
     writeFileSync(join(work.tree, '.disk/info'), Buffer.concat([info, Buffer.from('x')]));
-    const bad = await rebuildIsoStage(ctx, base, tree, undefined, recordingReporter());
+    const bad = await rebuildIsoStage(ctx, base, tree, undefined, undefined, recordingReporter());
     await expect(verifyIsoStage(ctx, bad, tree.platforms, layout, md5sums, recordingReporter())).rejects.toThrow(/md5sum\.txt mismatch for \.\/\.disk\/info/);
     writeFileSync(join(work.tree, '.disk/info'), info);
-    const written = await rebuildIsoStage(ctx, base, tree, undefined, recordingReporter());
+    const written = await rebuildIsoStage(ctx, base, tree, undefined, undefined, recordingReporter());
     expect(written.sha256).toBe(sha256(ctx.partialIso));
     const iso = await verifyIsoStage(ctx, written, tree.platforms, layout, md5sums, recordingReporter());
     expect(iso.sha256).toBe(sha256(ctx.partialIso));
