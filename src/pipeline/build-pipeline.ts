@@ -130,7 +130,7 @@ export function buildPipeline(ctx: BuildInputs): BuildPipeline {
     { title: 'Detect rootfs layout', run: async (t) => layout.set(await (await stages.detectLayout()).detectLayoutStage(ctx, t)) },
     {
       title: 'Copy the base ISO into the new ISO',
-      skip: async () => (await stages.copyBase()).copyBaseSkip(layout.get()),
+      skip: async () => (await stages.copyBase()).copyBaseSkip(ctx, layout.get()),
       run: async (t) => baseCopy.set((await stages.copyBase()).copyBaseStage(ctx, base.get(), t)),
     },
     // or the stage cache's rootfs, skipping up to the save

@@ -201,7 +201,7 @@ describe.each(CASES)('in-place write over fixture-$variant', needs(requireRoot('
     }
     // A file that does not start with the base file's bytes is not split: the planner says why.
     const other = Buffer.from(grown);
-    other[5000] ^= 1;
+    other[5000] = other[5000]! ^ 1;
     writeFileSync(grownFile, other);
     const refused = planInPlace({ base, volumeId: 'GROWN', epochSeconds: 1_700_000_000, changes: { removed: [], dirs: [], files: [{ iso: c.squashfs, disk: grownFile, size: other.length, mode: 0o100444, keep }] } });
     expect('reason' in refused ? refused.reason : 'planned').toMatch(/bytes at 2048 differ/);
