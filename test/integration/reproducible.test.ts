@@ -145,6 +145,45 @@ describe('reproducible builds written in place (layered base, new top layer)', n
   });
 });
 
+describe('reproducible builds written in place (single base, changes merged into its squashfs, its blocks kept)', needs(requireRoot(), requireFixtures()), () => {
+  let dir: string;
+  let checked: CliResult;
+  let other: CliResult;
+  let again: CliResult;
+  let profile: string;
+  beforeAll(() => {
+    dir = tempDir('repro-merged');
+    // The base's own xz: the changes are merged into filesystem.squashfs, which keeps its blocks in the base's extent.
+    profile = join(dir, 'merged.yaml');
+    writeFileSync(profile, `extends: ${join(REPO, 'profiles/fixture.yaml')}\nrootfs:\n  compression: xz\n`);
+    checked = build([VERSION, '--profile', profile, '--output', join(dir, 'a/release'), '--work', join(dir, 'a/work'), '--check-reproducible'], { env: { TZ: 'UTC' } });
+    other = build([VERSION, '--profile', profile, '--output', join(dir, 'b/release'), '--work', join(dir, 'b/deeper/work')], {
+      umask: '077',
+      env: { TZ: 'Pacific/Chatham', LANG: 'de_DE.UTF-8', LC_ALL: '' },
+    });
+    // The same inputs again in b's work directory: the rootfs from the stage cache, the head's hash resumed.
+    again = build([VERSION, '--profile', profile, '--output', join(dir, 'c/release'), '--work', join(dir, 'b/deeper/work')]);
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives the same sha256 in one run, elsewhere with another TZ and umask, and from the stage cache', () => {
+    for (const r of [checked, other, again]) expect(r.code, r.stderr).toBe(0);
+    expect(checked.stdout).toMatch(/reproducible: a second build in another work directory gave the same sha256/);
+    const log = readFileSync(join(dir, 'b/deeper/work/build.log'), 'utf8');
+    expect(log).toMatch(/^write: \/casper\/filesystem\.squashfs keeps its first \d+ bytes where the base has them/m);
+    expect(log).toMatch(/^write: the sha256 state after the first \d+ bytes is the one an earlier build in this work directory saved/m);
+    expect(sha256(join(dir, 'b/release', ISO))).toBe(sha256(join(dir, 'a/release', ISO)));
+    expect(sha256(join(dir, 'c/release', ISO))).toBe(sha256(join(dir, 'a/release', ISO)));
+    // SHA256SUMS holds what the file hashes to (the resumed state included).
+    expect(readFileSync(join(dir, 'c/release/SHA256SUMS'), 'utf8')).toContain(`${sha256(join(dir, 'c/release', ISO))}  ${ISO}`);
+  });
+
+  it('iso-build verify reads every md5sum.txt line back, the two-extent squashfs included', () => {
+    const res = build(['verify', join(dir, 'b/release', ISO), '--expect-version', VERSION]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+  });
+});
+
 describe('--check-reproducible on a build that is not reproducible', needs(requireRoot(), requireFixtures()), () => {
   let dir: string;
   let result: CliResult;
