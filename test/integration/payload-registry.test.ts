@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, runCli, tempDir } from '../support/cli.js';
 import { needs, requireRoot, requireTools } from '../support/needs.js';
-import { startContainerd } from './bringup-helpers.js';
+import { removeTempDirs, startContainerd } from './bringup-helpers.js';
 import {
   cacheFiles,
   homeWithInsecure,
@@ -258,6 +258,7 @@ describe('payload images from a registry', needs(requireTools('skopeo', 'docker-
       }
     } finally {
       await containerd.stop();
+      removeTempDirs(); // containerd's root, state and socket dir
     }
   });
 });

@@ -3,14 +3,25 @@
  * independent tools (mtype for the content, fsck.fat for the file system, the file size). Needs mtools and dosfstools
  * (scripts/setup installs them).
  */
-import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { editIsoBootMenus } from '../../src/boot-config/iso-menus.js';
 import { loadGrubMenu, grubEntries } from '../../src/boot-config/index.js';
 import { efiImageInTree } from '../../src/stages/boot-menu.js';
 import { sh, tempDir } from '../support/cli.js';
 import { needs, requireTools } from '../support/needs.js';
+
+/** Temp dirs of this file, removed when it ends. */
+const scratch: string[] = [];
+const scratchDir = (prefix: string): string => {
+  const dir = tempDir(prefix);
+  scratch.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
 
 const TITLE = 'Install NovaSphere (automatic)';
 const OWN_MENU = `search --set=root --file /.disk/info
@@ -44,7 +55,7 @@ describe('the GRUB config in the EFI image file', needs(requireTools('mkfs.fat',
   });
 
   it('leaves live-build\'s image alone (its grub.cfg hands over to the ISO\'s) and edits the ISO\'s grub.cfg', async () => {
-    const tree = join(tempDir('boot-config-efi-'), 'iso');
+    const tree = join(scratchDir('boot-config-efi-'), 'iso');
     cpSync('test/fixtures/boot-configs/live-build', tree, { recursive: true });
     const img = efiImage(tree, { 'boot/grub/grub.cfg': readFileSync('test/fixtures/boot-configs/live-build/efi.img-grub.cfg', 'utf8') });
     const before = readFileSync(img);
@@ -55,7 +66,7 @@ describe('the GRUB config in the EFI image file', needs(requireTools('mkfs.fat',
   });
 
   it('edits an image config with entries of its own in place: same size, clean FAT, new entry first', async () => {
-    const tree = join(tempDir('boot-config-efi-'), 'iso');
+    const tree = join(scratchDir('boot-config-efi-'), 'iso');
     cpSync('test/fixtures/boot-configs/live-build', tree, { recursive: true });
     const img = efiImage(tree, { 'EFI/boot/grub.cfg': OWN_MENU });
     const size = statSync(img).size;

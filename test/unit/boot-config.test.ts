@@ -3,9 +3,9 @@
  * 20.04/22.04/24.04 shapes, an older linuxefi hybrid): the new entry comes first, every original entry is still there
  * byte for byte, includes are followed, and the result parses again.
  */
-import { cpSync, readFileSync, existsSync } from 'node:fs';
+import { cpSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   grubEntries,
   grubIncludesOnly,
@@ -18,6 +18,17 @@ import {
 import { editIsoBootMenus, treeReader } from '../../src/boot-config/iso-menus.js';
 import { isIsoBuildError } from '../../src/errors.js';
 import { tempDir } from '../support/cli.js';
+
+/** Temp dirs of this file, removed when it ends. */
+const scratch: string[] = [];
+const scratchDir = (prefix: string): string => {
+  const dir = tempDir(prefix);
+  scratch.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
 
 const FIXTURES = 'test/fixtures/boot-configs';
 const TITLE = 'Install NovaSphere v1.0.0 (automatic)';
@@ -42,7 +53,7 @@ const CASES: Case[] = [
 ];
 
 function copyFixture(name: string): string {
-  const dir = join(tempDir('boot-config-'), 'iso');
+  const dir = join(scratchDir('boot-config-'), 'iso');
   cpSync(join(FIXTURES, name), dir, { recursive: true });
   return dir;
 }
@@ -206,7 +217,7 @@ describe('shapes the model does not understand', () => {
     ['isolinux/isolinux.cfg', 'menu end\n', /:1: "menu end" without "menu begin"/],
     ['isolinux/isolinux.cfg', 'label hd\n  localboot 0x80\n', /no label with a kernel to copy/],
   ])('%s: %j', async (file, text, message) => {
-    const tree = join(tempDir('boot-config-bad-'), 'iso');
+    const tree = join(scratchDir('boot-config-bad-'), 'iso');
     cpSync(join(FIXTURES, 'ubuntu-22.04'), tree, { recursive: true });
     const { mkdirSync, writeFileSync } = await import('node:fs');
     mkdirSync(join(tree, file, '..'), { recursive: true });
