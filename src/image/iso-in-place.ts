@@ -4,11 +4,14 @@
  * new path tables), what lay behind it (appended partitions, the backup GPT) moves back, and the few sectors that
  * point at moved things are patched: volume descriptors, MBR/GPT (iso-system-area.ts), the El Torito catalog and
  * the ".." records of directories whose parent moved. So the write is one kernel copy of the base (copy_file_range or
- * a reflink) plus the new bytes, and the sha256 is computed from the same bytes in the same pass.
+ * a reflink) plus the new bytes, and the sha256 is computed from the same bytes in the same pass (or resumed from the
+ * state an earlier build saved after the same patched head: HeadHashMemo). A replaced file that starts with the base
+ * file's bytes (a squashfs merged into the base's) keeps them in the base's extent and gets a second one behind the
+ * data (InPlaceFile.keep).
  *
  * Every tree the base has is edited the same way: Rock Ridge and Joliet, and the second set of volume descriptors
  * xorriso writes with -partition_offset (Ubuntu's: a tree with addresses relative to partition 1, for mounting the
- * partition). Anything else (no Rock Ridge, relocated deep directories, multi-extent files, boot images or partition
+ * partition). Anything else (no Rock Ridge, relocated deep directories, multi-extent files in the base, boot images or partition
  * targets among the changed files, names that need continuation areas) is returned as a reason: the caller writes
  * with xorriso then, and says why.
  */
@@ -659,7 +662,8 @@ function plan(r: BaseReader, baseSize: number, opts: InPlaceOptions): InPlacePla
  * Where a file that keeps a prefix of the base's file at its path (InPlaceFile.keep) leaves it: the whole blocks of
  * the prefix, if the base has the file and the new one is longer. Its claim is checked on the first and last MiB of
  * the prefix (the bytes in between are covered by the verify stage, which reads every written file back from the ISO
- * and checks its md5): a file that does not start with the base's bytes goes in whole.
+ * and checks its md5): a file that does not start with the base's bytes is refused with the reason (the build then
+ * writes with xorriso), never written over bytes it does not have.
  */
 function keptPrefix(r: BaseReader, tree: TreeEdit, f: InPlaceFile): Kept | undefined {
   const rec = tree.baseFile(f.iso);
