@@ -1,7 +1,8 @@
 /**
  * Stage: reads the VerifiedBase and the ISO tree's edits (the overlay's upper dir against the extracted base); writes
  * the new ISO as *.partial next to its final name; produces the WrittenIso: its sha256, computed from the bytes as
- * they are written.
+ * they are written (for the base's bytes before the insertion point, resumed from the state a previous build in this
+ * work directory saved, when this one patches the same sectors: HeadHashMemo in image/iso-in-place.ts).
  *
  * Two writers, chosen per build and named in the build log:
  * - in place (image/iso-in-place.ts, the default): the base's bytes stay where they are, copied by the kernel; the
