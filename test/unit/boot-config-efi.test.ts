@@ -3,25 +3,18 @@
  * independent tools (mtype for the content, fsck.fat for the file system, the file size). Needs mtools and dosfstools
  * (scripts/setup installs them).
  */
-import { cpSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { editIsoBootMenus } from '../../src/boot-config/iso-menus.js';
 import { loadGrubMenu, grubEntries } from '../../src/boot-config/index.js';
 import { efiImageInTree } from '../../src/stages/boot-menu.js';
-import { sh, tempDir } from '../support/cli.js';
+import { sh } from '../support/cli.js';
+import { scratchDirs } from '../support/scratch.js';
 import { needs, requireTools } from '../support/needs.js';
 
 /** Temp dirs of this file, removed when it ends. */
-const scratch: string[] = [];
-const scratchDir = (prefix: string): string => {
-  const dir = tempDir(prefix);
-  scratch.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+const scratchDir = scratchDirs();
 
 const TITLE = 'Install NovaSphere (automatic)';
 const OWN_MENU = `search --set=root --file /.disk/info

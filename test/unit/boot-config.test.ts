@@ -3,9 +3,9 @@
  * 20.04/22.04/24.04 shapes, an older linuxefi hybrid): the new entry comes first, every original entry is still there
  * byte for byte, includes are followed, and the result parses again.
  */
-import { cpSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   grubEntries,
   grubIncludesOnly,
@@ -17,18 +17,10 @@ import {
 } from '../../src/boot-config/index.js';
 import { editIsoBootMenus, treeReader } from '../../src/boot-config/iso-menus.js';
 import { isIsoBuildError } from '../../src/errors.js';
-import { tempDir } from '../support/cli.js';
+import { scratchDirs } from '../support/scratch.js';
 
 /** Temp dirs of this file, removed when it ends. */
-const scratch: string[] = [];
-const scratchDir = (prefix: string): string => {
-  const dir = tempDir(prefix);
-  scratch.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
-});
+const scratchDir = scratchDirs();
 
 const FIXTURES = 'test/fixtures/boot-configs';
 const TITLE = 'Install NovaSphere v1.0.0 (automatic)';
